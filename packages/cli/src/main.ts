@@ -1,0 +1,19 @@
+// Entry of the `reconvla` command line. Each subcommand lives in its own file and
+// registers itself on the commander program; this file only wires them together.
+import { Command, CommanderError } from 'commander';
+import { registerDoctor } from './doctor.ts';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('reconvla')
+    .description('ReconVLA in TypeScript: tensors, models, simulator, training and evaluation')
+    .exitOverride();
+  registerDoctor(program);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    console.error(`reconvla: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
