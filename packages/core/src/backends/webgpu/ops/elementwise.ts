@@ -1,0 +1,134 @@
+// Elementwise kernels: unary (+grad), broadcasting binary, where, cast, fill.
+import type { BinaryOp, DifferentiableUnaryOp, DType, UnaryOp } from '../../../backend.ts';
+import { Params, type WebGPURuntime } from '../runtime.ts';
+import type { GPUStorage } from '../storage.ts';
+import { elementRanges, fitsBinding, windowOf } from '../windows.ts';
+
+const WG = 256;
+const MAX_RANK = 8;
+
+const UNARY_CODES: Record<UnaryOp, number> = {
+  neg: 0, exp: 1, log: 2, sqrt: 3, rsqrt: 4, abs: 5, tanh: 6, sigmoid: 7, silu: 8, gelu_erf: 9,
+  gelu_tanh: 10, relu: 11, sin: 12, cos: 13, square: 14, reciprocal: 15, sign: 16,
+};
+const BINARY_CODES: Record<BinaryOp, number> = {
+  add: 0, sub: 1, mul: 2, div: 3, pow: 4, max: 5, min: 6, eq: 7, ne: 8, lt: 9, le: 10, gt: 11, ge: 12,
+};
+
+export const wgslType = (d: DType): string => (d === 'int32' ? 'i32' : 'f32');
+
+export function unary(rt: WebGPURuntime, op: UnaryOp, x: GPUStorage): GPUStorage {
+  const y = rt.alloc(x.size, x.dtype);
+  const spec = { file: 'unary', entry: 'unary', subst: { T: wgslType(x.dtype) }, overrides: { OP: UNARY_CODES[op], WG } };
+  for (const r of elementRanges(rt, x.size)) {
+    const xw = windowOf(rt, x, r.start, r.count), yw = windowOf(rt, y, r.start, r.count);
+    const p = new Params().u(r.count).u(r.start).u(xw.base).u(yw.base).u(0);
+    rt.dispatch(spec, p, [xw.binding, yw.binding], rt.grid1D(r.count, WG), `unary.${op}[${x.size}]`);
+  }
+  return y;
+}
+
+export function unaryGrad(rt: WebGPURuntime, op: DifferentiableUnaryOp, x: GPUStorage, gy: GPUStorage): GPUStorage {
+  const dx = rt.alloc(x.size, 'float32');
+  const spec = { file: 'unary', entry: 'unary_grad', subst: { T: 'f32' }, overrides: { OP: UNARY_CODES[op], WG } };
+  for (const r of elementRanges(rt, x.size)) {
+    const xw = windowOf(rt, x, r.start, r.count), yw = windowOf(rt, dx, r.start, r.count), gw = windowOf(rt, gy, r.start, r.count);
+    const p = new Params().u(r.count).u(r.start).u(xw.base).u(yw.base).u(gw.base);
+    rt.dispatch(spec, p, [xw.binding, yw.binding, gw.binding], rt.grid1D(r.count, WG), `unaryGrad.${op}[${x.size}]`);
+  }
+  return dx;
+}
+
+/** Contiguous strides of `shape` padded to MAX_RANK, 0 on broadcast dims of `outShape`. */
+export function paddedBroadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
+  const pad = MAX_RANK - outShape.length;
+  const strides = new Array<number>(MAX_RANK).fill(0);
+  let s = 1;
+  for (let d = outShape.length - 1; d >= 0; d--) {
+    const dim = shape[d]!;
+    strides[pad + d] = dim === 1 && outShape[d] !== 1 ? 0 : s;
+    s *= dim;
+  }
+  return strides;
+}
+
+export function paddedShape(shape: readonly number[]): number[] {
+  if (shape.length > MAX_RANK) throw new Error(`webgpu: rank ${shape.length} > ${MAX_RANK} is not supported`);
+  return [...new Array<number>(MAX_RANK - shape.length).fill(1), ...shape];
+}
+
+const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+export function binary(rt: WebGPURuntime, op: BinaryOp, a: GPUStorage, aShape: readonly number[], b: GPUStorage,
+  bShape: readonly number[], outShape: readonly number[], outDtype: DType): GPUStorage {
+  const n = numel(outShape);
+  const out = rt.alloc(n, outDtype);
+  const bothInt = a.dtype === 'int32' && b.dtype === 'int32';
+  const spec = {
+    file: 'binary', entry: 'binary',
+    subst: { A: wgslType(a.dtype), B: wgslType(b.dtype), C: bothInt ? 'i32' : 'f32', O: wgslType(outDtype) },
+    overrides: { OP: BINARY_CODES[op], WG },
+  };
+  const shape = paddedShape(outShape);
+  const as = paddedBroadcastStrides(aShape, outShape), bs = paddedBroadcastStrides(bShape, outShape);
+  const label = `binary.${op}[${aShape}]x[${bShape}]->[${outShape}]`;
+  // A broadcast operand is read at scattered places, so only full-size operands get windows.
+  const aFull = a.size === n, bFull = b.size === n;
+  if ((!aFull && !fitsBinding(rt, a)) || (!bFull && !fitsBinding(rt, b))) {
+    throw new Error(`webgpu ${label}: a broadcast operand over maxStorageBufferBindingSize is not supported`);
+  }
+  for (const r of elementRanges(rt, n)) {
+    const aw = windowOf(rt, a, aFull ? r.start : 0, aFull ? r.count : a.size);
+    const bw = windowOf(rt, b, bFull ? r.start : 0, bFull ? r.count : b.size);
+    const ow = windowOf(rt, out, r.start, r.count);
+    const p = new Params().u(r.count).u(r.start).u(aw.base).u(bw.base).u(ow.base).u(0).u(0).u(0);
+    for (const v of shape) p.u(v);
+    for (const v of as) p.u(v);
+    for (const v of bs) p.u(v);
+    rt.dispatch(spec, p, [aw.binding, bw.binding, ow.binding], rt.grid1D(r.count, WG), label);
+  }
+  return out;
+}
+
+export function where(rt: WebGPURuntime, cond: GPUStorage, condShape: readonly number[], a: GPUStorage, aShape: readonly number[],
+  b: GPUStorage, bShape: readonly number[], outShape: readonly number[]): GPUStorage {
+  const n = numel(outShape);
+  const out = rt.alloc(n, a.dtype);
+  const spec = { file: 'where', entry: 'where_', subst: { K: wgslType(cond.dtype), T: wgslType(a.dtype) }, overrides: { WG } };
+  const p = new Params().u(n).u(0).u(0).u(0);
+  for (const v of paddedShape(outShape)) p.u(v);
+  for (const v of paddedBroadcastStrides(condShape, outShape)) p.u(v);
+  for (const v of paddedBroadcastStrides(aShape, outShape)) p.u(v);
+  for (const v of paddedBroadcastStrides(bShape, outShape)) p.u(v);
+  rt.dispatch(spec, p, [cond, a, b, out], rt.grid1D(n, WG), `where[${condShape}],[${aShape}],[${bShape}]->[${outShape}]`);
+  return out;
+}
+
+export function cast(rt: WebGPURuntime, x: GPUStorage, dtype: DType): GPUStorage {
+  if (x.dtype === dtype) {
+    const y = rt.alloc(x.size, dtype);
+    if (x.size > 0) rt.copy(x, 0, y, 0, x.size * 4);
+    return y;
+  }
+  const y = rt.alloc(x.size, dtype);
+  const spec = { file: 'cast', entry: 'cast', subst: { X: wgslType(x.dtype), Y: wgslType(dtype) }, overrides: { WG } };
+  for (const r of elementRanges(rt, x.size)) {
+    const xw = windowOf(rt, x, r.start, r.count), yw = windowOf(rt, y, r.start, r.count);
+    const p = new Params().u(r.count).u(xw.base).u(yw.base).u(r.start);
+    rt.dispatch(spec, p, [xw.binding, yw.binding], rt.grid1D(r.count, WG), `cast[${x.size}]->${dtype}`);
+  }
+  return y;
+}
+
+export function fill(rt: WebGPURuntime, size: number, dtype: DType, value: number): GPUStorage {
+  const y = rt.alloc(size, dtype);
+  const bits = dtype === 'int32' ? new Uint32Array(new Int32Array([value]).buffer)[0]! : new Uint32Array(new Float32Array([value]).buffer)[0]!;
+  if (bits === 0) { rt.clear(y); return y; }
+  const spec = { file: 'cast', entry: 'fill', overrides: { WG } };
+  for (const r of elementRanges(rt, size)) {
+    const yw = windowOf(rt, y, r.start, r.count);
+    const p = new Params().u(r.count).u(bits).u(yw.base).u(r.start);
+    rt.dispatch(spec, p, [null, null, yw.binding], rt.grid1D(r.count, WG), `fill[${size}]`);
+  }
+  return y;
+}

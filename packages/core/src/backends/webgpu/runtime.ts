@@ -1,0 +1,294 @@
+// The WebGPU runtime: allocation, uploads, recording dispatches into batched command buffers,
+// pipelines, uniforms, read-back and error reporting. Kernels (ops/*.ts) only call this.
+//
+// Batching: dispatches are recorded into one command encoder (one compute pass) and submitted
+// when a read/sync needs them or after MAX_BATCH dispatches. Storages freed while a batch is
+// open are parked until it is submitted: a later queue.writeBuffer into a recycled buffer would
+// otherwise land *before* the recorded commands that still read the old contents.
+import type { DType } from '../../backend.ts';
+import { BufferPool } from './buffer_pool.ts';
+import type { AcquiredDevice } from './device.ts';
+import { shaderSource, specialise } from './shaders.ts';
+import { GPUStorage } from './storage.ts';
+
+/** Per-dispatch uniforms: 256 bytes (the strictest minUniformBufferOffsetAlignment). */
+const UNIFORM_SLOT = 256;
+const MAX_BATCH = 256;
+
+/** Scalar kernel parameters, written in the order of the kernel's uniform struct fields. */
+export class Params {
+  readonly u32 = new Uint32Array(UNIFORM_SLOT / 4);
+  private f32 = new Float32Array(this.u32.buffer);
+  private i32 = new Int32Array(this.u32.buffer);
+  n = 0;
+  u(v: number): this { this.u32[this.n++] = v >>> 0; return this; }
+  i(v: number): this { this.i32[this.n++] = v | 0; return this; }
+  f(v: number): this { this.f32[this.n++] = v; return this; }
+}
+
+/** A storage bound whole, or a byte window of it (for tensors over the binding limit). */
+export type Binding = GPUStorage | { s: GPUStorage; offset: number; size: number };
+
+export interface KernelSpec {
+  /** shaders/<file>.wgsl */
+  file: string;
+  entry: string;
+  /** Text specialisation (alias/const), see shaders.ts. */
+  subst?: Readonly<Record<string, string>>;
+  /** Pipeline-overridable constants. */
+  overrides?: Readonly<Record<string, number>>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class WebGPURuntime {
+  readonly device: GPUDevice;
+  readonly maxBinding: number;
+  readonly maxWorkgroupsPerDim: number;
+  /** Smallest offset alignment for binding windows. */
+  readonly bindAlign: number;
+  private pool: BufferPool;
+  private staging: BufferPool;
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatches = 0;
+  private uniformBuffer: GPUBuffer;
+  private uniformStaging = new Uint32Array((MAX_BATCH * UNIFORM_SLOT) / 4);
+  private parkedFrees: GPUStorage[] = [];
+  private batchOps: string[] = [];
+  private pendingErrors: Promise<Error | null>[] = [];
+  private fatal: Error | null = null;
+  liveStorages = 0;
+  liveBytes = 0;
+  /** Dispatches recorded since creation (for tests and benches). */
+  totalDispatches = 0;
+
+  constructor(readonly acquired: AcquiredDevice) {
+    const device = acquired.device;
+    this.device = device;
+    this.maxBinding = acquired.maxBinding;
+    this.maxWorkgroupsPerDim = device.limits.maxComputeWorkgroupsPerDimension;
+    this.bindAlign = Math.max(256, device.limits.minStorageBufferOffsetAlignment);
+    this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'storage');
+    this.staging = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'staging');
+    this.uniformBuffer = device.createBuffer({
+      size: MAX_BATCH * UNIFORM_SLOT, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniforms',
+    });
+    device.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.fatal = new Error(`WebGPU device lost (${info.reason}): ${info.message}`);
+    });
+    device.addEventListener('uncapturederror', (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      this.fatal ??= new Error(`WebGPU error: ${e.message}`);
+    });
+  }
+
+  // --- memory ---------------------------------------------------------------------------
+
+  alloc(size: number, dtype: DType): GPUStorage {
+    this.check();
+    const bytes = Math.max(size, 1) * 4;
+    if (bytes > this.device.limits.maxBufferSize) {
+      throw new Error(`webgpu: ${size} elements (${bytes} bytes) exceed maxBufferSize ${this.device.limits.maxBufferSize}`);
+    }
+    const { buffer, capacity } = this.pool.acquire(bytes);
+    this.liveStorages++;
+    this.liveBytes += capacity;
+    return new GPUStorage(dtype, size, buffer, capacity);
+  }
+
+  free(s: GPUStorage): void {
+    if (s.freed) return;
+    s.freed = true;
+    this.liveStorages--;
+    this.liveBytes -= s.capacity;
+    if (this.encoder) this.parkedFrees.push(s);
+    else this.pool.release(s.buffer, s.capacity);
+  }
+
+  get pooledBytes(): number { return this.pool.pooledBytes; }
+
+  upload(data: Float32Array | Int32Array): GPUStorage {
+    const s = this.alloc(data.length, data instanceof Int32Array ? 'int32' : 'float32');
+    if (data.length > 0) this.device.queue.writeBuffer(s.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    return s;
+  }
+
+  /** Zero-fills a storage in command order. */
+  clear(s: GPUStorage): void {
+    this.endPass();
+    this.begin().clearBuffer(s.buffer, 0, s.capacity);
+  }
+
+  copy(src: GPUStorage, srcOffsetBytes: number, dst: GPUStorage, dstOffsetBytes: number, bytes: number): void {
+    this.endPass();
+    this.begin().copyBufferToBuffer(src.buffer, srcOffsetBytes, dst.buffer, dstOffsetBytes, bytes);
+  }
+
+  // --- pipelines and dispatch -------------------------------------------------------------
+
+  pipeline(spec: KernelSpec): GPUComputePipeline {
+    const key = `${spec.file}:${spec.entry}:${JSON.stringify(spec.subst ?? {})}:${JSON.stringify(spec.overrides ?? {})}`;
+    let p = this.pipelines.get(key);
+    if (p) return p;
+    this.begin(); // inside the batch's error scope, so a compile error names this batch
+    let code = shaderSource(spec.file);
+    if (spec.subst) code = specialise(code, spec.subst);
+    const module = this.device.createShaderModule({ code, label: `${spec.file}.wgsl` });
+    const compute: GPUProgrammableStage = { module, entryPoint: spec.entry };
+    if (spec.overrides) compute.constants = { ...spec.overrides };
+    p = this.device.createComputePipeline({ layout: 'auto', compute, label: `${spec.file}:${spec.entry}` });
+    this.pipelines.set(key, p);
+    return p;
+  }
+
+  /** Records one dispatch. bindings[i] goes to @binding(i + 1) (0 is the uniforms); `label`
+   * names the op and its shapes for error messages. */
+  dispatch(spec: KernelSpec, params: Params, bindings: readonly (Binding | null)[], groups: readonly [number, number?, number?], label: string): void {
+    this.check();
+    const pipeline = this.pipeline(spec);
+    const slot = this.dispatches;
+    this.uniformStaging.set(params.u32.subarray(0, params.n), (slot * UNIFORM_SLOT) / 4);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformBuffer, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT } }];
+    for (let i = 0; i < bindings.length; i++) {
+      const b = bindings[i];
+      if (!b) continue; // binding number unused by this entry point
+      const resource: GPUBufferBinding = b instanceof GPUStorage
+        ? { buffer: b.buffer, offset: 0, size: this.wholeBindingSize(b, label) }
+        : { buffer: b.s.buffer, offset: b.offset, size: b.size };
+      entries.push({ binding: i + 1, resource });
+    }
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label });
+    const pass = this.beginPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    const [x, y = 1, z = 1] = groups;
+    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    this.batchOps.push(label);
+    this.dispatches++;
+    this.totalDispatches++;
+    if (this.dispatches >= MAX_BATCH) this.flush();
+  }
+
+  /** Workgroup counts for `n` invocations of a 1-D kernel with `wg` lanes, split over x and y
+   * when one dimension's 65535 limit is too small. Kernels rebuild i = x + y * nx * wg. */
+  grid1D(n: number, wg: number): [number, number] {
+    const groups = Math.ceil(n / wg);
+    if (groups <= this.maxWorkgroupsPerDim) return [groups, 1];
+    const y = Math.ceil(groups / this.maxWorkgroupsPerDim);
+    return [Math.ceil(groups / y), y];
+  }
+
+  private wholeBindingSize(s: GPUStorage, label: string): number {
+    const size = Math.max(16, Math.ceil(s.bytes / 16) * 16);
+    if (size > this.maxBinding) {
+      throw new Error(`webgpu ${label}: a ${s.bytes}-byte operand exceeds maxStorageBufferBindingSize ${this.maxBinding}; `
+        + 'this op has no chunked path for tensors that large');
+    }
+    return size;
+  }
+
+  private begin(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.device.pushErrorScope('out-of-memory');
+      this.device.pushErrorScope('validation');
+      this.encoder = this.device.createCommandEncoder({ label: 'reconvla batch' });
+    }
+    return this.encoder;
+  }
+
+  private beginPass(): GPUComputePassEncoder {
+    if (!this.pass) this.pass = this.begin().beginComputePass();
+    return this.pass;
+  }
+
+  private endPass(): void {
+    if (this.pass) { this.pass.end(); this.pass = null; }
+  }
+
+  /** Submits the open batch, if any. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.dispatches > 0) {
+      this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging.buffer, 0, this.dispatches * UNIFORM_SLOT);
+    }
+    this.device.queue.submit([this.encoder.finish()]);
+    const ops = this.batchOps;
+    const validation = this.device.popErrorScope();
+    const oom = this.device.popErrorScope();
+    this.pendingErrors.push(Promise.all([validation, oom]).then(([v, o]) => {
+      const e = v ?? o;
+      if (!e) return null;
+      return new Error(`WebGPU ${e === o ? 'out-of-memory' : 'validation'} error in a batch of ops [${summariseOps(ops)}]: ${e.message}`);
+    }));
+    this.encoder = null;
+    this.dispatches = 0;
+    this.batchOps = [];
+    for (const s of this.parkedFrees) this.pool.release(s.buffer, s.capacity);
+    this.parkedFrees = [];
+  }
+
+  // --- host synchronisation ----------------------------------------------------------------
+
+  async read(s: GPUStorage): Promise<Float32Array | Int32Array> {
+    this.check();
+    const bytes = s.size * 4;
+    if (bytes === 0) { this.flush(); await this.drainErrors(); return s.dtype === 'int32' ? new Int32Array(0) : new Float32Array(0); }
+    const { buffer: stage, capacity } = this.staging.acquire(bytes);
+    this.endPass();
+    this.begin().copyBufferToBuffer(s.buffer, 0, stage, 0, bytes);
+    this.flush();
+    try {
+      // dawn.node busy-polls the JS thread while a map is pending, taking a core from the
+      // (software) GPU; a short timer first lets the queue make progress undisturbed.
+      await sleep(1);
+      await stage.mapAsync(GPUMapMode.READ, 0, bytes);
+      const copy = stage.getMappedRange(0, bytes).slice(0);
+      stage.unmap();
+      this.staging.release(stage, capacity);
+      await this.drainErrors();
+      return s.dtype === 'int32' ? new Int32Array(copy) : new Float32Array(copy);
+    } catch (e) {
+      await this.drainErrors();
+      this.check();
+      throw e;
+    }
+  }
+
+  async sync(): Promise<void> {
+    this.check();
+    this.flush();
+    await sleep(1);
+    await this.device.queue.onSubmittedWorkDone();
+    await this.drainErrors();
+  }
+
+  private async drainErrors(): Promise<void> {
+    const pending = this.pendingErrors;
+    this.pendingErrors = [];
+    for (const p of pending) {
+      const e = await p;
+      this.fatal ??= e;
+    }
+    this.check();
+  }
+
+  /** Throws the first error the device reported, with the ops of its batch. */
+  check(): void {
+    if (this.fatal) throw this.fatal;
+  }
+
+  destroy(): void {
+    this.flush();
+    this.pool.trim();
+    this.staging.trim();
+    this.device.destroy();
+  }
+}
+
+function summariseOps(ops: string[]): string {
+  if (ops.length <= 12) return ops.join(', ');
+  return `${ops.slice(0, 6).join(', ')}, ... ${ops.length - 12} more ..., ${ops.slice(-6).join(', ')}`;
+}

@@ -1,0 +1,30 @@
+// Loads WGSL kernel sources from the repo's shaders/ folder and specialises them.
+//
+// Run-time knobs are WGSL `override` constants (passed to the pipeline). Two things overrides
+// cannot express are rewritten in the text instead, keeping every file valid WGSL on its own:
+//   `alias NAME = f32;`  element types (f32 / i32 variants of one kernel),
+//   `const NAME = 4u;`   sizes of private arrays (register tiles), which must be constant.
+import { readFileSync } from 'node:fs';
+
+const SHADER_DIR = new URL('../../../../../shaders/', import.meta.url);
+const sources = new Map<string, string>();
+
+export function shaderSource(file: string): string {
+  let src = sources.get(file);
+  if (src === undefined) {
+    src = readFileSync(new URL(`${file}.wgsl`, SHADER_DIR), 'utf8');
+    sources.set(file, src);
+  }
+  return src;
+}
+
+/** Replaces `alias K = ...;` and `const K = ...;` declarations by the given values. */
+export function specialise(src: string, subst: Readonly<Record<string, string>>): string {
+  let out = src;
+  for (const [name, value] of Object.entries(subst)) {
+    const re = new RegExp(`^(\\s*)(alias|const) ${name}(\\s*:\\s*\\w+)? = [^;]+;`, 'm');
+    if (!re.test(out)) throw new Error(`shader specialisation: no 'alias/const ${name}' declaration to replace`);
+    out = out.replace(re, (_m, ws: string, kw: string, ty: string | undefined) => `${ws}${kw} ${name}${ty ?? ''} = ${value};`);
+  }
+  return out;
+}

@@ -1,0 +1,35 @@
+// Splitting work over tensors larger than maxStorageBufferBindingSize.
+//
+// A GPUBuffer may be larger than one binding (maxBufferSize is 4 GiB here, bindings 128 MiB),
+// so a huge tensor is processed in several dispatches, each binding an aligned byte window of
+// it. Kernels index globally and subtract the window's first element ("base").
+import type { Binding, WebGPURuntime } from './runtime.ts';
+import type { GPUStorage } from './storage.ts';
+
+export interface ElementRange { start: number; count: number }
+
+/** Element ranges covering [0, n), each small enough that a window of it fits one binding. */
+export function elementRanges(rt: WebGPURuntime, n: number): ElementRange[] {
+  if (n * 4 <= rt.maxBinding) return [{ start: 0, count: n }];
+  const alignElems = rt.bindAlign / 4;
+  // Leave room for the window starting up to one alignment before the range.
+  const per = Math.floor((rt.maxBinding - rt.bindAlign) / 4 / alignElems) * alignElems;
+  const out: ElementRange[] = [];
+  for (let start = 0; start < n; start += per) out.push({ start, count: Math.min(per, n - start) });
+  return out;
+}
+
+/** The binding for elements [start, start + count) of s, and the element index it starts at. */
+export function windowOf(rt: WebGPURuntime, s: GPUStorage, start: number, count: number): { binding: Binding; base: number } {
+  if (s.bytes <= rt.maxBinding) return { binding: s, base: 0 };
+  const offset = Math.floor((start * 4) / rt.bindAlign) * rt.bindAlign;
+  const end = Math.min(s.capacity, Math.ceil(((start + count) * 4) / 16) * 16);
+  const size = Math.max(16, end - offset);
+  if (size > rt.maxBinding) throw new Error(`webgpu: window of ${count} elements does not fit one binding`);
+  return { binding: { s, offset, size }, base: offset / 4 };
+}
+
+/** True when every element of s fits one binding. */
+export function fitsBinding(rt: WebGPURuntime, s: GPUStorage): boolean {
+  return s.bytes <= rt.maxBinding;
+}

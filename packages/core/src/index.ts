@@ -1,0 +1,9 @@
+// @reconvla/core: tensors with reverse-mode autograd, backends, nn modules, optimizers, safetensors.
+export type { Backend, BackendInfo, DType, Storage } from './backend.ts';
+export { Tensor } from './tensor.ts';
+export { getBackend, setBackend, noGrad, isGradEnabled, tidy, keep } from './engine.ts';
+export { grad, valueAndGrad } from './autograd.ts';
+export * from './ops/index.ts';
+export * as F from './ops/index.ts';
+export { createCpuBackend, CpuBackend } from './backends/cpu/index.ts';
+export { describeBackends, type BackendDescription } from './backends/registry.ts';

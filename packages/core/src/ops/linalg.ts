@@ -1,0 +1,91 @@
+// Matrix products. Transposed operands and batch broadcasting are passed to the backend as
+// flags and strides, so neither the forward nor the backward pass copies a transpose.
+import type { MatmulArgs } from '../backend.ts';
+import { broadcastShapes, shapeStr } from '../shape.ts';
+import type { Tensor } from '../tensor.ts';
+import { expand, reshape, squeeze, unsqueeze } from './layout.ts';
+import { record, requireFloat, sameBackend, wrap } from './record.ts';
+import { sum } from './reduce.ts';
+
+interface RawMatmul { batch: number; m: number; k: number; n: number; transA?: boolean; transB?: boolean; aBatchStride?: number; bBatchStride?: number; bias?: Tensor }
+
+/** [batch, m, n] = op(a) @ op(b) without recording a graph. */
+function mm(a: Tensor, b: Tensor, r: RawMatmul): Tensor {
+  const args: MatmulArgs = {
+    batch: r.batch, m: r.m, k: r.k, n: r.n, transA: r.transA ?? false, transB: r.transB ?? false,
+    aBatchStride: r.aBatchStride ?? r.m * r.k, bBatchStride: r.bBatchStride ?? r.k * r.n,
+    ...(r.bias ? { bias: r.bias.storage } : {}),
+  };
+  return wrap(a.backend, a.backend.matmul(a.storage, b.storage, args), [r.batch, r.m, r.n]);
+}
+
+/** torch.matmul semantics: 1-D operands, batched and broadcast batch dims. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  requireFloat('matmul', a, b);
+  sameBackend('matmul', a, b);
+  if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: 0-dim operand (${shapeStr(a.shape)} @ ${shapeStr(b.shape)})`);
+  if (a.rank === 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
+  if (b.rank === 1) return squeeze(matmul(a, unsqueeze(b, -1)), -1);
+  const m = a.shape[a.rank - 2]!, k = a.shape[a.rank - 1]!, n = b.shape[b.rank - 1]!;
+  if (b.shape[b.rank - 2] !== k) throw new Error(`matmul: inner dims differ: ${shapeStr(a.shape)} @ ${shapeStr(b.shape)}`);
+  const aBatch = a.shape.slice(0, -2), bBatch = b.shape.slice(0, -2);
+  const batchShape = broadcastShapes(aBatch, bBatch, 'matmul');
+  const batch = batchShape.reduce((p, d) => p * d, 1);
+  const aOne = aBatch.every((d) => d === 1), bOne = bBatch.every((d) => d === 1);
+
+  if (bOne && !aOne) {
+    // Fold a's batch into m: one [batch*m, k] @ [k, n] product, as for a Linear layer.
+    const a2 = reshape(a, [-1, k]);
+    const b2 = reshape(b, [k, n]);
+    const rows = a2.shape[0]!;
+    const out = reshape(mm(a2, b2, { batch: 1, m: rows, k, n }), [...batchShape, m, n]);
+    return record(out, 'matmul', [a, b], (gy) => {
+      const g2 = reshape(gy, [rows, n]);
+      return [
+        a.requiresGrad ? reshape(mm(g2, b2, { batch: 1, m: rows, k: n, n: k, transB: true }), a.shape) : null,
+        b.requiresGrad ? reshape(mm(a2, g2, { batch: 1, m: k, k: rows, n, transA: true }), b.shape) : null,
+      ];
+    });
+  }
+  // Batched: an operand whose batch dims are all 1 is shared with stride 0; the other is
+  // expanded (a copy only when its batch dims are themselves broadcast).
+  const A = aOne ? reshape(a, [m, k]) : expand(a, [...batchShape, m, k]);
+  const B = bOne ? reshape(b, [k, n]) : expand(b, [...batchShape, k, n]);
+  const aS = aOne ? 0 : m * k, bS = bOne ? 0 : k * n;
+  const out = reshape(mm(A, B, { batch, m, k, n, aBatchStride: aS, bBatchStride: bS }), [...batchShape, m, n]);
+  return record(out, 'matmul', [A, B], (gy) => {
+    let gA: Tensor | null = null, gB: Tensor | null = null;
+    if (A.requiresGrad) {
+      const g = mm(gy, B, { batch, m, k: n, n: k, transB: true, aBatchStride: m * n, bBatchStride: bS });
+      gA = aOne ? reshape(sum(g, 0), [m, k]) : reshape(g, A.shape);
+    }
+    if (B.requiresGrad) {
+      const g = mm(A, gy, { batch, m: k, k: m, n, transA: true, aBatchStride: aS, bBatchStride: m * n });
+      gB = bOne ? reshape(sum(g, 0), [k, n]) : reshape(g, B.shape);
+    }
+    return [gA, gB];
+  });
+}
+
+/** y = x @ w^T + bias, w as [out, in] (PyTorch's Linear layout), bias fused into the product. */
+export function linear(x: Tensor, w: Tensor, bias?: Tensor | null): Tensor {
+  requireFloat('linear', x, w);
+  sameBackend('linear', x, w);
+  const inF = w.shape[1]!, outF = w.shape[0]!;
+  if (w.rank !== 2 || x.shape[x.rank - 1] !== inF) {
+    throw new Error(`linear: input ${shapeStr(x.shape)} does not match weight ${shapeStr(w.shape)} (expected [..., ${inF}])`);
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== outF)) throw new Error(`linear: bias ${shapeStr(bias.shape)} does not match weight ${shapeStr(w.shape)}`);
+  const x2 = reshape(x, [-1, inF]);
+  const rows = x2.shape[0]!;
+  const out = reshape(mm(x2, w, { batch: 1, m: rows, k: inF, n: outF, transB: true, ...(bias ? { bias } : {}) }), [...x.shape.slice(0, -1), outF]);
+  const inputs = bias ? [x, w, bias] : [x, w];
+  return record(out, 'linear', inputs, (gy) => {
+    const g2 = reshape(gy, [rows, outF]);
+    return [
+      x.requiresGrad ? reshape(mm(g2, w, { batch: 1, m: rows, k: outF, n: inF }), x.shape) : null,
+      w.requiresGrad ? reshape(mm(g2, x2, { batch: 1, m: outF, k: rows, n: inF, transA: true }), w.shape) : null,
+      bias?.requiresGrad ? sum(g2, 0) : null,
+    ];
+  });
+}
