@@ -65,9 +65,14 @@ export function backward(root: Tensor, gradient?: Tensor, targets?: Set<Tensor>)
       }
       if (!node) continue;
       const inputGrads = tidy(() => node.backward(g));
+      const owned = new Set<Tensor>([g]);
       node.inputs.forEach((inp, i) => {
-        const gi = inputGrads[i];
+        let gi = inputGrads[i];
         if (!gi) return;
+        // A gradient passed through unchanged (or given to two inputs) gets its own handle on
+        // the shared storage, so each owner can dispose its handle independently.
+        if (owned.has(gi)) gi = gi.detach();
+        owned.add(gi);
         if (!inp.requiresGrad) { gi.dispose(); return; }
         if (gi.shape.join() !== inp.shape.join()) {
           throw new Error(`internal: ${node.op} backward gave a gradient of shape ${shapeStr(gi.shape)} for an input of shape ${shapeStr(inp.shape)}`);

@@ -1,0 +1,34 @@
+// Reductions over the middle axis of [outer, len, inner].
+import type { ReduceOp, ReduceShape } from '../../../backend.ts';
+import { Params, type WebGPURuntime } from '../runtime.ts';
+import type { GPUStorage } from '../storage.ts';
+import { wgslType } from './elementwise.ts';
+
+const CODES: Record<ReduceOp, number> = { sum: 0, max: 1, min: 2, argmax: 3, argmin: 4 };
+
+/** Workgroup grid with one workgroup per row, split over x/y past 65535 rows. */
+export function rowGrid(rt: WebGPURuntime, rows: number): [number, number] {
+  if (rows <= rt.maxWorkgroupsPerDim) return [rows, 1];
+  const y = Math.ceil(rows / rt.maxWorkgroupsPerDim);
+  return [Math.ceil(rows / y), y];
+}
+
+export function reduce(rt: WebGPURuntime, op: ReduceOp, x: GPUStorage, shape: ReduceShape): GPUStorage {
+  const { outer, len, inner } = shape;
+  const isArg = op === 'argmax' || op === 'argmin';
+  const outDtype = isArg ? 'int32' : x.dtype;
+  const out = rt.alloc(outer * inner, outDtype);
+  if (outer * inner === 0) return out;
+  const subst = { T: wgslType(x.dtype), O: wgslType(outDtype) };
+  const p = new Params().u(outer).u(len).u(inner).u(0);
+  const label = `reduce.${op}[${outer},${len},${inner}]`;
+  // Long rows with nothing to parallelise across: a workgroup per row.
+  if (inner === 1 && len >= 256) {
+    const WG = 128;
+    rt.dispatch({ file: 'reduce', entry: 'reduce_rows', subst, overrides: { OP: CODES[op], WG } }, p, [x, out], rowGrid(rt, outer), label);
+  } else {
+    const WG = 64;
+    rt.dispatch({ file: 'reduce', entry: 'reduce_columns', subst, overrides: { OP: CODES[op], WG } }, p, [x, out], rt.grid1D(outer * inner, WG), label);
+  }
+  return out;
+}

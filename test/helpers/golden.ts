@@ -1,0 +1,61 @@
+// Access to the PyTorch reference fixtures. The folder is $RECONVLA_GOLDEN_DIR, or
+// ../shared/golden beside the repository. Tests run every fixture they find there and read
+// every size from the files, so other fixture sets (other sizes, other seeds) run unchanged.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SafetensorsFile } from '../../packages/core/src/safetensors/index.ts';
+import { Tensor, tensor, type Backend } from '../../packages/core/src/index.ts';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export function goldenDir(): string {
+  return process.env.RECONVLA_GOLDEN_DIR ? path.resolve(process.env.RECONVLA_GOLDEN_DIR) : path.resolve(repoRoot, '../shared/golden');
+}
+
+/** Fixture files in the golden folder whose name (without extension) matches the pattern. */
+export function findFixtures(pattern: RegExp): string[] {
+  const dir = goldenDir();
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors') && pattern.test(f.replace(/\.safetensors$/, ''))).sort()
+    .map((f) => path.join(dir, f));
+}
+
+/** A fixture file with typed accessors that create tensors on a backend. */
+export class Fixture {
+  readonly file: SafetensorsFile;
+  constructor(readonly path: string) { this.file = SafetensorsFile.open(path); }
+  get name(): string { return path.basename(this.path, '.safetensors'); }
+  meta<T = unknown>(key: string): T {
+    const v = this.file.metadata[key];
+    if (v === undefined) throw new Error(`${this.path}: __metadata__ has no "${key}"`);
+    return JSON.parse(v) as T;
+  }
+  has(name: string): boolean { return this.file.has(name); }
+  shape(name: string): number[] { return [...this.file.info(name).shape]; }
+  f32(name: string): Float32Array { return this.file.readFloat32(name); }
+  /** A float tensor (or int32 for integer dtypes) on the backend. */
+  tensor(name: string, backend: Backend, requiresGrad = false): Tensor {
+    const info = this.file.info(name);
+    const isInt = info.dtype.startsWith('I') || info.dtype.startsWith('U') || info.dtype === 'BOOL';
+    const data = isInt ? this.file.readInt32(name) : this.file.readFloat32(name);
+    return tensor(data, info.shape, { backend, dtype: isInt ? 'int32' : 'float32', requiresGrad });
+  }
+  close(): void { this.file.close(); }
+}
+
+export interface Tolerance { /** max|got-ref| <= rel * max|ref| + abs */ rel: number; abs?: number }
+
+/** max |got - ref| relative to max |ref|, with a message naming the tensor and the worst element. */
+export function compareArrays(got: ArrayLike<number>, ref: ArrayLike<number>, tol: Tolerance, what: string): string | null {
+  if (got.length !== ref.length) return `${what}: ${got.length} elements, reference has ${ref.length}`;
+  let maxRef = 0, maxErr = 0, at = -1;
+  for (let i = 0; i < ref.length; i++) maxRef = Math.max(maxRef, Math.abs(ref[i]!));
+  for (let i = 0; i < ref.length; i++) {
+    const e = Math.abs(got[i]! - ref[i]!);
+    if (!(e <= maxErr)) { maxErr = e; at = i; } // NaN counts as the worst
+  }
+  const bound = tol.rel * maxRef + (tol.abs ?? 0);
+  if (maxErr <= bound) return null;
+  return `${what}: max |got - ref| = ${maxErr.toExponential(3)} at [${at}] (got ${got[at]}, ref ${ref[at]}), bound ${bound.toExponential(3)} (max|ref| ${maxRef.toExponential(3)})`;
+}
