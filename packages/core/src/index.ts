@@ -7,3 +7,5 @@ export * from './ops/index.ts';
 export * as F from './ops/index.ts';
 export { createCpuBackend, CpuBackend } from './backends/cpu/index.ts';
 export { describeBackends, type BackendDescription } from './backends/registry.ts';
+export * as nn from './nn/index.ts';
+export { Module, ModuleList, StateDictError } from './nn/index.ts';

@@ -87,6 +87,7 @@ export class Tensor {
       throw new Error(`assign: ${this.name ?? 'tensor'} is ${shapeStr(this.shape)} ${this.dtype}, got ${shapeStr(src.shape)} ${src.dtype}`);
     }
     const d = src.data_();
+    if (d.backend !== this._data.backend) throw new Error(`assign: ${this.name ?? 'tensor'} is on ${this._data.backend.name}, the source on ${d.backend.name}`);
     d.retain();
     finalizer.unregister(this);
     this._data.release();

@@ -40,7 +40,7 @@ export function matmul(rt: WebGPURuntime, a: GPUStorage, b: GPUStorage, args: Ma
     const bEnd = z0 * args.bBatchStride + (zn - 1) * args.bBatchStride + (bk - 1) * sb_p + (bn - 1) * sb_j + 1;
     const cStart = z0 * m * n + blk.i0 * n + blk.j0;
     const cEnd = cStart + (zn - 1) * m * n + (bm - 1) * n + bn;
-    const aw = windowOf(rt, a, aStart, aEnd - aStart + (blk.p0 === 0 && blk.i0 === 0 ? 0 : 0));
+    const aw = windowOf(rt, a, aStart, aEnd - aStart);
     const bw = windowOf(rt, b, bStart, bEnd - bStart);
     const cw = windowOf(rt, c, cStart, cEnd - cStart);
     const flags = (bias && !accumulate ? 1 : 0) | (accumulate ? 2 : 0);

@@ -1,0 +1,94 @@
+// Fused neural-network kernels: softmax, normalize, cross-entropy, rope, random, AdamW.
+import type { AdamWArgs } from '../../../backend.ts';
+import { Params, type WebGPURuntime } from '../runtime.ts';
+import type { GPUStorage } from '../storage.ts';
+import { elementRanges, windowOf } from '../windows.ts';
+import { rowGrid } from './reduce.ts';
+
+const ROW_WG = 64;
+
+export function softmax(rt: WebGPURuntime, x: GPUStorage, rows: number, cols: number, log: boolean): GPUStorage {
+  const y = rt.alloc(rows * cols, 'float32');
+  if (rows * cols === 0) return y;
+  rt.dispatch({ file: 'softmax', entry: 'softmax', overrides: { WG: ROW_WG } }, new Params().u(rows).u(cols).u(log ? 1 : 0).u(0),
+    [x, y], rowGrid(rt, rows), `${log ? 'logSoftmax' : 'softmax'}[${rows},${cols}]`);
+  return y;
+}
+
+export function softmaxGrad(rt: WebGPURuntime, y: GPUStorage, gy: GPUStorage, rows: number, cols: number, log: boolean): GPUStorage {
+  const dx = rt.alloc(rows * cols, 'float32');
+  if (rows * cols === 0) return dx;
+  rt.dispatch({ file: 'softmax', entry: 'softmax_grad', overrides: { WG: ROW_WG } }, new Params().u(rows).u(cols).u(log ? 1 : 0).u(0),
+    [y, dx, gy], rowGrid(rt, rows), `${log ? 'logSoftmax' : 'softmax'}Grad[${rows},${cols}]`);
+  return dx;
+}
+
+export function normalize(rt: WebGPURuntime, x: GPUStorage, rows: number, cols: number, eps: number, rms: boolean) {
+  const y = rt.alloc(rows * cols, 'float32');
+  const mean = rt.alloc(rows, 'float32');
+  const rstd = rt.alloc(rows, 'float32');
+  if (rows > 0) {
+    rt.dispatch({ file: 'normalize', entry: 'normalize', overrides: { WG: ROW_WG } }, new Params().u(rows).u(cols).u(rms ? 1 : 0).f(eps),
+      [x, y, mean, rstd], rowGrid(rt, rows), `${rms ? 'rmsNorm' : 'layerNorm'}[${rows},${cols}]`);
+  }
+  return { y, mean, rstd };
+}
+
+export function normalizeGrad(rt: WebGPURuntime, xhat: GPUStorage, rstd: GPUStorage, gy: GPUStorage, rows: number, cols: number, rms: boolean): GPUStorage {
+  const dx = rt.alloc(rows * cols, 'float32');
+  if (rows * cols === 0) return dx;
+  rt.dispatch({ file: 'normalize', entry: 'normalize_grad', overrides: { WG: ROW_WG } }, new Params().u(rows).u(cols).u(rms ? 1 : 0).f(0),
+    [xhat, dx, null, null, gy, rstd], rowGrid(rt, rows), `${rms ? 'rmsNorm' : 'layerNorm'}Grad[${rows},${cols}]`);
+  return dx;
+}
+
+export function crossEntropy(rt: WebGPURuntime, logits: GPUStorage, targets: GPUStorage, rows: number, cols: number, ignoreIndex: number) {
+  const loss = rt.alloc(rows, 'float32');
+  const valid = rt.alloc(rows, 'float32');
+  if (rows > 0) {
+    rt.dispatch({ file: 'cross_entropy', entry: 'cross_entropy', overrides: { WG: ROW_WG } }, new Params().u(rows).u(cols).i(ignoreIndex).u(0),
+      [logits, targets, loss, valid], rowGrid(rt, rows), `crossEntropy[${rows},${cols}]`);
+  }
+  return { loss, valid };
+}
+
+export function crossEntropyGrad(rt: WebGPURuntime, logits: GPUStorage, targets: GPUStorage, gLoss: GPUStorage, rows: number, cols: number, ignoreIndex: number): GPUStorage {
+  const dx = rt.alloc(rows * cols, 'float32');
+  if (rows * cols === 0) return dx;
+  rt.dispatch({ file: 'cross_entropy', entry: 'cross_entropy_grad', overrides: { WG: ROW_WG } }, new Params().u(rows).u(cols).i(ignoreIndex).u(0),
+    [logits, targets, dx, null, gLoss], rowGrid(rt, rows), `crossEntropyGrad[${rows},${cols}]`);
+  return dx;
+}
+
+export function rope(rt: WebGPURuntime, x: GPUStorage, cos: GPUStorage, sin: GPUStorage, b: number, h: number, t: number, d: number, inverse: boolean): GPUStorage {
+  const n = b * h * t * d;
+  const y = rt.alloc(n, 'float32');
+  if (n === 0) return y;
+  if (d % 2 !== 0) throw new Error(`webgpu rope: head dim ${d} must be even`);
+  const WG = 256;
+  rt.dispatch({ file: 'rope', entry: 'rope', overrides: { WG } }, new Params().u(b).u(h).u(t).u(d).u(inverse ? 1 : 0).u(0).u(0).u(0),
+    [x, cos, sin, y], rt.grid1D(n, WG), `rope${inverse ? 'Inverse' : ''}[${b},${h},${t},${d}]`);
+  return y;
+}
+
+export function random(rt: WebGPURuntime, size: number, kind: 'uniform' | 'normal', key: number, counter: number): GPUStorage {
+  const y = rt.alloc(size, 'float32');
+  const WG = 256;
+  for (const r of elementRanges(rt, size)) {
+    const w = windowOf(rt, y, r.start, r.count);
+    const p = new Params().u(r.count).u(key).u(counter).u(kind === 'normal' ? 1 : 0).u(r.start).u(w.base).u(0).u(0);
+    rt.dispatch({ file: 'random', entry: 'random', overrides: { WG } }, p, [w.binding], rt.grid1D(r.count, WG), `random.${kind}[${size}]`);
+  }
+  return y;
+}
+
+export function adamwInPlace(rt: WebGPURuntime, param: GPUStorage, grad: GPUStorage, m: GPUStorage, v: GPUStorage, a: AdamWArgs): void {
+  const WG = 256;
+  const bc1 = 1 - Math.pow(a.beta1, a.step), bc2 = 1 - Math.pow(a.beta2, a.step);
+  for (const r of elementRanges(rt, param.size)) {
+    const ws = [param, grad, m, v].map((s) => windowOf(rt, s, r.start, r.count));
+    const p = new Params().u(r.count).u(r.start).u(ws[0]!.base).u(0)
+      .f(a.lr).f(a.beta1).f(a.beta2).f(a.eps).f(a.weightDecay).f(bc1).f(bc2).f(0);
+    rt.dispatch({ file: 'adamw', entry: 'adamw', overrides: { WG } }, p, ws.map((w) => w.binding), rt.grid1D(r.count, WG), `adamw[${param.size}]`);
+  }
+}
