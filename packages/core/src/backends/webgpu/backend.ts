@@ -4,15 +4,28 @@ import type {
   ReduceOp, ReduceShape, Storage, StridedView, UnaryOp,
 } from '../../backend.ts';
 import { acquireDevice, type AcquireOptions } from './device.ts';
+import * as att from './ops/attention.ts';
+import * as conv from './ops/conv.ts';
 import * as ew from './ops/elementwise.ts';
+import * as idx from './ops/indexing.ts';
+import * as layout from './ops/layout.ts';
+import * as mm from './ops/matmul.ts';
+import * as nn from './ops/nn.ts';
+import * as red from './ops/reduce.ts';
 import { WebGPURuntime } from './runtime.ts';
 import { asGPU } from './storage.ts';
 
-export interface WebGPUBackendOptions extends AcquireOptions {}
+export interface WebGPUBackendOptions extends AcquireOptions {
+  /** Override the matmul register tiling (benchmarks/tuning); default picks by adapter. */
+  matmulTiling?: mm.MatmulTiling;
+}
 
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu';
-  constructor(readonly rt: WebGPURuntime) {}
+  readonly tiling: mm.MatmulTiling;
+  constructor(readonly rt: WebGPURuntime, tiling?: mm.MatmulTiling) {
+    this.tiling = tiling ?? mm.defaultTiling(rt);
+  }
 
   info(): BackendInfo {
     const d = this.rt.acquired.info;
@@ -53,3 +66,79 @@ export class WebGPUBackend implements Backend {
     b: Storage, bShape: readonly number[], outShape: readonly number[]): Storage {
     return ew.where(this.rt, asGPU(cond), condShape, asGPU(a), aShape, asGPU(b), bShape, outShape);
   }
+
+  // --- layout ---------------------------------------------------------------------------
+  gatherStrided(x: Storage, view: StridedView): Storage { return layout.gatherStrided(this.rt, asGPU(x), view); }
+  scatterStridedInto(dst: Storage, view: StridedView, src: Storage): void {
+    layout.scatterStridedInto(this.rt, asGPU(dst, 'dst'), view, asGPU(src, 'src'));
+  }
+
+  // --- reductions ---------------------------------------------------------------------------
+  reduce(op: ReduceOp, x: Storage, shape: ReduceShape): Storage { return red.reduce(this.rt, op, asGPU(x), shape); }
+
+  // --- indexing -----------------------------------------------------------------------------
+  indexSelect(x: Storage, shape: ReduceShape, ids: Storage): Storage { return idx.indexSelect(this.rt, asGPU(x), shape, asGPU(ids, 'ids')); }
+  indexAdd(g: Storage, shape: ReduceShape, ids: Storage): Storage { return idx.indexAdd(this.rt, asGPU(g), shape, asGPU(ids, 'ids')); }
+  takeAlongAxis(x: Storage, shape: ReduceShape, i: Storage, k: number): Storage {
+    return idx.takeAlongAxis(this.rt, asGPU(x), shape, asGPU(i, 'idx'), k);
+  }
+  takeAlongAxisGrad(g: Storage, shape: ReduceShape, i: Storage, k: number): Storage {
+    return idx.takeAlongAxisGrad(this.rt, asGPU(g), shape, asGPU(i, 'idx'), k);
+  }
+
+  // --- linear algebra -----------------------------------------------------------------------
+  matmul(a: Storage, b: Storage, args: MatmulArgs): Storage {
+    return mm.matmul(this.rt, asGPU(a, 'a'), asGPU(b, 'b'), args, args.bias ? asGPU(args.bias, 'bias') : undefined, this.tiling);
+  }
+
+  // --- fused neural-network kernels -------------------------------------------------------
+  softmax(x: Storage, rows: number, cols: number, log: boolean): Storage { return nn.softmax(this.rt, asGPU(x), rows, cols, log); }
+  softmaxGrad(y: Storage, gy: Storage, rows: number, cols: number, log: boolean): Storage {
+    return nn.softmaxGrad(this.rt, asGPU(y), asGPU(gy), rows, cols, log);
+  }
+  normalize(x: Storage, rows: number, cols: number, eps: number, rms: boolean): { y: Storage; mean: Storage; rstd: Storage } {
+    return nn.normalize(this.rt, asGPU(x), rows, cols, eps, rms);
+  }
+  normalizeGrad(xhat: Storage, rstd: Storage, gy: Storage, rows: number, cols: number, rms: boolean): Storage {
+    return nn.normalizeGrad(this.rt, asGPU(xhat), asGPU(rstd), asGPU(gy), rows, cols, rms);
+  }
+  crossEntropy(logits: Storage, targets: Storage, rows: number, cols: number, ignoreIndex: number): { loss: Storage; valid: Storage } {
+    return nn.crossEntropy(this.rt, asGPU(logits), asGPU(targets), rows, cols, ignoreIndex);
+  }
+  crossEntropyGrad(logits: Storage, targets: Storage, gLoss: Storage, rows: number, cols: number, ignoreIndex: number): Storage {
+    return nn.crossEntropyGrad(this.rt, asGPU(logits), asGPU(targets), asGPU(gLoss), rows, cols, ignoreIndex);
+  }
+  attention(q: Storage, k: Storage, v: Storage, args: AttentionArgs): { out: Storage; lse: Storage } {
+    return att.attention(this.rt, asGPU(q), asGPU(k), asGPU(v), args.mask ? asGPU(args.mask) : undefined, args);
+  }
+  attentionGrad(q: Storage, k: Storage, v: Storage, out: Storage, lse: Storage, gOut: Storage, args: AttentionArgs): { gq: Storage; gk: Storage; gv: Storage } {
+    return att.attentionGrad(this.rt, asGPU(q), asGPU(k), asGPU(v), args.mask ? asGPU(args.mask) : undefined, asGPU(out), asGPU(lse), asGPU(gOut), args);
+  }
+  rope(x: Storage, cos: Storage, sin: Storage, b: number, h: number, t: number, d: number, inverse: boolean): Storage {
+    return nn.rope(this.rt, asGPU(x), asGPU(cos), asGPU(sin), b, h, t, d, inverse);
+  }
+  conv2d(x: Storage, w: Storage, bias: Storage | undefined, args: Conv2dArgs): Storage {
+    return conv.conv2d(this.rt, asGPU(x), asGPU(w), bias ? asGPU(bias) : undefined, args);
+  }
+  conv2dGradInput(gy: Storage, w: Storage, args: Conv2dArgs): Storage { return conv.conv2dGradInput(this.rt, asGPU(gy), asGPU(w), args); }
+  conv2dGradWeight(x: Storage, gy: Storage, args: Conv2dArgs): Storage { return conv.conv2dGradWeight(this.rt, asGPU(x), asGPU(gy), args); }
+
+  // --- randomness -------------------------------------------------------------------------
+  random(size: number, kind: 'uniform' | 'normal', key: number, counter: number): Storage {
+    return nn.random(this.rt, size, kind, key, counter);
+  }
+
+  // --- optimizers ---------------------------------------------------------------------------
+  adamwInPlace(param: Storage, grad: Storage, m: Storage, v: Storage, args: AdamWArgs): void {
+    nn.adamwInPlace(this.rt, asGPU(param, 'param'), asGPU(grad, 'grad'), asGPU(m, 'm'), asGPU(v, 'v'), args);
+  }
+
+  /** Releases the pooled buffers and the device. */
+  destroy(): void { this.rt.destroy(); }
+}
+
+export async function createWebGPUBackend(opts: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
+  const acquired = await acquireDevice(opts);
+  const rt = new WebGPURuntime(acquired);
+  return new WebGPUBackend(rt, opts.matmulTiling);
+}

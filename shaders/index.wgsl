@@ -1,0 +1,94 @@
+// Indexing over an [outer, len, inner] view: index_select / index_add (its transpose), and
+// take_along (torch.gather) / take_along_grad. The adds need no float atomics: one invocation
+// owns a whole (o, i) column of the output and adds the contributions in order j = 0, 1, ...,
+// which is also the CPU reference's summation order.
+
+struct Params {
+  outer: u32, len: u32, inner: u32, nids: u32,
+  // index_select over a window of x: rows [row_lo, row_hi) of the len axis, x_base its first element.
+  row_lo: u32, row_hi: u32, x_base: u32, _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<u32>;      // x or g, as raw 32-bit words
+@group(0) @binding(2) var<storage, read> ids: array<i32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<u32>;
+@group(0) @binding(4) var<storage, read> g: array<f32>;
+@group(0) @binding(5) var<storage, read_write> acc: array<f32>;
+
+override WG: u32 = 256u;
+
+fn flat_id(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
+
+// out[o, j, i] = x[o, ids[j], i]; ids outside [0, len) give 0. With a window, only ids in
+// [row_lo, row_hi) are written (the other windows' dispatches write the rest).
+@compute @workgroup_size(WG)
+fn index_select(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let t = flat_id(gid, nwg);
+  if (t >= p.outer * p.nids * p.inner) { return; }
+  let i = t % p.inner;
+  let j = (t / p.inner) % p.nids;
+  let o = t / (p.inner * p.nids);
+  let id = ids[j];
+  if (id < 0 || u32(id) >= p.len) { if (p.row_lo == 0u) { dst[t] = 0u; } return; }
+  let r = u32(id);
+  if (r < p.row_lo || r >= p.row_hi) { return; }
+  dst[t] = src[(o * p.len + r) * p.inner + i - p.x_base];
+}
+
+// acc (zero-filled [outer, len, inner]) [o, ids[j], i] += g[o, j, i], one invocation per (o, i).
+@compute @workgroup_size(WG)
+fn index_add_columns(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let t = flat_id(gid, nwg);
+  if (t >= p.outer * p.inner) { return; }
+  let i = t % p.inner;
+  let o = t / p.inner;
+  for (var j = 0u; j < p.nids; j++) {
+    let id = ids[j];
+    if (id < 0 || u32(id) >= p.len) { continue; }
+    let at = (o * p.len + u32(id)) * p.inner + i;
+    acc[at] += g[(o * p.nids + j) * p.inner + i];
+  }
+}
+
+// The same sum computed per output element (more parallel when outer * inner is tiny):
+// acc[o, r, i] = sum over j with ids[j] == r of g[o, j, i]. Writes every element.
+@compute @workgroup_size(WG)
+fn index_add_elements(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let t = flat_id(gid, nwg);
+  if (t >= p.outer * p.len * p.inner) { return; }
+  let i = t % p.inner;
+  let r = (t / p.inner) % p.len;
+  let o = t / (p.inner * p.len);
+  var s = 0.0;
+  for (var j = 0u; j < p.nids; j++) {
+    if (ids[j] == i32(r)) { s += g[(o * p.nids + j) * p.inner + i]; }
+  }
+  acc[t] = s;
+}
+
+// take_along: x [outer, len, inner], idx [outer, k, inner] (k = nids); out[o,j,i] = x[o, idx[o,j,i], i].
+@compute @workgroup_size(WG)
+fn take_along(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let t = flat_id(gid, nwg);
+  if (t >= p.outer * p.nids * p.inner) { return; }
+  let i = t % p.inner;
+  let o = t / (p.inner * p.nids);
+  let id = ids[t];
+  if (id < 0 || u32(id) >= p.len) { dst[t] = 0u; return; }
+  dst[t] = src[(o * p.len + u32(id)) * p.inner + i];
+}
+
+// acc (zero-filled [outer, len, inner]) [o, idx[o,j,i], i] += g[o, j, i], one invocation per (o, i).
+@compute @workgroup_size(WG)
+fn take_along_grad(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let t = flat_id(gid, nwg);
+  if (t >= p.outer * p.inner) { return; }
+  let i = t % p.inner;
+  let o = t / p.inner;
+  for (var j = 0u; j < p.nids; j++) {
+    let id = ids[(o * p.nids + j) * p.inner + i];
+    if (id < 0 || u32(id) >= p.len) { continue; }
+    acc[(o * p.len + u32(id)) * p.inner + i] += g[(o * p.nids + j) * p.inner + i];
+  }
+}

@@ -1,0 +1,40 @@
+// Strided copies between a contiguous buffer and a strided view (rank <= 8, strides may be
+// 0 or negative). Elements are copied as raw 32-bit words, so one kernel serves f32 and i32.
+
+struct Params {
+  n: u32, offset: i32, _pad0: u32, _pad1: u32,
+  shape: array<vec4u, 2>,
+  strides: array<vec4i, 2>,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<u32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<u32>;
+
+override WG: u32 = 256u;
+
+// Position in the strided view of the i-th element in row-major order over shape.
+fn view_index(i: u32) -> u32 {
+  var rem = i;
+  var at = p.offset;
+  for (var d = 7i; d >= 0; d--) {
+    let dim = p.shape[d / 4][d % 4];
+    at += i32(rem % dim) * p.strides[d / 4][d % 4];
+    rem = rem / dim;
+  }
+  return u32(at);
+}
+
+@compute @workgroup_size(WG)
+fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= p.n) { return; }
+  dst[i] = src[view_index(i)];
+}
+
+@compute @workgroup_size(WG)
+fn scatter(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= p.n) { return; }
+  dst[view_index(i)] = src[i];
+}
