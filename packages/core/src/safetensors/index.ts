@@ -7,7 +7,7 @@ export { DEFAULT_MAX_HEADER_BYTES, type TensorInfo } from './header.ts';
 export type { TensorSource } from './source.ts';
 export { SafetensorsFile, type OpenOptions } from './reader.ts';
 export { openCheckpoint, ShardedCheckpoint, INDEX_FILE_NAME, SINGLE_FILE_NAME } from './checkpoint.ts';
-export { decodeBigInt64, decodeFloat32, decodeFloat64, decodeInt32, type RawTensorArray } from './decode.ts';
+export { decodeBigInt64, decodeFloat32, decodeFloat64, decodeInt32, viewRaw, type DecodeContext, type RawTensorArray } from './decode.ts';
 export { type TensorData, type TensorToWrite, type TensorsToWrite } from './layout.ts';
 export { encodeSafetensors, writeSafetensors } from './writer.ts';
 export { writeShardedCheckpoint, type ShardedWriteOptions, type ShardedWriteResult } from './sharded_writer.ts';
