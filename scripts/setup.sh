@@ -5,7 +5,7 @@
 #  - the npm dependencies (npm ci), when node_modules is missing or older than the lockfile.
 # Set RECONVLA_SKIP_APT=1 to skip the apt part (e.g. on a machine with a real GPU driver).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 need_vulkan() {
   # lavapipe's ICD file and the Vulkan loader, at Mesa >= 24.
