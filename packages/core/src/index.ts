@@ -9,3 +9,4 @@ export { createCpuBackend, CpuBackend } from './backends/cpu/index.ts';
 export { describeBackends, type BackendDescription } from './backends/registry.ts';
 export * as nn from './nn/index.ts';
 export { Module, ModuleList, StateDictError } from './nn/index.ts';
+export { openCheckpoint, SafetensorsFile, type TensorSource } from './safetensors/index.ts';
