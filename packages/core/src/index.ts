@@ -10,3 +10,6 @@ export { describeBackends, type BackendDescription } from './backends/registry.t
 export * as nn from './nn/index.ts';
 export { Module, ModuleList, StateDictError } from './nn/index.ts';
 export { openCheckpoint, SafetensorsFile, type TensorSource } from './safetensors/index.ts';
+export * from './safetensors/index.ts';
+export * from './half.ts';
+export { fromSafetensors, saveSafetensors, type LoadOptions, type SaveOptions } from './tensor_io.ts';
