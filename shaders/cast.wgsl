@@ -13,7 +13,7 @@ struct Params { n: u32, x_base: u32, y_base: u32, start: u32 }
 override WG: u32 = 256u;
 
 @compute @workgroup_size(WG)
-fn cast(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn convert(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.n) { return; }
   let g = p.start + i;

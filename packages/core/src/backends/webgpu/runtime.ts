@@ -58,7 +58,10 @@ export class WebGPURuntime {
   private parkedFrees: GPUStorage[] = [];
   private batchOps: string[] = [];
   private pendingErrors: Promise<Error | null>[] = [];
+  /** Device loss: every later call fails. */
   private fatal: Error | null = null;
+  /** A validation/out-of-memory error of a submitted batch: thrown once, by the next call. */
+  private reported: Error | null = null;
   liveStorages = 0;
   liveBytes = 0;
   /** Dispatches recorded since creation (for tests and benches). */
@@ -80,7 +83,7 @@ export class WebGPURuntime {
     });
     device.addEventListener('uncapturederror', (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
-      this.fatal ??= new Error(`WebGPU error: ${e.message}`);
+      this.reported ??= new Error(`WebGPU error: ${e.message}`);
     });
   }
 
@@ -270,14 +273,16 @@ export class WebGPURuntime {
     this.pendingErrors = [];
     for (const p of pending) {
       const e = await p;
-      this.fatal ??= e;
+      this.reported ??= e;
     }
     this.check();
   }
 
-  /** Throws the first error the device reported, with the ops of its batch. */
+  /** Throws device loss, or (once) the first error the device reported, with the ops of its batch. */
   check(): void {
     if (this.fatal) throw this.fatal;
+    const e = this.reported;
+    if (e) { this.reported = null; throw e; }
   }
 
   destroy(): void {

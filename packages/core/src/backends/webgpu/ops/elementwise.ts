@@ -111,7 +111,7 @@ export function cast(rt: WebGPURuntime, x: GPUStorage, dtype: DType): GPUStorage
     return y;
   }
   const y = rt.alloc(x.size, dtype);
-  const spec = { file: 'cast', entry: 'cast', subst: { X: wgslType(x.dtype), Y: wgslType(dtype) }, overrides: { WG } };
+  const spec = { file: 'cast', entry: 'convert', subst: { X: wgslType(x.dtype), Y: wgslType(dtype) }, overrides: { WG } };
   for (const r of elementRanges(rt, x.size)) {
     const xw = windowOf(rt, x, r.start, r.count), yw = windowOf(rt, y, r.start, r.count);
     const p = new Params().u(r.count).u(xw.base).u(yw.base).u(r.start);

@@ -88,7 +88,8 @@ export function adamwInPlace(rt: WebGPURuntime, param: GPUStorage, grad: GPUStor
   for (const r of elementRanges(rt, param.size)) {
     const ws = [param, grad, m, v].map((s) => windowOf(rt, s, r.start, r.count));
     const p = new Params().u(r.count).u(r.start).u(ws[0]!.base).u(0)
-      .f(a.lr).f(a.beta1).f(a.beta2).f(a.eps).f(a.weightDecay).f(bc1).f(bc2).f(0);
+      .f(a.beta1).f(1 - a.beta1).f(a.beta2).f(1 - a.beta2)
+      .f(1 - a.lr * a.weightDecay).f(a.lr / bc1).f(1 / Math.sqrt(bc2)).f(a.eps);
     rt.dispatch({ file: 'adamw', entry: 'adamw', overrides: { WG } }, p, ws.map((w) => w.binding), rt.grid1D(r.count, WG), `adamw[${param.size}]`);
   }
 }
