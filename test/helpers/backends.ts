@@ -1,5 +1,6 @@
-// The backends a parity or golden test runs on: the CPU reference always, and every other
-// backend whose device is present here. A missing one is reported, not silently dropped.
+// The backends a parity or golden test runs on: the CPU reference always, and WebGPU when an
+// adapter exists here (CI installs lavapipe, so there it runs). A missing adapter is reported
+// as a visible skip, never silently dropped. RECONVLA_TEST_BACKENDS=cpu limits the list.
 import type { Backend } from '../../packages/core/src/index.ts';
 import { createCpuBackend } from '../../packages/core/src/index.ts';
 
@@ -9,7 +10,15 @@ let cached: Promise<TestBackend[]> | undefined;
 
 export function testBackends(): Promise<TestBackend[]> {
   cached ??= (async () => {
+    const only = process.env.RECONVLA_TEST_BACKENDS?.split(',');
     const list: TestBackend[] = [{ name: 'cpu', backend: createCpuBackend() }];
+    if (only && !only.includes('webgpu')) return list;
+    const { createWebGPUBackend } = await import('../../packages/core/src/backends/webgpu/index.ts');
+    try {
+      list.push({ name: 'webgpu', backend: await createWebGPUBackend() });
+    } catch (e) {
+      list.push({ name: 'webgpu', skip: `no WebGPU adapter: ${(e as Error).message}` });
+    }
     return list;
   })();
   return cached;

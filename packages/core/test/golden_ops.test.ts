@@ -108,12 +108,13 @@ for (const file of files) {
     test(`${fx.name} on ${tb.name}`, { skip: tb.skip ?? false }, async (t) => {
       const backend = tb.backend as Backend;
       for (const [name, c] of Object.entries(cases)) {
-        await t.test(name, () => {
+        await t.test(name, async () => {
           const run = runners[name];
           assert.ok(run, `no runner for ops case "${name}": add one to golden_ops.test.ts`);
-          const failures: string[] = [];
           const before = backend.memory().liveStorages;
-          tidy(() => {
+          // Forward and backward inside tidy; the tensors to compare are returned (kept), read
+          // asynchronously (WebGPU has no synchronous reads), then disposed.
+          const results = tidy(() => {
             const inputs: Inputs = {};
             for (const [arg, spec] of Object.entries(c.inputs)) {
               inputs[arg] = fx.tensor(`input.${name}.${arg}`, backend, spec.differentiable);
@@ -121,27 +122,28 @@ for (const file of files) {
             }
             const r = run(inputs, c);
             const { y, extra } = 'y' in r && 'extra' in r ? r : { y: r as Tensor, extra: {} as Record<string, Tensor> };
-            const check = (got: Tensor, ref: string): void => {
-              assert.deepEqual(got.shape, fx.shape(ref), `${ref}: shape`);
-              const g = got.dataSync();
-              const err = compareArrays(g, fx.f32(ref), { rel: 1e-5, abs: 1e-7 }, `${tb.name} ${ref}`);
-              if (err) failures.push(err);
-            };
-            check(y, `output.${name}.y`);
-            for (const [k, v] of Object.entries(extra)) {
-              const ref = `output.${name}.${k}`;
-              if (v.dtype === 'int32') assert.deepEqual(Array.from(v.dataSync()), Array.from(fx.file.readInt32(ref)), ref);
-              else check(v, ref);
-            }
+            const out = new Map<string, Tensor>([[`output.${name}.y`, y]]);
+            for (const [k, v] of Object.entries(extra)) out.set(`output.${name}.${k}`, v);
             F.sum(F.mul(y, fx.tensor(`input.${name}.gy`, backend))).backward();
             for (const [arg, spec] of Object.entries(c.inputs)) {
               if (!spec.differentiable) continue;
               const g = inputs[arg]!.grad;
               assert.ok(g, `${name}: no gradient reached ${arg}`);
-              check(g, `grad.input.${name}.${arg}`);
-              inputs[arg]!.zeroGrad();
+              out.set(`grad.input.${name}.${arg}`, g);
             }
+            return out;
           });
+          const failures: string[] = [];
+          for (const [ref, got] of results) {
+            assert.deepEqual(got.shape, fx.shape(ref), `${ref}: shape`);
+            const data = await got.data();
+            if (got.dtype === 'int32') assert.deepEqual(Array.from(data), Array.from(fx.file.readInt32(ref)), ref);
+            else {
+              const err = compareArrays(data, fx.f32(ref), { rel: 1e-5, abs: 1e-7 }, `${tb.name} ${ref}`);
+              if (err) failures.push(err);
+            }
+            got.dispose();
+          }
           assert.deepEqual(failures, []);
           assert.equal(backend.memory().liveStorages, before, `${name}: storages leaked`);
         });
