@@ -13,3 +13,4 @@ export { openCheckpoint, SafetensorsFile, type TensorSource } from './safetensor
 export * from './safetensors/index.ts';
 export * from './half.ts';
 export { fromSafetensors, saveSafetensors, type LoadOptions, type SaveOptions } from './tensor_io.ts';
+export * as optim from './optim/index.ts';
