@@ -1,0 +1,144 @@
+// Closed-loop evaluation on long-horizon chains, reported like Table 3 of the ReconVLA
+// paper (CALVIN ABC->D): the success rate of completing 1..5 tasks in a row, and the
+// average number of tasks completed per chain.
+import { chainAt, type ChainOptions } from './chains.ts';
+import { ENVS, type EnvName } from './envs.ts';
+import { TabletopEnv } from './env.ts';
+import { instructionFor, type Paraphrases } from './language.ts';
+import type { Observation } from './observation.ts';
+import type { Policy } from './policy.ts';
+import type { CameraSizes } from './render.ts';
+import { Rng, deriveSeed } from './rng.ts';
+import type { ObjectSplit } from './catalog.ts';
+import type { TaskSpec } from './tasks.ts';
+
+export interface EvalOptions extends CameraSizes {
+  env: EnvName;
+  /** Number of chains (each 5 tasks). */
+  chains: number;
+  /** Steps a policy gets per task before it counts as failed (default 300). */
+  maxStepsPerTask?: number;
+  /** Names the set of chains: the same seed gives the same chains to every policy. */
+  seed: number;
+  distractors?: number;
+  confusers?: number;
+  objects?: ObjectSplit;
+  /** Instruction set (default 'heldout': paraphrases never used for training). */
+  paraphrases?: Paraphrases;
+  /** Render camera images (default true); a policy that does not look (expert, random) can skip it. */
+  render?: boolean;
+  /** Called after every step, e.g. to record a video of some chains. */
+  onStep?: (info: StepInfo) => void;
+  /** Called after each chain (progress bars). */
+  onChain?: (done: number, total: number) => void;
+}
+
+export interface StepInfo {
+  chain: number;
+  task: number;
+  instruction: string;
+  observation: Observation;
+  success: boolean;
+}
+
+export interface TaskStats {
+  attempts: number;
+  successes: number;
+  rate: number;
+}
+
+export interface EvalResult {
+  /** Fraction of chains whose first k tasks all succeeded, k = 1..5. */
+  success: number[];
+  /** Mean number of tasks completed in a row. */
+  avg_len: number;
+  per_task: Record<string, TaskStats>;
+  chains: number;
+  env: EnvName;
+  seed: number;
+}
+
+export function checkEvalOptions(o: EvalOptions): void {
+  if (!(o.env in ENVS)) throw new Error(`unknown environment "${String(o.env)}": expected one of A, B, C, D`);
+  if (!Number.isInteger(o.chains) || o.chains < 1) throw new Error(`chains must be a positive integer, got ${o.chains}`);
+  const m = o.maxStepsPerTask ?? 300;
+  if (!Number.isInteger(m) || m < 1) throw new Error(`maxStepsPerTask must be a positive integer, got ${m}`);
+  if (!Number.isInteger(o.seed) || o.seed < 0) throw new Error(`seed must be a non-negative integer, got ${o.seed}`);
+}
+
+export async function evaluate(policy: Policy, opts: EvalOptions): Promise<EvalResult> {
+  checkEvalOptions(opts);
+  const maxSteps = opts.maxStepsPerTask ?? 300;
+  const chainOpts: ChainOptions = {
+    env: opts.env, distractors: opts.distractors ?? 2, confusers: opts.confusers ?? 0, objects: opts.objects ?? 'all',
+  };
+  const env = new TabletopEnv({ ...chainOpts, ...opts, render: opts.render !== false });
+  const inRow = [0, 0, 0, 0, 0];
+  let totalLen = 0;
+  const perTask: Record<string, TaskStats> = {};
+  for (let c = 0; c < opts.chains; c++) {
+    const chain = chainAt(opts.seed, c, chainOpts);
+    const words = new Rng(deriveSeed(opts.seed ^ 0x5bd1e995, c));
+    env.setState(chain.state);
+    let completed = 0;
+    for (let t = 0; t < chain.tasks.length; t++) {
+      const spec: TaskSpec = chain.tasks[t]!;
+      const ok = await runTask(env, policy, spec, c, t, instructionFor(env.state, spec, words, opts.paraphrases ?? 'heldout'), maxSteps, opts.onStep);
+      const st = (perTask[spec.kind] ??= { attempts: 0, successes: 0, rate: 0 });
+      st.attempts++;
+      if (!ok) break;
+      st.successes++;
+      completed++;
+    }
+    for (let k = 0; k < completed && k < inRow.length; k++) inRow[k]!++;
+    totalLen += completed;
+    opts.onChain?.(c + 1, opts.chains);
+  }
+  for (const st of Object.values(perTask)) st.rate = st.attempts ? st.successes / st.attempts : 0;
+  return { success: inRow.map((n) => n / opts.chains), avg_len: totalLen / opts.chains, per_task: perTask, chains: opts.chains, env: opts.env, seed: opts.seed };
+}
+
+/** Run one task in closed loop until its success detector fires or the step budget runs out. */
+async function runTask(env: TabletopEnv, policy: Policy, spec: TaskSpec, chain: number, taskIndex: number, instruction: string,
+  maxSteps: number, onStep: EvalOptions['onStep']): Promise<boolean> {
+  try {
+    env.setTask(spec);
+  } catch {
+    // The previous tasks succeeded but left a state where this one cannot be asked
+    // (e.g. the policy put an object where the expert would not): a failure.
+    return false;
+  }
+  await policy.reset?.({ chain, task: taskIndex });
+  let obs = env.observe();
+  for (let s = 0; s < maxSteps; s++) {
+    const action = await policy(obs, instruction);
+    const r = env.step(action);
+    obs = r.observation;
+    onStep?.({ chain, task: taskIndex, instruction, observation: obs, success: r.success });
+    if (r.success) return true;
+  }
+  return false;
+}
+
+const pct = (x: number): string => (100 * x).toFixed(1);
+
+/** The result as a Markdown table shaped like the paper's Table 3. */
+export function resultTable(rows: ReadonlyArray<{ method: string; result: EvalResult }>): string {
+  const lines = [
+    '| Method | Tasks completed in a row: 1 | 2 | 3 | 4 | 5 | Avg. Len. |',
+    '|:--|--:|--:|--:|--:|--:|--:|',
+  ];
+  for (const { method, result } of rows) {
+    lines.push(`| ${method} | ${result.success.map(pct).join(' | ')} | ${result.avg_len.toFixed(2)} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Per-task success as a Markdown table. */
+export function perTaskTable(result: EvalResult): string {
+  const lines = ['| Task | Success | Attempts | Rate (%) |', '|:--|--:|--:|--:|'];
+  for (const [k, v] of Object.entries(result.per_task).sort(([a], [b]) => a.localeCompare(b))) {
+    lines.push(`| ${k} | ${v.successes} | ${v.attempts} | ${pct(v.rate)} |`);
+  }
+  return lines.join('\n');
+}

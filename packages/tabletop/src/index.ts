@@ -1,0 +1,21 @@
+// @reconvla/tabletop: a built-in tabletop manipulation simulator for ReconVLA.
+export { Rng, deriveSeed } from './rng.ts';
+export * from './catalog.ts';
+export * from './envs.ts';
+export * from './world.ts';
+export { stepWorld, sanitizeAction, restingPlace, ACTION_DIM, type Action } from './physics.ts';
+export { sampleScene, checkSceneOptions, MAX_DISTRACTORS, type SceneOptions } from './scene.ts';
+export { staticCamera, gripperCamera, projectPoint, lookAt, type Camera } from './camera.ts';
+export { makeFrame, rasterize, type Frame, type Image } from './raster.ts';
+export { Renderer, buildDrawList, ID, checkCameraSizes, type CameraSizes, type RenderedViews } from './render.ts';
+export { DrawList } from './drawlist.ts';
+export * from './image.ts';
+export * from './tasks.ts';
+export { gazeIds, boxOf, type GazeIds } from './gaze.ts';
+export * from './observation.ts';
+export { TabletopEnv, type EnvOptions, type StepResult } from './env.ts';
+export { expertAction, freeSpot, SAFE_Z } from './expert.ts';
+export { instructionFor, describe, templates, type Paraphrases } from './language.ts';
+export { sampleChain, chainAt, sampleTask, solveWithExpert, type Chain, type ChainOptions } from './chains.ts';
+export { expertPolicy, randomPolicy, addNoise, type Policy, type ResetInfo } from './policy.ts';
+export { evaluate, resultTable, perTaskTable, checkEvalOptions, type EvalOptions, type EvalResult, type StepInfo, type TaskStats } from './evaluate.ts';
