@@ -2,9 +2,9 @@
 // pipelines, uniforms, read-back and error reporting. Kernels (ops/*.ts) only call this.
 //
 // Batching: dispatches are recorded into one command encoder (one compute pass) and submitted
-// when a read/sync needs them or after MAX_BATCH dispatches. Storages freed while a batch is
-// open are parked until it is submitted: a later queue.writeBuffer into a recycled buffer would
-// otherwise land *before* the recorded commands that still read the old contents.
+// when a read/sync needs them or after MAX_BATCH dispatches. A storage freed while a batch is
+// open is reusable by later kernels at once, but an upload into it first submits the batch:
+// queue.writeBuffer would otherwise land *before* recorded commands that read the old contents.
 import type { DType } from '../../backend.ts';
 import { BufferPool } from './buffer_pool.ts';
 import type { AcquiredDevice } from './device.ts';
@@ -55,7 +55,8 @@ export class WebGPURuntime {
   private dispatches = 0;
   private uniformBuffer: GPUBuffer;
   private uniformStaging = new Uint32Array((MAX_BATCH * UNIFORM_SLOT) / 4);
-  private parkedFrees: GPUStorage[] = [];
+  /** Buffers freed while the current batch was open (see upload). */
+  private freedInBatch = new Set<GPUBuffer>();
   private batchOps: string[] = [];
   private pendingErrors: Promise<Error | null>[] = [];
   /** Device loss: every later call fails. */
@@ -106,14 +107,19 @@ export class WebGPURuntime {
     s.freed = true;
     this.liveStorages--;
     this.liveBytes -= s.capacity;
-    if (this.encoder) this.parkedFrees.push(s);
-    else this.pool.release(s.buffer, s.capacity);
+    // Back to the pool at once: later kernels of this batch may reuse it (command order keeps
+    // that safe). Only an upload must not, see upload().
+    this.pool.release(s.buffer, s.capacity);
+    if (this.encoder) this.freedInBatch.add(s.buffer);
   }
 
   get pooledBytes(): number { return this.pool.pooledBytes; }
 
   upload(data: Float32Array | Int32Array): GPUStorage {
     const s = this.alloc(data.length, data instanceof Int32Array ? 'int32' : 'float32');
+    // queue.writeBuffer runs before the open batch is submitted: into a buffer that batch still
+    // reads (freed and recycled within it), it would clobber the old contents. Submit first.
+    if (this.freedInBatch.has(s.buffer)) this.flush();
     if (data.length > 0) this.device.queue.writeBuffer(s.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     return s;
   }
@@ -229,8 +235,7 @@ export class WebGPURuntime {
     this.encoder = null;
     this.dispatches = 0;
     this.batchOps = [];
-    for (const s of this.parkedFrees) this.pool.release(s.buffer, s.capacity);
-    this.parkedFrees = [];
+    this.freedInBatch.clear();
   }
 
   // --- host synchronisation ----------------------------------------------------------------

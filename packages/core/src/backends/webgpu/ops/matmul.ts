@@ -35,9 +35,9 @@ export function matmul(rt: WebGPURuntime, a: GPUStorage, b: GPUStorage, args: Ma
   const dispatchBlock = (blk: Block, z0: number, zn: number, accumulate: boolean) => {
     const bm = blk.i1 - blk.i0, bn = blk.j1 - blk.j0, bk = blk.p1 - blk.p0;
     const aStart = z0 * args.aBatchStride + blk.i0 * sa_i + blk.p0 * sa_p;
-    const aEnd = z0 * args.aBatchStride + (zn - 1) * args.aBatchStride + (bm - 1) * sa_i + (bk - 1) * sa_p + 1;
+    const aEnd = aStart + (zn - 1) * args.aBatchStride + (bm - 1) * sa_i + (bk - 1) * sa_p + 1;
     const bStart = z0 * args.bBatchStride + blk.p0 * sb_p + blk.j0 * sb_j;
-    const bEnd = z0 * args.bBatchStride + (zn - 1) * args.bBatchStride + (bk - 1) * sb_p + (bn - 1) * sb_j + 1;
+    const bEnd = bStart + (zn - 1) * args.bBatchStride + (bk - 1) * sb_p + (bn - 1) * sb_j + 1;
     const cStart = z0 * m * n + blk.i0 * n + blk.j0;
     const cEnd = cStart + (zn - 1) * m * n + (bm - 1) * n + bn;
     const aw = windowOf(rt, a, aStart, aEnd - aStart);
