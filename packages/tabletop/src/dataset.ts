@@ -1,0 +1,223 @@
+// Writing demonstration datasets: the scripted expert (with action noise) solves sampled
+// tasks, and every step's two camera frames, action, proprioception, gaze boxes,
+// instruction and task are stored in safetensors shards (see docs/tabletop.md).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { solveWithExpert, sampleTask } from './chains.ts';
+import { type ObjectSplit } from './catalog.ts';
+import { TabletopEnv } from './env.ts';
+import { ENVS, type EnvName } from './envs.ts';
+import { expertAction } from './expert.ts';
+import type { Box } from './image.ts';
+import { instructionFor, type Paraphrases } from './language.ts';
+import { PROPRIO_DIM } from './observation.ts';
+import { addNoise } from './policy.ts';
+import type { CameraSizes } from './render.ts';
+import { checkCameraSizes } from './render.ts';
+import { Rng, deriveSeed } from './rng.ts';
+import { encodeSafetensors, tensor } from './safetensors.ts';
+import { checkSceneOptions, sampleScene } from './scene.ts';
+import { TASK_KINDS, type TaskSpec } from './tasks.ts';
+
+export const DATASET_FORMAT = 'reconvla-tabletop/1';
+
+export interface GenerateOptions extends CameraSizes {
+  out: string;
+  envs: EnvName[];
+  episodes: number;
+  seed: number;
+  /** Std of Gaussian noise on the expert's motion actions (action units, default 0.1). */
+  noise?: number;
+  distractors?: number;
+  confusers?: number;
+  objects?: ObjectSplit;
+  /** Step budget per episode (default 300). */
+  maxSteps?: number;
+  /** Target frames per shard file (default 1024). */
+  shardFrames?: number;
+  /** Up to this many tasks are done (unrecorded) before the recorded one, for varied start states (default 2). */
+  warmupTasks?: number;
+  paraphrases?: Paraphrases;
+  onEpisode?: (done: number, total: number, frames: number) => void;
+}
+
+export interface EpisodeInfo {
+  /** Index of the episode in the dataset. */
+  index: number;
+  env: EnvName;
+  task: TaskSpec;
+  instruction: string;
+  success: boolean;
+  frames: number;
+}
+
+export interface ShardInfo {
+  file: string;
+  episodes: number;
+  frames: number;
+}
+
+export interface DatasetIndex {
+  format: typeof DATASET_FORMAT;
+  seed: number;
+  envs: EnvName[];
+  episodes: number;
+  frames: number;
+  cameras: { static: [number, number]; gripper: [number, number] };
+  tasks: readonly string[];
+  action_fields: string[];
+  proprio_fields: string[];
+  noise: number;
+  objects: ObjectSplit;
+  distractors: number;
+  confusers: number;
+  shards: ShardInfo[];
+}
+
+export function checkGenerateOptions(o: GenerateOptions): void {
+  if (!o.out) throw new Error('an output directory is required');
+  if (!Array.isArray(o.envs) || o.envs.length === 0) throw new Error('at least one environment is required (e.g. A,B,C)');
+  for (const e of o.envs) if (!(e in ENVS)) throw new Error(`unknown environment "${String(e)}": expected one of A, B, C, D`);
+  if (!Number.isInteger(o.episodes) || o.episodes < 1) throw new Error(`episodes must be a positive integer, got ${o.episodes}`);
+  if (!Number.isInteger(o.seed) || o.seed < 0) throw new Error(`seed must be a non-negative integer, got ${o.seed}`);
+  const noise = o.noise ?? 0.1;
+  if (!(noise >= 0 && noise <= 1)) throw new Error(`noise must be in [0, 1], got ${noise}`);
+  const sf = o.shardFrames ?? 1024;
+  if (!Number.isInteger(sf) || sf < 1) throw new Error(`shardFrames must be a positive integer, got ${sf}`);
+  checkSceneOptions({ env: o.envs[0]!, distractors: o.distractors ?? 2, confusers: o.confusers ?? 0 });
+  checkCameraSizes(o);
+}
+
+/** One recorded episode, in memory. */
+interface Recorded {
+  info: EpisodeInfo;
+  staticRgb: Uint8Array[];
+  gripperRgb: Uint8Array[];
+  actions: Float32Array[];
+  proprio: Float32Array[];
+  gaze: Int32Array[]; // per frame: static x0 y0 x1 y1, gripper, whole static, whole gripper (16)
+}
+
+const boxInts = (b: Box | null, out: Int32Array, at: number): void => {
+  if (b) { out[at] = b.x0; out[at + 1] = b.y0; out[at + 2] = b.x1; out[at + 3] = b.y1; } else out.fill(-1, at, at + 4);
+};
+
+/** Record one expert episode; deterministic in (options, index). */
+export function recordEpisode(o: GenerateOptions, index: number): Recorded {
+  const rng = new Rng(deriveSeed(o.seed, index));
+  const envName = o.envs[index % o.envs.length]!;
+  const scene = { env: envName, distractors: o.distractors ?? 2, confusers: o.confusers ?? 0, objects: o.objects ?? 'seen' };
+  const maxSteps = o.maxSteps ?? 300;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const state = sampleScene(rng, scene);
+    const warm = rng.int((o.warmupTasks ?? 2) + 1);
+    let usable = true;
+    for (let w = 0; w < warm && usable; w++) {
+      const spec = sampleTask(state, rng);
+      usable = spec !== null && solveWithExpert(state, spec, maxSteps);
+    }
+    const spec = usable ? sampleTask(state, rng) : null;
+    if (!spec) continue;
+    const env = new TabletopEnv({ ...scene, ...o, render: true }, state);
+    const task = env.setTask(spec);
+    const instruction = instructionFor(env.state, spec, rng, o.paraphrases ?? 'train');
+    const rec: Recorded = { info: { index, env: envName, task: spec, instruction, success: false, frames: 0 }, staticRgb: [], gripperRgb: [], actions: [], proprio: [], gaze: [] };
+    let obs = env.observe();
+    for (let t = 0; t < maxSteps; t++) {
+      const action = addNoise(expertAction(env.state, task), o.noise ?? 0.1, rng);
+      rec.staticRgb.push(obs.static.rgb);
+      rec.gripperRgb.push(obs.gripper.rgb);
+      rec.actions.push(action);
+      rec.proprio.push(obs.proprio);
+      const g = new Int32Array(16);
+      boxInts(obs.gaze.static, g, 0); boxInts(obs.gaze.gripper, g, 4); boxInts(obs.gazeWhole.static, g, 8); boxInts(obs.gazeWhole.gripper, g, 12);
+      rec.gaze.push(g);
+      const r = env.step(action);
+      obs = r.observation;
+      if (r.success) { rec.info.success = true; break; }
+    }
+    rec.info.frames = rec.actions.length;
+    return rec;
+  }
+  throw new Error(`episode ${index}: no feasible task found in 100 scenes`);
+}
+
+function concat<T extends Uint8Array | Float32Array | Int32Array>(parts: T[], make: (n: number) => T): T {
+  const n = parts.reduce((s, p) => s + p.length, 0);
+  const out = make(n);
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+function writeShard(path: string, eps: Recorded[], sizes: Required<CameraSizes>): void {
+  const frames = eps.reduce((s, e) => s + e.info.frames, 0);
+  const starts = new BigInt64Array(eps.length + 1);
+  eps.forEach((e, i) => { starts[i + 1] = (starts[i] as bigint) + BigInt(e.info.frames); });
+  const gaze = concat(eps.flatMap((e) => e.gaze), (n) => new Int32Array(n));
+  const pick = (k: number): Int32Array => {
+    const out = new Int32Array(frames * 4);
+    for (let f = 0; f < frames; f++) out.set(gaze.subarray(f * 16 + k * 4, f * 16 + k * 4 + 4), f * 4);
+    return out;
+  };
+  const tensors = {
+    static_rgb: tensor(concat(eps.flatMap((e) => e.staticRgb), (n) => new Uint8Array(n)), [frames, sizes.staticHeight, sizes.staticWidth, 3]),
+    gripper_rgb: tensor(concat(eps.flatMap((e) => e.gripperRgb), (n) => new Uint8Array(n)), [frames, sizes.gripperHeight, sizes.gripperWidth, 3]),
+    actions: tensor(concat(eps.flatMap((e) => e.actions), (n) => new Float32Array(n)), [frames, 7]),
+    proprio: tensor(concat(eps.flatMap((e) => e.proprio), (n) => new Float32Array(n)), [frames, PROPRIO_DIM]),
+    gaze_static: tensor(pick(0), [frames, 4]),
+    gaze_gripper: tensor(pick(1), [frames, 4]),
+    gaze_whole_static: tensor(pick(2), [frames, 4]),
+    gaze_whole_gripper: tensor(pick(3), [frames, 4]),
+    episode_start: tensor(starts, [eps.length + 1]),
+    episode_task: tensor(Int32Array.from(eps.map((e) => TASK_KINDS.indexOf(e.info.task.kind))), [eps.length]),
+    episode_success: tensor(Uint8Array.from(eps.map((e) => (e.info.success ? 1 : 0))), [eps.length]),
+  };
+  writeFileSync(path, encodeSafetensors(tensors, { format: DATASET_FORMAT, episodes: JSON.stringify(eps.map((e) => e.info)) }));
+}
+
+/** Generate a dataset into o.out; returns its index (also written as dataset.json). */
+export function generateDataset(o: GenerateOptions): DatasetIndex {
+  checkGenerateOptions(o);
+  const sizes = checkCameraSizes(o);
+  mkdirSync(o.out, { recursive: true });
+  const shardFrames = o.shardFrames ?? 1024;
+  const index: DatasetIndex = {
+    format: DATASET_FORMAT,
+    seed: o.seed,
+    envs: o.envs,
+    episodes: 0,
+    frames: 0,
+    cameras: { static: [sizes.staticHeight, sizes.staticWidth], gripper: [sizes.gripperHeight, sizes.gripperWidth] },
+    tasks: TASK_KINDS,
+    action_fields: ['dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'gripper'],
+    proprio_fields: ['x', 'y', 'z', 'roll', 'pitch', 'yaw', 'opening', 'grasping'],
+    noise: o.noise ?? 0.1,
+    objects: o.objects ?? 'seen',
+    distractors: o.distractors ?? 2,
+    confusers: o.confusers ?? 0,
+    shards: [],
+  };
+  let pending: Recorded[] = [];
+  let pendingFrames = 0;
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    const file = `shard-${String(index.shards.length).padStart(5, '0')}.safetensors`;
+    writeShard(join(o.out, file), pending, sizes);
+    index.shards.push({ file, episodes: pending.length, frames: pendingFrames });
+    pending = [];
+    pendingFrames = 0;
+  };
+  for (let i = 0; i < o.episodes; i++) {
+    const rec = recordEpisode(o, i);
+    pending.push(rec);
+    pendingFrames += rec.info.frames;
+    index.episodes++;
+    index.frames += rec.info.frames;
+    if (pendingFrames >= shardFrames) flush();
+    o.onEpisode?.(i + 1, o.episodes, index.frames);
+  }
+  flush();
+  writeFileSync(join(o.out, 'dataset.json'), JSON.stringify(index, null, 2) + '\n');
+  return index;
+}
