@@ -6,8 +6,10 @@ import { Module, ModuleList } from '../module.ts';
 /** A module with a one-tensor forward, the kind Sequential chains. */
 export interface UnaryModule extends Module { forward(x: Tensor): Tensor }
 
-export class Sequential<M extends UnaryModule = UnaryModule> extends ModuleList<M> {
-  constructor(...modules: M[]) { super(modules); }
+// Not generic over the child type: a stack mixes layers (Linear, GELU, ...), and at(i) can be
+// narrowed by the caller where a specific layer is needed.
+export class Sequential extends ModuleList<UnaryModule> {
+  constructor(...modules: UnaryModule[]) { super(modules); }
 
   forward(x: Tensor): Tensor {
     let y = x;
