@@ -14,8 +14,9 @@ import type { Tensor } from '../tensor.ts';
  */
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType: 2 | typeof Infinity = 2): Tensor {
   if (normType !== 2 && normType !== Infinity) throw new RangeError(`clipGradNorm: normType must be 2 or Infinity, got ${normType}`);
-  const grads = [...params].flatMap((p) => (p.grad ? [p.grad] : []));
-  if (grads.length === 0) return full([], 0, { backend: [...params][0]?.backend ?? getBackend() });
+  const list = [...params];
+  const grads = list.flatMap((p) => (p.grad ? [p.grad] : []));
+  if (grads.length === 0) return full([], 0, { backend: list[0]?.backend ?? getBackend() });
   return tidy(() => noGrad(() => {
     const parts = grads.map((g) => (normType === 2 ? sum(square(g)) : max(abs(g))));
     const combined = parts.reduce((a, b) => (normType === 2 ? add(a, b) : maximum(a, b)));
