@@ -295,3 +295,38 @@ test('optimizer loadStateDict: mismatched groups, sizes and shapes throw and lea
   assert.equal(other.stateDict().state.get(1)!.step, 1);
   for (const o of [opt, other, two, short]) o.dispose();
 }));
+
+test('optimizer state through a safetensors file (flatten/unflatten) resumes training identically', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { fromSafetensors, openCheckpoint, saveSafetensors } = await import('../src/index.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'optim-ckpt-'));
+  try {
+    const x = F.randn([16, 3], { generator: new Generator(1) }), y = F.randn([16, 2], { generator: new Generator(2) });
+    const model = makeModel(10);
+    const opt = new optim.AdamW(model.parameters(), { lr: 1e-2 });
+    trainSteps(model, opt, x, y, 3);
+    await saveSafetensors(join(dir, 'model.safetensors'), model.stateDict());
+    const flat = optim.flattenOptimizerState(opt.stateDict());
+    assert.deepEqual([...flat.tensors.keys()].sort(), ['state.0.exp_avg', 'state.0.exp_avg_sq', 'state.1.exp_avg', 'state.1.exp_avg_sq',
+      'state.2.exp_avg', 'state.2.exp_avg_sq', 'state.3.exp_avg', 'state.3.exp_avg_sq']);
+    await saveSafetensors(join(dir, 'optimizer.safetensors'), flat.tensors, { metadata: flat.metadata });
+    trainSteps(model, opt, x, y, 3);
+    const straight = paramValues(model);
+
+    const resumed = makeModel(99);
+    resumed.loadStateDict(fromSafetensors(join(dir, 'model.safetensors')));
+    const opt2 = new optim.AdamW(resumed.parameters(), { lr: 1e-2 });
+    const file = openCheckpoint(join(dir, 'optimizer.safetensors'));
+    const metadata = { ...file.metadata };
+    file.close();
+    opt2.loadStateDict(optim.unflattenOptimizerState(fromSafetensors(join(dir, 'optimizer.safetensors')), metadata));
+    assert.equal(opt2.stateDict().state.get(0)!.step, 3);
+    trainSteps(resumed, opt2, x, y, 3);
+    assert.deepEqual(paramValues(resumed), straight);
+    opt.dispose(); opt2.dispose(); model.dispose(); resumed.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -4,3 +4,4 @@ export { AdamW, type AdamWHyper, type AdamWOptions, type AdamWState } from './ad
 export { SGD, type SGDHyper, type SGDState } from './sgd.ts';
 export { clipGradNorm } from './clip_grad.ts';
 export { warmupCosine, LRScheduler, type Schedule, type WarmupCosineOptions } from './schedules.ts';
+export { flattenOptimizerState, unflattenOptimizerState } from './checkpoint.ts';
