@@ -33,7 +33,7 @@ export function lookAt(eye: Vec3, target: Vec3, upHint: Vec3, fovY: number, widt
 
 /** The fixed third-person camera: in front of the table, above it, looking down at it. */
 export function staticCamera(width = 128, height = 128): Camera {
-  return lookAt([0, -0.8, 0.7], [0, 0.02, 0.0], [0, 0, 1], 48, width, height, 0.05);
+  return lookAt([0, -0.76, 0.66], [0, 0.04, 0.0], [0, 0, 1], 46, width, height, 0.05);
 }
 
 /** Height of the gripper camera above the fingertips. */

@@ -1,0 +1,179 @@
+// `reconvla sim ...`: the built-in tabletop simulator from the command line.
+//   sim render    both camera views of a scene, as a PNG
+//   sim generate  an expert demonstration dataset (safetensors shards)
+//   sim eval      long-horizon evaluation of the expert or a random policy
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import cliProgress from 'cli-progress';
+import { InvalidArgumentError, type Command } from 'commander';
+import {
+  ENVS, Renderer, RolloutRecorder, Rng, TabletopEnv, encodePng, evaluate, expertPolicy, feasibleTasks,
+  generateDataset, hstack, instructionFor, observationPicture, parseEnvList, parseEnvName, perTaskTable, randomPolicy,
+  resultTable, upscale, type EnvName, type ObjectSplit, type Policy,
+} from '@reconvla/tabletop';
+
+function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got "${v}".`);
+    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be in ${min}..${max === Number.MAX_SAFE_INTEGER ? 'inf' : max}, got ${n}.`);
+    return n;
+  };
+}
+
+function numArg(name: string, min: number, max: number): (v: string) => number {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}".`);
+    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be in [${min}, ${max}], got ${n}.`);
+    return n;
+  };
+}
+
+function envArg(v: string): EnvName {
+  try {
+    return parseEnvName(v);
+  } catch (e) {
+    throw new InvalidArgumentError(`${(e as Error).message}.`);
+  }
+}
+
+function envListArg(v: string): EnvName[] {
+  try {
+    return parseEnvList(v);
+  } catch (e) {
+    throw new InvalidArgumentError(`${(e as Error).message}.`);
+  }
+}
+
+function objectsArg(v: string): ObjectSplit {
+  if (v === 'seen' || v === 'unseen' || v === 'all') return v;
+  throw new InvalidArgumentError(`objects must be seen, unseen or all, got "${v}".`);
+}
+
+function policyArg(v: string): 'expert' | 'random' {
+  if (v === 'expert' || v === 'random') return v;
+  throw new InvalidArgumentError(`unknown policy "${v}": expected expert or random.`);
+}
+
+function writeFile(path: string, data: Buffer | string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, data);
+}
+
+interface SceneFlags { distractors: number; confusers: number; objects: ObjectSplit; size: number; gripperSize: number }
+
+function addSceneFlags(cmd: Command, defaultObjects: ObjectSplit): Command {
+  return cmd
+    .option('--distractors <n>', 'extra objects beyond the four the tasks need (0..6)', intArg('distractors', 0, 6), 2)
+    .option('--confusers <n>', 'how many distractors share colour or shape with another object', intArg('confusers', 0, 6), 0)
+    .option('--objects <split>', 'colour/shape pairs: seen (training), unseen (held out) or all', objectsArg, defaultObjects)
+    .option('--size <px>', 'static camera resolution (square)', intArg('size', 8, 2048), 128)
+    .option('--gripper-size <px>', 'gripper camera resolution (square)', intArg('gripper-size', 8, 2048), 64);
+}
+
+export function registerSim(program: Command): void {
+  const sim = program.command('sim').description('the built-in tabletop manipulation simulator (CALVIN-like)');
+
+  addSceneFlags(
+    sim.command('render')
+      .description('render a scene from both cameras, side by side, into a PNG')
+      .option('--env <name>', 'environment A, B, C or D', envArg, 'D' as EnvName)
+      .option('--seed <n>', 'scene seed', intArg('seed', 0), 0)
+      .requiredOption('--out <file>', 'PNG to write')
+      .option('--scale <k>', 'enlarge the picture k times (nearest neighbour)', intArg('scale', 1, 8), 2)
+      .option('--gaze', 'draw the gaze box of an example task'),
+    'all',
+  ).action((opts: SceneFlags & { env: EnvName; seed: number; out: string; scale: number; gaze?: boolean }) => {
+    const env = new TabletopEnv({ env: opts.env, distractors: opts.distractors, confusers: opts.confusers, objects: opts.objects,
+      staticWidth: opts.size, staticHeight: opts.size, gripperWidth: opts.gripperSize, gripperHeight: opts.gripperSize });
+    let obs = env.reset(opts.seed);
+    const rng = new Rng(opts.seed);
+    const tasks = feasibleTasks(env.state);
+    const spec = tasks.length > 0 ? rng.pick(tasks) : null;
+    let instruction = '';
+    if (spec) {
+      instruction = instructionFor(env.state, spec, rng);
+      if (opts.gaze) {
+        env.setTask(spec);
+        obs = env.observe();
+      }
+    }
+    const picture = opts.gaze ? observationPicture(obs, opts.scale) : (() => {
+      const s = upscale(obs.static, opts.scale);
+      const g = upscale(obs.gripper, Math.max(1, Math.round((obs.static.height * opts.scale) / obs.gripper.height)));
+      return hstack([s, g]);
+    })();
+    writeFile(opts.out, encodePng(picture));
+    console.log(`wrote ${opts.out} (${picture.width}x${picture.height}): env ${opts.env}, seed ${opts.seed}, ${env.state.objects.length} objects`);
+    if (spec) console.log(`example instruction: "${instruction}" (task ${spec.kind})`);
+  });
+
+  addSceneFlags(
+    sim.command('generate')
+      .description('write an expert demonstration dataset (safetensors shards + dataset.json)')
+      .option('--envs <list>', 'environments to draw episodes from, e.g. A,B,C', envListArg, ['A', 'B', 'C'] as EnvName[])
+      .requiredOption('--episodes <n>', 'number of episodes', intArg('episodes', 1))
+      .requiredOption('--out <dir>', 'output directory')
+      .option('--seed <n>', 'dataset seed (same seed, same bytes)', intArg('seed', 0), 0)
+      .option('--noise <std>', 'Gaussian noise on the expert actions', numArg('noise', 0, 1), 0.1)
+      .option('--shard-frames <n>', 'frames per shard file', intArg('shard-frames', 1), 1024)
+      .option('--max-steps <n>', 'step budget per episode', intArg('max-steps', 1), 300),
+    'seen',
+  ).action((opts: SceneFlags & { envs: EnvName[]; episodes: number; out: string; seed: number; noise: number; shardFrames: number; maxSteps: number }) => {
+    const bar = new cliProgress.SingleBar({ format: 'generate [{bar}] {value}/{total} episodes | {frames} frames | eta {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
+    bar.start(opts.episodes, 0, { frames: 0 });
+    const t0 = Date.now();
+    const index = generateDataset({
+      out: opts.out, envs: opts.envs, episodes: opts.episodes, seed: opts.seed, noise: opts.noise, shardFrames: opts.shardFrames,
+      maxSteps: opts.maxSteps, distractors: opts.distractors, confusers: opts.confusers, objects: opts.objects,
+      staticWidth: opts.size, staticHeight: opts.size, gripperWidth: opts.gripperSize, gripperHeight: opts.gripperSize,
+      onEpisode: (done, _total, frames) => bar.update(done, { frames }),
+    });
+    bar.stop();
+    const secs = (Date.now() - t0) / 1000;
+    console.log(`wrote ${index.episodes} episodes, ${index.frames} frames in ${index.shards.length} shards to ${opts.out} (${secs.toFixed(1)} s, ${(index.frames / secs).toFixed(0)} frames/s)`);
+  });
+
+  addSceneFlags(
+    sim.command('eval')
+      .description('evaluate a policy on long-horizon chains (5 instructions each), reported like Table 3 of the paper')
+      .option('--policy <name>', 'expert or random', policyArg, 'expert' as const)
+      .option('--env <name>', 'environment A, B, C or D', envArg, 'D' as EnvName)
+      .option('--chains <n>', 'number of chains', intArg('chains', 1), 100)
+      .option('--seed <n>', 'chain seed (the same seed gives every policy the same chains)', intArg('seed', 0), 0)
+      .option('--max-steps <n>', 'step budget per task', intArg('max-steps', 1), 300)
+      .option('--noise <std>', 'action noise for the expert', numArg('noise', 0, 1), 0)
+      .option('--json <file>', 'write the result as JSON')
+      .option('--video <file>', 'write the first chain as an animated PNG with gaze boxes')
+      .option('--no-render', 'skip rendering camera images (the expert and random policies do not look)'),
+    'all',
+  ).action(async (opts: SceneFlags & { policy: 'expert' | 'random'; env: EnvName; chains: number; seed: number; maxSteps: number; noise: number; json?: string; video?: string; render: boolean }) => {
+    const policy: Policy = opts.policy === 'expert' ? expertPolicy({ noise: opts.noise, seed: opts.seed }) : randomPolicy(opts.seed);
+    const recorder = opts.video ? new RolloutRecorder(2, 2) : null;
+    const bar = new cliProgress.SingleBar({ format: 'eval [{bar}] {value}/{total} chains | eta {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
+    bar.start(opts.chains, 0);
+    const t0 = Date.now();
+    const result = await evaluate(policy, {
+      env: opts.env, chains: opts.chains, seed: opts.seed, maxStepsPerTask: opts.maxSteps,
+      distractors: opts.distractors, confusers: opts.confusers, objects: opts.objects,
+      render: opts.render || recorder !== null,
+      staticWidth: opts.size, staticHeight: opts.size, gripperWidth: opts.gripperSize, gripperHeight: opts.gripperSize,
+      onStep: recorder ? (s) => { if (s.chain === 0) recorder.add(s.observation, s.success); } : undefined,
+      onChain: (done) => bar.update(done),
+    });
+    bar.stop();
+    console.log(`\n${opts.policy} policy on env ${opts.env} (layout of ${ENVS[opts.env].name}), ${opts.chains} chains, seed ${opts.seed}, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    console.log(resultTable([{ method: opts.policy, result }]));
+    console.log('');
+    console.log(perTaskTable(result));
+    if (opts.json) {
+      writeFile(opts.json, JSON.stringify({ success: result.success, avg_len: result.avg_len, per_task: result.per_task, chains: result.chains, env: result.env, seed: result.seed, policy: opts.policy }, null, 2) + '\n');
+      console.log(`\nwrote ${opts.json}`);
+    }
+    if (recorder && opts.video) {
+      writeFile(opts.video, recorder.apng(80));
+      console.log(`wrote ${opts.video} (${recorder.frames.length} frames)`);
+    }
+  });
+}
