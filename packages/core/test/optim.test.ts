@@ -2,6 +2,7 @@
 // learning-rate schedules, and optimizer state dicts that resume training exactly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import * as F from '../src/ops/index.ts';
 import { keep, nn, noGrad, optim, tidy, type Tensor } from '../src/index.ts';
 import { Generator } from '../src/ops/random.ts';
@@ -86,6 +87,36 @@ test('AdamW: betas, eps, a changed lr and per-group options follow the rule', ()
   }
   opt.dispose();
 }));
+
+test('AdamW and SGD: random hyper-parameters, gradients and skipped steps follow the float64 rules (property)', () => {
+  const hyper = fc.record({
+    lr: fc.double({ min: 1e-4, max: 0.1, noNaN: true }),
+    b1: fc.double({ min: 0, max: 0.99, noNaN: true }),
+    b2: fc.double({ min: 0.9, max: 0.9999, noNaN: true }),
+    eps: fc.constantFrom(1e-8, 1e-6, 1e-3),
+    wd: fc.double({ min: 0, max: 0.5, noNaN: true }),
+    momentum: fc.double({ min: 0, max: 0.95, noNaN: true }),
+    dampening: fc.double({ min: 0, max: 0.5, noNaN: true }),
+  });
+  const steps = fc.array(fc.option(fc.array(fc.double({ min: -10, max: 10, noNaN: true }), { minLength: 3, maxLength: 3 }), { nil: null }), { minLength: 1, maxLength: 6 });
+  fc.assert(fc.property(hyper, steps, fc.array(fc.double({ min: -3, max: 3, noNaN: true }), { minLength: 3, maxLength: 3 }), (h, grads, p0) => tidy(() => {
+    const f32 = (v: number[]): number[] => Array.from(Float32Array.from(v));
+    const start = f32(p0), gs = grads.map((g) => (g ? f32(g) : null));
+    const a = param(start), s = param(start);
+    const adam = new optim.AdamW([a], { lr: h.lr, betas: [h.b1, h.b2], eps: h.eps, weightDecay: h.wd });
+    const sgd = new optim.SGD([s], { lr: h.lr, momentum: h.momentum, dampening: h.dampening, weightDecay: h.wd });
+    const ref = refOf(start);
+    const sgdExpected = sgdRef(start, gs, { lr: h.lr, momentum: h.momentum, dampening: h.dampening, weightDecay: h.wd });
+    gs.forEach((g, i) => {
+      setGrad(a, g); setGrad(s, g);
+      adam.step(); sgd.step();
+      if (g) adamwRef(ref, g, h.lr, h.wd, h.b1, h.b2, h.eps);
+      assertClose(values(a), ref.p, 2e-5, `AdamW step ${i + 1}`);
+      assertClose(values(s), sgdExpected[i]!, 2e-5 * (1 + Math.max(...sgdExpected[i]!.map(Math.abs))), `SGD step ${i + 1}`);
+    });
+    adam.dispose(); sgd.dispose();
+  })), { numRuns: 60, seed: 1 });
+});
 
 test('AdamW: an update never writes through a storage shared with another tensor', () => tidy(() => {
   const p = param([1, 2, 3]);
