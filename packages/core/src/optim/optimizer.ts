@@ -36,7 +36,9 @@ export abstract class Optimizer<H extends BaseHyper, S extends ParamState> {
     const groups = list.length > 0 && !(list[0] instanceof Tensor)
       ? (list as (Partial<H> & { params: Iterable<Tensor> })[])
       : [{ params: list as Tensor[] }];
-    this.paramGroups = groups.map((g) => ({ ...defaults, ...g, params: [...g.params] }) as ParamGroup<H>);
+    // An option left undefined in a group falls back to the default instead of erasing it.
+    const given = (g: object): object => Object.fromEntries(Object.entries(g).filter(([, v]) => v !== undefined));
+    this.paramGroups = groups.map((g) => ({ ...defaults, ...given(g), params: [...g.params] }) as ParamGroup<H>);
     const seen = new Set<Tensor>();
     for (const p of this.paramGroups.flatMap((g) => g.params)) {
       if (!(p instanceof Tensor)) throw new TypeError('optimizer: params must be Tensors or groups { params: Tensor[], ...options }');
