@@ -65,11 +65,14 @@ test('init: the generator option and manualSeed make weights reproducible', () =
   assert.deepEqual(values(d.weight), values(e.weight));
 }));
 
-test('init: kaimingUniform bound for other a, fan in/out of conv weights, in-place forms keep identity', () => tidy(() => {
+test('init: kaimingUniform bound for other a, xavierUniform bound, fan in/out of conv weights, in-place forms keep identity', () => tidy(() => {
   assert.deepEqual(nn.init.fanInAndFanOut([6, 3, 5, 5]), { fanIn: 75, fanOut: 150 });
   const w = nn.init.kaimingUniform([50, 20], 0, { generator: new Generator(0) });
   const bound = Math.sqrt(2) * Math.sqrt(3 / 20);
   assert.ok(values(w).every((v) => Math.abs(v) <= bound) && values(w).some((v) => Math.abs(v) > 0.9 * bound));
+  const xw = values(nn.init.xavierUniform([30, 10], 1, { generator: new Generator(1) }));
+  const xb = Math.sqrt(6 / 40);
+  assert.ok(xw.every((v) => Math.abs(v) <= xb) && xw.some((v) => Math.abs(v) > 0.9 * xb));
   const lin = new nn.Linear(3, 3);
   const before = lin.weight;
   nn.init.zeros_(lin.weight);

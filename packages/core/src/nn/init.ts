@@ -55,6 +55,13 @@ export function kaimingUniform(shape: readonly number[], a = Math.sqrt(5), opts:
   return uniform(shape, -bound, bound, opts);
 }
 
+/** xavier_uniform_(w, gain): U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out)) (e.g. MultiheadAttention's in_proj_weight). */
+export function xavierUniform(shape: readonly number[], gain = 1, opts: InitOptions = {}): Tensor {
+  const { fanIn, fanOut } = fanInAndFanOut(shape);
+  const bound = gain * Math.sqrt(6 / (fanIn + fanOut));
+  return uniform(shape, -bound, bound, opts);
+}
+
 /** The bias of PyTorch's Linear and Conv: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (zeros when fan_in is 0). */
 export function fanInUniform(shape: readonly number[], fanIn: number, opts: InitOptions = {}): Tensor {
   const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
@@ -77,6 +84,10 @@ export const zeros_ = (t: Tensor): Tensor => constant_(t, 0);
 export const ones_ = (t: Tensor): Tensor => constant_(t, 1);
 export function kaimingUniform_(t: Tensor, a = Math.sqrt(5), generator?: Generator): Tensor {
   return refill(t, () => kaimingUniform(t.shape, a, { backend: t.backend, ...(generator ? { generator } : {}) }));
+}
+
+export function xavierUniform_(t: Tensor, gain = 1, generator?: Generator): Tensor {
+  return refill(t, () => xavierUniform(t.shape, gain, { backend: t.backend, ...(generator ? { generator } : {}) }));
 }
 
 function refill(t: Tensor, make: () => Tensor): Tensor {
