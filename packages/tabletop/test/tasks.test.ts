@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  Rng, TASK_KINDS, beginTask, expertAction, feasibleTasks, isSuccess, sampleScene, sampleTask, solveWithExpert, stepWorld,
+  taskProblem, type TaskKind, type TaskSpec, type WorldState,
+} from '../src/index.ts';
+import { obj, world } from './helpers.ts';
+
+/** A scene (from some seed) where a task of this kind can be asked. */
+function sceneFor(kind: TaskKind): { s: WorldState; spec: TaskSpec } {
+  for (let seed = 0; seed < 2000; seed++) {
+    const s = sampleScene(new Rng(seed), { env: (['A', 'B', 'C', 'D'] as const)[seed % 4], distractors: 2, arrangeProb: 0.6 });
+    // A warm-up task now and then, to reach states like "object in drawer".
+    if (seed % 2 === 1) {
+      const w = sampleTask(s, new Rng(seed));
+      if (w) solveWithExpert(s, w, 300);
+    }
+    const spec = feasibleTasks(s).find((t) => t.kind === kind);
+    if (spec) return { s, spec };
+  }
+  throw new Error(`no scene for ${kind}`);
+}
+
+test('every task kind: the detector is off at the start and fires once the expert is done', () => {
+  assert.ok(TASK_KINDS.length >= 16);
+  for (const kind of TASK_KINDS) {
+    const { s, spec } = sceneFor(kind);
+    const task = beginTask(s, spec);
+    assert.equal(isSuccess(s, task), false, `${kind} succeeded before any action`);
+    let steps = 0;
+    while (!isSuccess(s, task) && steps < 300) { stepWorld(s, expertAction(s, task)); steps++; }
+    assert.ok(isSuccess(s, task), `${kind}: expert did not succeed in 300 steps`);
+  }
+});
+
+test('no feasible task is already solved in the state it is asked in', () => {
+  for (let seed = 0; seed < 25; seed++) {
+    const s = sampleScene(new Rng(seed), { env: 'D', distractors: 3, arrangeProb: 0.8 });
+    for (const spec of feasibleTasks(s)) assert.equal(isSuccess(s, beginTask(s, spec)), false, JSON.stringify(spec));
+  }
+});
+
+test('push detectors: direction and distance matter', () => {
+  const s = world([obj(0, 'block', 'red', 0, -0.1)]);
+  const left = beginTask(s, { kind: 'push_left', object: 0 });
+  const right = beginTask(s, { kind: 'push_right', object: 0 });
+  s.objects[0]!.pos[0] = -0.05;
+  assert.equal(isSuccess(s, left), false, '5 cm is not enough');
+  s.objects[0]!.pos[0] = -0.07;
+  assert.equal(isSuccess(s, left), true);
+  assert.equal(isSuccess(s, right), false);
+  s.objects[0]!.support = 'gripper';
+  assert.equal(isSuccess(s, left), false, 'carried, not pushed');
+});
+
+test('place detectors need the object released into the target', () => {
+  const s = world([obj(0, 'ball', 'red', 0, -0.1), obj(1, 'bowl', 'blue', 0.2, -0.1), obj(2, 'block', 'red', -0.2, -0.1), obj(3, 'block', 'green', -0.2, 0)]);
+  const place = beginTask(s, { kind: 'place_in_bowl', object: 0, target: 1 });
+  s.objects[0]!.pos = [0.2, -0.1, 0.05];
+  s.objects[0]!.support = 'gripper';
+  assert.equal(isSuccess(s, place), false, 'held above the bowl');
+  s.objects[0]!.support = 1;
+  assert.equal(isSuccess(s, place), true);
+  const stack = beginTask(s, { kind: 'stack', object: 2, target: 3 });
+  s.objects[2]!.support = 1;
+  assert.equal(isSuccess(s, stack), false);
+  s.objects[2]!.support = 3;
+  assert.equal(isSuccess(s, stack), true);
+});
+
+test('rotation and lift detectors', () => {
+  const s = world([obj(0, 'block', 'red', 0, -0.1)]);
+  const rl = beginTask(s, { kind: 'rotate_left', object: 0 });
+  const rr = beginTask(s, { kind: 'rotate_right', object: 0 });
+  const lift = beginTask(s, { kind: 'lift', object: 0 });
+  s.objects[0]!.yaw = -0.7;
+  assert.equal(isSuccess(s, rl), false);
+  assert.equal(isSuccess(s, rr), true);
+  s.objects[0]!.yaw = 0.7;
+  assert.equal(isSuccess(s, rl), true);
+  s.objects[0]!.support = 'gripper';
+  assert.equal(isSuccess(s, rl), false, 'still held');
+  s.objects[0]!.pos[2] = 0.03;
+  assert.equal(isSuccess(s, lift), false, 'not high enough');
+  s.objects[0]!.pos[2] = 0.06;
+  assert.equal(isSuccess(s, lift), true);
+});
+
+test('tasks that cannot be asked say why', () => {
+  const s = world([obj(0, 'ball', 'red', 0, -0.1), obj(1, 'bowl', 'blue', 0.2, -0.1)]);
+  assert.match(taskProblem(s, { kind: 'close_drawer' })!, /drawer is not open/);
+  assert.match(taskProblem(s, { kind: 'lamp_off' })!, /already off/);
+  assert.match(taskProblem(s, { kind: 'lift', object: 1 })!, /bowl, which cannot be grasped/);
+  assert.match(taskProblem(s, { kind: 'lift', object: 7 })!, /no object with id 7/);
+  assert.match(taskProblem(s, { kind: 'place_in_bowl', object: 0 })!, /needs a target/);
+  assert.match(taskProblem(s, { kind: 'stack', object: 0, target: 1 })!, /two blocks/);
+  assert.throws(() => beginTask(s, { kind: 'take_from_drawer', object: 0 }), /cannot start: object 0 is not in the drawer/);
+});
