@@ -50,25 +50,27 @@ export class Checker {
     }
   }
 
-  private readonly pending: { got: Tensor; ref: string; check: Check; refShape?: number[] }[] = [];
+  private readonly pending: { got: Tensor; ref: string; check: Check; refShape?: number[]; refData?: Float32Array }[] = [];
 
   /**
    * Queues a comparison of got with the fixture tensor ref. got is kept out of tidy scopes,
    * because backends without synchronous reads (WebGPU) are read after the scope closes.
+   * refShape overrides the stored shape (e.g. [] for a loss stored as [1]); refData compares
+   * against part of a stored tensor instead.
    */
-  expect(got: Tensor, ref: string, check: Check, refShape?: number[]): void {
-    this.pending.push({ got: keep(got), ref, check, ...(refShape ? { refShape } : {}) });
+  expect(got: Tensor, ref: string, check: Check, refShape?: number[], refData?: Float32Array): void {
+    this.pending.push({ got: keep(got), ref, check, ...(refShape ? { refShape } : {}), ...(refData ? { refData } : {}) });
   }
 
   /** Reads every queued tensor, compares it (shape, then values), and disposes it. */
   async flush(fx: Fixture): Promise<void> {
-    for (const { got, ref, check, refShape } of this.pending.splice(0)) {
+    for (const { got, ref, check, refShape, refData } of this.pending.splice(0)) {
       const want = refShape ?? fx.shape(ref);
       if (got.shape.join() !== want.join()) this.failures.push(`${ref}: shape [${got.shape.join(', ')}], reference [${want.join(', ')}]`);
       else if (got.dtype === 'int32') {
         const a = Array.from(await got.data()), b = Array.from(fx.file.readInt32(ref));
         if (a.join() !== b.join()) this.failures.push(`${ref}: got [${a.join(', ')}], reference [${b.join(', ')}]`);
-      } else this.compare(await got.data(), fx.f32(ref), ref, check);
+      } else this.compare(await got.data(), refData ?? fx.f32(ref), ref, check);
       got.dispose();
     }
   }
