@@ -49,7 +49,7 @@ test('creation helpers', () => {
 
 test('seeded random draws are reproducible and distributed as promised', () => {
   manualSeed(42);
-  const a = rand([1000]).dataSync(), b = randn([20000]).dataSync();
+  const a = rand([1000]).dataSync() as Float32Array, b = randn([20000]).dataSync() as Float32Array;
   manualSeed(42);
   assert.deepEqual(rand([1000]).dataSync(), a);
   assert.deepEqual(randn([20000]).dataSync(), b);
