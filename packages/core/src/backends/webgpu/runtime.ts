@@ -63,6 +63,10 @@ export class WebGPURuntime {
   private fatal: Error | null = null;
   /** A validation/out-of-memory error of a submitted batch: thrown once, by the next call. */
   private reported: Error | null = null;
+  /** Work submitted or recorded since the queue was last known idle, and the learned speed
+   * (ms per unit of work) used to sleep through most of it before waiting on the GPU. */
+  private pendingWork = 0;
+  private msPerWork = 1 / 5e6;
   liveStorages = 0;
   liveBytes = 0;
   /** Dispatches recorded since creation (for tests and benches). */
@@ -154,8 +158,12 @@ export class WebGPURuntime {
 
   /** Records one dispatch. bindings[i] goes to @binding(i + 1) (0 is the uniforms); `label`
    * names the op and its shapes for error messages. */
-  dispatch(spec: KernelSpec, params: Params, bindings: readonly (Binding | null)[], groups: readonly [number, number?, number?], label: string): void {
+  dispatch(spec: KernelSpec, params: Params, bindings: readonly (Binding | null)[], groups: readonly [number, number?, number?], label: string,
+    /** Rough cost in flops, for read()'s wait estimate (default: the invocation count). */
+    work?: number): void {
     this.check();
+    const [gx, gy = 1, gz = 1] = groups;
+    this.pendingWork += work ?? gx * gy * gz * 64;
     const pipeline = this.pipeline(spec);
     const slot = this.dispatches;
     this.uniformStaging.set(params.u32.subarray(0, params.n), (slot * UNIFORM_SLOT) / 4);
@@ -172,8 +180,7 @@ export class WebGPURuntime {
     const pass = this.beginPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
-    const [x, y = 1, z = 1] = groups;
-    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    if (gx > 0 && gy > 0 && gz > 0) pass.dispatchWorkgroups(gx, gy, gz);
     this.batchOps.push(label);
     this.dispatches++;
     this.totalDispatches++;
@@ -249,10 +256,9 @@ export class WebGPURuntime {
     this.begin().copyBufferToBuffer(s.buffer, 0, stage, 0, bytes);
     this.flush();
     try {
-      // dawn.node busy-polls the JS thread while a map is pending, taking a core from the
-      // (software) GPU; a short timer first lets the queue make progress undisturbed.
-      await sleep(1);
+      await this.waitIdleish();
       await stage.mapAsync(GPUMapMode.READ, 0, bytes);
+      this.learn();
       const copy = stage.getMappedRange(0, bytes).slice(0);
       stage.unmap();
       this.staging.release(stage, capacity);
@@ -268,9 +274,33 @@ export class WebGPURuntime {
   async sync(): Promise<void> {
     this.check();
     this.flush();
-    await sleep(1);
+    await this.waitIdleish();
     await this.device.queue.onSubmittedWorkDone();
+    this.learn();
     await this.drainErrors();
+  }
+
+  private waitStart = 0;
+  private waitPredictedMs = 0;
+
+  /** While a map or onSubmittedWorkDone is pending, dawn.node polls on the JS thread and takes
+   * a core from a software GPU. So first sleep on a timer through most of the predicted GPU
+   * time (work since the last wait times the learned speed), then wait for the rest. */
+  private async waitIdleish(): Promise<void> {
+    this.waitStart = performance.now();
+    this.waitPredictedMs = this.pendingWork * this.msPerWork;
+    await sleep(Math.max(1, 0.8 * this.waitPredictedMs));
+  }
+
+  /** Updates the speed estimate from the wait that just ended; the queue is now idle. */
+  private learn(): void {
+    const elapsed = performance.now() - this.waitStart;
+    // Only waits long enough to measure, and only when the GPU was the bottleneck.
+    if (this.pendingWork > 0 && elapsed > 5) {
+      const observed = elapsed / this.pendingWork;
+      this.msPerWork = 0.7 * this.msPerWork + 0.3 * observed;
+    }
+    this.pendingWork = 0;
   }
 
   private async drainErrors(): Promise<void> {

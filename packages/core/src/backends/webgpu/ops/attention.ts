@@ -19,6 +19,8 @@ function spec(entry: string, a: AttentionArgs) {
 const describe = (a: AttentionArgs) =>
   `B${a.batch} H${a.heads}/${a.kvHeads} tq${a.tq} tk${a.tk} d${a.dim}/${a.dimV}${a.causal ? ' causal' : ''}${a.mask ? ' mask' : ''}`;
 
+const flops = (a: AttentionArgs) => 2 * a.batch * a.heads * a.tq * a.tk * (a.dim + a.dimV);
+
 function check(a: AttentionArgs): void {
   if (a.heads % a.kvHeads !== 0) throw new Error(`webgpu attention: heads ${a.heads} not a multiple of kvHeads ${a.kvHeads}`);
 }
@@ -29,7 +31,7 @@ export function attention(rt: WebGPURuntime, q: GPUStorage, k: GPUStorage, v: GP
   const out = rt.alloc(rows * a.dimV, 'float32');
   const lse = rt.alloc(rows, 'float32');
   if (rows === 0) return { out, lse };
-  rt.dispatch(spec('attention', a), params(a), [q, k, v, mask ?? q, out, lse], rt.grid1D(rows, WG), `attention ${describe(a)}`);
+  rt.dispatch(spec('attention', a), params(a), [q, k, v, mask ?? q, out, lse], rt.grid1D(rows, WG), `attention ${describe(a)}`, flops(a));
   return { out, lse };
 }
 
@@ -50,8 +52,8 @@ export function attentionGrad(rt: WebGPURuntime, q: GPUStorage, k: GPUStorage, v
   const m = mask ?? q;
   const label = describe(a);
   rt.dispatch(spec('attention_delta', a), p, [null, null, null, null, null, null, out, gOut, delta], rt.grid1D(rows, WG), `attentionGrad.delta ${label}`);
-  rt.dispatch(spec('attention_dq', a), p, [q, k, v, m, gq, lse, null, gOut, delta], rt.grid1D(rows, WG), `attentionGrad.dq ${label}`);
-  rt.dispatch(spec('attention_dkv', a), p, [q, k, v, m, gk, lse, null, gOut, delta, gv], rt.grid1D(keys, WG), `attentionGrad.dkv ${label}`);
+  rt.dispatch(spec('attention_dq', a), p, [q, k, v, m, gq, lse, null, gOut, delta], rt.grid1D(rows, WG), `attentionGrad.dq ${label}`, 2 * flops(a));
+  rt.dispatch(spec('attention_dkv', a), p, [q, k, v, m, gk, lse, null, gOut, delta, gv], rt.grid1D(keys, WG), `attentionGrad.dkv ${label}`, 2 * flops(a));
   rt.free(delta);
   return { gq, gk, gv };
 }

@@ -1,0 +1,31 @@
+// Careful wall-clock timing: warm-up, then the median of several runs, plus how much CPU the
+// main JS thread used over those runs (it should idle while the GPU works).
+import { mainThreadCpuMs } from './main_thread_cpu.ts';
+
+export interface Timing { medianMs: number; runs: number[]; mainThreadCpuPercent: number | null; processCpuPercent: number }
+
+export async function time(fn: () => Promise<void>, opts: { warmup?: number; runs?: number; maxMs?: number } = {}): Promise<Timing> {
+  const { warmup = 1, runs = 5, maxMs = 20_000 } = opts;
+  for (let i = 0; i < warmup; i++) await fn();
+  const samples: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuMs();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < runs; i++) {
+    const s = process.hrtime.bigint();
+    await fn();
+    samples.push(Number(process.hrtime.bigint() - s) / 1e6);
+    if (Number(process.hrtime.bigint() - t0) / 1e6 > maxMs && samples.length >= 2) break;
+  }
+  const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const cpu = process.cpuUsage(cpu0);
+  const main1 = mainThreadCpuMs();
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const medianMs = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return {
+    medianMs, runs: samples,
+    mainThreadCpuPercent: main0 === null || main1 === null ? null : (100 * (main1 - main0)) / wallMs,
+    processCpuPercent: (100 * (cpu.user + cpu.system)) / 1000 / wallMs,
+  };
+}
