@@ -295,10 +295,12 @@ export class WebGPURuntime {
   /** Updates the speed estimate from the wait that just ended; the queue is now idle. */
   private learn(): void {
     const elapsed = performance.now() - this.waitStart;
-    // Only waits long enough to measure, and only when the GPU was the bottleneck.
-    if (this.pendingWork > 0 && elapsed > 5) {
+    // Learn only from big batches (small ones are dominated by fixed costs and timer slack),
+    // and keep the estimate between 1 GFLOP/s and 100 TFLOP/s so one odd wait cannot make
+    // the next read sleep for seconds.
+    if (this.pendingWork >= 5e7 && elapsed > 5) {
       const observed = elapsed / this.pendingWork;
-      this.msPerWork = 0.7 * this.msPerWork + 0.3 * observed;
+      this.msPerWork = Math.min(1e-6, Math.max(1e-11, 0.7 * this.msPerWork + 0.3 * observed));
     }
     this.pendingWork = 0;
   }
