@@ -100,7 +100,10 @@ const RAISED_LIMITS = [
 export async function acquireDevice(opts: AcquireOptions = {}): Promise<AcquiredDevice> {
   ensureRuntimeDir();
   installGlobals();
-  const order: ('vulkan' | 'opengl')[] = opts.backend ? [opts.backend] : ['vulkan', 'opengl'];
+  // RECONVLA_WEBGPU_BACKEND=vulkan|opengl forces one backend without code changes (tests, CI).
+  const env = process.env.RECONVLA_WEBGPU_BACKEND;
+  const forced = opts.backend ?? (env === 'vulkan' || env === 'opengl' ? env : undefined);
+  const order: ('vulkan' | 'opengl')[] = forced ? [forced] : ['vulkan', 'opengl'];
   const errors: string[] = [];
   for (const backend of order) {
     const got = await tryBackend(backend);
