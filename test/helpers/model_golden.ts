@@ -29,6 +29,8 @@ export interface Check {
 export class Checker {
   readonly failures: string[] = [];
   worst = { ratio: 0, what: '' };
+  /** The worst ratio among outputs and among gradients separately, for the summary line. */
+  readonly worstBy = new Map<'outputs' | 'grads', { ratio: number; what: string }>();
   constructor(readonly label: string) {}
 
   compare(got: ArrayLike<number>, ref: ArrayLike<number>, what: string, check: Check): void {
@@ -45,6 +47,8 @@ export class Checker {
       if (!(r <= ratio)) { ratio = r; at = i; }
     }
     if (ratio > this.worst.ratio || Number.isNaN(ratio)) this.worst = { ratio, what };
+    const kind = what.startsWith('grad.') ? 'grads' : 'outputs';
+    if (!(ratio <= (this.worstBy.get(kind)?.ratio ?? -1))) this.worstBy.set(kind, { ratio, what });
     if (!(ratio <= 1)) {
       this.failures.push(`${what}: error/bound ${ratio.toExponential(3)} at [${at}] (got ${got[at]}, ref ${ref[at]}, max|ref| ${maxRef.toExponential(3)})`);
     }
@@ -75,5 +79,8 @@ export class Checker {
     }
   }
 
-  summary(): string { return `${this.label}: worst error/bound ${this.worst.ratio.toExponential(2)} (${this.worst.what})`; }
+  summary(): string {
+    const parts = [...this.worstBy].map(([k, w]) => `${k} ${w.ratio.toExponential(2)} (${w.what})`);
+    return `${this.label}: worst error/bound ${parts.join(', ')}`;
+  }
 }

@@ -1,10 +1,9 @@
 // The DiT denoiser network with per-token adaLN-Zero conditioning (ReconVLA/ROSS
 // denoiser_dit.py, timm 0.6.13 Attention/Mlp). Patch size 1: every latent cell is a token.
 // Parameter names are the upstream state-dict keys under "net.".
-import { F, getBackend, Module, ModuleList, type Backend, type Generator, type Tensor } from '@reconvla/core';
+import { F, getBackend, Module, ModuleList, nn, type Backend, type Generator, type Tensor } from '@reconvla/core';
 import { numTokens, type DiTConfig } from './config.ts';
 import { sinCosPosEmbed2d, timestepFrequencies } from './embeddings.ts';
-import { Linear, uniformParam, type InitOptions } from './linear.ts';
 
 /** Named intermediates, filled when a trace map is passed to forward (tests compare them). */
 export type Trace = Map<string, Tensor>;
@@ -23,12 +22,12 @@ function sequentialSlot<M extends Module>(index: number, child: M): Module {
 
 /** timm Attention: fused qkv, heads split as (3, heads, head_dim) along the features. */
 class Attention extends Module {
-  readonly qkv: Linear;
-  readonly proj: Linear;
+  readonly qkv: nn.Linear;
+  readonly proj: nn.Linear;
   constructor(readonly dim: number, readonly heads: number, init: InitOptions) {
     super();
-    this.qkv = this.registerModule('qkv', new Linear(dim, 3 * dim, init));
-    this.proj = this.registerModule('proj', new Linear(dim, dim, init));
+    this.qkv = this.registerModule('qkv', new nn.Linear(dim, 3 * dim, init));
+    this.proj = this.registerModule('proj', new nn.Linear(dim, dim, init));
   }
   forward(x: Tensor): Tensor {
     const [n, t] = x.shape as [number, number, number];
@@ -42,12 +41,12 @@ class Attention extends Module {
 
 /** timm Mlp with the tanh-approximated GELU DiT uses. */
 class Mlp extends Module {
-  readonly fc1: Linear;
-  readonly fc2: Linear;
+  readonly fc1: nn.Linear;
+  readonly fc2: nn.Linear;
   constructor(dim: number, hidden: number, init: InitOptions) {
     super();
-    this.fc1 = this.registerModule('fc1', new Linear(dim, hidden, init));
-    this.fc2 = this.registerModule('fc2', new Linear(hidden, dim, init));
+    this.fc1 = this.registerModule('fc1', new nn.Linear(dim, hidden, init));
+    this.fc2 = this.registerModule('fc2', new nn.Linear(hidden, dim, init));
   }
   forward(x: Tensor): Tensor { return this.fc2.forward(F.gelu(this.fc1.forward(x), 'tanh')); }
 }
@@ -56,13 +55,13 @@ class Mlp extends Module {
 class DiTBlock extends Module {
   readonly attn: Attention;
   readonly mlp: Mlp;
-  readonly adaLN: Linear;
+  readonly adaLN: nn.Linear;
   constructor(readonly cfg: DiTConfig, init: InitOptions) {
     super();
     const d = cfg.embedDim;
     this.attn = this.registerModule('attn', new Attention(d, cfg.numHeads, init));
     this.mlp = this.registerModule('mlp', new Mlp(d, Math.trunc(d * cfg.mlpRatio), init));
-    this.adaLN = new Linear(d, 6 * d, init);
+    this.adaLN = new nn.Linear(d, 6 * d, init);
     this.registerModule('adaLN_modulation', sequentialSlot(1, this.adaLN));
   }
   forward(x: Tensor, c: Tensor): Tensor {
@@ -76,13 +75,13 @@ class DiTBlock extends Module {
 
 /** out = Linear(mod(LN(x))) with shift, scale = Linear(SiLU(c)).chunk(2) (shift first). */
 class FinalLayer extends Module {
-  readonly linear: Linear;
-  readonly adaLN: Linear;
+  readonly linear: nn.Linear;
+  readonly adaLN: nn.Linear;
   constructor(readonly cfg: DiTConfig, init: InitOptions) {
     super();
     const d = cfg.embedDim;
-    this.linear = this.registerModule('linear', new Linear(d, cfg.xChannel, init));
-    this.adaLN = new Linear(d, 2 * d, init);
+    this.linear = this.registerModule('linear', new nn.Linear(d, cfg.xChannel, init));
+    this.adaLN = new nn.Linear(d, 2 * d, init);
     this.registerModule('adaLN_modulation', sequentialSlot(1, this.adaLN));
   }
   forward(x: Tensor, c: Tensor): Tensor {
@@ -93,12 +92,12 @@ class FinalLayer extends Module {
 
 /** Timestep features -> Linear -> SiLU -> Linear (t_embedder.mlp.{0,2}). */
 class TimestepEmbedder extends Module {
-  readonly fc0: Linear;
-  readonly fc2: Linear;
+  readonly fc0: nn.Linear;
+  readonly fc2: nn.Linear;
   constructor(readonly cfg: DiTConfig, init: InitOptions) {
     super();
-    this.fc0 = new Linear(cfg.frequencyEmbeddingSize, cfg.embedDim, init);
-    this.fc2 = new Linear(cfg.embedDim, cfg.embedDim, init);
+    this.fc0 = new nn.Linear(cfg.frequencyEmbeddingSize, cfg.embedDim, init);
+    this.fc2 = new nn.Linear(cfg.embedDim, cfg.embedDim, init);
     const mlp = this.registerModule('mlp', new Module());
     mlp.registerModule('0', this.fc0);
     mlp.registerModule('2', this.fc2);
@@ -117,9 +116,8 @@ class PatchEmbed1x1 extends Module {
   constructor(cfg: DiTConfig, init: InitOptions) {
     super();
     const proj = this.registerModule('proj', new Module());
-    const bound = 1 / Math.sqrt(cfg.xChannel);
-    this.weight = proj.registerParameter('weight', uniformParam([cfg.embedDim, cfg.xChannel, 1, 1], bound, init));
-    this.bias = proj.registerParameter('bias', uniformParam([cfg.embedDim], bound, init));
+    this.weight = proj.registerParameter('weight', nn.init.kaimingUniform([cfg.embedDim, cfg.xChannel, 1, 1], Math.sqrt(5), init));
+    this.bias = proj.registerParameter('bias', nn.init.fanInUniform([cfg.embedDim], cfg.xChannel, init));
   }
   /** [N, C, h, w] -> [N, h*w, D], tokens row-major. */
   forward(x: Tensor): Tensor {
@@ -129,12 +127,14 @@ class PatchEmbed1x1 extends Module {
   }
 }
 
-export interface DiTOptions { backend?: Backend; generator?: Generator }
+/** Where parameters live and which random stream initialises them (checkpoints overwrite it). */
+export interface InitOptions { backend?: Backend; generator?: Generator }
+export type DiTOptions = InitOptions;
 
 export class DiT extends Module {
   readonly xEmbedder: PatchEmbed1x1;
   readonly tEmbedder: TimestepEmbedder;
-  readonly zEmbedder: Linear;
+  readonly zEmbedder: nn.Linear;
   readonly blocks: ModuleList<DiTBlock>;
   readonly finalLayer: FinalLayer;
   readonly posEmbed: Tensor;
@@ -147,7 +147,7 @@ export class DiT extends Module {
     this.posEmbed = this.registerBuffer('pos_embed', sinCosPosEmbed2d(config.embedDim, config.inputSize, backend));
     this.xEmbedder = this.registerModule('x_embedder', new PatchEmbed1x1(config, init));
     this.tEmbedder = this.registerModule('t_embedder', new TimestepEmbedder(config, init));
-    this.zEmbedder = new Linear(config.zChannel, config.embedDim, init);
+    this.zEmbedder = new nn.Linear(config.zChannel, config.embedDim, init);
     this.registerModule('z_embedder', sequentialSlot(1, this.zEmbedder));
     this.blocks = this.registerModule('blocks', new ModuleList(Array.from({ length: config.depth }, () => new DiTBlock(config, init))));
     this.finalLayer = this.registerModule('final_layer', new FinalLayer(config, init));
