@@ -13,6 +13,8 @@ export interface Light {
 export class DrawList {
   pos: Float32Array;
   col: Float32Array;
+  /** Outward face normal per triangle (the mean of its vertex normals), for back-face culling. */
+  nrm: Float32Array;
   /** Which thing each triangle belongs to (see ID in render.ts); used for gaze boxes. */
   id: Uint8Array;
   /** 0: opaque surface; > 0: shadow that darkens what is under it by this fraction. */
@@ -22,6 +24,7 @@ export class DrawList {
   constructor(capacity = 4096) {
     this.pos = new Float32Array(capacity * 9);
     this.col = new Float32Array(capacity * 9);
+    this.nrm = new Float32Array(capacity * 3);
     this.id = new Uint8Array(capacity);
     this.shade = new Float32Array(capacity);
   }
@@ -41,6 +44,7 @@ export class DrawList {
     };
     this.pos = grow(this.pos, 9, (n) => new Float32Array(n));
     this.col = grow(this.col, 9, (n) => new Float32Array(n));
+    this.nrm = grow(this.nrm, 3, (n) => new Float32Array(n));
     this.id = grow(this.id, 1, (n) => new Uint8Array(n));
     this.shade = grow(this.shade, 1, (n) => new Float32Array(n));
   }
@@ -54,11 +58,12 @@ export class DrawList {
     this.reserve(mesh.count);
     const c = Math.cos(yaw), s = Math.sin(yaw);
     const [lx, ly, lz] = light.dir;
-    const P = this.pos, C = this.col, mp = mesh.pos, mn = mesh.nrm;
+    const P = this.pos, C = this.col, N = this.nrm, mp = mesh.pos, mn = mesh.nrm;
     let t = this.count;
     for (let k = 0; k < mesh.count; k++, t++) {
       this.id[t] = id;
       this.shade[t] = 0;
+      N[t * 3] = 0; N[t * 3 + 1] = 0; N[t * 3 + 2] = 0;
       for (let v = 0; v < 3; v++) {
         const i = k * 9 + v * 3, o = t * 9 + v * 3;
         const x = (mp[i] as number) * sx, y = (mp[i + 1] as number) * sy, z = (mp[i + 2] as number) * sz;
@@ -70,6 +75,7 @@ export class DrawList {
         const len = Math.sqrt(nx * nx + ny * ny + nz * nz) || 1;
         nx /= len; ny /= len; nz /= len;
         const wx = c * nx - s * ny, wy = s * nx + c * ny;
+        N[t * 3] += wx; N[t * 3 + 1] += wy; N[t * 3 + 2] += nz;
         let k2 = 1;
         if (!emissive) {
           const diffuse = Math.max(0, wx * lx + wy * ly + nz * lz);
@@ -91,6 +97,7 @@ export class DrawList {
     for (let k = 0; k < mesh.count; k++, t++) {
       this.id[t] = 255;
       this.shade[t] = strength;
+      this.nrm[t * 3] = 0; this.nrm[t * 3 + 1] = 0; this.nrm[t * 3 + 2] = 1;
       for (let v = 0; v < 3; v++) {
         const i = k * 9 + v * 3, o = t * 9 + v * 3;
         P[o] = x + (mp[i] as number) * radius;

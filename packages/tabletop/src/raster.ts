@@ -111,7 +111,17 @@ export function rasterize(list: DrawList, cam: Camera, frame: Frame, background:
           if (sy > (bounds[b + 3] as number)) bounds[b + 3] = sy;
         }
       }
-      if (fillPixels) for (let k = 1; k + 1 < n; k++) fill(src, 0, k, k + 1, W, H, rgb, depth, ids, id, shade);
+      if (!fillPixels) continue;
+      // Back faces of closed shapes are hidden by their front faces: skip them (their
+      // extent above still counts for the gaze box). Open shapes model their insides
+      // with inward-facing triangles, so this holds for them too.
+      const N = list.nrm;
+      const o0 = t * 9;
+      const mx = ((P[o0] as number) + (P[o0 + 3] as number) + (P[o0 + 6] as number)) / 3 - ex;
+      const my = ((P[o0 + 1] as number) + (P[o0 + 4] as number) + (P[o0 + 7] as number)) / 3 - ey;
+      const mz = ((P[o0 + 2] as number) + (P[o0 + 5] as number) + (P[o0 + 8] as number)) / 3 - ez;
+      if (shade === 0 && mx * (N[t * 3] as number) + my * (N[t * 3 + 1] as number) + mz * (N[t * 3 + 2] as number) > 1e-9) continue;
+      for (let k = 1; k + 1 < n; k++) fill(src, 0, k, k + 1, W, H, rgb, depth, ids, id, shade);
     }
   }
 }
@@ -155,13 +165,20 @@ function fill(v: Float64Array, i0: number, i1: number, i2: number, W: number, H:
   const b0 = v[a + 5] as number, b1 = v[b + 5] as number, b2 = v[c + 5] as number;
   const eps = shade > 0 ? 1e-9 : -1e-7; // shadows: strict, so fan edges are not darkened twice
   const keep = 1 - shade;
+  const A2 = -A0 - A1, B2 = -B0 - B1, C2 = 1 - C0 - C1;
   for (let py = minY; py <= maxY; py++) {
     const fy = py + 0.5;
-    let w0 = A0 * (minX + 0.5) + B0 * fy + C0;
-    let w1 = A1 * (minX + 0.5) + B1 * fy + C1;
-    for (let px = minX; px <= maxX; px++, w0 += A0, w1 += A1) {
+    // Each weight is linear along the row, w_k(px) = A_k * (px + 0.5) + c_k, so the pixels
+    // inside the triangle form one span [lo, hi] found by solving w_k >= eps: no per-pixel tests.
+    let lo = minX, hi = maxX;
+    const c0 = B0 * fy + C0, c1 = B1 * fy + C1, c2 = B2 * fy + C2;
+    if (A0 > 0) lo = Math.max(lo, Math.ceil((eps - c0) / A0 - 0.5)); else if (A0 < 0) hi = Math.min(hi, Math.floor((eps - c0) / A0 - 0.5)); else if (c0 < eps) continue;
+    if (A1 > 0) lo = Math.max(lo, Math.ceil((eps - c1) / A1 - 0.5)); else if (A1 < 0) hi = Math.min(hi, Math.floor((eps - c1) / A1 - 0.5)); else if (c1 < eps) continue;
+    if (A2 > 0) lo = Math.max(lo, Math.ceil((eps - c2) / A2 - 0.5)); else if (A2 < 0) hi = Math.min(hi, Math.floor((eps - c2) / A2 - 0.5)); else if (c2 < eps) continue;
+    let w0 = A0 * (lo + 0.5) + c0;
+    let w1 = A1 * (lo + 0.5) + c1;
+    for (let px = lo; px <= hi; px++, w0 += A0, w1 += A1) {
       const w2 = 1 - w0 - w1;
-      if (w0 < eps || w1 < eps || w2 < eps) continue;
       const i = py * W + px;
       const iz = w0 * z0 + w1 * z1 + w2 * z2;
       if (iz <= (depth[i] as number)) continue;

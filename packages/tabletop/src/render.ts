@@ -94,7 +94,7 @@ function addTable(list: DrawList, layout: EnvLayout, light: Light): void {
   }
   // The floor far below, so cameras looking past the table edge see a surface.
   const f = layout.background;
-  list.add(MESHES.quad, 0, 0, -0.4, 0, 4, 4, 1, [f[0] * 0.7, f[1] * 0.7, f[2] * 0.7], ID.none, light);
+  list.add(MESHES.quad, 0, -0.2, -0.4, 0, 1.8, 1.6, 1, [f[0] * 0.7, f[1] * 0.7, f[2] * 0.7], ID.none, light);
   // The table's front edge.
   const c = layout.table[1];
   list.add(MESHES.box, 0, TABLE.y0 + 0.01, -0.05, 0, TABLE.x1 - TABLE.x0, 0.02, 0.049, [c[0] * 0.7, c[1] * 0.7, c[2] * 0.7], ID.table, light);
