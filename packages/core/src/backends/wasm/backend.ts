@@ -1,0 +1,327 @@
+// The wasm backend: storages live in one shared WebAssembly.Memory; hot kernels are
+// WebAssembly SIMD modules emitted by TypeScript (kernels/*) and run on a worker pool (ops/*).
+// Every other method runs the CPU reference kernel directly on typed-array views of the shared
+// memory, and is counted per op (info().details, RECONVLA_DEBUG=wasm) so it is never silently slow.
+import type {
+  AdamWArgs, AttentionArgs, Backend, BackendInfo, BinaryOp, Conv2dArgs, DifferentiableUnaryOp, DType, MatmulArgs,
+  ReduceOp, ReduceShape, Storage, StridedView, UnaryOp,
+} from '../../backend.ts';
+import { normalAt, uniformAt } from '../../random_bits.ts';
+import * as ref from './reference.ts';
+import { Runtime, type RuntimeOptions } from './runtime.ts';
+import { Scratch } from './scratch.ts';
+import { WasmStorage } from './storage.ts';
+import { BIAS_NONE, gemmCalls } from './ops/matmul.ts';
+import { BIAS_PER_COLUMN } from './kernels/gemm.ts';
+
+type Arr = Float32Array | Int32Array;
+const numel = (s: readonly number[]): number => s.reduce((p, d) => p * d, 1);
+
+export class WasmBackend implements Backend {
+  readonly name = 'wasm';
+  readonly rt: Runtime;
+  readonly scratch: Scratch;
+  private live = 0;
+  private liveBytes = 0;
+  private readonly fallbacks = new Map<string, number>();
+  private readonly nativeCalls = new Map<string, number>();
+
+  constructor(opts: RuntimeOptions) {
+    this.rt = new Runtime(opts);
+    this.scratch = new Scratch(this.rt.heap);
+    this.rt.heap.describeLive = () => `${this.live} storages, ${(this.liveBytes / 2 ** 20).toFixed(1)} MiB`;
+  }
+
+  info(): BackendInfo {
+    const mem = this.memory();
+    const details: Record<string, string> = {
+      threads: String(this.rt.threads),
+      simd: this.rt.opts.relaxedSimd ? 'relaxed SIMD (f32x4.relaxed_madd)' : 'SIMD128 (mul+add)',
+      'heap bytes': String(this.rt.heap.byteLength),
+      'live bytes': String(mem.liveBytes),
+      'pooled bytes': String(mem.pooledBytes),
+      'scratch bytes': String(this.scratch.bytes),
+      'compiled modules': String(this.rt.compiledModules),
+      fallbacks: [...this.fallbacks].map(([op, n]) => `${op}:${n}`).join(', ') || 'none',
+    };
+    for (const [op, n] of this.fallbacks) details[`fallback.${op}`] = String(n);
+    return {
+      name: 'wasm',
+      summary: `WebAssembly SIMD kernels on ${this.rt.threads} thread${this.rt.threads === 1 ? '' : 's'}${this.rt.opts.relaxedSimd ? ' (relaxed SIMD)' : ''}`,
+      details,
+    };
+  }
+
+  /** Per-op counts of calls that ran the CPU reference kernels. */
+  fallbackCounts(): Record<string, number> { return Object.fromEntries(this.fallbacks); }
+  /** Per-op counts of calls that ran native kernels. */
+  nativeCounts(): Record<string, number> { return Object.fromEntries(this.nativeCalls); }
+
+  /** Stops the worker threads. The backend must not be used afterwards. */
+  close(): void { this.rt.close(); }
+
+  // --- memory ---------------------------------------------------------------------------------
+
+  private alloc(size: number, dtype: DType): WasmStorage {
+    const { ptr, cls } = size === 0 ? { ptr: 0, cls: 0 } : this.rt.heap.alloc(size * 4);
+    this.live++;
+    this.liveBytes += size * 4;
+    return new WasmStorage(dtype, size, ptr, cls);
+  }
+
+  st(s: Storage): WasmStorage {
+    if (!(s instanceof WasmStorage)) throw new TypeError(`wasm backend got a storage of backend '${s.backend}'`);
+    if (s.freed) throw new Error('wasm backend: use of a freed storage');
+    return s;
+  }
+  /** A typed-array view of a storage inside the shared memory (no copy). */
+  view(s: Storage): Arr {
+    const w = this.st(s), h = this.rt.heap;
+    return w.dtype === 'float32' ? h.f32.subarray(w.ptr >>> 2, (w.ptr >>> 2) + w.size) : h.i32.subarray(w.ptr >>> 2, (w.ptr >>> 2) + w.size);
+  }
+  f32(s: Storage, what: string): Float32Array {
+    const v = this.view(s);
+    if (!(v instanceof Float32Array)) throw new TypeError(`${what}: expected float32, got int32`);
+    return v;
+  }
+  i32(s: Storage, what: string): Int32Array {
+    const v = this.view(s);
+    if (!(v instanceof Int32Array)) throw new TypeError(`${what}: expected int32 indices, got float32`);
+    return v;
+  }
+  ptr(s: Storage): number { return this.st(s).ptr; }
+
+  /** Marks a call as served by the CPU reference kernels. */
+  private fallback(op: string): void {
+    const n = (this.fallbacks.get(op) ?? 0) + 1;
+    this.fallbacks.set(op, n);
+    if (n === 1 || n % 1000 === 0) this.rt.opts.debug(`fallback to the CPU reference kernel for ${op} (call ${n})`);
+  }
+  private native(op: string): void { this.nativeCalls.set(op, (this.nativeCalls.get(op) ?? 0) + 1); }
+
+  zeros(size: number, dtype: DType): Storage {
+    const s = this.alloc(size, dtype);
+    this.view(s).fill(0);
+    return s;
+  }
+  fromArray(data: Float32Array | Int32Array): Storage {
+    const s = this.alloc(data.length, data instanceof Float32Array ? 'float32' : 'int32');
+    this.view(s).set(data);
+    return s;
+  }
+  async read(s: Storage): Promise<Float32Array | Int32Array> { return this.readSync(s); }
+  readSync(s: Storage): Float32Array | Int32Array { return this.view(s).slice(); }
+  free(s: Storage): void {
+    if (!(s instanceof WasmStorage)) throw new TypeError(`wasm backend got a storage of backend '${s.backend}'`);
+    if (s.freed) return;
+    s.freed = true;
+    this.live--;
+    this.liveBytes -= s.size * 4;
+    if (s.cls > 0) this.rt.heap.release(s.ptr, s.cls);
+  }
+  memory(): { liveStorages: number; liveBytes: number; pooledBytes: number } {
+    return { liveStorages: this.live, liveBytes: this.liveBytes, pooledBytes: this.rt.heap.pooledBytes };
+  }
+  async sync(): Promise<void> {}
+
+  // --- elementwise ----------------------------------------------------------------------------
+
+  fill(size: number, dtype: DType, value: number): Storage {
+    const s = this.alloc(size, dtype);
+    this.view(s).fill(value);
+    return s;
+  }
+  cast(x: Storage, dtype: DType): Storage {
+    const out = this.alloc(x.size, dtype), src = this.view(x), dst = this.view(out);
+    if (dtype === 'int32') for (let i = 0; i < src.length; i++) dst[i] = Math.trunc(src[i]!);
+    else dst.set(src);
+    return out;
+  }
+  unary(op: UnaryOp, x: Storage): Storage {
+    const out = this.alloc(x.size, x.dtype);
+    this.fallback(`unary.${op}`);
+    ref.unary(op, this.view(x), this.view(out));
+    return out;
+  }
+  unaryGrad(op: DifferentiableUnaryOp, x: Storage, gy: Storage): Storage {
+    const out = this.alloc(x.size, 'float32');
+    this.fallback(`unaryGrad.${op}`);
+    ref.unaryGrad(op, this.f32(x, op), this.f32(gy, op), this.f32(out, op));
+    return out;
+  }
+  binary(op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], outShape: readonly number[], outDtype: DType): Storage {
+    const out = this.alloc(numel(outShape), outDtype);
+    this.fallback(`binary.${op}`);
+    ref.binary(op, this.view(a), aShape, this.view(b), bShape, outShape, this.view(out));
+    return out;
+  }
+  where(cond: Storage, condShape: readonly number[], a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], outShape: readonly number[]): Storage {
+    const out = this.alloc(numel(outShape), a.dtype);
+    this.fallback('where');
+    ref.where(this.view(cond), condShape, this.view(a), aShape, this.view(b), bShape, outShape, this.view(out));
+    return out;
+  }
+
+  // --- layout ---------------------------------------------------------------------------------
+
+  gatherStrided(x: Storage, view: StridedView): Storage {
+    const out = this.alloc(numel(view.shape), x.dtype);
+    this.fallback('gatherStrided');
+    ref.gatherStrided(this.view(x), view, this.view(out));
+    return out;
+  }
+  scatterStridedInto(dst: Storage, view: StridedView, src: Storage): void {
+    this.fallback('scatterStridedInto');
+    ref.scatterStrided(this.view(dst), view, this.view(src));
+  }
+
+  // --- reductions and indexing ------------------------------------------------------------------
+
+  reduce(op: ReduceOp, x: Storage, shape: ReduceShape): Storage {
+    const out = this.alloc(shape.outer * shape.inner, op === 'argmax' || op === 'argmin' ? 'int32' : x.dtype);
+    this.fallback(`reduce.${op}`);
+    ref.reduce(op, this.view(x), shape, this.view(out));
+    return out;
+  }
+  indexSelect(x: Storage, shape: ReduceShape, ids: Storage): Storage {
+    const out = this.alloc(shape.outer * ids.size * shape.inner, x.dtype);
+    this.fallback('indexSelect');
+    ref.indexSelect(this.view(x), shape, this.i32(ids, 'indexSelect'), this.view(out));
+    return out;
+  }
+  indexAdd(g: Storage, shape: ReduceShape, ids: Storage): Storage {
+    const out = this.zeros(shape.outer * shape.len * shape.inner, 'float32');
+    this.fallback('indexAdd');
+    ref.indexAdd(this.f32(g, 'indexAdd'), shape, this.i32(ids, 'indexAdd'), this.f32(out, 'indexAdd'));
+    return out;
+  }
+  takeAlongAxis(x: Storage, shape: ReduceShape, idx: Storage, k: number): Storage {
+    const out = this.alloc(shape.outer * k * shape.inner, x.dtype);
+    this.fallback('takeAlongAxis');
+    ref.takeAlongAxis(this.view(x), shape, this.i32(idx, 'gather'), k, this.view(out));
+    return out;
+  }
+  takeAlongAxisGrad(g: Storage, shape: ReduceShape, idx: Storage, k: number): Storage {
+    const out = this.zeros(shape.outer * shape.len * shape.inner, 'float32');
+    this.fallback('takeAlongAxisGrad');
+    ref.takeAlongAxisGrad(this.f32(g, 'gather'), shape, this.i32(idx, 'gather'), k, this.f32(out, 'gather'));
+    return out;
+  }
+
+  // --- linear algebra ---------------------------------------------------------------------------
+
+  matmul(a: Storage, b: Storage, args: MatmulArgs): Storage {
+    const { batch, m, k, n, transA, transB } = args;
+    this.f32(a, 'matmul'); this.f32(b, 'matmul');
+    const out = this.alloc(batch * m * n, 'float32');
+    this.native('matmul');
+    if (out.size === 0) return out;
+    const bias = args.bias ? this.f32(args.bias, 'matmul bias') : undefined;
+    if (k === 0) {
+      const o = this.f32(out, 'matmul');
+      for (let r = 0; r < batch * m; r++) if (bias) o.set(bias, r * n); else o.fill(0, r * n, r * n + n);
+      return out;
+    }
+    this.rt.run(gemmCalls(this.rt, this.scratch, {
+      batch, m, n, k,
+      a: this.ptr(a), aStride: args.aBatchStride * 4, b: this.ptr(b), bStride: args.bBatchStride * 4, c: out.ptr, cStride: m * n * 4,
+      rsA: transA ? 4 : k * 4, csA: transA ? m * 4 : 4, rsB: transB ? 4 : n * 4, csB: transB ? k * 4 : 4,
+      bias: args.bias ? this.ptr(args.bias) : 0, biasMode: args.bias ? BIAS_PER_COLUMN : BIAS_NONE,
+    }));
+    return out;
+  }
+
+  // --- fused nn kernels -------------------------------------------------------------------------
+
+  softmax(x: Storage, rows: number, cols: number, log: boolean): Storage {
+    const out = this.alloc(rows * cols, 'float32');
+    this.fallback('softmax');
+    ref.softmax(this.f32(x, 'softmax'), rows, cols, log, this.f32(out, 'softmax'));
+    return out;
+  }
+  softmaxGrad(y: Storage, gy: Storage, rows: number, cols: number, log: boolean): Storage {
+    const out = this.alloc(rows * cols, 'float32');
+    this.fallback('softmaxGrad');
+    ref.softmaxGrad(this.f32(y, 'softmax'), this.f32(gy, 'softmax'), rows, cols, log, this.f32(out, 'softmax'));
+    return out;
+  }
+  normalize(x: Storage, rows: number, cols: number, eps: number, rms: boolean): { y: Storage; mean: Storage; rstd: Storage } {
+    const y = this.alloc(rows * cols, 'float32'), mean = this.alloc(rows, 'float32'), rstd = this.alloc(rows, 'float32');
+    this.fallback('normalize');
+    ref.normalize(this.f32(x, 'normalize'), rows, cols, eps, rms, this.f32(y, ''), this.f32(mean, ''), this.f32(rstd, ''));
+    return { y, mean, rstd };
+  }
+  normalizeGrad(xhat: Storage, rstd: Storage, gy: Storage, rows: number, cols: number, rms: boolean): Storage {
+    const out = this.alloc(rows * cols, 'float32');
+    this.fallback('normalizeGrad');
+    ref.normalizeGrad(this.f32(xhat, 'normalize'), this.f32(rstd, 'normalize'), this.f32(gy, 'normalize'), rows, cols, rms, this.f32(out, ''));
+    return out;
+  }
+  crossEntropy(logits: Storage, targets: Storage, rows: number, cols: number, ignoreIndex: number): { loss: Storage; valid: Storage } {
+    const loss = this.alloc(rows, 'float32'), valid = this.alloc(rows, 'float32');
+    this.fallback('crossEntropy');
+    try {
+      ref.crossEntropy(this.f32(logits, 'cross_entropy'), this.i32(targets, 'cross_entropy'), rows, cols, ignoreIndex, this.f32(loss, ''), this.f32(valid, ''));
+    } catch (e) { this.free(loss); this.free(valid); throw e; }
+    return { loss, valid };
+  }
+  crossEntropyGrad(logits: Storage, targets: Storage, gLoss: Storage, rows: number, cols: number, ignoreIndex: number): Storage {
+    const out = this.alloc(rows * cols, 'float32');
+    this.fallback('crossEntropyGrad');
+    try {
+      ref.crossEntropyGrad(this.f32(logits, 'cross_entropy'), this.i32(targets, 'cross_entropy'), this.f32(gLoss, 'cross_entropy'), rows, cols, ignoreIndex, this.f32(out, ''));
+    } catch (e) { this.free(out); throw e; }
+    return out;
+  }
+  attention(q: Storage, k: Storage, v: Storage, args: AttentionArgs): { out: Storage; lse: Storage } {
+    const out = this.alloc(args.batch * args.heads * args.tq * args.dimV, 'float32'), lse = this.alloc(args.batch * args.heads * args.tq, 'float32');
+    this.fallback('attention');
+    ref.attention(this.f32(q, 'attention'), this.f32(k, 'attention'), this.f32(v, 'attention'), args.mask ? this.f32(args.mask, 'attention mask') : undefined,
+      args, this.f32(out, ''), this.f32(lse, ''));
+    return { out, lse };
+  }
+  attentionGrad(q: Storage, k: Storage, v: Storage, out: Storage, lse: Storage, gOut: Storage, args: AttentionArgs): { gq: Storage; gk: Storage; gv: Storage } {
+    const gq = this.zeros(q.size, 'float32'), gk = this.zeros(k.size, 'float32'), gv = this.zeros(v.size, 'float32');
+    this.fallback('attentionGrad');
+    ref.attentionGrad(this.f32(q, 'attention'), this.f32(k, 'attention'), this.f32(v, 'attention'), this.f32(out, 'attention'), this.f32(lse, 'attention'),
+      this.f32(gOut, 'attention'), args.mask ? this.f32(args.mask, 'attention mask') : undefined, args, this.f32(gq, ''), this.f32(gk, ''), this.f32(gv, ''));
+    return { gq, gk, gv };
+  }
+  rope(x: Storage, cos: Storage, sin: Storage, b: number, h: number, t: number, d: number, inverse: boolean): Storage {
+    const out = this.alloc(x.size, 'float32');
+    this.fallback('rope');
+    ref.rope(this.f32(x, 'rope'), this.f32(cos, 'rope'), this.f32(sin, 'rope'), b, h, t, d, inverse, this.f32(out, 'rope'));
+    return out;
+  }
+  conv2d(x: Storage, w: Storage, bias: Storage | undefined, args: Conv2dArgs): Storage {
+    const out = this.alloc(args.n * args.o * args.oh * args.ow, 'float32');
+    this.fallback('conv2d');
+    ref.conv2d(this.f32(x, 'conv2d'), this.f32(w, 'conv2d'), bias ? this.f32(bias, 'conv2d bias') : undefined, args, this.f32(out, ''));
+    return out;
+  }
+  conv2dGradInput(gy: Storage, w: Storage, args: Conv2dArgs): Storage {
+    const out = this.zeros(args.n * args.c * args.h * args.w, 'float32');
+    this.fallback('conv2dGradInput');
+    ref.conv2dGradInput(this.f32(gy, 'conv2d'), this.f32(w, 'conv2d'), args, this.f32(out, ''));
+    return out;
+  }
+  conv2dGradWeight(x: Storage, gy: Storage, args: Conv2dArgs): Storage {
+    const out = this.alloc(args.o * args.c * args.kh * args.kw, 'float32');
+    this.fallback('conv2dGradWeight');
+    ref.conv2dGradWeight(this.f32(x, 'conv2d'), this.f32(gy, 'conv2d'), args, this.f32(out, ''));
+    return out;
+  }
+
+  // --- randomness and optimizers ------------------------------------------------------------------
+
+  random(size: number, kind: 'uniform' | 'normal', key: number, counter: number): Storage {
+    // The counter-based draws of random_bits.ts, evaluated in place (bit-identical by construction).
+    const out = this.alloc(size, 'float32'), o = this.f32(out, 'random'), at = kind === 'uniform' ? uniformAt : normalAt;
+    for (let i = 0; i < size; i++) o[i] = at(key, counter + i);
+    return out;
+  }
+  adamwInPlace(param: Storage, grad: Storage, m: Storage, v: Storage, a: AdamWArgs): void {
+    this.fallback('adamwInPlace');
+    ref.adamw(this.f32(param, 'adamw'), this.f32(grad, 'adamw'), this.f32(m, 'adamw'), this.f32(v, 'adamw'), a);
+  }
+}

@@ -1,0 +1,43 @@
+// The wasm backend's entry point: options (threads, relaxed SIMD, memory limits) from arguments
+// or the environment, and the helper that tells `auto` selection when a WebGPU adapter is only
+// a CPU emulation (where this backend is several times faster).
+import { availableParallelism } from 'node:os';
+import { WasmBackend } from './backend.ts';
+import { MAX_WORKERS } from './pool.ts';
+import { detectRelaxedSimd } from './runtime.ts';
+
+export { WasmBackend } from './backend.ts';
+export { WasmStorage } from './storage.ts';
+export { WasmOutOfMemoryError } from './memory.ts';
+export { isCpuEmulatedAdapter, type AdapterLike } from './adapter.ts';
+
+export interface WasmBackendOptions {
+  /** Threads including the calling one (default: RECONVLA_WASM_THREADS, else available cores). */
+  threads?: number;
+  /** Use f32x4.relaxed_madd, enabling V8's flag if needed (default: RECONVLA_WASM_RELAXED_SIMD=1). */
+  relaxedSimd?: boolean;
+  /** Initial and maximum size of the shared memory in bytes (default 64 MiB and 4 GiB). */
+  initialMemoryBytes?: number;
+  maximumMemoryBytes?: number;
+  /** Debug log sink (default: stderr when RECONVLA_DEBUG contains 'wasm'). */
+  debug?: (message: string) => void;
+}
+
+const MAX_BYTES = 2 ** 32;
+
+export function createWasmBackend(opts: WasmBackendOptions = {}): WasmBackend {
+  const envThreads = Number(process.env.RECONVLA_WASM_THREADS);
+  const threads = Math.max(1, Math.min(MAX_WORKERS + 1, Math.floor(opts.threads ?? (envThreads > 0 ? envThreads : availableParallelism()))));
+  const wantRelaxed = opts.relaxedSimd ?? /^(1|true|yes)$/i.test(process.env.RECONVLA_WASM_RELAXED_SIMD ?? '');
+  const debugOn = (process.env.RECONVLA_DEBUG ?? '').split(',').includes('wasm');
+  const debug = opts.debug ?? (debugOn ? (m: string) => process.stderr.write(`reconvla wasm: ${m}\n`) : () => {});
+  const relaxedSimd = wantRelaxed && detectRelaxedSimd(true);
+  if (wantRelaxed && !relaxedSimd) debug('relaxed SIMD requested but not supported by this engine; using mul+add');
+  return new WasmBackend({
+    threads,
+    relaxedSimd,
+    initialBytes: opts.initialMemoryBytes ?? 64 * 2 ** 20,
+    maximumBytes: Math.min(MAX_BYTES, opts.maximumMemoryBytes ?? MAX_BYTES),
+    debug,
+  });
+}

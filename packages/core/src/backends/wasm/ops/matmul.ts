@@ -1,0 +1,57 @@
+// Drives the GEMM kernel for Backend.matmul: splits the work across threads (along the batch
+// when there are at least as many matrices as threads, else along M in multiples of the
+// micro-kernel's rows), gives each thread its packing scratch, and queues one call per
+// matrix per thread. Small products run on the calling thread: waking workers costs more.
+import type { KernelCall } from '../pool.ts';
+import type { Runtime } from '../runtime.ts';
+import { BIAS_NONE, emitGemm, gemmScratchBytes, MR } from '../kernels/gemm.ts';
+import type { Scratch } from '../scratch.ts';
+
+/** Below this many flops a product runs on one thread. */
+const PARALLEL_FLOPS = 2e6;
+
+export interface GemmProblem {
+  batch: number; m: number; n: number; k: number;
+  /** Byte addresses of matrix 0 and per-matrix byte strides (0 reuses one operand). */
+  a: number; aStride: number; b: number; bStride: number; c: number; cStride: number;
+  /** Byte (row, column) strides of A [m,k] and B [k,n] as stored. */
+  rsA: number; csA: number; rsB: number; csB: number;
+  bias: number; biasMode: number;
+}
+
+export function gemmKernel(rt: Runtime): number {
+  return rt.kernels(`gemm${rt.opts.relaxedSimd ? '-relaxed' : ''}`, (m) => emitGemm(m, rt.opts.relaxedSimd)).gemm!.id;
+}
+
+/** The calls of one thread computing rows m0..m1 of matrices b0..b1. */
+function threadCalls(fn: number, p: GemmProblem, s: { packA: number; packB: number; tile: number }, b0: number, b1: number, m0: number, m1: number): KernelCall[] {
+  const calls: KernelCall[] = [];
+  for (let bi = b0; bi < b1; bi++) {
+    calls.push({ fn, args: [p.a + bi * p.aStride, p.b + bi * p.bStride, p.c + bi * p.cStride, p.bias, p.biasMode, p.n, p.k,
+      p.rsA, p.csA, p.rsB, p.csB, m0, m1, s.packA, s.packB, s.tile] });
+  }
+  return calls;
+}
+
+/** Queues (or runs) a whole GEMM problem. k must be > 0 (the caller fills C when k = 0). */
+export function gemmCalls(rt: Runtime, scratch: Scratch, p: GemmProblem, maxThreads = rt.threads): KernelCall[][] {
+  const fn = gemmKernel(rt);
+  const flops = 2 * p.batch * p.m * p.n * p.k;
+  const threads = flops < PARALLEL_FLOPS ? 1 : Math.min(maxThreads, Math.max(p.batch, Math.ceil(p.m / MR)));
+  const need = gemmScratchBytes(p.n);
+  const lists: KernelCall[][] = [];
+  for (let t = 0; t < threads; t++) {
+    const s = scratch.gemm(t, need);
+    if (p.batch >= threads) {
+      const b0 = Math.floor(p.batch * t / threads), b1 = Math.floor(p.batch * (t + 1) / threads);
+      lists.push(threadCalls(fn, p, s, b0, b1, 0, p.m));
+    } else {
+      const chunk = Math.ceil(p.m / threads / MR) * MR;
+      const m0 = Math.min(p.m, t * chunk), m1 = Math.min(p.m, m0 + chunk);
+      lists.push(threadCalls(fn, p, s, 0, p.batch, m0, m1));
+    }
+  }
+  return lists;
+}
+
+export { BIAS_NONE };
