@@ -110,7 +110,8 @@ export const ge = (a: Tensor | number, b: Tensor | number): Tensor => compare('g
 
 /** cond != 0 ? a : b, broadcasting all three. */
 export function where(cond: Tensor, x: Tensor | number, y: Tensor | number): Tensor {
-  const [a, b] = operands('where', x, y);
+  // Two scalars take their backend from cond (operands() needs one tensor to find it).
+  const [a, b] = operands('where', typeof x === 'number' && typeof y === 'number' ? scalarLike(x, cond.backend, 'float32') : x, y);
   sameBackend('where', cond, a, b);
   const outShape = broadcastShapes(broadcastShapes(cond.shape, a.shape, 'where'), b.shape, 'where');
   const r = outShape.length;
