@@ -125,7 +125,8 @@ export interface Backend {
   reduce(op: ReduceOp, x: Storage, shape: ReduceShape): Storage;
 
   // --- indexing -----------------------------------------------------------------------------
-  /** x viewed as [outer, len, inner]; out[o, j, i] = x[o, ids[j], i] for j < ids.size. */
+  /** x viewed as [outer, len, inner]; out[o, j, i] = x[o, ids[j], i] for j < ids.size.
+   * Out-of-range ids are a caller error (CPU throws; GPU backends write 0), likewise below. */
   indexSelect(x: Storage, shape: ReduceShape, ids: Storage): Storage;
   /** The transpose of indexSelect: out [outer, len, inner] zeros, out[o, ids[j], i] += g[o, j, i]. */
   indexAdd(g: Storage, shape: ReduceShape, ids: Storage): Storage;
@@ -147,7 +148,9 @@ export interface Backend {
   normalize(x: Storage, rows: number, cols: number, eps: number, rms: boolean): { y: Storage; mean: Storage; rstd: Storage };
   /** dx of normalize given xhat = y (without affine) and rstd. */
   normalizeGrad(xhat: Storage, rstd: Storage, gy: Storage, rows: number, cols: number, rms: boolean): Storage;
-  /** Per-row -log softmax(logits)[target] (0 where target == ignoreIndex), and a 1/0 valid mask. */
+  /** Per-row -log softmax(logits)[target] (0 where target == ignoreIndex), and a 1/0 valid mask.
+   * A target outside [0, cols) that is not ignoreIndex is a caller error: the CPU reference
+   * throws; GPU backends cannot throw without a round trip and treat the row as ignored. */
   crossEntropy(logits: Storage, targets: Storage, rows: number, cols: number, ignoreIndex: number): { loss: Storage; valid: Storage };
   /** d logits given the upstream gradient of each row's loss. */
   crossEntropyGrad(logits: Storage, targets: Storage, gLoss: Storage, rows: number, cols: number, ignoreIndex: number): Storage;
@@ -166,6 +169,12 @@ export interface Backend {
   /** Counter-based random numbers: element i depends only on (key, counter + i), so every
    * backend draws the same values. 'uniform' is in [0, 1), 'normal' is N(0, 1). */
   random(size: number, kind: 'uniform' | 'normal', key: number, counter: number): Storage;
+
+  // --- diffusion -----------------------------------------------------------------------------
+  /** out[r, c] = sum_k coefs[k][r] * inputs[k][r, c] over [rows, cols] (1 to 3 inputs): one
+   * dispatch for q_sample and for each DDPM/DDIM update of a whole latent batch, whose
+   * per-sample coefficients come from the schedule tables. */
+  combineRows(inputs: readonly Storage[], coefs: readonly Storage[], rows: number, cols: number): Storage;
 
   // --- optimizers ---------------------------------------------------------------------------
   /** One fused AdamW step, updating param, m and v in place. */

@@ -216,3 +216,11 @@ test('gradcheck itself catches a wrong gradient', async () => {
   assert.notEqual(gradcheck(backend, badSquare, [input([3], 1, 0.5, 1)]), null);
   assert.equal(gradcheck(backend, F.square, [input([3], 1, 0.5, 1)]), null);
 });
+
+test('gradcheck combineRows (the diffusion step primitive)', () => {
+  fc.assert(fc.property(fc.integer({ min: 1, max: 3 }), dims(3, 1, 3), fc.integer({ min: 1, max: 3 }), fc.nat(), (n, rest, k, seed) => {
+    const xs = Array.from({ length: k }, (_, i) => input([n, ...rest], seed + i));
+    const cs = Array.from({ length: k }, (_, i) => input([n], seed + 10 + i));
+    check((...ts) => F.combineRows(ts.slice(0, k), ts.slice(k)), [...xs, ...cs]);
+  }), { numRuns: RUNS });
+});

@@ -379,3 +379,13 @@ gpuTest('adamwInPlace over several steps', async (gpu) => {
     await close(gpu, 'adamw v', vc, vg, 1e-9, 1e-5);
   }), { numRuns: RUNS });
 });
+
+gpuTest('combineRows with 1 to 3 inputs (diffusion steps)', async (gpu) => {
+  await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 3 }), fc.nat(), async (rows, cols, k, seed) => {
+    const xs = Array.from({ length: k }, (_, i) => both(gpu, randomF32(rows * cols, seed + i)));
+    const cs = Array.from({ length: k }, (_, i) => both(gpu, randomF32(rows, seed + 10 + i)));
+    const ref = cpu.combineRows(xs.map((x) => x[0]), cs.map((c) => c[0]), rows, cols);
+    const got = gpu.combineRows(xs.map((x) => x[1]), cs.map((c) => c[1]), rows, cols);
+    await close(gpu, 'combineRows', ref, got, 1e-6, 1e-5);
+  }), { numRuns: RUNS });
+});

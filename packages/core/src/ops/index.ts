@@ -12,3 +12,4 @@ export * from './rotary.ts';
 export * from './conv.ts';
 export * from './creation.ts';
 export * from './random.ts';
+export * from './diffusion.ts';

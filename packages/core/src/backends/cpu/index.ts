@@ -214,6 +214,19 @@ export class CpuBackend implements Backend {
     for (let i = 0; i < size; i++) out[i] = at(key, counter + i);
     return this.wrap(out);
   }
+  combineRows(inputs: readonly Storage[], coefs: readonly Storage[], rows: number, cols: number): Storage {
+    if (inputs.length !== coefs.length || inputs.length < 1 || inputs.length > 3) throw new Error(`combineRows: needs 1 to 3 inputs with one coefficient vector each, got ${inputs.length} and ${coefs.length}`);
+    const xs = inputs.map((s) => this.f32(s, 'combineRows')), cs = coefs.map((s) => this.f32(s, 'combineRows'));
+    const out = new Float32Array(rows * cols);
+    for (let k = 0; k < xs.length; k++) {
+      const x = xs[k]!, c = cs[k]!;
+      for (let r = 0; r < rows; r++) {
+        const a = c[r]!, o = r * cols;
+        for (let j = 0; j < cols; j++) out[o + j] += a * x[o + j]!;
+      }
+    }
+    return this.wrap(out);
+  }
   adamwInPlace(param: Storage, grad: Storage, m: Storage, v: Storage, a: AdamWArgs): void {
     const p = this.f32(param, 'adamw'), g = this.f32(grad, 'adamw'), M = this.f32(m, 'adamw'), V = this.f32(v, 'adamw');
     // PyTorch's AdamW: decoupled decay, then p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps).

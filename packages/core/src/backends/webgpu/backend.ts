@@ -129,6 +129,9 @@ export class WebGPUBackend implements Backend {
   }
 
   // --- optimizers ---------------------------------------------------------------------------
+  combineRows(inputs: readonly Storage[], coefs: readonly Storage[], rows: number, cols: number): Storage {
+    return nn.combineRows(this.rt, inputs.map((s) => asGPU(s, 'combineRows input')), coefs.map((s) => asGPU(s, 'combineRows coefficient')), rows, cols);
+  }
   adamwInPlace(param: Storage, grad: Storage, m: Storage, v: Storage, args: AdamWArgs): void {
     nn.adamwInPlace(this.rt, asGPU(param, 'param'), asGPU(grad, 'grad'), asGPU(m, 'm'), asGPU(v, 'v'), args);
   }

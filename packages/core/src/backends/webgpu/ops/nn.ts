@@ -93,3 +93,14 @@ export function adamwInPlace(rt: WebGPURuntime, param: GPUStorage, grad: GPUStor
     rt.dispatch({ file: 'adamw', entry: 'adamw', overrides: { WG } }, p, ws.map((w) => w.binding), rt.grid1D(r.count, WG), `adamw[${param.size}]`);
   }
 }
+
+export function combineRows(rt: WebGPURuntime, xs: readonly GPUStorage[], cs: readonly GPUStorage[], rows: number, cols: number): GPUStorage {
+  if (xs.length < 1 || xs.length > 3 || xs.length !== cs.length) throw new Error(`webgpu combineRows: needs 1 to 3 inputs with one coefficient vector each, got ${xs.length} and ${cs.length}`);
+  const y = rt.alloc(rows * cols, 'float32');
+  if (rows * cols === 0) return y;
+  const WG = 256;
+  const slot = (a: readonly GPUStorage[], i: number): GPUStorage => a[i] ?? a[0]!;
+  rt.dispatch({ file: 'combine_rows', entry: 'combine_rows', overrides: { WG } }, new Params().u(rows).u(cols).u(xs.length).u(0),
+    [slot(xs, 0), slot(xs, 1), slot(xs, 2), slot(cs, 0), slot(cs, 1), slot(cs, 2), y], rt.grid1D(rows * cols, WG), `combineRows[${xs.length}x${rows},${cols}]`);
+  return y;
+}
