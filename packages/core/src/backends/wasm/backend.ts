@@ -320,6 +320,16 @@ export class WasmBackend implements Backend {
     for (let i = 0; i < size; i++) o[i] = at(key, counter + i);
     return out;
   }
+  combineRows(inputs: readonly Storage[], coefs: readonly Storage[], rows: number, cols: number): Storage {
+    this.fallback('combineRows');
+    const out = this.alloc(rows * cols, 'float32'), y = this.f32(out, 'combineRows');
+    y.fill(0);
+    inputs.forEach((s, k) => {
+      const x = this.f32(s, 'combineRows'), c = this.f32(coefs[k]!, 'combineRows');
+      for (let r = 0; r < rows; r++) for (let j = r * cols; j < (r + 1) * cols; j++) y[j] += c[r]! * x[j]!;
+    });
+    return out;
+  }
   adamwInPlace(param: Storage, grad: Storage, m: Storage, v: Storage, a: AdamWArgs): void {
     this.fallback('adamwInPlace');
     ref.adamw(this.f32(param, 'adamw'), this.f32(grad, 'adamw'), this.f32(m, 'adamw'), this.f32(v, 'adamw'), a);
