@@ -2,3 +2,4 @@
 export { parseQwen2Config, type Qwen2Config } from './config.ts';
 export { Qwen2ForCausalLM, Qwen2Model, causalLMLoss, sampleTopP, type Qwen2Inputs, type CausalLMOutput, type GenerateOptions, type GenerateResult, type InitOptions } from './model.ts';
 export { KVCache } from './kv_cache.ts';
+export { Qwen2Tokenizer, QWEN2_SPECIAL_TOKENS, QWEN2_BASE_VOCAB_SIZE, QWEN2_CHAT_TEMPLATE, QWEN2_DEFAULT_SYSTEM_PROMPT, type ChatMessage, type ChatTemplateOptions } from './tokenizer.ts';
