@@ -439,3 +439,44 @@ test('wasm: CPU-emulated WebGPU adapters are recognised', () => {
   assert.equal(isCpuEmulatedAdapter({ info: { vendor: 'google', description: 'SwiftShader Device (Subzero)' } }), true);
   assert.equal(isCpuEmulatedAdapter({ isFallbackAdapter: false, info: { vendor: 'nvidia', architecture: 'ampere', device: 'NVIDIA GeForce RTX 3080' } }), false);
 });
+
+wasmTest('large elementwise, row and AdamW ops (split across threads), and they ran natively', async (gpu) => {
+  const rows = 257, cols = 515, n = rows * cols;
+  const [xc, xg] = both(gpu, randomF32(n, 1, -6, 6));
+  const [yc, yg] = both(gpu, randomF32(n, 2));
+  const [bc, bg] = both(gpu, randomF32(cols, 3));
+  const [mc, mg] = both(gpu, randomF32(3 * 1 * rows * cols, 4));
+  for (const op of ['add', 'sub', 'mul', 'max'] as const) {
+    await close(gpu, `binary ${op} same shape`, cpu.binary(op, xc, [rows, cols], yc, [rows, cols], [rows, cols], 'float32'),
+      gpu.binary(op, xg, [rows, cols], yg, [rows, cols], [rows, cols], 'float32'), 1e-6, 1e-6);
+    await close(gpu, `binary ${op} row broadcast`, cpu.binary(op, xc, [rows, cols], bc, [1, cols], [rows, cols], 'float32'),
+      gpu.binary(op, xg, [rows, cols], bg, [1, cols], [rows, cols], 'float32'), 1e-6, 1e-6);
+    await close(gpu, `binary ${op} 3-d broadcast`, cpu.binary(op, mc, [3, 1, rows, cols], xc, [1, 1, rows, cols], [3, 1, rows, cols], 'float32'),
+      gpu.binary(op, mg, [3, 1, rows, cols], xg, [1, 1, rows, cols], [3, 1, rows, cols], 'float32'), 1e-6, 1e-6);
+  }
+  for (const op of ['exp', 'silu', 'relu', 'sigmoid'] as const) {
+    await close(gpu, `unary ${op}`, cpu.unary(op, xc), gpu.unary(op, xg), 2e-6, 2e-5);
+    await close(gpu, `unaryGrad ${op}`, cpu.unaryGrad(op, xc, yc), gpu.unaryGrad(op, xg, yg), 2e-6, 5e-5);
+  }
+  for (const log of [false, true]) {
+    const sc = cpu.softmax(xc, rows, cols, log), sg = gpu.softmax(xg, rows, cols, log);
+    await close(gpu, `softmaxGrad log=${log}`, cpu.softmaxGrad(sc, yc, rows, cols, log), gpu.softmaxGrad(sg, yg, rows, cols, log), 1e-6, 1e-4);
+    await close(gpu, `softmax log=${log}`, sc, sg, 1e-6, 1e-5);
+  }
+  const nc = cpu.normalize(xc, rows, cols, 1e-5, false), ng = gpu.normalize(xg, rows, cols, 1e-5, false);
+  await close(gpu, 'normalizeGrad', cpu.normalizeGrad(nc.y, nc.rstd, yc, rows, cols, false), gpu.normalizeGrad(ng.y, ng.rstd, yg, rows, cols, false), 1e-5, 1e-4);
+  await close(gpu, 'normalize y', nc.y, ng.y, 1e-5, 1e-4);
+  const [tc, tg] = both(gpu, randomI32(rows, 5, 0, cols));
+  const [lc, lg] = both(gpu, randomF32(rows, 6));
+  await close(gpu, 'crossEntropy', cpu.crossEntropy(xc, tc, rows, cols, -100).loss, gpu.crossEntropy(xg, tg, rows, cols, -100).loss, 1e-5, 1e-5);
+  await close(gpu, 'crossEntropyGrad', cpu.crossEntropyGrad(xc, tc, lc, rows, cols, -100), gpu.crossEntropyGrad(xg, tg, lg, rows, cols, -100), 1e-6, 1e-4);
+  const [pc, pg] = both(gpu, randomF32(n, 7));
+  const [m1c, m1g] = both(gpu, new Float32Array(n)), [v1c, v1g] = both(gpu, new Float32Array(n));
+  const args = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 1 };
+  cpu.adamwInPlace(pc, yc, m1c, v1c, args); gpu.adamwInPlace(pg, yg, m1g, v1g, args);
+  await close(gpu, 'adamw param', pc, pg, 1e-6, 1e-5);
+  const native = wasm.nativeCounts();
+  for (const op of ['binary.add', 'unary.exp', 'unaryGrad.silu', 'softmax', 'softmaxGrad', 'normalize', 'normalizeGrad', 'crossEntropy', 'crossEntropyGrad', 'adamwInPlace', 'matmul']) {
+    assert.ok((native[op] ?? 0) > 0, `${op} ran natively`);
+  }
+});

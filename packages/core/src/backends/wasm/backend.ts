@@ -13,9 +13,23 @@ import { Scratch } from './scratch.ts';
 import { WasmStorage } from './storage.ts';
 import { BIAS_NONE, gemmCalls } from './ops/matmul.ts';
 import { BIAS_PER_COLUMN } from './kernels/gemm.ts';
+import { NATIVE_BINARY, NATIVE_UNARY, NATIVE_UNARY_GRAD } from './kernels/elementwise.ts';
+import { binaryCalls, elementwiseKernels, flatCalls } from './ops/elementwise.ts';
+import { runRows } from './ops/rows.ts';
+
+const nativeBinary = new Set<string>(NATIVE_BINARY), nativeUnary = new Set<string>(NATIVE_UNARY), nativeUnaryGrad = new Set<string>(NATIVE_UNARY_GRAD);
 
 type Arr = Float32Array | Int32Array;
 const numel = (s: readonly number[]): number => s.reduce((p, d) => p * d, 1);
+
+function checkTargets(t: Int32Array, rows: number, cols: number, ignoreIndex: number): void {
+  for (let r = 0; r < rows; r++) {
+    const v = t[r]!;
+    if (v !== ignoreIndex && !(v >= 0 && v < cols)) {
+      throw new RangeError(`cross_entropy: target ${v} is out of range [0, ${cols}) and is not ignore_index ${ignoreIndex}`);
+    }
+  }
+}
 
 export class WasmBackend implements Backend {
   readonly name = 'wasm';
@@ -139,18 +153,32 @@ export class WasmBackend implements Backend {
   }
   unary(op: UnaryOp, x: Storage): Storage {
     const out = this.alloc(x.size, x.dtype);
+    if (x.dtype === 'float32' && nativeUnary.has(op)) {
+      this.native(`unary.${op}`);
+      this.rt.run(flatCalls(this.rt, elementwiseKernels(this.rt)[`un_${op}`]!, [this.ptr(x), out.ptr], x.size));
+      return out;
+    }
     this.fallback(`unary.${op}`);
     ref.unary(op, this.view(x), this.view(out));
     return out;
   }
   unaryGrad(op: DifferentiableUnaryOp, x: Storage, gy: Storage): Storage {
     const out = this.alloc(x.size, 'float32');
+    if (x.dtype === 'float32' && gy.dtype === 'float32' && nativeUnaryGrad.has(op)) {
+      this.native(`unaryGrad.${op}`);
+      this.rt.run(flatCalls(this.rt, elementwiseKernels(this.rt)[`ung_${op}`]!, [this.ptr(x), this.ptr(gy), out.ptr], x.size));
+      return out;
+    }
     this.fallback(`unaryGrad.${op}`);
     ref.unaryGrad(op, this.f32(x, op), this.f32(gy, op), this.f32(out, op));
     return out;
   }
   binary(op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], outShape: readonly number[], outDtype: DType): Storage {
     const out = this.alloc(numel(outShape), outDtype);
+    if (out.size > 0 && a.dtype === 'float32' && b.dtype === 'float32' && outDtype === 'float32' && nativeBinary.has(op)) {
+      const calls = binaryCalls(this.rt, op, this.ptr(a), aShape, this.ptr(b), bShape, out.ptr, outShape);
+      if (calls) { this.native(`binary.${op}`); this.rt.run(calls); return out; }
+    }
     this.fallback(`binary.${op}`);
     ref.binary(op, this.view(a), aShape, this.view(b), bShape, outShape, this.view(out));
     return out;
@@ -235,42 +263,46 @@ export class WasmBackend implements Backend {
 
   softmax(x: Storage, rows: number, cols: number, log: boolean): Storage {
     const out = this.alloc(rows * cols, 'float32');
-    this.fallback('softmax');
-    ref.softmax(this.f32(x, 'softmax'), rows, cols, log, this.f32(out, 'softmax'));
+    this.native('softmax');
+    this.f32(x, 'softmax');
+    if (out.size > 0) runRows(this.rt, 'softmax_rows', rows, cols, [this.ptr(x), out.ptr], [cols, log ? 1 : 0]);
     return out;
   }
   softmaxGrad(y: Storage, gy: Storage, rows: number, cols: number, log: boolean): Storage {
     const out = this.alloc(rows * cols, 'float32');
-    this.fallback('softmaxGrad');
-    ref.softmaxGrad(this.f32(y, 'softmax'), this.f32(gy, 'softmax'), rows, cols, log, this.f32(out, 'softmax'));
+    this.native('softmaxGrad');
+    this.f32(y, 'softmax'); this.f32(gy, 'softmax');
+    if (out.size > 0) runRows(this.rt, 'softmax_grad_rows', rows, cols, [this.ptr(y), this.ptr(gy), out.ptr], [cols, log ? 1 : 0]);
     return out;
   }
   normalize(x: Storage, rows: number, cols: number, eps: number, rms: boolean): { y: Storage; mean: Storage; rstd: Storage } {
     const y = this.alloc(rows * cols, 'float32'), mean = this.alloc(rows, 'float32'), rstd = this.alloc(rows, 'float32');
-    this.fallback('normalize');
-    ref.normalize(this.f32(x, 'normalize'), rows, cols, eps, rms, this.f32(y, ''), this.f32(mean, ''), this.f32(rstd, ''));
+    this.native('normalize');
+    this.f32(x, 'normalize');
+    if (rows > 0) runRows(this.rt, 'normalize_rows', rows, cols, [this.ptr(x), y.ptr, mean.ptr, rstd.ptr], [cols, eps, rms ? 1 : 0]);
     return { y, mean, rstd };
   }
   normalizeGrad(xhat: Storage, rstd: Storage, gy: Storage, rows: number, cols: number, rms: boolean): Storage {
     const out = this.alloc(rows * cols, 'float32');
-    this.fallback('normalizeGrad');
-    ref.normalizeGrad(this.f32(xhat, 'normalize'), this.f32(rstd, 'normalize'), this.f32(gy, 'normalize'), rows, cols, rms, this.f32(out, ''));
+    this.native('normalizeGrad');
+    this.f32(xhat, 'normalize'); this.f32(rstd, 'normalize'); this.f32(gy, 'normalize');
+    if (out.size > 0) runRows(this.rt, 'normalize_grad_rows', rows, cols, [this.ptr(xhat), this.ptr(rstd), this.ptr(gy), out.ptr], [cols, rms ? 1 : 0]);
     return out;
   }
   crossEntropy(logits: Storage, targets: Storage, rows: number, cols: number, ignoreIndex: number): { loss: Storage; valid: Storage } {
+    this.f32(logits, 'cross_entropy');
+    checkTargets(this.i32(targets, 'cross_entropy'), rows, cols, ignoreIndex);
     const loss = this.alloc(rows, 'float32'), valid = this.alloc(rows, 'float32');
-    this.fallback('crossEntropy');
-    try {
-      ref.crossEntropy(this.f32(logits, 'cross_entropy'), this.i32(targets, 'cross_entropy'), rows, cols, ignoreIndex, this.f32(loss, ''), this.f32(valid, ''));
-    } catch (e) { this.free(loss); this.free(valid); throw e; }
+    this.native('crossEntropy');
+    if (rows > 0) runRows(this.rt, 'ce_rows', rows, cols, [this.ptr(logits), this.ptr(targets), loss.ptr, valid.ptr], [cols, ignoreIndex]);
     return { loss, valid };
   }
   crossEntropyGrad(logits: Storage, targets: Storage, gLoss: Storage, rows: number, cols: number, ignoreIndex: number): Storage {
+    this.f32(logits, 'cross_entropy'); this.f32(gLoss, 'cross_entropy');
+    checkTargets(this.i32(targets, 'cross_entropy'), rows, cols, ignoreIndex);
     const out = this.alloc(rows * cols, 'float32');
-    this.fallback('crossEntropyGrad');
-    try {
-      ref.crossEntropyGrad(this.f32(logits, 'cross_entropy'), this.i32(targets, 'cross_entropy'), this.f32(gLoss, 'cross_entropy'), rows, cols, ignoreIndex, this.f32(out, ''));
-    } catch (e) { this.free(out); throw e; }
+    this.native('crossEntropyGrad');
+    if (out.size > 0) runRows(this.rt, 'ce_grad_rows', rows, cols, [this.ptr(logits), this.ptr(targets), this.ptr(gLoss), out.ptr], [cols, ignoreIndex]);
     return out;
   }
   attention(q: Storage, k: Storage, v: Storage, args: AttentionArgs): { out: Storage; lse: Storage } {
@@ -331,7 +363,11 @@ export class WasmBackend implements Backend {
     return out;
   }
   adamwInPlace(param: Storage, grad: Storage, m: Storage, v: Storage, a: AdamWArgs): void {
-    this.fallback('adamwInPlace');
-    ref.adamw(this.f32(param, 'adamw'), this.f32(grad, 'adamw'), this.f32(m, 'adamw'), this.f32(v, 'adamw'), a);
+    for (const s of [param, grad, m, v]) this.f32(s, 'adamw');
+    this.native('adamwInPlace');
+    // Scalars as PyTorch computes them (in float64), rounded once to float32 for the kernel.
+    const bc1 = 1 - Math.pow(a.beta1, a.step), bc2 = 1 - Math.pow(a.beta2, a.step);
+    this.rt.run(flatCalls(this.rt, elementwiseKernels(this.rt).adamw!, [this.ptr(param), this.ptr(grad), this.ptr(m), this.ptr(v)], param.size,
+      [a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, a.lr / bc1, Math.sqrt(bc2), 1 - a.lr * a.weightDecay, a.eps]));
   }
 }

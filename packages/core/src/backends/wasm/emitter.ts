@@ -176,12 +176,26 @@ export class Func<P extends Record<string, ValType>> implements FuncRef {
 
 export interface MemoryLimits { initialPages: number; maximumPages: number }
 
+interface FuncImport extends FuncRef { params: ValType[]; result: ValType | undefined }
+
+/** Host functions every kernel module may import from env (workers provide the same). */
+export const HOST_FUNCTIONS = { log: Math.log, exp: Math.exp } as const;
+
 export class ModuleBuilder {
   private readonly funcs: Func<Record<string, ValType>>[] = [];
+  private readonly imports: FuncImport[] = [];
+
+  /** Imports env[name] (one of HOST_FUNCTIONS); declare imports before any function. */
+  importFunc(name: keyof typeof HOST_FUNCTIONS, params: ValType[], result?: ValType): FuncRef {
+    if (this.funcs.length > 0) throw new Error('emitter: declare imports before functions');
+    const f = { index: this.imports.length, name, params, result };
+    this.imports.push(f);
+    return f;
+  }
 
   /** Declares a function (its index is fixed now, so others can call it); fill in `body` later. */
   func<P extends Record<string, ValType>>(name: string, params: P, result?: ValType, exported = true): Func<P> {
-    const f = new Func(this.funcs.length, name, params, result, exported);
+    const f = new Func(this.imports.length + this.funcs.length, name, params, result, exported);
     this.funcs.push(f as unknown as Func<Record<string, ValType>>);
     return f;
   }
@@ -189,19 +203,22 @@ export class ModuleBuilder {
   /** The binary, importing a shared memory env.memory with the given limits. */
   encode(mem: MemoryLimits): Uint8Array {
     const section = (id: number, content: number[]): number[] => [id, ...uleb(content.length), ...content];
-    const sigs: string[] = [], sigBytes: number[][] = [], funcSig: number[] = [];
-    for (const f of this.funcs) {
-      const s = f.signature(), key = s.join(',');
+    const sigs: string[] = [], sigBytes: number[][] = [];
+    const sigIndex = (s: number[]): number => {
+      const key = s.join(',');
       let i = sigs.indexOf(key);
       if (i < 0) { i = sigs.length; sigs.push(key); sigBytes.push(s); }
-      funcSig.push(i);
-    }
+      return i;
+    };
+    const importSig = (f: FuncImport) => [0x60, ...vec(f.params.map((t) => [VALTYPE[t]])), ...vec(f.result ? [[VALTYPE[f.result]]] : [])];
+    const fnImports = this.imports.map((f) => [...utf8('env'), ...utf8(f.name), 0x00, ...uleb(sigIndex(importSig(f)))]);
+    const funcSig = this.funcs.map((f) => sigIndex(f.signature()));
     const memImport = [...utf8('env'), ...utf8('memory'), 0x02, 0x03, ...uleb(mem.initialPages), ...uleb(mem.maximumPages)];
     const exports = this.funcs.filter((f) => f.exported).map((f) => [...utf8(f.name), 0x00, ...uleb(f.index)]);
     const bytes = [
       0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
       ...section(1, vec(sigBytes)),
-      ...section(2, vec([memImport])),
+      ...section(2, vec([memImport, ...fnImports])),
       ...section(3, vec(funcSig.map((i) => uleb(i)))),
       ...section(7, vec(exports)),
       ...section(10, vec(this.funcs.map((f) => f.encodeBody()))),

@@ -28,7 +28,7 @@ function load(id) {
   while (fns[id] === undefined) {
     const m = receiveMessageOnPort(port);
     if (!m) throw new Error('wasm worker: kernel ' + id + ' was never sent');
-    const inst = new WebAssembly.Instance(m.message.module, { env: { memory } });
+    const inst = new WebAssembly.Instance(m.message.module, { env: { memory, log: Math.log, exp: Math.exp } });
     for (const [fid, name] of m.message.fns) fns[fid] = inst.exports[name];
   }
   return fns[id];

@@ -3,7 +3,7 @@
 // key (its shape class and SIMD flavour), compiled, instantiated on this thread and handed to
 // every worker. Each exported function gets a global id so calls can be queued to workers.
 import { setFlagsFromString } from 'node:v8';
-import { ModuleBuilder } from './emitter.ts';
+import { HOST_FUNCTIONS, ModuleBuilder } from './emitter.ts';
 import { Heap, PAGE } from './memory.ts';
 import { WorkerPool, type KernelCall } from './pool.ts';
 import { WA } from './webassembly.ts';
@@ -52,7 +52,7 @@ export class Runtime {
     build(mb);
     const bytes = mb.encode({ initialPages: this.heap.initialPages, maximumPages: this.heap.maximumPages });
     const module = new WA.Module(bytes);
-    const instance = new WA.Instance(module, { env: { memory: this.heap.memory } });
+    const instance = new WA.Instance(module, { env: { memory: this.heap.memory, ...HOST_FUNCTIONS } });
     const fns: Record<string, KernelFn> = {};
     const ids: Array<[number, string]> = [];
     for (const [name, value] of Object.entries(instance.exports)) {
