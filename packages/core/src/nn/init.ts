@@ -18,6 +18,7 @@ function randomOpts(opts: InitOptions): { backend?: Backend; generator: Generato
 
 /** A new tensor uniform in [low, high). */
 export function uniform(shape: readonly number[], low: number, high: number, opts: InitOptions = {}): Tensor {
+  if (opts.backend?.name === 'meta') return rand(shape, randomOpts(opts)); // meta: shapes only, nothing to scale (same counters drawn)
   // tidy frees the intermediate draws; noGrad keeps the result a plain leaf.
   return tidy(() => noGrad(() => add(mul(rand(shape, randomOpts(opts)), high - low), low)));
 }
