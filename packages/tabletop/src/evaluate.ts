@@ -102,7 +102,7 @@ export async function evaluate(policy: Policy, opts: EvalOptions): Promise<EvalR
 async function runTask(env: TabletopEnv, policy: Policy, spec: TaskSpec, chain: number, taskIndex: number, instruction: string,
   maxSteps: number, onStep: EvalOptions['onStep']): Promise<boolean> {
   try {
-    env.setTask(spec);
+    env.setTask(spec, false);
   } catch {
     // The previous tasks succeeded but left a state where this one cannot be asked
     // (e.g. the policy put an object where the expert would not): a failure.

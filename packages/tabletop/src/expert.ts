@@ -51,7 +51,8 @@ function approach(s: WorldState, goal: Goal, gripper: 1 | -1): { action: Float32
   } else {
     tz = goal.pos[2];
   }
-  const eyaw = wrapAngle(goal.yaw - g.yaw);
+  // No wrapping: the gripper's yaw is limited to [-pi, pi], so it must turn the long way round.
+  const eyaw = goal.yaw - g.yaw;
   const a = new Float32Array(7);
   a[0] = clip(mx / MAX_TRANSLATION);
   a[1] = clip(my / MAX_TRANSLATION);
@@ -196,7 +197,7 @@ export function expertAction(s: WorldState, task: ActiveTask): Float32Array {
       const hh = h.kind === 'object' ? h : null;
       const gripYaw = wantYaw - (hh ? hh.yawOffset : 0);
       const a = hold(-1);
-      a[5] = clip(wrapAngle(gripYaw - g.yaw) / MAX_ROTATION);
+      a[5] = clip((gripYaw - g.yaw) / MAX_ROTATION);
       if (Math.abs(wrapAngle(o.yaw - wantYaw)) < 0.04) return hold(1);
       return a;
     }
@@ -244,6 +245,9 @@ function pushStep(s: WorldState, o: ObjectState, dir: readonly [number, number])
     return a;
   }
   const pre: Vec3 = [o.pos[0] - dir[0] * (contact + 0.016), o.pos[1] - dir[1] * (contact + 0.016), z];
-  const r = approach(s, { pos: pre, yaw: g.yaw }, -1);
+  // Close the fingers only up high or at the start point: closing low elsewhere could grasp
+  // whatever is between them (say, the object just put in a bowl).
+  const atStart = Math.hypot(g.pos[0] - pre[0], g.pos[1] - pre[1]) < 0.012;
+  const r = approach(s, { pos: pre, yaw: g.yaw }, g.pos[2] > 0.12 || atStart ? -1 : 1);
   return r.action;
 }

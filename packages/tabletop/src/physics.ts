@@ -42,14 +42,17 @@ const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > 
 export function stepWorld(state: WorldState, action: Action): void {
   const a = sanitizeAction(action);
   const g = state.gripper;
+  const opening = (a[6] as number) >= 0;
+  // Opening fingers let go before the arm moves on, so a release does not drag what was held.
+  if (opening && g.holding) letGo(state);
+
   const old: Vec3 = [g.pos[0], g.pos[1], g.pos[2]];
-  const oldYaw = g.yaw;
   const next: Vec3 = [
     clamp(old[0] + (a[0] as number) * MAX_TRANSLATION, WORKSPACE.x0, WORKSPACE.x1),
     clamp(old[1] + (a[1] as number) * MAX_TRANSLATION, WORKSPACE.y0, WORKSPACE.y1),
     clamp(old[2] + (a[2] as number) * MAX_TRANSLATION, WORKSPACE.z0, WORKSPACE.z1),
   ];
-  const nextYaw = clamp(oldYaw + (a[5] as number) * MAX_ROTATION, -Math.PI, Math.PI);
+  const nextYaw = clamp(g.yaw + (a[5] as number) * MAX_ROTATION, -Math.PI, Math.PI);
 
   if (g.holding === null && g.opening < 0.3) pushObjects(state, old, next);
 
@@ -65,10 +68,8 @@ export function stepWorld(state: WorldState, action: Action): void {
     dragHandle(state);
   }
 
-  if ((a[6] as number) >= 0) {
+  if (opening) {
     g.command = 1;
-    if (g.holding && g.holding.kind === 'object') release(state, objectById(state, g.holding.id));
-    g.holding = null;
     g.opening = Math.min(1, g.opening + OPENING_RATE);
   } else {
     g.command = -1;
@@ -79,6 +80,14 @@ export function stepWorld(state: WorldState, action: Action): void {
     }
   }
   state.step++;
+}
+
+/** Release what the gripper holds: an object drops onto what is below; the switch snaps to an end. */
+function letGo(state: WorldState): void {
+  const h = state.gripper.holding;
+  if (h && h.kind === 'object') release(state, objectById(state, h.id));
+  if (h && h.kind === 'handle' && h.item === 'switch') state.switchPos = state.switchPos > 0.5 ? 1 : 0;
+  state.gripper.holding = null;
 }
 
 /** Translate (and turn) an object and everything resting on it, recursively. */
@@ -226,18 +235,29 @@ function dragHandle(state: WorldState): void {
 function pushObjects(state: WorldState, from: Vec3, to: Vec3): void {
   const dx = to[0] - from[0], dy = to[1] - from[1];
   if (dx === 0 && dy === 0) return;
+  const moved = new Set<number>();
   for (const o of state.objects) {
     if (o.support !== 'table' || o.shape === 'bowl') continue;
     const d = dims(o);
     const verticalOverlap = to[2] < o.pos[2] + d.h && to[2] + FINGER_LENGTH > o.pos[2];
     if (!verticalOverlap) continue;
     const rx = o.pos[0] - to[0], ry = o.pos[1] - to[1];
-    const dist = Math.hypot(rx, ry);
     const towards = rx * dx + ry * dy > 0;
-    if (dist < PUSH_RADIUS + d.r && towards) {
-      const nx = clamp(o.pos[0] + dx, TABLE.x0 + d.r, TABLE.x1 - d.r);
-      const ny = clamp(o.pos[1] + dy, TABLE.y0 + d.r, TABLE.y1 - d.r);
-      moveWithDependents(state, o, nx - o.pos[0], ny - o.pos[1], 0);
-    }
+    if (Math.hypot(rx, ry) < PUSH_RADIUS + d.r && towards) shove(state, o, dx, dy, moved);
+  }
+}
+
+/** Move a loose object by (dx, dy), and with it the loose objects it runs into. */
+function shove(state: WorldState, o: ObjectState, dx: number, dy: number, moved: Set<number>): void {
+  if (moved.has(o.id)) return;
+  moved.add(o.id);
+  const r = dims(o).r;
+  const nx = clamp(o.pos[0] + dx, TABLE.x0 + r, TABLE.x1 - r);
+  const ny = clamp(o.pos[1] + dy, TABLE.y0 + r, TABLE.y1 - r);
+  moveWithDependents(state, o, nx - o.pos[0], ny - o.pos[1], 0);
+  for (const p of state.objects) {
+    if (p.id === o.id || p.support !== 'table' || p.shape === 'bowl' || moved.has(p.id)) continue;
+    const rx = p.pos[0] - o.pos[0], ry = p.pos[1] - o.pos[1];
+    if (Math.hypot(rx, ry) < r + dims(p).r - 0.004 && rx * dx + ry * dy > 0) shove(state, p, dx, dy, moved);
   }
 }

@@ -30,6 +30,9 @@ export interface ActiveTask {
   start: { pos: Vec3 | null; yaw: number; support: Support | null; drawer: number; switchPos: number };
 }
 
+/** Evaluation (non-strict) accepts a drawer this far out for putting things in or taking them out. */
+export const DRAWER_USABLE_AT = 0.06;
+
 /** How far a push must move the object (metres) and how far the expert pushes it. */
 export const PUSH_SUCCESS = 0.06;
 export const PUSH_DISTANCE = 0.1;
@@ -95,8 +98,12 @@ export function pushDestination(s: WorldState, o: ObjectState, kind: keyof typeo
   return [x, y, 0];
 }
 
-/** Why the task cannot be asked in this state, or null when it can. */
-export function taskProblem(s: WorldState, spec: TaskSpec): string | null {
+/**
+ * Why the task cannot be asked in this state, or null when it can. `strict` (the default,
+ * used when sampling tasks) also demands free room for a push; evaluation relaxes it, since
+ * a policy's earlier moves may leave objects closer together than the expert would.
+ */
+export function taskProblem(s: WorldState, spec: TaskSpec, strict = true): string | null {
   const ar = taskArity(spec.kind);
   const get = (id: number | undefined, role: string): ObjectState | string => {
     if (id === undefined) return `task ${spec.kind} needs ${role}`;
@@ -140,7 +147,7 @@ export function taskProblem(s: WorldState, spec: TaskSpec): string | null {
     }
     case 'push_left': case 'push_right': case 'push_forward': case 'push_back':
       if (o!.support !== 'table' || !hasNothingOn(s, o!)) return `object ${o!.id} is not a free object on the table`;
-      if (!pushDestination(s, o!, spec.kind)) return `object ${o!.id} has no free room for ${spec.kind}`;
+      if (strict && !pushDestination(s, o!, spec.kind)) return `object ${o!.id} has no free room for ${spec.kind}`;
       return null;
     case 'rotate_left': case 'rotate_right':
       if (o!.shape !== 'block') return 'only blocks can be rotated (the other shapes look the same turned)';
@@ -151,14 +158,14 @@ export function taskProblem(s: WorldState, spec: TaskSpec): string | null {
     case 'close_drawer':
       return s.drawer >= DRAWER_OPEN_AT ? null : 'the drawer is not open';
     case 'put_in_drawer':
-      if (s.drawer < DRAWER_OPEN_AT) return 'the drawer is not open';
+      if (s.drawer < (strict ? DRAWER_OPEN_AT : DRAWER_USABLE_AT)) return 'the drawer is not open';
       if (s.objects.some((p) => p.support === 'drawer')) return 'the drawer already holds an object';
       if (o!.support === 'drawer') return `object ${o!.id} is already in the drawer`;
       if (!isHeld(o!) && !pickable(s, o!)) return `object ${o!.id} cannot be picked up now`;
       return null;
     case 'take_from_drawer':
       if (o!.support !== 'drawer') return `object ${o!.id} is not in the drawer`;
-      if (s.drawer < DRAWER_OPEN_AT) return 'the drawer is not open';
+      if (s.drawer < (strict ? DRAWER_OPEN_AT : DRAWER_USABLE_AT)) return 'the drawer is not open';
       if (!pickable(s, o!)) return `object ${o!.id} cannot be picked up now`;
       return null;
     case 'take_from_bowl': {
@@ -198,8 +205,8 @@ export function feasibleTasks(s: WorldState): TaskSpec[] {
   return out;
 }
 
-export function beginTask(s: WorldState, spec: TaskSpec): ActiveTask {
-  const problem = taskProblem(s, spec);
+export function beginTask(s: WorldState, spec: TaskSpec, strict = true): ActiveTask {
+  const problem = taskProblem(s, spec, strict);
   if (problem) throw new Error(`task ${spec.kind} cannot start: ${problem}`);
   const o = spec.object !== undefined ? objectById(s, spec.object) : null;
   return {
