@@ -476,7 +476,28 @@ wasmTest('large elementwise, row and AdamW ops (split across threads), and they 
   cpu.adamwInPlace(pc, yc, m1c, v1c, args); gpu.adamwInPlace(pg, yg, m1g, v1g, args);
   await close(gpu, 'adamw param', pc, pg, 1e-6, 1e-5);
   const native = wasm.nativeCounts();
-  for (const op of ['binary.add', 'unary.exp', 'unaryGrad.silu', 'softmax', 'softmaxGrad', 'normalize', 'normalizeGrad', 'crossEntropy', 'crossEntropyGrad', 'adamwInPlace', 'matmul']) {
+  for (const op of ['binary.add', 'unary.exp', 'unaryGrad.silu', 'softmax', 'softmaxGrad', 'normalize', 'normalizeGrad', 'crossEntropy', 'crossEntropyGrad', 'adamwInPlace', 'matmul', 'attention', 'attentionGrad']) {
     assert.ok((native[op] ?? 0) > 0, `${op} ran natively`);
+  }
+});
+
+wasmTest('attention at a size split across threads and query blocks (causal and masked, GQA)', async (gpu) => {
+  for (const [causal, masked] of [[true, false], [false, true]] as const) {
+    const batch = 2, heads = 4, kvHeads = 2, tq = 150, tk = 170, d = 24, dv = 20;
+    const args: AttentionArgs = { batch, heads, kvHeads, tq, tk, dim: d, dimV: dv, scale: 1 / Math.sqrt(d), causal, maskBatchStride: tq * tk, maskHeadStride: 0 };
+    const [qc, qg] = both(gpu, randomF32(batch * heads * tq * d, 1));
+    const [kc, kg] = both(gpu, randomF32(batch * kvHeads * tk * d, 2));
+    const [vc, vg] = both(gpu, randomF32(batch * kvHeads * tk * dv, 3));
+    const [mc, mg] = both(gpu, randomF32(batch * tq * tk, 4).map((v, i) => (i % tk !== 0 && v > 1.2 ? -1e9 : v)));
+    const argsC = masked ? { ...args, mask: mc } : args, argsG = masked ? { ...args, mask: mg } : args;
+    const c = cpu.attention(qc, kc, vc, argsC), g = gpu.attention(qg, kg, vg, argsG);
+    const [goc, gog] = both(gpu, randomF32(batch * heads * tq * dv, 5));
+    const gc = cpu.attentionGrad(qc, kc, vc, c.out, c.lse, goc, argsC), gg = gpu.attentionGrad(qg, kg, vg, g.out, g.lse, gog, argsG);
+    await close(gpu, `causal ${causal} gq`, gc.gq, gg.gq, 1e-5, 1e-3);
+    await close(gpu, `causal ${causal} gk`, gc.gk, gg.gk, 1e-5, 1e-3);
+    await close(gpu, `causal ${causal} gv`, gc.gv, gg.gv, 1e-5, 1e-3);
+    await close(gpu, `causal ${causal} out`, c.out, g.out, 1e-5, 1e-4);
+    await close(gpu, `causal ${causal} lse`, c.lse, g.lse, 1e-5, 1e-5);
+    for (const s of [qg, kg, vg, mg, gog]) gpu.free(s);
   }
 });

@@ -16,6 +16,7 @@ import { BIAS_PER_COLUMN } from './kernels/gemm.ts';
 import { NATIVE_BINARY, NATIVE_UNARY, NATIVE_UNARY_GRAD } from './kernels/elementwise.ts';
 import { binaryCalls, elementwiseKernels, flatCalls } from './ops/elementwise.ts';
 import { runRows } from './ops/rows.ts';
+import { attentionBackward, attentionForward } from './ops/attention.ts';
 
 const nativeBinary = new Set<string>(NATIVE_BINARY), nativeUnary = new Set<string>(NATIVE_UNARY), nativeUnaryGrad = new Set<string>(NATIVE_UNARY_GRAD);
 
@@ -307,6 +308,12 @@ export class WasmBackend implements Backend {
   }
   attention(q: Storage, k: Storage, v: Storage, args: AttentionArgs): { out: Storage; lse: Storage } {
     const out = this.alloc(args.batch * args.heads * args.tq * args.dimV, 'float32'), lse = this.alloc(args.batch * args.heads * args.tq, 'float32');
+    if (lse.size > 0 && args.tk > 0 && args.dim > 0 && args.dimV > 0) {
+      this.native('attention');
+      for (const s of [q, k, v]) this.f32(s, 'attention');
+      attentionForward(this.rt, this.scratch, { q: this.ptr(q), k: this.ptr(k), v: this.ptr(v), mask: args.mask ? this.ptr(args.mask) : 0 }, out.ptr, lse.ptr, args);
+      return { out, lse };
+    }
     this.fallback('attention');
     ref.attention(this.f32(q, 'attention'), this.f32(k, 'attention'), this.f32(v, 'attention'), args.mask ? this.f32(args.mask, 'attention mask') : undefined,
       args, this.f32(out, ''), this.f32(lse, ''));
@@ -314,6 +321,15 @@ export class WasmBackend implements Backend {
   }
   attentionGrad(q: Storage, k: Storage, v: Storage, out: Storage, lse: Storage, gOut: Storage, args: AttentionArgs): { gq: Storage; gk: Storage; gv: Storage } {
     const gq = this.zeros(q.size, 'float32'), gk = this.zeros(k.size, 'float32'), gv = this.zeros(v.size, 'float32');
+    if (q.size > 0 && args.tk > 0 && args.dim > 0 && args.dimV > 0) {
+      this.native('attentionGrad');
+      for (const s of [q, k, v, out, lse, gOut]) this.f32(s, 'attention');
+      attentionBackward(this.rt, this.scratch, {
+        q: this.ptr(q), k: this.ptr(k), v: this.ptr(v), mask: args.mask ? this.ptr(args.mask) : 0,
+        out: this.ptr(out), lse: this.ptr(lse), gOut: this.ptr(gOut), gq: this.ptr(gq), gk: this.ptr(gk), gv: this.ptr(gv),
+      }, args);
+      return { gq, gk, gv };
+    }
     this.fallback('attentionGrad');
     ref.attentionGrad(this.f32(q, 'attention'), this.f32(k, 'attention'), this.f32(v, 'attention'), this.f32(out, 'attention'), this.f32(lse, 'attention'),
       this.f32(gOut, 'attention'), args.mask ? this.f32(args.mask, 'attention mask') : undefined, args, this.f32(gq, ''), this.f32(gk, ''), this.f32(gv, ''));

@@ -8,7 +8,8 @@
 // registers (x64 gives wasm 15) and spills four accumulators; 4x8 fits (measured ~20% faster).
 // For the same reason the k loop is not unrolled (unrolled, the loads hoist and spill).
 // Operands are addressed by (row stride, column stride) in bytes, so packing absorbs
-// transposes. The first K block writes C (plus an optional bias), later blocks accumulate.
+// transposes. The first K block writes C (plus an optional bias), later blocks accumulate;
+// with `accumulate` set every block adds to C (C += A B, for gradient sums).
 import {
   brIf, call, cat, f32, f32x4, forRange, get, i32, ifThen, loop, memory, select, set, tee, v128,
   type Code, type ModuleBuilder, type FuncRef,
@@ -141,7 +142,7 @@ export function emitGemm(m: ModuleBuilder, relaxed: boolean): GemmFns {
   // The blocked driver for rows m0..m1 of one matrix.
   const g = m.func('gemm', {
     a: 'i32', b: 'i32', c: 'i32', bias: 'i32', biasMode: 'i32', n: 'i32', k: 'i32',
-    rsA: 'i32', csA: 'i32', rsB: 'i32', csB: 'i32', m0: 'i32', m1: 'i32', packA: 'i32', packB: 'i32', tile: 'i32',
+    rsA: 'i32', csA: 'i32', rsB: 'i32', csB: 'i32', m0: 'i32', m1: 'i32', packA: 'i32', packB: 'i32', tile: 'i32', accumulate: 'i32',
   });
   {
     const P = g.p;
@@ -167,7 +168,7 @@ export function emitGemm(m: ModuleBuilder, relaxed: boolean): GemmFns {
                 i32.shl(get(P.n), i32.const(2)),
                 imin(i32.const(MR), i32.sub(get(mc), get(ir))),
                 imin(i32.const(NR), i32.sub(get(nc), get(jr))),
-                i32.eqz(get(pc)),
+                i32.and(i32.eqz(get(pc)), i32.eqz(get(P.accumulate))),
                 get(P.biasMode),
                 i32.add(get(P.bias), i32.shl(
                   select(i32.add(get(ic), get(ir)), i32.add(get(jc), get(jr)), i32.eq(get(P.biasMode), i32.const(BIAS_PER_ROW))), i32.const(2))),

@@ -28,7 +28,7 @@ function threadCalls(fn: number, p: GemmProblem, s: { packA: number; packB: numb
   const calls: KernelCall[] = [];
   for (let bi = b0; bi < b1; bi++) {
     calls.push({ fn, args: [p.a + bi * p.aStride, p.b + bi * p.bStride, p.c + bi * p.cStride, p.bias, p.biasMode, p.n, p.k,
-      p.rsA, p.csA, p.rsB, p.csB, m0, m1, s.packA, s.packB, s.tile] });
+      p.rsA, p.csA, p.rsB, p.csB, m0, m1, s.packA, s.packB, s.tile, 0] });
   }
   return calls;
 }
@@ -55,3 +55,12 @@ export function gemmCalls(rt: Runtime, scratch: Scratch, p: GemmProblem, maxThre
 }
 
 export { BIAS_NONE };
+
+/** One matrix product C (+)= A B on one thread, for drivers that queue their own calls. */
+export interface GemmCall {
+  a: number; b: number; c: number; m: number; n: number; k: number;
+  rsA: number; csA: number; rsB: number; csB: number; accumulate?: boolean;
+}
+export function gemmCall(fn: number, g: GemmCall, s: { packA: number; packB: number; tile: number }): KernelCall {
+  return { fn, args: [g.a, g.b, g.c, 0, BIAS_NONE, g.n, g.k, g.rsA, g.csA, g.rsB, g.csB, 0, g.m, s.packA, s.packB, s.tile, g.accumulate ? 1 : 0] };
+}
