@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import {
-  ENVS, Renderer, RolloutRecorder, Rng, TabletopEnv, encodePng, evaluate, expertPolicy, feasibleTasks,
+  ENVS, RolloutRecorder, Rng, TabletopEnv, encodePng, evaluate, expertPolicy, feasibleTasks,
   generateDataset, hstack, instructionFor, observationPicture, parseEnvList, parseEnvName, perTaskTable, randomPolicy,
   resultTable, upscale, type EnvName, type ObjectSplit, type Policy,
 } from '@reconvla/tabletop';

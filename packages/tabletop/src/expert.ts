@@ -95,8 +95,8 @@ function graspPose(s: WorldState, o: ObjectState, yawMargin = 0): Goal {
   return { pos: [o.pos[0], o.pos[1], o.pos[2] + 0.3 * d.h], yaw };
 }
 
-/** Gripper pose that brings the held object o's bottom centre to (x, y, z). */
-function carryPose(s: WorldState, o: ObjectState, x: number, y: number, z: number, yaw: number): Goal {
+/** Gripper pose that brings the held object's bottom centre to (x, y, z). */
+function carryPose(s: WorldState, x: number, y: number, z: number, yaw: number): Goal {
   const h = s.gripper.holding;
   if (!h || h.kind !== 'object') throw new Error('carryPose: nothing held');
   const c = Math.cos(yaw), sn = Math.sin(yaw);
@@ -105,8 +105,8 @@ function carryPose(s: WorldState, o: ObjectState, x: number, y: number, z: numbe
 }
 
 /** Bring the held object over (x, y), lower it to `surface` and let go. */
-function placeAt(s: WorldState, o: ObjectState, x: number, y: number, surface: number, yaw = s.gripper.yaw): Float32Array {
-  const r = approach(s, carryPose(s, o, x, y, surface + 0.008, yaw), -1);
+function placeAt(s: WorldState, x: number, y: number, surface: number, yaw = s.gripper.yaw): Float32Array {
+  const r = approach(s, carryPose(s, x, y, surface + 0.008, yaw), -1);
   if (r.arrived) return hold(1);
   return r.action;
 }
@@ -136,7 +136,7 @@ function letGo(s: WorldState): Float32Array {
   if (h && h.kind === 'object') {
     const o = objectById(s, h.id);
     const [x, y] = freeSpot(s, o, o.pos[0], o.pos[1]);
-    return placeAt(s, o, x, y, 0);
+    return placeAt(s, x, y, 0);
   }
   const a = hold(1);
   a[2] = 1; // open and back off upwards
@@ -203,25 +203,25 @@ export function expertAction(s: WorldState, task: ActiveTask): Float32Array {
     }
     case 'place_in_bowl': {
       const bowl = objectById(s, spec.target!);
-      return placeAt(s, o, bowl.pos[0], bowl.pos[1], bowl.pos[2] + 0.006);
+      return placeAt(s, bowl.pos[0], bowl.pos[1], bowl.pos[2] + 0.006);
     }
     case 'stack': {
       const base = objectById(s, spec.target!);
       const hh = h.kind === 'object' ? h : null;
       const yaw = nearestEquivalent(base.yaw - (hh ? hh.yawOffset : 0), Math.PI, g.yaw);
-      return placeAt(s, o, base.pos[0], base.pos[1], base.pos[2] + dims(base).h, yaw);
+      return placeAt(s, base.pos[0], base.pos[1], base.pos[2] + dims(base).h, yaw);
     }
     case 'put_in_drawer': {
       const a = drawerOpenArea(layout, s.drawer);
-      return placeAt(s, o, (a.x0 + a.x1) / 2, (a.y0 + a.y1) / 2, DRAWER.floor);
+      return placeAt(s, (a.x0 + a.x1) / 2, (a.y0 + a.y1) / 2, DRAWER.floor);
     }
     case 'take_from_drawer': {
       const [x, y] = freeSpot(s, o, layout.cabinet[0], layout.cabinet[1] - 0.35);
-      return placeAt(s, o, x, y, 0);
+      return placeAt(s, x, y, 0);
     }
     case 'take_from_bowl': {
       const [x, y] = freeSpot(s, o, o.pos[0] * 0.7, o.pos[1] * 0.7 - 0.05);
-      return placeAt(s, o, x, y, 0);
+      return placeAt(s, x, y, 0);
     }
     default:
       throw new Error(`expert: unexpected task ${spec.kind}`);

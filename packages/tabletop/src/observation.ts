@@ -29,8 +29,8 @@ export interface Observation {
   /** Steps taken since the current task began. */
   step: number;
   /**
-   * The simulator's own state and task, for scripted policies (the expert) and debugging.
-   * A learned policy must not read it.
+   * The simulator's own (live) state and task, for scripted policies (the expert) and
+   * debugging. A learned policy must not read it, and nobody may modify it.
    */
   privileged: { state: WorldState; task: ActiveTask | null };
 }
