@@ -42,10 +42,11 @@ export function parseSiglipVisionConfig(json: unknown): SiglipVisionConfig {
   if (unknown.length) problems.push(`unknown fields ${unknown.map((k) => `"${k}"`).join(', ')}`);
   if (cfg.hidden_act !== undefined && cfg.hidden_act !== 'gelu_pytorch_tanh') problems.push(`hidden_act "${String(cfg.hidden_act)}" (only "gelu_pytorch_tanh")`);
   if (c.hiddenSize % c.numAttentionHeads !== 0) problems.push(`hidden_size ${c.hiddenSize} is not divisible by num_attention_heads ${c.numAttentionHeads}`);
-  if (c.imageSize % c.patchSize !== 0) problems.push(`image_size ${c.imageSize} is not a multiple of patch_size ${c.patchSize}`);
+  // The stride-patch conv drops the remainder: so400m-patch14-384 has 384 = 27 * 14 + 6, so 27 x 27 patches.
+  if (c.patchSize > c.imageSize) problems.push(`patch_size ${c.patchSize} is larger than image_size ${c.imageSize}`);
   if (problems.length) throw new Error(`SigLIP config: ${problems.join('; ')}`);
   return c;
 }
 
-/** Patches per image: (image_size / patch_size)^2. */
-export const numPatches = (c: SiglipVisionConfig): number => (c.imageSize / c.patchSize) ** 2;
+/** Patches per image: (image_size // patch_size)^2, as transformers computes it (the conv drops the remainder). */
+export const numPatches = (c: SiglipVisionConfig): number => Math.floor(c.imageSize / c.patchSize) ** 2;
