@@ -2,12 +2,13 @@
 //   sim render    both camera views of a scene, as a PNG
 //   sim generate  an expert demonstration dataset (safetensors shards)
 //   sim eval      long-horizon evaluation of the expert or a random policy
+//   sim chains    the long-horizon split (chains of 5 instructions) as JSON
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import {
-  ENVS, RolloutRecorder, Rng, TabletopEnv, encodePng, evaluate, expertPolicy, feasibleTasks,
+  ENVS, RolloutRecorder, Rng, TabletopEnv, chainSplit, encodePng, evaluate, expertPolicy, feasibleTasks,
   generateDataset, hstack, instructionFor, observationPicture, parseEnvList, parseEnvName, perTaskTable, randomPolicy,
   resultTable, upscale, type EnvName, type ObjectSplit, type Policy,
 } from '@reconvla/tabletop';
@@ -133,6 +134,24 @@ export function registerSim(program: Command): void {
     bar.stop();
     const secs = (Date.now() - t0) / 1000;
     console.log(`wrote ${index.episodes} episodes, ${index.frames} frames in ${index.shards.length} shards to ${opts.out} (${secs.toFixed(1)} s, ${(index.frames / secs).toFixed(0)} frames/s)`);
+  });
+
+  addSceneFlags(
+    sim.command('chains')
+      .description('write the long-horizon split: chains of 5 instructions, each feasible after the ones before')
+      .option('--env <name>', 'environment A, B, C or D', envArg, 'D' as EnvName)
+      .option('--chains <n>', 'number of chains', intArg('chains', 1), 100)
+      .option('--seed <n>', 'chain seed (the one sim eval uses)', intArg('seed', 0), 0)
+      .option('--paraphrases <set>', 'instruction set: heldout (evaluation) or train', (v: string) => {
+        if (v === 'heldout' || v === 'train') return v;
+        throw new InvalidArgumentError(`paraphrases must be heldout or train, got "${v}".`);
+      }, 'heldout' as 'heldout' | 'train')
+      .requiredOption('--out <file>', 'JSON file to write'),
+    'all',
+  ).action((opts: SceneFlags & { env: EnvName; chains: number; seed: number; paraphrases: 'heldout' | 'train'; out: string }) => {
+    const chains = chainSplit(opts.seed, opts.chains, { env: opts.env, distractors: opts.distractors, confusers: opts.confusers, objects: opts.objects }, opts.paraphrases);
+    writeFile(opts.out, JSON.stringify({ env: opts.env, seed: opts.seed, paraphrases: opts.paraphrases, chains }) + '\n');
+    console.log(`wrote ${chains.length} chains of ${chains[0]!.tasks.length} tasks to ${opts.out}; first: ${chains[0]!.tasks.map((t) => `"${t.instruction}"`).join(', ')}`);
   });
 
   addSceneFlags(

@@ -2,6 +2,7 @@
 // can be done in the state the previous ones leave behind. Feasibility is established by
 // running the scripted expert through the chain while sampling it.
 import { expertAction } from './expert.ts';
+import { instructionFor, type Paraphrases } from './language.ts';
 import { stepWorld } from './physics.ts';
 import { Rng, deriveSeed } from './rng.ts';
 import { sampleScene, type SceneOptions } from './scene.ts';
@@ -70,4 +71,26 @@ export function sampleChain(rng: Rng, opts: ChainOptions): Chain {
 /** Chain k of the set named by `seed` (independent of how many chains are drawn). */
 export function chainAt(seed: number, k: number, opts: ChainOptions): Chain {
   return sampleChain(new Rng(deriveSeed(seed, k)), opts);
+}
+
+/** A chain written out with its instructions, as the long-horizon split on disk. */
+export interface ChainRecord {
+  index: number;
+  state: WorldState;
+  tasks: { spec: TaskSpec; instruction: string }[];
+}
+
+/**
+ * The long-horizon split: `count` chains of the set named by `seed`, each with the
+ * instructions evaluation uses (held-out paraphrases by default), as plain JSON-able data.
+ */
+export function chainSplit(seed: number, count: number, opts: ChainOptions, paraphrases: Paraphrases = 'heldout'): ChainRecord[] {
+  if (!Number.isInteger(count) || count < 1) throw new Error(`chains must be a positive integer, got ${count}`);
+  const out: ChainRecord[] = [];
+  for (let k = 0; k < count; k++) {
+    const chain = chainAt(seed, k, opts);
+    const words = new Rng(deriveSeed(seed ^ 0x5bd1e995, k));
+    out.push({ index: k, state: chain.state, tasks: chain.tasks.map((spec) => ({ spec, instruction: instructionFor(chain.state, spec, words, paraphrases) })) });
+  }
+  return out;
 }

@@ -16,7 +16,7 @@ export * from './observation.ts';
 export { TabletopEnv, type EnvOptions, type StepResult } from './env.ts';
 export { expertAction, freeSpot, SAFE_Z } from './expert.ts';
 export { instructionFor, describe, templates, type Paraphrases } from './language.ts';
-export { sampleChain, chainAt, sampleTask, solveWithExpert, type Chain, type ChainOptions } from './chains.ts';
+export { sampleChain, chainAt, chainSplit, sampleTask, solveWithExpert, type Chain, type ChainOptions, type ChainRecord } from './chains.ts';
 export { expertPolicy, randomPolicy, addNoise, type Policy, type ResetInfo } from './policy.ts';
 export { evaluate, resultTable, perTaskTable, checkEvalOptions, type EvalOptions, type EvalResult, type StepInfo, type TaskStats } from './evaluate.ts';
 export { encodeSafetensors, decodeSafetensors, tensor, type Dtype, type Tensor, type TensorData, type Safetensors } from './safetensors.ts';

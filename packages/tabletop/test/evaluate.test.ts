@@ -77,3 +77,15 @@ test('bad evaluation options are rejected with a message naming the problem', as
   await assert.rejects(evaluate(randomPolicy(), { env: 'D', chains: 1, seed: -1 }), /seed must be a non-negative integer/);
   await assert.rejects(evaluate(() => [1, 2], { env: 'D', chains: 1, seed: 0, render: false }), /7 components/);
 });
+
+test('the exported long-horizon split carries the instructions evaluation gives', async () => {
+  const { chainSplit } = await import('../src/index.ts');
+  const split = chainSplit(4, 3, { env: 'D', distractors: 2, confusers: 0, objects: 'all' });
+  const seen: string[][] = [[], [], []];
+  await evaluate(expertPolicy(), { env: 'D', chains: 3, seed: 4, render: false, onStep: (s) => {
+    const list = seen[s.chain]!;
+    if (list[list.length - 1] !== s.instruction) list.push(s.instruction);
+  } });
+  assert.deepEqual(seen, split.map((c) => c.tasks.map((t) => t.instruction)));
+  assert.deepEqual(JSON.parse(JSON.stringify(split)), split);
+});
