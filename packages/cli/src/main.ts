@@ -2,12 +2,14 @@
 // registers itself on the commander program; this file only wires them together.
 import { Command, CommanderError } from 'commander';
 import { registerDoctor } from './doctor.ts';
+import { registerSim } from './sim.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('reconvla')
     .description('ReconVLA in TypeScript: tensors, models, simulator, training and evaluation')
     .exitOverride();
   registerDoctor(program);
+  registerSim(program);
   try {
     await program.parseAsync(argv);
     return 0;
