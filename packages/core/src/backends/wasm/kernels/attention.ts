@@ -34,7 +34,7 @@ export function emitAttention(m: ModuleBuilder): void {
       set(len, select(get(tk), get(len), i32.gt_s(get(len), get(tk)))),
       // pass 1: s = S*scale + mask, stored back; row max
       set(v, splat(-Infinity)), set(s, f32.const(-Infinity)),
-      vecLoop(c, get(len), [set(e, withMask(true)), v128.store(at(sp, get(c)), get(e)), set(v, f32x4.max(get(v), get(e)))],
+      vecLoop(c, get(len), [set(e, withMask(true)), v128.store(at(sp, get(c)), get(e)), set(v, f32x4.pmax(get(v), get(e)))],
         [set(x, withMask(false)), f32.store(at(sp, get(c)), get(x)), set(s, f32.max(get(s), get(x)))]),
       set(mx, f32.max(hmax(get(v), t), get(s))),
       ifThen(get(mode), [

@@ -17,7 +17,7 @@ export function emitRows(m: ModuleBuilder): void {
   /** Emits: rowMax = max over the row at `base` (uses v, s, c temps). */
   const rowMax = (base: Local, cols: Local, c: Local, v: Local, s: Local, t: Local, out: Local): Code => cat(
     set(v, splat(-Infinity)), set(s, f32.const(-Infinity)),
-    vecLoop(c, get(cols), [set(v, f32x4.max(get(v), v128.load(at(base, get(c)))))], [set(s, f32.max(get(s), f32.load(at(base, get(c)))))]),
+    vecLoop(c, get(cols), [set(v, f32x4.pmax(get(v), v128.load(at(base, get(c)))))], [set(s, f32.max(get(s), f32.load(at(base, get(c)))))]),
     set(out, f32.max(hmax(get(v), t), get(s))),
   );
 

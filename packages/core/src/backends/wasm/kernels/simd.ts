@@ -24,33 +24,48 @@ export function vecLoop(c: Local, n: Code, vec: Code[], tail: Code[]): Code {
 /** Byte address of element `i` (an i32 expression) of the f32 array at `base`. */
 export const at = (base: Local, i: Code): Code => i32.add(get(base), i32.shl(i, i32.const(2)));
 
-/** Temporaries for vexp, allocated once per function. */
-export interface ExpTemps { x: Local; t: Local; fx: Local; y: Local }
-export function expTemps(f: Func<Record<string, ValType>>): ExpTemps {
-  return { x: f.local('v128'), t: f.local('v128'), fx: f.local('v128'), y: f.local('v128') };
-}
+/** Temporaries and hoisted constants for vexp, allocated once per function (the constants are
+ * set in the function's prologue). (V8 rematerialises a constant splat at every use, so a vexp with
+ * inline constants cost ~3x more.) */
+export interface ExpTemps { x: Local; t: Local; fx: Local; y: Local; k: Record<string, Local> }
 
 const LOG2E = 1.44269504088896341, C1 = 0.693359375, C2 = -2.12194440e-4;
-const HI = 88.3762626647949, LO = -87.0;
+const HI = 88.3762626647949, LO = -87.0, OVERFLOW = 88.72283935546875;
+/** 1.5 * 2^23: adding it rounds to an integer held in the low mantissa bits. */
+const MAGIC = 12582912;
+const POLY = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
 
-/** exp on four lanes (Cephes expf: range reduction by ln 2, degree-6 polynomial, 2^n by
- * exponent bits), about 1 ulp. Lanes below -87 give exactly 0 (so -inf masks vanish),
- * lanes above 88.72 give +inf, NaN stays NaN. */
+export function expTemps(f: Func<Record<string, ValType>>): ExpTemps {
+  const consts: Record<string, Code> = {
+    log2e: splat(LOG2E), magic: splat(MAGIC), c1: splat(C1), c2: splat(C2), hi: splat(HI), lo: splat(LO), one: splat(1),
+    i127: i32x4.splat(i32.const(127)), ...Object.fromEntries(POLY.map((p, i) => [`p${i}`, splat(p)])),
+  };
+  const k: Record<string, Local> = {};
+  const init: Code[] = [];
+  for (const [name, code] of Object.entries(consts)) { k[name] = f.local('v128'); init.push(set(k[name]!, code)); }
+  f.prologue.push(...init);
+  return { x: f.local('v128'), t: f.local('v128'), fx: f.local('v128'), y: f.local('v128'), k };
+}
+
+/** exp on four lanes (Cephes expf: n = round(x log2 e), r = x - n ln 2 in two parts, degree-6
+ * polynomial, times 2^n built in the exponent bits), about 1 ulp. Lanes below -87 give exactly
+ * 0 (so -inf masks vanish), lanes above 88.72 give +inf, NaN stays NaN. */
 export function vexp(v: Code, T: ExpTemps): Code {
-  const { x, t, fx, y } = T;
-  const poly = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
-  let p: Code = splat(poly[0]!);
-  for (let i = 1; i < poly.length; i++) p = f32x4.add(f32x4.mul(p, get(t)), splat(poly[i]!));
-  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(get(fx)), i32x4.splat(i32.const(127))), i32.const(23));
+  const { x, t, fx, y, k } = T;
+  const K = (name: string): Code => get(k[name]!);
+  let p: Code = K('p0');
+  for (let i = 1; i < POLY.length; i++) p = f32x4.add(f32x4.mul(p, get(t)), K(`p${i}`));
   return cat(
     set(x, v),
-    set(t, f32x4.max(f32x4.min(get(x), splat(HI)), splat(LO))),
-    set(fx, f32x4.nearest(f32x4.mul(get(t), splat(LOG2E)))),
-    set(t, f32x4.sub(f32x4.sub(get(t), f32x4.mul(get(fx), splat(C1))), f32x4.mul(get(fx), splat(C2)))),
-    set(y, f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(get(t), get(t))), get(t)), splat(1))),
-    set(y, f32x4.mul(get(y), pow2n)),
-    set(y, v128.andnot(get(y), f32x4.lt(get(x), splat(LO)))),
-    v128.bitselect(splat(Infinity), get(y), f32x4.gt(get(x), splat(88.72283935546875))),
+    set(t, f32x4.pmax(f32x4.pmin(get(x), K('hi')), K('lo'))), // NaN stays in t
+    set(y, f32x4.add(f32x4.mul(get(t), K('log2e')), K('magic'))), // y's bits hold n in the low mantissa
+    set(fx, f32x4.sub(get(y), K('magic'))),
+    set(t, f32x4.sub(f32x4.sub(get(t), f32x4.mul(get(fx), K('c1'))), f32x4.mul(get(fx), K('c2')))),
+    set(fx, i32x4.shl(i32x4.add(get(y), K('i127')), i32.const(23))), // 2^n
+    set(y, f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(get(t), get(t))), get(t)), K('one'))),
+    set(y, f32x4.mul(get(y), get(fx))),
+    set(y, v128.andnot(get(y), f32x4.lt(get(x), K('lo')))),
+    v128.bitselect(splat(Infinity), get(y), f32x4.gt(get(x), splat(OVERFLOW))),
   );
 }
 

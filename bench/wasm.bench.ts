@@ -1,0 +1,91 @@
+// Benchmarks of the wasm backend: matmul (1 and 2 threads, with and without relaxed SIMD),
+// attention forward/backward, softmax, layer norm, AdamW and an elementwise add. Prints a table
+// and, with --json, one JSON row per case: {family, case, backend: 'wasm', threads, ms, gflops, cpuGflops}.
+// Medians over repeated runs; `cpuGflops` divides by the process CPU time instead of wall time,
+// which is steadier on a shared machine (other processes steal wall time, not CPU time).
+//   node --import tsx bench/wasm.bench.ts [--json] [--quick]
+import { createWasmBackend, type WasmBackend } from '../packages/core/src/backends/wasm/index.ts';
+import { detectRelaxedSimd } from '../packages/core/src/backends/wasm/runtime.ts';
+import type { Storage } from '../packages/core/src/backend.ts';
+
+export interface WasmBenchRow { family: string; case: string; backend: 'wasm'; threads: number; relaxedSimd: boolean; ms: number; gflops: number; cpuGflops: number }
+
+const quick = process.argv.includes('--quick');
+const REPS = quick ? 5 : 15;
+
+function rand(n: number, seed = 1): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; out[i] = s / 4294967296 - 0.5; }
+  return out;
+}
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
+
+/** Times fn (which returns storages to free) REPS times after two warm-ups. */
+function time(b: WasmBackend, fn: () => Storage[]): { ms: number; cpuMs: number } {
+  for (let i = 0; i < 2; i++) for (const s of fn()) b.free(s);
+  const wall: number[] = [], cpu: number[] = [];
+  for (let i = 0; i < REPS; i++) {
+    const c0 = process.cpuUsage(), t0 = performance.now();
+    const out = fn();
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+    for (const s of out) b.free(s);
+  }
+  return { ms: median(wall), cpuMs: median(cpu) };
+}
+
+export function runWasmBench(): WasmBenchRow[] {
+  const rows: WasmBenchRow[] = [];
+  const relaxedModes = detectRelaxedSimd(true) ? [false, true] : [false];
+  const row = (b: WasmBackend, family: string, name: string, flops: number, t: { ms: number; cpuMs: number }): void => {
+    rows.push({ family, case: name, backend: 'wasm', threads: b.rt.threads, relaxedSimd: b.rt.opts.relaxedSimd, ms: t.ms,
+      gflops: flops / t.ms / 1e6, cpuGflops: flops / t.cpuMs / 1e6 });
+  };
+  for (const relaxedSimd of relaxedModes) for (const threads of [1, 2]) {
+    const b = createWasmBackend({ threads, relaxedSimd });
+    for (const n of quick ? [1024] : [256, 512, 1024]) {
+      const x = b.fromArray(rand(n * n, 1)), y = b.fromArray(rand(n * n, 2));
+      const args = { batch: 1, m: n, k: n, n, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
+      row(b, 'matmul', `${n}x${n}x${n}`, 2 * n ** 3, time(b, () => [b.matmul(x, y, args)]));
+      b.free(x); b.free(y);
+    }
+    {
+      const B = 1, H = 8, T = 256, D = 64;
+      const q = b.fromArray(rand(B * H * T * D, 3)), k = b.fromArray(rand(B * H * T * D, 4)), v = b.fromArray(rand(B * H * T * D, 5));
+      for (const causal of [false, true]) {
+        const args = { batch: B, heads: H, kvHeads: H, tq: T, tk: T, dim: D, dimV: D, scale: 1 / 8, causal, maskBatchStride: 0, maskHeadStride: 0 };
+        const flops = 4 * B * H * T * T * D; // QK^T and PV, counted in full even when causal
+        row(b, 'attention', `fwd ${H}h x ${T} x ${D}${causal ? ' causal' : ''}`, flops, time(b, () => { const r = b.attention(q, k, v, args); return [r.out, r.lse]; }));
+        const fw = b.attention(q, k, v, args), go = b.fromArray(rand(B * H * T * D, 6));
+        row(b, 'attention', `bwd ${H}h x ${T} x ${D}${causal ? ' causal' : ''}`, 2.5 * flops,
+          time(b, () => { const g = b.attentionGrad(q, k, v, fw.out, fw.lse, go, args); return [g.gq, g.gk, g.gv]; }));
+        b.free(fw.out); b.free(fw.lse); b.free(go);
+      }
+      b.free(q); b.free(k); b.free(v);
+    }
+    if (!relaxedSimd) {
+      const R = 4096, C = 1024, x = b.fromArray(rand(R * C, 7)), y = b.fromArray(rand(R * C, 8));
+      row(b, 'softmax', `${R}x${C}`, 5 * R * C, time(b, () => [b.softmax(x, R, C, false)]));
+      row(b, 'normalize', `layer_norm ${R}x${C}`, 7 * R * C, time(b, () => { const r = b.normalize(x, R, C, 1e-5, false); return [r.y, r.mean, r.rstd]; }));
+      row(b, 'elementwise', `add ${R}x${C}`, R * C, time(b, () => [b.binary('add', x, [R, C], y, [R, C], [R, C], 'float32')]));
+      const m = b.zeros(R * C, 'float32'), v = b.zeros(R * C, 'float32');
+      row(b, 'adamw', `${R * C} params`, 12 * R * C, time(b, () => { b.adamwInPlace(x, y, m, v, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 1 }); return []; }));
+      for (const s of [x, y, m, v]) b.free(s);
+    }
+    b.close();
+  }
+  return rows;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const rows = runWasmBench();
+  if (process.argv.includes('--json')) for (const r of rows) console.log(JSON.stringify(r));
+  else {
+    console.log('family       case                          threads relaxed       ms   GFLOP/s  GFLOP/cpu-s');
+    for (const r of rows) {
+      console.log(`${r.family.padEnd(12)} ${r.case.padEnd(29)} ${String(r.threads).padStart(7)} ${String(r.relaxedSimd).padStart(7)} ${r.ms.toFixed(2).padStart(8)} ${r.gflops.toFixed(1).padStart(9)} ${r.cpuGflops.toFixed(1).padStart(12)}`);
+    }
+  }
+}
