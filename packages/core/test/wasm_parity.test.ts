@@ -440,6 +440,22 @@ test('wasm: CPU-emulated WebGPU adapters are recognised', () => {
   assert.equal(isCpuEmulatedAdapter({ isFallbackAdapter: false, info: { vendor: 'nvidia', architecture: 'ampere', device: 'NVIDIA GeForce RTX 3080' } }), false);
 });
 
+wasmTest('conv2d and gradients at sizes split across threads (3x3 pad 1, 5x5 stride 2, 1x1)', async (gpu) => {
+  for (const [c, o, h, w, k, s, p] of [[16, 24, 20, 21, 3, 1, 1], [8, 12, 33, 30, 5, 2, 2], [32, 16, 14, 14, 1, 1, 0]] as const) {
+    const a: Conv2dArgs = { n: 3, c, h, w, o, kh: k, kw: k, strideH: s, strideW: s, padTop: p, padBottom: p, padLeft: p, padRight: p,
+      oh: Math.floor((h + 2 * p - k) / s) + 1, ow: Math.floor((w + 2 * p - k) / s) + 1 };
+    const [xc, xg] = both(gpu, randomF32(a.n * c * h * w, 1));
+    const [wc, wg] = both(gpu, randomF32(o * c * k * k, 2));
+    const [bc, bg] = both(gpu, randomF32(o, 3));
+    const [gc, gg] = both(gpu, randomF32(a.n * o * a.oh * a.ow, 4));
+    const what = JSON.stringify(a);
+    await close(gpu, `conv2d ${what}`, cpu.conv2d(xc, wc, bc, a), gpu.conv2d(xg, wg, bg, a), 1e-4, 1e-4);
+    await close(gpu, `conv2dGradInput ${what}`, cpu.conv2dGradInput(gc, wc, a), gpu.conv2dGradInput(gg, wg, a), 1e-4, 1e-4);
+    await close(gpu, `conv2dGradWeight ${what}`, cpu.conv2dGradWeight(xc, gc, a), gpu.conv2dGradWeight(xg, gg, a), 1e-4, 1e-4);
+    for (const st of [xg, wg, bg, gg]) gpu.free(st);
+  }
+});
+
 wasmTest('large elementwise, row and AdamW ops (split across threads), and they ran natively', async (gpu) => {
   const rows = 257, cols = 515, n = rows * cols;
   const [xc, xg] = both(gpu, randomF32(n, 1, -6, 6));
@@ -476,7 +492,7 @@ wasmTest('large elementwise, row and AdamW ops (split across threads), and they 
   cpu.adamwInPlace(pc, yc, m1c, v1c, args); gpu.adamwInPlace(pg, yg, m1g, v1g, args);
   await close(gpu, 'adamw param', pc, pg, 1e-6, 1e-5);
   const native = wasm.nativeCounts();
-  for (const op of ['binary.add', 'unary.exp', 'unaryGrad.silu', 'softmax', 'softmaxGrad', 'normalize', 'normalizeGrad', 'crossEntropy', 'crossEntropyGrad', 'adamwInPlace', 'matmul', 'attention', 'attentionGrad']) {
+  for (const op of ['binary.add', 'unary.exp', 'unaryGrad.silu', 'softmax', 'softmaxGrad', 'normalize', 'normalizeGrad', 'crossEntropy', 'crossEntropyGrad', 'adamwInPlace', 'matmul', 'attention', 'attentionGrad', 'conv2d', 'conv2dGradInput', 'conv2dGradWeight']) {
     assert.ok((native[op] ?? 0) > 0, `${op} ran natively`);
   }
 });

@@ -17,6 +17,7 @@ import { NATIVE_BINARY, NATIVE_UNARY, NATIVE_UNARY_GRAD } from './kernels/elemen
 import { binaryCalls, elementwiseKernels, flatCalls } from './ops/elementwise.ts';
 import { runRows } from './ops/rows.ts';
 import { attentionBackward, attentionForward } from './ops/attention.ts';
+import { conv2dForward, conv2dGradInput, conv2dGradWeight } from './ops/conv2d.ts';
 
 const nativeBinary = new Set<string>(NATIVE_BINARY), nativeUnary = new Set<string>(NATIVE_UNARY), nativeUnaryGrad = new Set<string>(NATIVE_UNARY_GRAD);
 
@@ -343,11 +344,25 @@ export class WasmBackend implements Backend {
   }
   conv2d(x: Storage, w: Storage, bias: Storage | undefined, args: Conv2dArgs): Storage {
     const out = this.alloc(args.n * args.o * args.oh * args.ow, 'float32');
+    for (const s of [x, w]) this.f32(s, 'conv2d');
+    if (bias) this.f32(bias, 'conv2d bias');
+    if (out.size > 0 && args.c > 0) {
+      this.native('conv2d');
+      conv2dForward(this.rt, this.scratch, this.ptr(x), this.ptr(w), bias ? this.ptr(bias) : 0, out.ptr, args);
+      return out;
+    }
     this.fallback('conv2d');
     ref.conv2d(this.f32(x, 'conv2d'), this.f32(w, 'conv2d'), bias ? this.f32(bias, 'conv2d bias') : undefined, args, this.f32(out, ''));
     return out;
   }
   conv2dGradInput(gy: Storage, w: Storage, args: Conv2dArgs): Storage {
+    for (const s of [gy, w]) this.f32(s, 'conv2d');
+    if (args.n * args.o * args.oh * args.ow > 0 && args.c > 0 && args.o > 0) {
+      const gx = this.alloc(args.n * args.c * args.h * args.w, 'float32');
+      this.native('conv2dGradInput');
+      conv2dGradInput(this.rt, this.scratch, this.ptr(gy), this.ptr(w), gx.ptr, args);
+      return gx;
+    }
     const out = this.zeros(args.n * args.c * args.h * args.w, 'float32');
     this.fallback('conv2dGradInput');
     ref.conv2dGradInput(this.f32(gy, 'conv2d'), this.f32(w, 'conv2d'), args, this.f32(out, ''));
@@ -355,6 +370,12 @@ export class WasmBackend implements Backend {
   }
   conv2dGradWeight(x: Storage, gy: Storage, args: Conv2dArgs): Storage {
     const out = this.alloc(args.o * args.c * args.kh * args.kw, 'float32');
+    for (const s of [x, gy]) this.f32(s, 'conv2d');
+    if (out.size > 0 && args.n > 0 && args.oh * args.ow > 0) {
+      this.native('conv2dGradWeight');
+      conv2dGradWeight(this.rt, this.scratch, this.ptr(x), this.ptr(gy), out.ptr, args);
+      return out;
+    }
     this.fallback('conv2dGradWeight');
     ref.conv2dGradWeight(this.f32(x, 'conv2d'), this.f32(gy, 'conv2d'), args, this.f32(out, ''));
     return out;

@@ -17,6 +17,8 @@ export interface GemmProblem {
   /** Byte (row, column) strides of A [m,k] and B [k,n] as stored. */
   rsA: number; csA: number; rsB: number; csB: number;
   bias: number; biasMode: number;
+  /** Add into C instead of overwriting it. */
+  accumulate?: boolean;
 }
 
 export function gemmKernel(rt: Runtime): number {
@@ -28,7 +30,7 @@ function threadCalls(fn: number, p: GemmProblem, s: { packA: number; packB: numb
   const calls: KernelCall[] = [];
   for (let bi = b0; bi < b1; bi++) {
     calls.push({ fn, args: [p.a + bi * p.aStride, p.b + bi * p.bStride, p.c + bi * p.cStride, p.bias, p.biasMode, p.n, p.k,
-      p.rsA, p.csA, p.rsB, p.csB, m0, m1, s.packA, s.packB, s.tile, 0] });
+      p.rsA, p.csA, p.rsB, p.csB, m0, m1, s.packA, s.packB, s.tile, p.accumulate ? 1 : 0] });
   }
   return calls;
 }

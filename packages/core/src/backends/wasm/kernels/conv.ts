@@ -1,0 +1,55 @@
+// im2col and its transpose col2im for NCHW convolution as GEMM, over a channel range of one
+// image (threads split channels, so col2im's sums never race). col is [C*KH*KW, OH*OW]: row
+// (c, ky, kx) holds x[c, oy*sh + ky - pt, ox*sw + kx - pl] (0 in the padding). For each row
+// the valid output columns [oxs, oxe) are computed once, so the inner loop has no bounds test.
+import {
+  f32, forRange, get, i32, ifThen, memory, select, set,
+  type Code, type ModuleBuilder,
+} from '../emitter.ts';
+
+const PARAMS = {
+  x: 'i32', col: 'i32', ic0: 'i32', ic1: 'i32', h: 'i32', w: 'i32', kh: 'i32', kw: 'i32',
+  sh: 'i32', sw: 'i32', pt: 'i32', pl: 'i32', oh: 'i32', ow: 'i32',
+} as const;
+
+export function emitConv(m: ModuleBuilder): void {
+  for (const transpose of [false, true]) {
+    const f = m.func(transpose ? 'col2im' : 'im2col', PARAMS);
+    const { x, col, ic0, ic1, h, w, kh, kw, sh, sw, pt, pl, oh, ow } = f.p;
+    const ic = f.local('i32'), ky = f.local('i32'), kx = f.local('i32'), oy = f.local('i32'), ox = f.local('i32');
+    const iy = f.local('i32'), dst = f.local('i32'), src = f.local('i32'), oxs = f.local('i32'), oxe = f.local('i32'), t = f.local('i32');
+    const seg = i32.shl(get(ow), i32.const(2)); // bytes of one output row
+    // oxs = first ox with ox*sw + kx - pl >= 0; oxe = one past the last with it < w.
+    const range: Code[] = [
+      set(t, i32.sub(get(pl), get(kx))),
+      set(oxs, select(i32.div_s(i32.add(get(t), i32.sub(get(sw), i32.const(1))), get(sw)), i32.const(0), i32.gt_s(get(t), i32.const(0)))),
+      set(t, i32.add(i32.sub(get(w), i32.const(1)), get(t))),
+      set(oxe, select(i32.add(i32.div_s(get(t), get(sw)), i32.const(1)), i32.const(0), i32.ge_s(get(t), i32.const(0)))),
+      set(oxe, select(get(ow), get(oxe), i32.gt_s(get(oxe), get(ow)))),
+    ];
+    const colAt = i32.add(get(dst), i32.shl(get(ox), i32.const(2)));
+    const xAt = i32.add(get(src), i32.shl(i32.sub(i32.add(i32.mul(get(ox), get(sw)), get(kx)), get(pl)), i32.const(2)));
+    const inner = transpose
+      ? f32.store(xAt, f32.add(f32.load(xAt), f32.load(colAt)))
+      : f32.store(colAt, f32.load(xAt));
+    f.body = [
+      // col2im accumulates: clear this channel range of x first.
+      ...(transpose ? memory.fill(i32.add(get(x), i32.shl(i32.mul(i32.mul(get(ic0), get(h)), get(w)), i32.const(2))), i32.const(0),
+        i32.shl(i32.mul(i32.mul(i32.sub(get(ic1), get(ic0)), get(h)), get(w)), i32.const(2))) : []),
+      ...forRange(ic, get(ic0), get(ic1), 1,
+        forRange(ky, i32.const(0), get(kh), 1,
+          forRange(kx, i32.const(0), get(kw), 1,
+            ...range,
+            // dst = start of col row (ic, ky, kx)
+            set(dst, i32.add(get(col), i32.shl(i32.mul(i32.add(i32.mul(i32.add(i32.mul(get(ic), get(kh)), get(ky)), get(kw)), get(kx)), i32.mul(get(oh), get(ow))), i32.const(2)))),
+            forRange(oy, i32.const(0), get(oh), 1,
+              set(iy, i32.sub(i32.add(i32.mul(get(oy), get(sh)), get(ky)), get(pt))),
+              ifThen(i32.and(i32.ge_s(get(iy), i32.const(0)), i32.lt_s(get(iy), get(h))), [
+                ...(transpose ? [] : [memory.fill(get(dst), i32.const(0), seg)]),
+                set(src, i32.add(get(x), i32.shl(i32.mul(i32.add(i32.mul(get(ic), get(h)), get(iy)), get(w)), i32.const(2)))),
+                forRange(ox, get(oxs), get(oxe), 1, inner),
+              ], transpose ? [] : [memory.fill(get(dst), i32.const(0), seg)]),
+              set(dst, i32.add(get(dst), seg)))))),
+    ];
+  }
+}
