@@ -89,3 +89,27 @@ export function parseQwen2Config(json: unknown): Qwen2Config {
   if (problems.length) throw new Error(`Qwen2 config: ${problems.join('; ')}`);
   return c;
 }
+
+/** The config as Hugging Face config.json fields (what savePretrained writes; parseQwen2Config reads it back). */
+export function qwen2ConfigToJson(c: Qwen2Config, torchDtype = 'bfloat16'): Record<string, unknown> {
+  return {
+    architectures: ['Qwen2ForCausalLM'],
+    model_type: 'qwen2',
+    vocab_size: c.vocabSize,
+    hidden_size: c.hiddenSize,
+    intermediate_size: c.intermediateSize,
+    num_hidden_layers: c.numHiddenLayers,
+    num_attention_heads: c.numAttentionHeads,
+    num_key_value_heads: c.numKeyValueHeads,
+    head_dim: c.headDim,
+    hidden_act: 'silu',
+    max_position_embeddings: c.maxPositionEmbeddings,
+    rms_norm_eps: c.rmsNormEps,
+    rope_theta: c.ropeTheta,
+    tie_word_embeddings: c.tieWordEmbeddings,
+    bos_token_id: c.bosTokenId,
+    eos_token_id: c.eosTokenId,
+    pad_token_id: c.padTokenId,
+    torch_dtype: torchDtype,
+  };
+}

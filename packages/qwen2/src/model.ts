@@ -3,7 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { F, Module, ModuleList, nn, noGrad, openCheckpoint, tidy, type Backend, type Generator, type Tensor } from '@reconvla/core';
-import { parseQwen2Config, type Qwen2Config } from './config.ts';
+import { loadCheckpointInto, savePretrained, type SavePretrainedOptions } from './checkpoint.ts';
+import { parseQwen2Config, qwen2ConfigToJson, type Qwen2Config } from './config.ts';
 import { KVCache } from './kv_cache.ts';
 
 /** The additive mask value for hidden keys: float32's most negative finite value, as HF uses. */
@@ -218,25 +219,27 @@ export class Qwen2ForCausalLM extends Module {
     return rows.map((row, r) => sampleTopP(row, temperature, opts.topP ?? 1, draws[r]!));
   }
 
-  /** Loads config.json and model.safetensors or a sharded index (F16/BF16 widened to float32). */
+  /**
+   * Loads config.json and model.safetensors or a sharded index (F16/BF16 widened to float32),
+   * one tensor at a time into the freshly built model, after checking every name and shape.
+   */
   static fromPretrained(dir: string, opts: InitOptions = {}): Qwen2ForCausalLM {
     const config = parseQwen2Config(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')));
     const model = new Qwen2ForCausalLM(config, opts);
     const ckpt = openCheckpoint(dir);
     try {
-      tidy(() => {
-        const sd = new Map<string, Tensor>();
-        for (const name of ckpt.names()) {
-          // Some tied checkpoints store lm_head.weight as a copy of the embeddings; HF ignores it.
-          if (config.tieWordEmbeddings && name === 'lm_head.weight') continue;
-          sd.set(name, F.tensor(ckpt.readFloat32(name), ckpt.info(name).shape, opts.backend ? { backend: opts.backend } : {}));
-        }
-        model.loadStateDict(sd);
-      });
+      // Some tied checkpoints store lm_head.weight as a copy of the embeddings; HF ignores it.
+      loadCheckpointInto(model, ckpt, model.lmHeadWeight.backend, (name) => (config.tieWordEmbeddings && name === 'lm_head.weight' ? null : name));
     } finally {
       ckpt.close();
     }
     return model;
+  }
+
+  /** Writes config.json and the weights (BF16 by default) as sharded safetensors that fromPretrained and transformers read. */
+  async savePretrained(dir: string, opts: SavePretrainedOptions = {}): Promise<string[]> {
+    const dtype = opts.floatDtype ?? 'BF16';
+    return savePretrained(this, qwen2ConfigToJson(this.config, dtype === 'BF16' ? 'bfloat16' : dtype === 'F16' ? 'float16' : 'float32'), dir, opts);
   }
 }
 
