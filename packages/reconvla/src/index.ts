@@ -1,0 +1,9 @@
+// @reconvla/reconvla: the ReconVLA model, its training stages and inference. The tabletop
+// adapter (dataset batches, the evaluate() policy) is the separate entry '@reconvla/reconvla/sim'.
+export { parseReconVLAConfig, FIRST_WORD_ID, type ReconVLAConfig, type ActionTokenizerConfig, type PromptConfig, type PromptLayout, type AblationConfig, type Json } from './config.ts';
+export { ActionTokenizer } from './action_tokenizer.ts';
+export { WordTokenizer, WORD_SPECIALS, splitWords } from './word_tokenizer.ts';
+export { buildPromptIds, maskLabels, collatePrompts, type PromptParts, type PromptBatch } from './prompt.ts';
+export { planSplice, spliceEmbeddings, imagePositions, type SplicePlan } from './splice.ts';
+export { resizeBilinear, bilinearWeights } from './resize.ts';
+export { ReconVLA, type ReconInputs, type ReconOutputs, type VaeTarget, type InitOptions } from './model.ts';

@@ -1,0 +1,183 @@
+// ReconQwen2ForCausalLM: Qwen2 at the root of the state dict, the vision tower, projector, VAE
+// and denoiser under `model.` exactly as upstream names them, and the training step:
+// image -> SigLIP hidden_states[select_layer] -> projector -> spliced into the prompt -> Qwen2
+// -> lm_loss on the action tokens; hidden states at the image positions -> ln_pre -> DiT vs
+// the VAE latent of the target (gaze) image -> vm_loss; loss = lm_loss + vm_loss.
+import { F, Module, nn, noGrad, type Backend, type Generator, type Tensor } from '@reconvla/core';
+import { ReconDenoiser, type VmLossResult } from '@reconvla/dit';
+import { causalLMLoss, Qwen2ForCausalLM } from '@reconvla/qwen2';
+import { SiglipVisionModel } from '@reconvla/siglip';
+import { AutoencoderKL, packLatents, type DiagonalGaussian } from '@reconvla/vae';
+import { ActionTokenizer } from './action_tokenizer.ts';
+import type { ReconVLAConfig } from './config.ts';
+import type { PromptBatch } from './prompt.ts';
+import { resizeBilinear } from './resize.ts';
+import { imagePositions, planSplice, spliceEmbeddings, type SplicePlan } from './splice.ts';
+
+export interface InitOptions { backend?: Backend; generator?: Generator }
+
+export interface ReconInputs {
+  /** [B, 3, S, S] normalised with image_mean / image_std. */
+  pixelValues: Tensor;
+  prompts: PromptBatch;
+  /** [B, 3, s, s] the reconstruction target (gaze crop), normalised like pixelValues. */
+  targetImages?: Tensor;
+  /** Randomness of the step; drawn from generator when omitted (upstream draws them inside). */
+  posteriorNoise?: Tensor;
+  t?: Tensor;
+  noise?: Tensor;
+  generator?: Generator;
+  /** Include the action (language-model) loss (default true). */
+  lmLoss?: boolean;
+  /** Include the reconstruction loss (default: the config's ablation.recon). */
+  vmLoss?: boolean;
+}
+
+export interface VaeTarget {
+  /** The un-normalised, clamped, resized image the VAE encodes [B, 3, d, d]. */
+  imagesVae: Tensor;
+  posterior: DiagonalGaussian;
+  latentSample: Tensor;
+  /** (z - shift) * scale, packed 2x2: the denoiser's x0. */
+  latent: Tensor;
+}
+
+export interface ReconOutputs {
+  loss: Tensor;
+  lmLoss: Tensor | null;
+  vmLoss: Tensor | null;
+  visionHidden: Tensor;
+  imageFeatures: Tensor;
+  plan: SplicePlan;
+  inputsEmbeds: Tensor;
+  /** After the final RMSNorm, every spliced position. */
+  hiddenStates: Tensor;
+  logits: Tensor;
+  /** Hidden states at the image positions [B, P, D] (before ln_pre). */
+  reconTokens: Tensor;
+  target: VaeTarget | null;
+  vm: (VmLossResult & { lnPre: Tensor }) | null;
+}
+
+/** A module with no parameters of its own that only names a child (upstream's wrappers). */
+class Slot<M extends Module> extends Module {
+  constructor(name: string, readonly inner: M) { super(); this.registerModule(name, inner); }
+}
+
+export class ReconVLA extends Module {
+  readonly lm: Qwen2ForCausalLM;
+  readonly visionTower: SiglipVisionModel;
+  readonly projector: nn.Sequential;
+  readonly vae: AutoencoderKL;
+  readonly denoiser: ReconDenoiser;
+  readonly actionTokenizer: ActionTokenizer;
+
+  constructor(readonly config: ReconVLAConfig, init: InitOptions = {}) {
+    super();
+    this.lm = new Qwen2ForCausalLM(config.llm, init);
+    const root = this.lm.model; // ReconQwen2Model extends Qwen2Model: the extra parts live under "model."
+    this.visionTower = new SiglipVisionModel(config.vision, init);
+    root.registerModule('vision_tower', new Slot('vision_tower', this.visionTower));
+    const d = config.llm.hiddenSize;
+    this.projector = config.projectorType === 'mlp2x_gelu'
+      ? new nn.Sequential(new nn.Linear(config.mmHiddenSize, d, init), new nn.GELU('none'), new nn.Linear(d, d, init))
+      : new nn.Sequential(new nn.Linear(config.mmHiddenSize, d, init));
+    root.registerModule('mm_projector', this.projector);
+    this.vae = new AutoencoderKL(config.vae, init);
+    root.registerModule('pixel_decoder', new Slot('pixel_decoder', this.vae));
+    this.denoiser = new ReconDenoiser(config.denoiser, init);
+    root.registerModule('mm_inv_projector', this.denoiser);
+    this.registerModule('model', root);
+    if (this.lm.lm_head) this.registerModule('lm_head', this.lm.lm_head);
+    this.actionTokenizer = new ActionTokenizer(config.actionTokenizer);
+    this.applyFreezing();
+  }
+
+  get backend(): Backend { return this.lm.lmHeadWeight.backend; }
+
+  /** Upstream's flags: vision tower and VAE frozen, pos_embed fixed, the rest trained. */
+  applyFreezing(): void {
+    const { ablation } = this.config;
+    this.requiresGrad_(true);
+    this.visionTower.requiresGrad_(ablation.unfreezeVisionTower);
+    this.vae.requiresGrad_(false);
+    if (ablation.freezeProjector) this.projector.requiresGrad_(false);
+    if (!ablation.recon) this.denoiser.requiresGrad_(false);
+  }
+
+  /** The parameters the optimizer updates, by state-dict key. */
+  trainableParameters(): [string, Tensor][] {
+    return [...this.namedParameters()].filter(([, p]) => p.requiresGrad);
+  }
+
+  /** SigLIP hidden_states[select_layer]: embeddings then only the layers it needs. */
+  visionFeatures(pixels: Tensor): Tensor {
+    const run = (): Tensor => {
+      const vm = this.visionTower.vision_model;
+      const n = this.config.vision.numHiddenLayers, sel = this.config.visionSelectLayer;
+      const upTo = sel < 0 ? n + 1 + sel : sel;
+      if (pixels.shape[2] !== this.config.vision.imageSize) throw new Error(`ReconVLA: pixels [${pixels.shape.join(', ')}] must be ${this.config.vision.imageSize}x${this.config.vision.imageSize}`);
+      let h = vm.embeddings.forward(pixels);
+      for (let i = 0; i < upTo; i++) h = vm.layers.items[i]!.forward(h);
+      return h;
+    };
+    return this.config.ablation.unfreezeVisionTower ? run() : noGrad(run);
+  }
+
+  /** encode_images: vision features through the projector, [B, P, D]. */
+  encodeImages(pixels: Tensor): { visionHidden: Tensor; imageFeatures: Tensor } {
+    const visionHidden = this.visionFeatures(pixels);
+    return { visionHidden, imageFeatures: this.projector.forward(visionHidden) };
+  }
+
+  /** The frozen VAE's packed, scaled latent of the target image (no gradient). */
+  targetLatent(targetImages: Tensor, opts: { posteriorNoise?: Tensor; generator?: Generator } = {}): VaeTarget {
+    return noGrad(() => {
+      const c = targetImages.shape[1]!;
+      const mean = F.tensor(this.config.imageMean, [1, c, 1, 1], { backend: targetImages.backend });
+      const std = F.tensor(this.config.imageStd, [1, c, 1, 1], { backend: targetImages.backend });
+      const unit = F.div(F.sub(F.add(F.mul(targetImages, std), mean), 0.5), 0.5);
+      const clamped = F.minimum(F.maximum(unit, -1), 1);
+      const s = this.config.decodeImageSize;
+      const imagesVae = resizeBilinear(clamped, s, s);
+      const posterior = this.vae.encode(imagesVae);
+      const latentSample = posterior.sample({ ...(opts.posteriorNoise ? { noise: opts.posteriorNoise } : {}), ...(opts.generator ? { generator: opts.generator } : {}) });
+      return { imagesVae, posterior, latentSample, latent: packLatents(this.vae.scaleLatents(latentSample)) };
+    });
+  }
+
+  /** The spliced sequence through Qwen2: hidden states after the final norm and logits. */
+  runLanguageModel(plan: SplicePlan, imageFeatures: Tensor): { inputsEmbeds: Tensor; hiddenStates: Tensor; logits: Tensor } {
+    const backend = imageFeatures.backend;
+    const inputsEmbeds = spliceEmbeddings(plan, this.lm.model.embed_tokens.weight, imageFeatures);
+    const attentionMask = F.tensor(plan.attentionMask, [plan.batchSize, plan.length], { backend, dtype: 'int32' });
+    const hiddenStates = this.lm.model.forward({ inputsEmbeds, attentionMask });
+    return { inputsEmbeds, hiddenStates, logits: F.linear(hiddenStates, this.lm.lmHeadWeight) };
+  }
+
+  /** One training forward pass: every intermediate the golden fixture checks, and the losses. */
+  forward(inputs: ReconInputs): ReconOutputs {
+    const { prompts } = inputs;
+    const withLm = inputs.lmLoss ?? true;
+    const withVm = (inputs.vmLoss ?? this.config.ablation.recon) && inputs.targetImages !== undefined;
+    const { visionHidden, imageFeatures } = this.encodeImages(inputs.pixelValues);
+    const plan = planSplice(prompts, this.config.imageEmbedLen, this.config.prompt);
+    const { inputsEmbeds, hiddenStates, logits } = this.runLanguageModel(plan, imageFeatures);
+    const labels = F.tensor(plan.labels, [plan.batchSize, plan.length], { backend: logits.backend, dtype: 'int32' });
+    const lmLoss = withLm ? causalLMLoss(logits, labels, this.config.prompt.ignoreIndex) : null;
+    const reconTokens = imagePositions(plan, hiddenStates);
+    let target: VaeTarget | null = null;
+    let vm: ReconOutputs['vm'] = null;
+    if (withVm) {
+      const gen = inputs.generator ? { generator: inputs.generator } : {};
+      target = this.targetLatent(inputs.targetImages!, { ...gen, ...(inputs.posteriorNoise ? { posteriorNoise: inputs.posteriorNoise } : {}) });
+      const trace = new Map<string, Tensor>();
+      const r = this.denoiser.vmLoss({ cond: reconTokens, x0: target.latent, ...gen, ...(inputs.t ? { t: inputs.t } : {}), ...(inputs.noise ? { noise: inputs.noise } : {}) }, trace);
+      vm = { ...r, lnPre: trace.get('ln_pre')! };
+    }
+    const vmLoss = vm?.loss ?? null;
+    const loss = lmLoss && vmLoss ? F.add(lmLoss, vmLoss) : lmLoss ?? vmLoss;
+    if (!loss) throw new Error('ReconVLA.forward: no loss to compute (lm loss off and no reconstruction target)');
+    return { loss, lmLoss, vmLoss, visionHidden, imageFeatures, plan, inputsEmbeds, hiddenStates, logits, reconTokens, target, vm };
+  }
+}
