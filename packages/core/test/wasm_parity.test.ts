@@ -438,6 +438,9 @@ test('wasm: CPU-emulated WebGPU adapters are recognised', () => {
   assert.equal(isCpuEmulatedAdapter({ info: { vendor: 'mesa', architecture: '', device: 'llvmpipe (LLVM 15.0.6, 256 bits)', description: '' } }), true);
   assert.equal(isCpuEmulatedAdapter({ info: { vendor: 'google', description: 'SwiftShader Device (Subzero)' } }), true);
   assert.equal(isCpuEmulatedAdapter({ isFallbackAdapter: false, info: { vendor: 'nvidia', architecture: 'ampere', device: 'NVIDIA GeForce RTX 3080' } }), false);
+  // The WebGPU backend's info().details form (all strings).
+  assert.equal(isCpuEmulatedAdapter({ backend: 'dawn-vulkan', vendor: 'mesa', device: 'llvmpipe (LLVM 19.1.7, 256 bits)', isFallbackAdapter: 'false' } as Record<string, string>), true);
+  assert.equal(isCpuEmulatedAdapter({ vendor: 'amd', device: 'AMD Radeon', isFallbackAdapter: 'false' }), false);
 });
 
 wasmTest('conv2d and gradients at sizes split across threads (3x3 pad 1, 5x5 stride 2, 1x1)', async (gpu) => {

@@ -5,6 +5,8 @@ import { availableParallelism } from 'node:os';
 import { WasmBackend } from './backend.ts';
 import { MAX_WORKERS } from './pool.ts';
 import { detectRelaxedSimd } from './runtime.ts';
+import { WA } from './webassembly.ts';
+import { ModuleBuilder, v128 } from './emitter.ts';
 
 export { WasmBackend } from './backend.ts';
 export { WasmStorage } from './storage.ts';
@@ -40,4 +42,26 @@ export function createWasmBackend(opts: WasmBackendOptions = {}): WasmBackend {
     maximumBytes: Math.min(MAX_BYTES, opts.maximumMemoryBytes ?? MAX_BYTES),
     debug,
   });
+}
+
+/** Whether this engine has WebAssembly SIMD128 and shared memory (a module using both validates). */
+function hasSimd128(): boolean {
+  const m = new ModuleBuilder();
+  m.func('f', {}).body = [...v128.zero(), 0x1a]; // v128.const 0; drop
+  return WA.validate(m.encode({ initialPages: 1, maximumPages: 1 }));
+}
+
+/** For `reconvla doctor`: what the wasm backend would run with, without starting its threads. */
+export function describeWasm(): { name: 'wasm'; available: boolean; summary: string; details: Record<string, string>; fix?: string } {
+  const simd = hasSimd128();
+  const threads = Number(process.env.RECONVLA_WASM_THREADS) > 0 ? Number(process.env.RECONVLA_WASM_THREADS) : availableParallelism();
+  const relaxedNow = detectRelaxedSimd(false);
+  const details = {
+    simd128: String(simd),
+    threads: String(threads),
+    relaxedSimd: relaxedNow ? 'supported' : 'behind --experimental-wasm-relaxed-simd (RECONVLA_WASM_RELAXED_SIMD=1 enables it)',
+    maxMemory: '4 GiB (wasm32)',
+  };
+  if (!simd) return { name: 'wasm', available: false, summary: 'this engine has no WebAssembly SIMD', details, fix: 'use Node >= 16.4' };
+  return { name: 'wasm', available: true, summary: `WebAssembly SIMD kernels on ${threads} thread${threads === 1 ? '' : 's'}`, details };
 }
