@@ -473,7 +473,7 @@ wasmTest('large elementwise, row and AdamW ops (split across threads), and they 
     await close(gpu, `binary ${op} 3-d broadcast`, cpu.binary(op, mc, [3, 1, rows, cols], xc, [1, 1, rows, cols], [3, 1, rows, cols], 'float32'),
       gpu.binary(op, mg, [3, 1, rows, cols], xg, [1, 1, rows, cols], [3, 1, rows, cols], 'float32'), 1e-6, 1e-6);
   }
-  for (const op of ['exp', 'silu', 'relu', 'sigmoid'] as const) {
+  for (const op of ['exp', 'silu', 'relu', 'sigmoid', 'tanh', 'gelu_tanh', 'gelu_erf'] as const) {
     await close(gpu, `unary ${op}`, cpu.unary(op, xc), gpu.unary(op, xg), 2e-6, 2e-5);
     await close(gpu, `unaryGrad ${op}`, cpu.unaryGrad(op, xc, yc), gpu.unaryGrad(op, xg, yg), 2e-6, 5e-5);
   }
@@ -495,7 +495,7 @@ wasmTest('large elementwise, row and AdamW ops (split across threads), and they 
   cpu.adamwInPlace(pc, yc, m1c, v1c, args); gpu.adamwInPlace(pg, yg, m1g, v1g, args);
   await close(gpu, 'adamw param', pc, pg, 1e-6, 1e-5);
   const native = wasm.nativeCounts();
-  for (const op of ['binary.add', 'unary.exp', 'unaryGrad.silu', 'softmax', 'softmaxGrad', 'normalize', 'normalizeGrad', 'crossEntropy', 'crossEntropyGrad', 'adamwInPlace', 'matmul', 'attention', 'attentionGrad', 'conv2d', 'conv2dGradInput', 'conv2dGradWeight']) {
+  for (const op of ['binary.add', 'unary.exp', 'unaryGrad.silu', 'unary.gelu_erf', 'unaryGrad.gelu_tanh', 'softmax', 'softmaxGrad', 'normalize', 'normalizeGrad', 'crossEntropy', 'crossEntropyGrad', 'adamwInPlace', 'matmul', 'attention', 'attentionGrad', 'conv2d', 'conv2dGradInput', 'conv2dGradWeight']) {
     assert.ok((native[op] ?? 0) > 0, `${op} ran natively`);
   }
 });

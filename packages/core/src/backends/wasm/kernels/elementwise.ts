@@ -6,22 +6,26 @@ import {
   f32, f32x4, forRange, get, i32, ifThen, set, v128,
   type Code, type Local, type ModuleBuilder,
 } from '../emitter.ts';
-import { at, expTemps, splat, vecLoop, vexp, type ExpTemps } from './simd.ts';
+import { at, mathTemps, splat, vecLoop, verf, vexp, vtanh, type ExpTemps, type MathTemps } from './simd.ts';
 
 export const NATIVE_BINARY = ['add', 'sub', 'mul', 'div', 'max', 'min'] as const;
 export type NativeBinary = typeof NATIVE_BINARY[number];
-export const NATIVE_UNARY = ['neg', 'abs', 'sqrt', 'rsqrt', 'relu', 'square', 'reciprocal', 'exp', 'sigmoid', 'silu'] as const;
+export const NATIVE_UNARY = ['neg', 'abs', 'sqrt', 'rsqrt', 'relu', 'square', 'reciprocal', 'exp', 'sigmoid', 'silu', 'tanh', 'gelu_tanh', 'gelu_erf'] as const;
 export type NativeUnary = typeof NATIVE_UNARY[number];
-export const NATIVE_UNARY_GRAD = ['neg', 'relu', 'square', 'exp', 'sigmoid', 'silu'] as const;
+export const NATIVE_UNARY_GRAD = ['neg', 'relu', 'square', 'exp', 'sigmoid', 'silu', 'tanh', 'gelu_tanh', 'gelu_erf'] as const;
 export type NativeUnaryGrad = typeof NATIVE_UNARY_GRAD[number];
 
 const BINARY: Record<NativeBinary, (a: Code, b: Code) => Code> = {
   add: f32x4.add, sub: f32x4.sub, mul: f32x4.mul, div: f32x4.div, max: f32x4.max, min: f32x4.min,
 };
 
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI), GELU_C = 0.044715;
+/** The argument of tanh in gelu_tanh: sqrt(2/pi) (x + 0.044715 x^3). */
+const geluInner = (v: Code): Code => f32x4.mul(splat(SQRT_2_OVER_PI), f32x4.add(v, f32x4.mul(splat(GELU_C), f32x4.mul(v, f32x4.mul(v, v)))));
+
 const sigmoid = (x: Code, T: ExpTemps): Code => f32x4.div(splat(1), f32x4.add(splat(1), vexp(f32x4.neg(x), T)));
 
-function unaryOp(op: NativeUnary, x: Local, T: ExpTemps): Code {
+function unaryOp(op: NativeUnary, x: Local, T: MathTemps): Code {
   const v = get(x);
   switch (op) {
     case 'neg': return f32x4.neg(v);
@@ -34,11 +38,14 @@ function unaryOp(op: NativeUnary, x: Local, T: ExpTemps): Code {
     case 'exp': return vexp(v, T);
     case 'sigmoid': return sigmoid(v, T);
     case 'silu': return f32x4.div(v, f32x4.add(splat(1), vexp(f32x4.neg(v), T)));
+    case 'tanh': return vtanh(v, T);
+    case 'gelu_tanh': return f32x4.mul(f32x4.mul(splat(0.5), v), f32x4.add(splat(1), vtanh(geluInner(v), T)));
+    case 'gelu_erf': return f32x4.mul(f32x4.mul(splat(0.5), v), f32x4.add(splat(1), verf(f32x4.mul(v, splat(Math.SQRT1_2)), T)));
   }
 }
 
 /** gy * f'(x), with s a temporary. */
-function unaryGradOp(op: NativeUnaryGrad, x: Local, gy: Local, s: Local, T: ExpTemps): Code {
+function unaryGradOp(op: NativeUnaryGrad, x: Local, gy: Local, s: Local, T: MathTemps): Code {
   const v = get(x), g = get(gy);
   switch (op) {
     case 'neg': return f32x4.neg(g);
@@ -48,6 +55,14 @@ function unaryGradOp(op: NativeUnaryGrad, x: Local, gy: Local, s: Local, T: ExpT
     case 'sigmoid': return [...set(s, sigmoid(v, T)), ...f32x4.mul(f32x4.mul(g, get(s)), f32x4.sub(splat(1), get(s)))];
     case 'silu': return [...set(s, sigmoid(v, T)),
       ...f32x4.mul(f32x4.mul(g, get(s)), f32x4.add(splat(1), f32x4.mul(v, f32x4.sub(splat(1), get(s)))))];
+    case 'tanh': return [...set(s, vtanh(v, T)), ...f32x4.mul(g, f32x4.sub(splat(1), f32x4.mul(get(s), get(s))))];
+    case 'gelu_tanh': // 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 c x^2)
+      return [...set(s, vtanh(geluInner(v), T)), ...f32x4.mul(g, f32x4.add(f32x4.mul(splat(0.5), f32x4.add(splat(1), get(s))),
+        f32x4.mul(f32x4.mul(f32x4.mul(splat(0.5), v), f32x4.sub(splat(1), f32x4.mul(get(s), get(s)))),
+          f32x4.mul(splat(SQRT_2_OVER_PI), f32x4.add(splat(1), f32x4.mul(splat(3 * GELU_C), f32x4.mul(v, v)))))))];
+    case 'gelu_erf': // cdf + x pdf
+      return [...set(s, f32x4.mul(splat(0.5), f32x4.add(splat(1), verf(f32x4.mul(v, splat(Math.SQRT1_2)), T)))),
+        ...f32x4.mul(g, f32x4.add(get(s), f32x4.mul(v, f32x4.mul(splat(1 / Math.sqrt(2 * Math.PI)), vexp(f32x4.mul(splat(-0.5), f32x4.mul(v, v)), T)))))];
   }
 }
 
@@ -73,7 +88,7 @@ export function emitElementwise(m: ModuleBuilder): void {
     const f = m.func(`un_${op}`, { x: 'i32', out: 'i32', n: 'i32' });
     const { x, out, n } = f.p;
     const c = f.local('i32'), v = f.local('v128');
-    const T = expTemps(f);
+    const T = mathTemps(f);
     f.body = vecLoop(c, get(n),
       [set(v, v128.load(at(x, get(c)))), v128.store(at(out, get(c)), unaryOp(op, v, T))],
       [set(v, f32x4.splat(f32.load(at(x, get(c))))), f32.store(at(out, get(c)), f32x4.extract_lane(unaryOp(op, v, T), 0))]);
@@ -82,7 +97,7 @@ export function emitElementwise(m: ModuleBuilder): void {
     const f = m.func(`ung_${op}`, { x: 'i32', gy: 'i32', out: 'i32', n: 'i32' });
     const { x, gy, out, n } = f.p;
     const c = f.local('i32'), v = f.local('v128'), g = f.local('v128'), s = f.local('v128');
-    const T = expTemps(f);
+    const T = mathTemps(f);
     f.body = vecLoop(c, get(n),
       [set(v, v128.load(at(x, get(c)))), set(g, v128.load(at(gy, get(c)))), v128.store(at(out, get(c)), unaryGradOp(op, v, g, s, T))],
       [set(v, f32x4.splat(f32.load(at(x, get(c))))), set(g, f32x4.splat(f32.load(at(gy, get(c))))),

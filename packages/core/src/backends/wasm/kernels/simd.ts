@@ -71,3 +71,49 @@ export function vexp(v: Code, T: ExpTemps): Code {
 
 /** Scalar exp through the same vector code (lane 0), for row tails. */
 export const sexp = (s: Code, T: ExpTemps): Code => f32x4.extract_lane(vexp(f32x4.splat(s), T), 0);
+
+/** Extra temporaries for tanh and erf (which call vexp, so they need their own). */
+export interface MathTemps extends ExpTemps { a: Local; b: Local; c: Local; d: Local }
+export function mathTemps(f: Func<Record<string, ValType>>): MathTemps {
+  return { ...expTemps(f), a: f.local('v128'), b: f.local('v128'), c: f.local('v128'), d: f.local('v128') };
+}
+
+/** Horner's rule on a v128 variable. */
+function horner(coeffs: readonly number[], z: Code): Code {
+  let p: Code = splat(coeffs[0]!);
+  for (let i = 1; i < coeffs.length; i++) p = f32x4.add(f32x4.mul(p, z), splat(coeffs[i]!));
+  return p;
+}
+
+const copySign = (mag: Code, from: Code): Code => v128.or(mag, v128.and(from, splat(-0)));
+
+/** tanh on four lanes (Cephes tanhf): an odd polynomial for |x| < 0.625, else 1 - 2/(e^2|x| + 1). */
+export function vtanh(v: Code, T: MathTemps): Code {
+  const { a, b, c, d } = T;
+  return cat(
+    set(a, v), set(b, f32x4.abs(get(a))),
+    set(c, copySign(f32x4.sub(splat(1), f32x4.div(splat(2), f32x4.add(vexp(f32x4.add(get(b), get(b)), T), splat(1)))), get(a))),
+    set(d, f32x4.mul(get(a), get(a))),
+    v128.bitselect(
+      f32x4.add(f32x4.mul(f32x4.mul(horner([-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1], get(d)), get(d)), get(a)), get(a)),
+      get(c), f32x4.lt(get(b), splat(0.625))),
+  );
+}
+
+/** erf on four lanes: Cephes' series polynomial for |x| < 1 (1e-9 relative), Abramowitz-Stegun
+ * 7.1.26 beyond (1.4e-7 absolute, ~2 ulp of erf there). */
+export function verf(v: Code, T: MathTemps): Code {
+  const { a, b, c, d } = T;
+  return cat(
+    set(a, v), set(b, f32x4.abs(get(a))),
+    set(d, f32x4.div(splat(1), f32x4.add(splat(1), f32x4.mul(splat(0.3275911), get(b))))),
+    set(c, f32x4.sub(splat(1), f32x4.mul(f32x4.mul(horner([1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592], get(d)), get(d)),
+      vexp(f32x4.neg(f32x4.mul(get(b), get(b))), T)))),
+    set(c, copySign(get(c), get(a))),
+    set(d, f32x4.mul(get(a), get(a))),
+    v128.bitselect(
+      f32x4.mul(get(a), horner([7.853861353153693e-5, -8.010193625184903e-4, 5.188327685732524e-3, -2.685381193529856e-2, 1.128358514861418e-1,
+        -3.761262582423300e-1, 1.128379165726710], get(d))),
+      get(c), f32x4.lt(get(b), splat(1))),
+  );
+}
