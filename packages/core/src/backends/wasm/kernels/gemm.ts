@@ -15,15 +15,22 @@ import {
   type Code, type ModuleBuilder, type FuncRef,
 } from '../emitter.ts';
 
-export const MR = 4, NR = 8, KC = 256, MC = 128, NC = 4096;
+export const MR = 4, NR = 8;
+
+/** Cache blocking: K block (KC), rows of A per packed block (MC), columns of B per packed block (NC). */
+export interface GemmBlocking { kc: number; mc: number; nc: number }
+/** Packed A (MC x KC, 128 KiB) and packed B (KC x NC, 256 KiB) together fit Zen 3's 512 KiB L2.
+ * In paired runs (same process, alternating) NC from 128 to 4096 and MC from 64 to 128 were
+ * within 5% of each other: the micro-kernel, not the cache, sets the speed. */
+export const DEFAULT_BLOCKING: GemmBlocking = { kc: 256, mc: 128, nc: 256 };
 
 /** Bias modes of the epilogue. */
 export const BIAS_NONE = 0, BIAS_PER_COLUMN = 1, BIAS_PER_ROW = 2;
 
 /** Scratch bytes one thread needs for an n-column GEMM: packed A block, packed B block, tile. */
-export function gemmScratchBytes(n: number): { packA: number; packB: number; tile: number } {
-  const nc = Math.min(NC, Math.ceil(n / NR) * NR);
-  return { packA: MC * KC * 4, packB: KC * nc * 4, tile: MR * NR * 4 };
+export function gemmScratchBytes(n: number, b: GemmBlocking = DEFAULT_BLOCKING): { packA: number; packB: number; tile: number } {
+  const nc = Math.min(b.nc, Math.ceil(n / NR) * NR);
+  return { packA: b.mc * b.kc * 4, packB: b.kc * nc * 4, tile: MR * NR * 4 };
 }
 
 const imin = (a: Code, b: Code): Code => select(a, b, i32.lt_s(a, b));
@@ -35,7 +42,8 @@ export function madd(relaxed: boolean, a: Code, b: Code, c: Code): Code {
 
 export interface GemmFns { gemm: FuncRef }
 
-export function emitGemm(m: ModuleBuilder, relaxed: boolean): GemmFns {
+export function emitGemm(m: ModuleBuilder, relaxed: boolean, blocking: GemmBlocking = DEFAULT_BLOCKING): GemmFns {
+  const { kc: KC, mc: MC, nc: NC } = blocking;
   // packB: src at (pc, jc); kc rows, nc columns -> ceil(nc/8) panels of [kc][8], zero-padded.
   const pb = m.func('packB', { src: 'i32', rs: 'i32', cs: 'i32', kc: 'i32', nc: 'i32', dst: 'i32' }, undefined, false);
   {

@@ -4,7 +4,7 @@
 // matrix per thread. Small products run on the calling thread: waking workers costs more.
 import type { KernelCall } from '../pool.ts';
 import type { Runtime } from '../runtime.ts';
-import { BIAS_NONE, emitGemm, gemmScratchBytes, MR } from '../kernels/gemm.ts';
+import { BIAS_NONE, DEFAULT_BLOCKING, emitGemm, gemmScratchBytes, MR, type GemmBlocking } from '../kernels/gemm.ts';
 import type { Scratch } from '../scratch.ts';
 
 /** Below this many flops a product runs on one thread. */
@@ -21,8 +21,8 @@ export interface GemmProblem {
   accumulate?: boolean;
 }
 
-export function gemmKernel(rt: Runtime): number {
-  return rt.kernels(`gemm${rt.opts.relaxedSimd ? '-relaxed' : ''}`, (m) => emitGemm(m, rt.opts.relaxedSimd)).gemm!.id;
+export function gemmKernel(rt: Runtime, b: GemmBlocking = DEFAULT_BLOCKING): number {
+  return rt.kernels(`gemm${rt.opts.relaxedSimd ? '-relaxed' : ''}-${b.kc}-${b.mc}-${b.nc}`, (m) => emitGemm(m, rt.opts.relaxedSimd, b)).gemm!.id;
 }
 
 /** The calls of one thread computing rows m0..m1 of matrices b0..b1. */
@@ -36,11 +36,11 @@ function threadCalls(fn: number, p: GemmProblem, s: { packA: number; packB: numb
 }
 
 /** Queues (or runs) a whole GEMM problem. k must be > 0 (the caller fills C when k = 0). */
-export function gemmCalls(rt: Runtime, scratch: Scratch, p: GemmProblem, maxThreads = rt.threads): KernelCall[][] {
-  const fn = gemmKernel(rt);
+export function gemmCalls(rt: Runtime, scratch: Scratch, p: GemmProblem, maxThreads = rt.threads, blocking = DEFAULT_BLOCKING): KernelCall[][] {
+  const fn = gemmKernel(rt, blocking);
   const flops = 2 * p.batch * p.m * p.n * p.k;
   const threads = flops < PARALLEL_FLOPS ? 1 : Math.min(maxThreads, Math.max(p.batch, Math.ceil(p.m / MR)));
-  const need = gemmScratchBytes(p.n);
+  const need = gemmScratchBytes(p.n, blocking);
   const lists: KernelCall[][] = [];
   for (let t = 0; t < threads; t++) {
     const s = scratch.gemm(t, need);
