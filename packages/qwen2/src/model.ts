@@ -261,7 +261,9 @@ function argmax(row: ArrayLike<number>): number {
 
 /** Samples from softmax(row / temperature) restricted to the top-p nucleus, with uniform draw u. */
 export function sampleTopP(row: ArrayLike<number>, temperature: number, topP: number, u: number): number {
-  const max = Math.max(...Array.from(row));
+  // A loop, not Math.max(...row): spreading a 151,936-entry vocabulary overflows the call stack.
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
   const p = Array.from(row, (x) => Math.exp((x - max) / temperature));
   const z = p.reduce((s, x) => s + x, 0);
   const order = p.map((_, i) => i).sort((a, c) => p[c]! - p[a]!);
