@@ -56,7 +56,8 @@ export function runWasmBench(): WasmBenchRow[] {
       const q = b.fromArray(rand(B * H * T * D, 3)), k = b.fromArray(rand(B * H * T * D, 4)), v = b.fromArray(rand(B * H * T * D, 5));
       for (const causal of [false, true]) {
         const args = { batch: B, heads: H, kvHeads: H, tq: T, tk: T, dim: D, dimV: D, scale: 1 / 8, causal, maskBatchStride: 0, maskHeadStride: 0 };
-        const flops = 4 * B * H * T * T * D; // QK^T and PV, counted in full even when causal
+        // QK^T and PV over the visible keys only (T(T+1)/2 pairs when causal): useful flops.
+        const flops = 4 * B * H * D * (causal ? T * (T + 1) / 2 : T * T);
         row(b, 'attention', `fwd ${H}h x ${T} x ${D}${causal ? ' causal' : ''}`, flops, time(b, () => { const r = b.attention(q, k, v, args); return [r.out, r.lse]; }));
         const fw = b.attention(q, k, v, args), go = b.fromArray(rand(B * H * T * D, 6));
         row(b, 'attention', `bwd ${H}h x ${T} x ${D}${causal ? ' causal' : ''}`, 2.5 * flops,

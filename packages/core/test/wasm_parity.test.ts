@@ -520,3 +520,19 @@ wasmTest('attention at a size split across threads and query blocks (causal and 
     for (const s of [qg, kg, vg, mg, gog]) gpu.free(s);
   }
 });
+
+wasmTest('causal attention with tq > tk (leading query rows see no key) and with blocks that skip hidden keys', async (gpu) => {
+  for (const [tq, tk] of [[5, 3], [150, 100], [130, 130]] as const) {
+    const args: AttentionArgs = { batch: 1, heads: 2, kvHeads: 1, tq, tk, dim: 8, dimV: 8, scale: 0.35, causal: true, maskBatchStride: 0, maskHeadStride: 0 };
+    const [qc, qg] = both(gpu, randomF32(2 * tq * 8, 1)), [kc, kg] = both(gpu, randomF32(tk * 8, 2)), [vc, vg] = both(gpu, randomF32(tk * 8, 3));
+    const c = cpu.attention(qc, kc, vc, args), g = gpu.attention(qg, kg, vg, args);
+    const [goc, gog] = both(gpu, randomF32(2 * tq * 8, 4));
+    const gc = cpu.attentionGrad(qc, kc, vc, c.out, c.lse, goc, args), gg = gpu.attentionGrad(qg, kg, vg, g.out, g.lse, gog, args);
+    await close(gpu, `tq ${tq} tk ${tk} gq`, gc.gq, gg.gq, 1e-5, 1e-3);
+    await close(gpu, `tq ${tq} tk ${tk} gk`, gc.gk, gg.gk, 1e-5, 1e-3);
+    await close(gpu, `tq ${tq} tk ${tk} gv`, gc.gv, gg.gv, 1e-5, 1e-3);
+    await close(gpu, `tq ${tq} tk ${tk} out`, c.out, g.out, 1e-5, 1e-4);
+    await close(gpu, `tq ${tq} tk ${tk} lse`, c.lse, g.lse, 1e-5, 1e-5);
+    for (const s of [qg, kg, vg, gog]) gpu.free(s);
+  }
+});

@@ -13,9 +13,10 @@ import { at, expTemps, hmax, hsum, sexp, splat, vecLoop, vexp } from './simd.ts'
 export function emitAttention(m: ModuleBuilder): void {
   const logFn = m.importFunc('log', ['f64'], 'f64');
   {
-    // attn_probs(S, rows, tk, scale, mask, lim0, lse, mode): row r may see keys j < clamp(lim0 + r + 1, 0, tk).
-    const f = m.func('attn_probs', { S: 'i32', rows: 'i32', tk: 'i32', scale: 'f32', mask: 'i32', lim0: 'i32', lse: 'i32', mode: 'i32' });
-    const { S, rows, tk, scale, mask, lim0, lse, mode } = f.p;
+    // attn_probs(S, rows, tk, scale, mask, ldm, lim0, lse, mode): S rows hold tk keys; row r may see
+    // keys j < clamp(lim0 + r + 1, 0, tk); the mask's rows are ldm apart.
+    const f = m.func('attn_probs', { S: 'i32', rows: 'i32', tk: 'i32', scale: 'f32', mask: 'i32', ldm: 'i32', lim0: 'i32', lse: 'i32', mode: 'i32' });
+    const { S, rows, tk, scale, mask, ldm, lim0, lse, mode } = f.p;
     const r = f.local('i32'), c = f.local('i32'), sp = f.local('i32'), mp = f.local('i32'), len = f.local('i32');
     const v = f.local('v128'), t = f.local('v128'), e = f.local('v128'), vm = f.local('v128');
     const s = f.local('f32'), mx = f.local('f32'), sum = f.local('f32'), x = f.local('f32');
@@ -28,7 +29,7 @@ export function emitAttention(m: ModuleBuilder): void {
     f.body = forRange(r, i32.const(0), get(rows), 1,
       set(sp, at(S, i32.mul(get(r), get(tk)))),
       // With no mask, mp points at S itself (loaded, then ignored by the select).
-      set(mp, select(at(mask, i32.mul(get(r), get(tk))), get(sp), get(mask))),
+      set(mp, select(at(mask, i32.mul(get(r), get(ldm))), get(sp), get(mask))),
       set(len, i32.add(i32.add(get(lim0), get(r)), i32.const(1))),
       set(len, select(get(len), i32.const(0), i32.gt_s(get(len), i32.const(0)))),
       set(len, select(get(tk), get(len), i32.gt_s(get(len), get(tk)))),

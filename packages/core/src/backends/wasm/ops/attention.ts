@@ -3,7 +3,8 @@
 // so the score matrix is never larger than QB x tk per thread. Backward, per (batch, kv head)
 // (a thread owns all the query heads sharing a kv head, so dK/dV sums never race), for each
 // query block: recompute P from lse, dV += P^T dO, dP = dO V^T, dS = P (dP - D) scale,
-// dQ = dS K, dK += dS^T Q.
+// dQ = dS K, dK += dS^T Q. With a causal mask a query block only multiplies the keys it can
+// see (the first kEnd), which halves the work of a square causal attention.
 import type { AttentionArgs } from '../../../backend.ts';
 import type { KernelCall } from '../pool.ts';
 import type { Runtime } from '../runtime.ts';
@@ -18,6 +19,12 @@ const QB = 64;
 const PARALLEL_FLOPS = 2e6;
 
 interface Ptrs { q: number; k: number; v: number; mask: number }
+
+/** Keys a block of query rows [i0, i0 + rows) can see: all, or under a causal mask the first
+ * i0 + rows + tk - tq (at least 1, so a fully hidden block still runs and writes zeros). */
+function visibleKeys(a: AttentionArgs, i0: number, rows: number): number {
+  return a.causal ? Math.max(1, Math.min(a.tk, i0 + rows + a.tk - a.tq)) : a.tk;
+}
 
 function threadsFor(rt: Runtime, a: AttentionArgs, units: number): number {
   const flops = 4 * a.batch * a.heads * a.tq * a.tk * Math.max(a.dim, a.dimV);
@@ -38,10 +45,11 @@ export function attentionForward(rt: Runtime, scratch: Scratch, p: Ptrs, out: nu
       const rows = Math.min(QB, tq - i0), kh = Math.floor(h / group), row0 = (b * heads + h) * tq + i0;
       const kPtr = p.k + (b * kvHeads + kh) * tk * dim * 4, vPtr = p.v + (b * kvHeads + kh) * tk * dimV * 4;
       const maskPtr = p.mask ? p.mask + (b * a.maskBatchStride + h * a.maskHeadStride + i0 * tk) * 4 : 0;
+      const kn = visibleKeys(a, i0, rows);
       lists[t]!.push(
-        gemmCall(gemm, { a: p.q + row0 * dim * 4, b: kPtr, c: S, m: rows, n: tk, k: dim, rsA: dim * 4, csA: 4, rsB: 4, csB: dim * 4 }, gs),
-        { fn: probs, args: [S, rows, tk, a.scale, maskPtr, a.causal ? i0 + tk - tq : tk, lse + row0 * 4, 0] },
-        gemmCall(gemm, { a: S, b: vPtr, c: out + row0 * dimV * 4, m: rows, n: dimV, k: tk, rsA: tk * 4, csA: 4, rsB: dimV * 4, csB: 4 }, gs),
+        gemmCall(gemm, { a: p.q + row0 * dim * 4, b: kPtr, c: S, m: rows, n: kn, k: dim, rsA: dim * 4, csA: 4, rsB: 4, csB: dim * 4 }, gs),
+        { fn: probs, args: [S, rows, kn, a.scale, maskPtr, tk, a.causal ? i0 + tk - tq : tk, lse + row0 * 4, 0] },
+        gemmCall(gemm, { a: S, b: vPtr, c: out + row0 * dimV * 4, m: rows, n: dimV, k: kn, rsA: kn * 4, csA: 4, rsB: dimV * 4, csB: 4 }, gs),
       );
     }
   }
@@ -69,14 +77,15 @@ export function attentionBackward(rt: Runtime, scratch: Scratch, p: AttentionGra
         const rows = Math.min(QB, tq - i0), row0 = (b * heads + h) * tq + i0;
         const qPtr = p.q + row0 * dim * 4, goPtr = p.gOut + row0 * dimV * 4;
         const maskPtr = p.mask ? p.mask + (b * a.maskBatchStride + h * a.maskHeadStride + i0 * tk) * 4 : 0;
+        const kn = visibleKeys(a, i0, rows);
         lists[t]!.push(
-          gemmCall(gemm, { a: qPtr, b: kPtr, c: P, m: rows, n: tk, k: dim, rsA: dim * 4, csA: 4, rsB: 4, csB: dim * 4 }, gs),
-          { fn: probs, args: [P, rows, tk, a.scale, maskPtr, a.causal ? i0 + tk - tq : tk, p.lse + row0 * 4, 1] },
-          gemmCall(gemm, { a: P, b: goPtr, c: gvPtr, m: tk, n: dimV, k: rows, rsA: 4, csA: tk * 4, rsB: dimV * 4, csB: 4, accumulate: true }, gs),
-          gemmCall(gemm, { a: goPtr, b: vPtr, c: dP, m: rows, n: tk, k: dimV, rsA: dimV * 4, csA: 4, rsB: 4, csB: dimV * 4 }, gs),
-          { fn: ds, args: [P, dP, goPtr, p.out + row0 * dimV * 4, rows, tk, dimV, a.scale] },
-          gemmCall(gemm, { a: dP, b: kPtr, c: p.gq + row0 * dim * 4, m: rows, n: dim, k: tk, rsA: tk * 4, csA: 4, rsB: dim * 4, csB: 4 }, gs),
-          gemmCall(gemm, { a: dP, b: qPtr, c: gkPtr, m: tk, n: dim, k: rows, rsA: 4, csA: tk * 4, rsB: dim * 4, csB: 4, accumulate: true }, gs),
+          gemmCall(gemm, { a: qPtr, b: kPtr, c: P, m: rows, n: kn, k: dim, rsA: dim * 4, csA: 4, rsB: 4, csB: dim * 4 }, gs),
+          { fn: probs, args: [P, rows, kn, a.scale, maskPtr, tk, a.causal ? i0 + tk - tq : tk, p.lse + row0 * 4, 1] },
+          gemmCall(gemm, { a: P, b: goPtr, c: gvPtr, m: kn, n: dimV, k: rows, rsA: 4, csA: kn * 4, rsB: dimV * 4, csB: 4, accumulate: true }, gs),
+          gemmCall(gemm, { a: goPtr, b: vPtr, c: dP, m: rows, n: kn, k: dimV, rsA: dimV * 4, csA: 4, rsB: 4, csB: dimV * 4 }, gs),
+          { fn: ds, args: [P, dP, goPtr, p.out + row0 * dimV * 4, rows, kn, dimV, a.scale] },
+          gemmCall(gemm, { a: dP, b: kPtr, c: p.gq + row0 * dim * 4, m: rows, n: dim, k: kn, rsA: kn * 4, csA: 4, rsB: dim * 4, csB: 4 }, gs),
+          gemmCall(gemm, { a: dP, b: qPtr, c: gkPtr, m: kn, n: dim, k: rows, rsA: 4, csA: kn * 4, rsB: dim * 4, csB: 4, accumulate: true }, gs),
         );
       }
     }
