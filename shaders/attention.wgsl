@@ -1,13 +1,28 @@
-// Scaled dot-product attention without materialising the [tq, tk] score matrix.
-// forward: one invocation per query row (b, h, i) streams the keys with an online softmax
-// (running max and sum, rescaling the accumulator when the max grows), FlashAttention-style.
-// backward: delta_i = dO_i . O_i; then dQ per query row and dK, dV per key row, both
-// recomputing p_ij = exp(s_ij - lse_i) instead of storing it.
+// Scaled dot-product attention, FlashAttention-style: the [tq, tk] score matrix is never stored.
+// Private tiles are zeroed explicitly (`= array<...>()`): a bare `var` declared in a loop body
+// was not re-zeroed on each iteration by Dawn + lavapipe here.
+//
+// Register tiling, as in matmul.wgsl: an invocation owns TQ query rows (forward, dQ) or TK key
+// rows (dK/dV) and walks the other side in blocks of BK. Each block is two small matmuls done
+// as outer-product updates (S = Q K^T, then O += P V), so every k/v/q element loaded from
+// memory feeds TQ (or TK) FMAs instead of one. On lavapipe, where invocations are SIMD lanes of
+// a CPU core, that ratio is what bounds speed; workgroup memory would add barriers for nothing.
+//
+//   forward: per key block, online softmax: m = running max, l = running sum, the accumulator
+//            is rescaled by exp(m_old - m_new) once per block (not per key).
+//   backward (p recomputed from lse, nothing of size tq*tk stored):
+//            delta_i = dO_i . O_i                                  (attention_delta)
+//            dQ_i  = sum_j p_ij (dO_i . V_j - delta_i) scale K_j  (attention_dq, per query rows)
+//            dK_j  = sum_i ds_ij Q_i, dV_j = sum_i p_ij dO_i      (attention_dkv, per key rows,
+//                    summing every query head of its GQA group)
 // GQA: query head h reads kv head h / (heads / kv_heads). Masks are additive, read at
 // mask[b * mask_bs + h * mask_hs + i * tk + j]; causal hides j > i + (tk - tq).
 
-const MAXD = 64u;   // >= dim (register array size, specialised by the host)
-const MAXDV = 64u;  // >= dim_v
+const D = 64u;    // >= head dim of q and k: private array size (specialised by the host)
+const DV = 64u;   // >= head dim of v
+const TQ = 4u;    // query rows per invocation (forward, dQ)
+const TK = 4u;    // key rows per invocation (dK/dV)
+const BK = 8u;    // block length of the streamed side
 
 struct Params {
   batch: u32, heads: u32, kv_heads: u32, tq: u32,
@@ -28,133 +43,278 @@ struct Params {
 @group(0) @binding(10) var<storage, read_write> out2: array<f32>; // dv
 
 override WG: u32 = 64u;
+// True when D and DV are the exact head dims: loops get constant trip counts and unroll. Odd
+// dims share one variant per size bucket instead (runtime trip counts), which keeps the number
+// of pipelines, and lavapipe's compile time, small.
+override EXACT_DIMS: bool = true;
+
+fn qk_dim() -> u32 { return select(p.dim, D, EXACT_DIMS); }
+fn v_dim() -> u32 { return select(p.dim_v, DV, EXACT_DIMS); }
 
 const NEG_INF = -3.4028234663852886e38;  // finite "minus infinity": keeps exp() and max() NaN-free
-
-// Scaled score of query row qi (head h, batch bi) against key row kj, or NEG_INF if hidden.
-fn score(qrow: ptr<function, array<f32, MAXD>>, bi: u32, h: u32, i: u32, kbase: u32, j: u32) -> f32 {
-  if (p.causal != 0u && j > i + (p.tk - p.tq)) { return NEG_INF; }
-  var s = 0.0;
-  let kr = kbase + j * p.dim;
-  for (var d = 0u; d < p.dim; d++) { s = fma((*qrow)[d], k[kr + d], s); }
-  s *= p.scale;
-  if (p.has_mask != 0u) { s += mask[bi * p.mask_bs + h * p.mask_hs + i * p.tk + j]; }
-  return s;
-}
-
 var<private> NEG_INF_BITS: u32 = 0xff800000u;  // true -inf for lse of fully hidden rows
 
-fn row_id(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
+fn flat_id(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
+
+// Scaled, masked score from a raw dot product, or NEG_INF when key j is hidden from query i
+// (causal, out of range, or a -inf mask).
+fn masked(dot: f32, bi: u32, h: u32, i: u32, j: u32) -> f32 {
+  if (i >= p.tq || j >= p.tk) { return NEG_INF; }
+  if (p.causal != 0u && i32(j) > i32(i) + i32(p.tk) - i32(p.tq)) { return NEG_INF; }
+  var s = dot * p.scale;
+  if (p.has_mask != 0u) { s += mask[bi * p.mask_bs + h * p.mask_hs + i * p.tk + j]; }
+  return select(s, NEG_INF, s <= NEG_INF);
+}
+
+// Keys a block of query rows [i0, i_last] can see: all, or up to the causal diagonal of i_last.
+fn key_end(i_last: u32) -> u32 {
+  if (p.causal == 0u) { return p.tk; }
+  return u32(clamp(i32(i_last) + i32(p.tk) - i32(p.tq) + 1, 0, i32(p.tk)));
+}
+
+// (b * heads + h, first query row) of a query-tile invocation.
+struct QTile { bh: u32, h: u32, bi: u32, i0: u32, kbase: u32, vbase: u32 }
+
+fn q_tile(t: u32) -> QTile {
+  let tiles = (p.tq + TQ - 1u) / TQ;
+  let bh = t / tiles;
+  let h = bh % p.heads;
+  let bi = bh / p.heads;
+  let kvh = h / (p.heads / p.kv_heads);
+  let kv = bi * p.kv_heads + kvh;
+  return QTile(bh, h, bi, (t % tiles) * TQ, kv * p.tk * qk_dim(), kv * p.tk * v_dim());
+}
 
 @compute @workgroup_size(WG)
 fn attention(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let t = row_id(gid, nwg);
-  if (t >= p.batch * p.heads * p.tq) { return; }
-  let i = t % p.tq;
-  let h = (t / p.tq) % p.heads;
-  let bi = t / (p.tq * p.heads);
-  let kvh = h / (p.heads / p.kv_heads);
-  let kbase = (bi * p.kv_heads + kvh) * p.tk * p.dim;
-  let vbase = (bi * p.kv_heads + kvh) * p.tk * p.dim_v;
+  let t = flat_id(gid, nwg);
+  if (t >= p.batch * p.heads * ((p.tq + TQ - 1u) / TQ)) { return; }
+  let qt = q_tile(t);
 
-  var qrow: array<f32, MAXD>;
-  for (var d = 0u; d < p.dim; d++) { qrow[d] = q[t * p.dim + d]; }
-  var acc: array<f32, MAXDV>;
-  for (var d = 0u; d < p.dim_v; d++) { acc[d] = 0.0; }
-  var m = NEG_INF;
-  var l = 0.0;
-  for (var j = 0u; j < p.tk; j++) {
-    let s = score(&qrow, bi, h, i, kbase, j);
-    if (s <= NEG_INF) { continue; }
-    let m_new = max(m, s);
-    let correction = exp(m - m_new);
-    let pj = exp(s - m_new);
-    l = l * correction + pj;
-    let vr = vbase + j * p.dim_v;
-    for (var d = 0u; d < p.dim_v; d++) { acc[d] = fma(pj, v[vr + d], acc[d] * correction); }
-    m = m_new;
+  // Rows past tq are clamped (valid loads) and never stored.
+  var qr = array<array<f32, D>, TQ>();
+  for (var r = 0u; r < TQ; r++) {
+    let qb = (qt.bh * p.tq + min(qt.i0 + r, p.tq - 1u)) * qk_dim();
+    for (var d = 0u; d < qk_dim(); d++) { qr[r][d] = q[qb + d]; }
   }
+  var acc = array<array<f32, DV>, TQ>();
+  var m = array<f32, TQ>();
+  var l = array<f32, TQ>();
+  for (var r = 0u; r < TQ; r++) { m[r] = NEG_INF; }
+
+  let kend = key_end(min(qt.i0 + TQ - 1u, p.tq - 1u));
+  for (var j0 = 0u; j0 < kend; j0 += BK) {
+    var kr = array<u32, BK>();
+    for (var c = 0u; c < BK; c++) { kr[c] = min(j0 + c, p.tk - 1u); }
+    // S = Q K^T for this block.
+    var s = array<array<f32, BK>, TQ>();
+    for (var d = 0u; d < qk_dim(); d++) {
+      var kv = array<f32, BK>();
+      for (var c = 0u; c < BK; c++) { kv[c] = k[qt.kbase + kr[c] * qk_dim() + d]; }
+      for (var r = 0u; r < TQ; r++) {
+        let qv = qr[r][d];
+        for (var c = 0u; c < BK; c++) { s[r][c] = fma(qv, kv[c], s[r][c]); }
+      }
+    }
+    // Online softmax: s becomes p = exp(s - m_new); acc and l are rescaled once per block.
+    for (var r = 0u; r < TQ; r++) {
+      var mb = m[r];
+      for (var c = 0u; c < BK; c++) {
+        let sv = masked(s[r][c], qt.bi, qt.h, qt.i0 + r, j0 + c);
+        s[r][c] = sv;
+        mb = max(mb, sv);
+      }
+      let corr = exp(m[r] - mb);
+      m[r] = mb;
+      var sum = l[r] * corr;
+      for (var c = 0u; c < BK; c++) {
+        let pv = select(exp(s[r][c] - mb), 0.0, s[r][c] <= NEG_INF);
+        s[r][c] = pv;
+        sum += pv;
+      }
+      l[r] = sum;
+      if (corr != 1.0) { for (var e = 0u; e < v_dim(); e++) { acc[r][e] *= corr; } }
+    }
+    // O += P V.
+    for (var c = 0u; c < BK; c++) {
+      let vb = qt.vbase + kr[c] * v_dim();
+      for (var e = 0u; e < v_dim(); e++) {
+        let vv = v[vb + e];
+        for (var r = 0u; r < TQ; r++) { acc[r][e] = fma(s[r][c], vv, acc[r][e]); }
+      }
+    }
+  }
+
   // A row with every key hidden: output 0, lse -inf.
-  let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var d = 0u; d < p.dim_v; d++) { out[t * p.dim_v + d] = acc[d] * inv; }
-  lse[t] = select(bitcast<f32>(NEG_INF_BITS), m + log(l), l > 0.0);
+  for (var r = 0u; r < TQ; r++) {
+    let i = qt.i0 + r;
+    if (i >= p.tq) { break; }
+    let row = qt.bh * p.tq + i;
+    let inv = select(0.0, 1.0 / l[r], l[r] > 0.0);
+    for (var e = 0u; e < v_dim(); e++) { out[row * v_dim() + e] = acc[r][e] * inv; }
+    lse[row] = select(bitcast<f32>(NEG_INF_BITS), m[r] + log(l[r]), l[r] > 0.0);
+  }
 }
 
 @compute @workgroup_size(WG)
 fn attention_delta(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let t = row_id(gid, nwg);
+  let t = flat_id(gid, nwg);
   if (t >= p.batch * p.heads * p.tq) { return; }
   var s = 0.0;
-  for (var d = 0u; d < p.dim_v; d++) { s = fma(o[t * p.dim_v + d], g_out[t * p.dim_v + d], s); }
+  for (var e = 0u; e < v_dim(); e++) { s = fma(o[t * v_dim() + e], g_out[t * v_dim() + e], s); }
   delta[t] = s;
 }
 
-// p_ij and ds_ij = p_ij (dO_i . V_j - delta_i) for one (query row t, key j).
-fn prob(s: f32, t: u32) -> f32 {
-  let l = lse[t];
+// p_ij from a masked score and the row's lse (0 for hidden keys and fully hidden rows).
+fn prob(s: f32, l: f32) -> f32 {
   if (s <= NEG_INF || l < NEG_INF) { return 0.0; }
   return exp(s - l);
 }
 
-fn dot_gout_v(t: u32, vr: u32) -> f32 {
-  var s = 0.0;
-  for (var d = 0u; d < p.dim_v; d++) { s = fma(g_out[t * p.dim_v + d], v[vr + d], s); }
-  return s;
-}
-
 @compute @workgroup_size(WG)
 fn attention_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let t = row_id(gid, nwg);
-  if (t >= p.batch * p.heads * p.tq) { return; }
-  let i = t % p.tq;
-  let h = (t / p.tq) % p.heads;
-  let bi = t / (p.tq * p.heads);
-  let kvh = h / (p.heads / p.kv_heads);
-  let kbase = (bi * p.kv_heads + kvh) * p.tk * p.dim;
-  let vbase = (bi * p.kv_heads + kvh) * p.tk * p.dim_v;
-  var qrow: array<f32, MAXD>;
-  for (var d = 0u; d < p.dim; d++) { qrow[d] = q[t * p.dim + d]; }
-  var dq: array<f32, MAXD>;
-  for (var d = 0u; d < p.dim; d++) { dq[d] = 0.0; }
-  let dl = delta[t];
-  for (var j = 0u; j < p.tk; j++) {
-    let pj = prob(score(&qrow, bi, h, i, kbase, j), t);
-    if (pj == 0.0) { continue; }
-    let ds = pj * (dot_gout_v(t, vbase + j * p.dim_v) - dl) * p.scale;
-    let kr = kbase + j * p.dim;
-    for (var d = 0u; d < p.dim; d++) { dq[d] = fma(ds, k[kr + d], dq[d]); }
-  }
-  for (var d = 0u; d < p.dim; d++) { out[t * p.dim + d] = dq[d]; }
-}
+  let t = flat_id(gid, nwg);
+  if (t >= p.batch * p.heads * ((p.tq + TQ - 1u) / TQ)) { return; }
+  let qt = q_tile(t);
 
-// One invocation per key row (b, kv head, j): sums over every query head of its group and
-// every query row.
-@compute @workgroup_size(WG)
-fn attention_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let t = row_id(gid, nwg);
-  if (t >= p.batch * p.kv_heads * p.tk) { return; }
-  let j = t % p.tk;
-  let kvh = (t / p.tk) % p.kv_heads;
-  let bi = t / (p.tk * p.kv_heads);
-  let group = p.heads / p.kv_heads;
-  let kbase = (bi * p.kv_heads + kvh) * p.tk * p.dim;
-  let vbase = (bi * p.kv_heads + kvh) * p.tk * p.dim_v;
-  var dk: array<f32, MAXD>;
-  for (var d = 0u; d < p.dim; d++) { dk[d] = 0.0; }
-  var dv: array<f32, MAXDV>;
-  for (var d = 0u; d < p.dim_v; d++) { dv[d] = 0.0; }
-  var qrow: array<f32, MAXD>;
-  for (var h = kvh * group; h < (kvh + 1u) * group; h++) {
-    for (var i = 0u; i < p.tq; i++) {
-      let qt = (bi * p.heads + h) * p.tq + i;
-      for (var d = 0u; d < p.dim; d++) { qrow[d] = q[qt * p.dim + d]; }
-      let pj = prob(score(&qrow, bi, h, i, kbase, j), qt);
-      if (pj == 0.0) { continue; }
-      let ds = pj * (dot_gout_v(qt, vbase + j * p.dim_v) - delta[qt]) * p.scale;
-      for (var d = 0u; d < p.dim; d++) { dk[d] = fma(ds, qrow[d], dk[d]); }
-      for (var d = 0u; d < p.dim_v; d++) { dv[d] = fma(pj, g_out[qt * p.dim_v + d], dv[d]); }
+  var qr = array<array<f32, D>, TQ>();
+  var go = array<array<f32, DV>, TQ>();
+  var lr = array<f32, TQ>();
+  var dl = array<f32, TQ>();
+  for (var r = 0u; r < TQ; r++) {
+    let row = qt.bh * p.tq + min(qt.i0 + r, p.tq - 1u);
+    for (var d = 0u; d < qk_dim(); d++) { qr[r][d] = q[row * qk_dim() + d]; }
+    for (var e = 0u; e < v_dim(); e++) { go[r][e] = g_out[row * v_dim() + e]; }
+    lr[r] = lse[row];
+    dl[r] = delta[row];
+  }
+  var dq = array<array<f32, D>, TQ>();
+
+  let kend = key_end(min(qt.i0 + TQ - 1u, p.tq - 1u));
+  for (var j0 = 0u; j0 < kend; j0 += BK) {
+    var kr = array<u32, BK>();
+    for (var c = 0u; c < BK; c++) { kr[c] = min(j0 + c, p.tk - 1u); }
+    var s = array<array<f32, BK>, TQ>();   // Q K^T
+    var dp = array<array<f32, BK>, TQ>();  // dO V^T
+    for (var d = 0u; d < qk_dim(); d++) {
+      var kv = array<f32, BK>();
+      for (var c = 0u; c < BK; c++) { kv[c] = k[qt.kbase + kr[c] * qk_dim() + d]; }
+      for (var r = 0u; r < TQ; r++) {
+        let qv = qr[r][d];
+        for (var c = 0u; c < BK; c++) { s[r][c] = fma(qv, kv[c], s[r][c]); }
+      }
+    }
+    for (var e = 0u; e < v_dim(); e++) {
+      var vv = array<f32, BK>();
+      for (var c = 0u; c < BK; c++) { vv[c] = v[qt.vbase + kr[c] * v_dim() + e]; }
+      for (var r = 0u; r < TQ; r++) {
+        let gv = go[r][e];
+        for (var c = 0u; c < BK; c++) { dp[r][c] = fma(gv, vv[c], dp[r][c]); }
+      }
+    }
+    // ds = p (dp - delta) scale, kept in s.
+    for (var r = 0u; r < TQ; r++) {
+      for (var c = 0u; c < BK; c++) {
+        let pr = prob(masked(s[r][c], qt.bi, qt.h, qt.i0 + r, j0 + c), lr[r]);
+        s[r][c] = pr * (dp[r][c] - dl[r]) * p.scale;
+      }
+    }
+    // dQ += dS K.
+    for (var c = 0u; c < BK; c++) {
+      let kb = qt.kbase + kr[c] * qk_dim();
+      for (var d = 0u; d < qk_dim(); d++) {
+        let kv = k[kb + d];
+        for (var r = 0u; r < TQ; r++) { dq[r][d] = fma(s[r][c], kv, dq[r][d]); }
+      }
     }
   }
-  for (var d = 0u; d < p.dim; d++) { out[t * p.dim + d] = dk[d]; }
-  for (var d = 0u; d < p.dim_v; d++) { out2[t * p.dim_v + d] = dv[d]; }
+
+  for (var r = 0u; r < TQ; r++) {
+    let i = qt.i0 + r;
+    if (i >= p.tq) { break; }
+    let row = qt.bh * p.tq + i;
+    for (var d = 0u; d < qk_dim(); d++) { out[row * qk_dim() + d] = dq[r][d]; }
+  }
+}
+
+// An invocation owns TK key rows of one (batch, kv head) and sums over every query head of its
+// group and every query row that can see them, in blocks of BK query rows.
+@compute @workgroup_size(WG)
+fn attention_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let tiles = (p.tk + TK - 1u) / TK;
+  let t = flat_id(gid, nwg);
+  if (t >= p.batch * p.kv_heads * tiles) { return; }
+  let j0 = (t % tiles) * TK;
+  let kv = t / tiles;               // b * kv_heads + kv head
+  let kvh = kv % p.kv_heads;
+  let bi = kv / p.kv_heads;
+  let group = p.heads / p.kv_heads;
+
+  var kr = array<array<f32, D>, TK>();
+  var vr = array<array<f32, DV>, TK>();
+  for (var r = 0u; r < TK; r++) {
+    let j = min(j0 + r, p.tk - 1u);
+    for (var d = 0u; d < qk_dim(); d++) { kr[r][d] = k[(kv * p.tk + j) * qk_dim() + d]; }
+    for (var e = 0u; e < v_dim(); e++) { vr[r][e] = v[(kv * p.tk + j) * v_dim() + e]; }
+  }
+  var dk = array<array<f32, D>, TK>();
+  var dv = array<array<f32, DV>, TK>();
+
+  // Causal: query i sees key j when i >= j - (tk - tq); start at the first row that sees j0.
+  var istart = 0u;
+  if (p.causal != 0u) { istart = u32(max(0, i32(j0) - (i32(p.tk) - i32(p.tq)))); }
+  for (var h = kvh * group; h < (kvh + 1u) * group; h++) {
+    let bh = bi * p.heads + h;
+    for (var i0 = istart; i0 < p.tq; i0 += BK) {
+      var rows = array<u32, BK>();   // clamped query rows of the block
+      for (var c = 0u; c < BK; c++) { rows[c] = bh * p.tq + min(i0 + c, p.tq - 1u); }
+      var s = array<array<f32, BK>, TK>();   // K Q^T
+      var dp = array<array<f32, BK>, TK>();  // V dO^T
+      for (var d = 0u; d < qk_dim(); d++) {
+        var qv = array<f32, BK>();
+        for (var c = 0u; c < BK; c++) { qv[c] = q[rows[c] * qk_dim() + d]; }
+        for (var r = 0u; r < TK; r++) {
+          let kx = kr[r][d];
+          for (var c = 0u; c < BK; c++) { s[r][c] = fma(kx, qv[c], s[r][c]); }
+        }
+      }
+      for (var e = 0u; e < v_dim(); e++) {
+        var gv = array<f32, BK>();
+        for (var c = 0u; c < BK; c++) { gv[c] = g_out[rows[c] * v_dim() + e]; }
+        for (var r = 0u; r < TK; r++) {
+          let vx = vr[r][e];
+          for (var c = 0u; c < BK; c++) { dp[r][c] = fma(vx, gv[c], dp[r][c]); }
+        }
+      }
+      // s becomes p, dp becomes ds = p (dp - delta) scale.
+      for (var c = 0u; c < BK; c++) {
+        let l = lse[rows[c]];
+        let dl = delta[rows[c]];
+        for (var r = 0u; r < TK; r++) {
+          let pr = prob(masked(s[r][c], bi, h, i0 + c, j0 + r), l);
+          s[r][c] = pr;
+          dp[r][c] = pr * (dp[r][c] - dl) * p.scale;
+        }
+      }
+      // dK += dS Q, dV += P dO.
+      for (var c = 0u; c < BK; c++) {
+        for (var d = 0u; d < qk_dim(); d++) {
+          let qv = q[rows[c] * qk_dim() + d];
+          for (var r = 0u; r < TK; r++) { dk[r][d] = fma(dp[r][c], qv, dk[r][d]); }
+        }
+        for (var e = 0u; e < v_dim(); e++) {
+          let gv = g_out[rows[c] * v_dim() + e];
+          for (var r = 0u; r < TK; r++) { dv[r][e] = fma(s[r][c], gv, dv[r][e]); }
+        }
+      }
+    }
+  }
+
+  for (var r = 0u; r < TK; r++) {
+    let j = j0 + r;
+    if (j >= p.tk) { break; }
+    let row = kv * p.tk + j;
+    for (var d = 0u; d < qk_dim(); d++) { out[row * qk_dim() + d] = dk[r][d]; }
+    for (var e = 0u; e < v_dim(); e++) { out2[row * v_dim() + e] = dv[r][e]; }
+  }
 }

@@ -18,13 +18,17 @@ import { asGPU } from './storage.ts';
 export interface WebGPUBackendOptions extends AcquireOptions {
   /** Override the matmul register tiling (benchmarks/tuning); default picks by adapter. */
   matmulTiling?: mm.MatmulTiling;
+  /** Override the attention register tiling (benchmarks/tuning). */
+  attentionTiling?: att.AttentionTiling;
 }
 
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu';
   readonly tiling: mm.MatmulTiling;
-  constructor(readonly rt: WebGPURuntime, tiling?: mm.MatmulTiling) {
-    this.tiling = tiling ?? mm.defaultTiling(rt);
+  readonly attentionTiling: att.AttentionTiling;
+  constructor(readonly rt: WebGPURuntime, opts: Pick<WebGPUBackendOptions, 'matmulTiling' | 'attentionTiling'> = {}) {
+    this.tiling = opts.matmulTiling ?? mm.defaultTiling(rt);
+    this.attentionTiling = opts.attentionTiling ?? att.DEFAULT_ATTENTION_TILING;
   }
 
   info(): BackendInfo {
@@ -109,10 +113,10 @@ export class WebGPUBackend implements Backend {
     return nn.crossEntropyGrad(this.rt, asGPU(logits), asGPU(targets), asGPU(gLoss), rows, cols, ignoreIndex);
   }
   attention(q: Storage, k: Storage, v: Storage, args: AttentionArgs): { out: Storage; lse: Storage } {
-    return att.attention(this.rt, asGPU(q), asGPU(k), asGPU(v), args.mask ? asGPU(args.mask) : undefined, args);
+    return att.attention(this.rt, asGPU(q), asGPU(k), asGPU(v), args.mask ? asGPU(args.mask) : undefined, args, this.attentionTiling);
   }
   attentionGrad(q: Storage, k: Storage, v: Storage, out: Storage, lse: Storage, gOut: Storage, args: AttentionArgs): { gq: Storage; gk: Storage; gv: Storage } {
-    return att.attentionGrad(this.rt, asGPU(q), asGPU(k), asGPU(v), args.mask ? asGPU(args.mask) : undefined, asGPU(out), asGPU(lse), asGPU(gOut), args);
+    return att.attentionGrad(this.rt, asGPU(q), asGPU(k), asGPU(v), args.mask ? asGPU(args.mask) : undefined, asGPU(out), asGPU(lse), asGPU(gOut), args, this.attentionTiling);
   }
   rope(x: Storage, cos: Storage, sin: Storage, b: number, h: number, t: number, d: number, inverse: boolean): Storage {
     return nn.rope(this.rt, asGPU(x), asGPU(cos), asGPU(sin), b, h, t, d, inverse);
@@ -143,5 +147,5 @@ export class WebGPUBackend implements Backend {
 export async function createWebGPUBackend(opts: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
   const acquired = await acquireDevice(opts);
   const rt = new WebGPURuntime(acquired);
-  return new WebGPUBackend(rt, opts.matmulTiling);
+  return new WebGPUBackend(rt, opts);
 }
