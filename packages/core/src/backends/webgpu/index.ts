@@ -2,3 +2,4 @@
 export { createWebGPUBackend, WebGPUBackend, type WebGPUBackendOptions } from './backend.ts';
 export { describeWebGPU, WebGPUUnavailableError, type WebGPUDescription, type AcquireOptions } from './device.ts';
 export type { MatmulTiling } from './ops/matmul.ts';
+export type { AttentionTiling } from './ops/attention.ts';
