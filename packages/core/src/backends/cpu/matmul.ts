@@ -12,8 +12,28 @@ function packRowMajor(src: Float32Array, off: number, rows: number, cols: number
   return dst;
 }
 
+/** C = A @ B^T with B stored [n, k]: rows of both operands are contiguous, so each output is a
+ * dot product and B (often a large weight, e.g. a tied LM head) is never repacked. */
+function matmulTransB(a: Float32Array, b: Float32Array, bias: Float32Array | undefined, args: MatmulArgs, out: Float32Array): void {
+  const { batch, m, k, n, aBatchStride, bBatchStride } = args;
+  for (let bi = 0; bi < batch; bi++) {
+    const aOff = bi * aBatchStride, bOff = bi * bBatchStride, cOff = bi * m * n;
+    for (let i = 0; i < m; i++) {
+      const aRow = aOff + i * k;
+      for (let j = 0; j < n; j++) {
+        const bRow = bOff + j * k;
+        let acc = bias ? bias[j]! : 0;
+        for (let p = 0; p < k; p++) acc += a[aRow + p]! * b[bRow + p]!;
+        out[cOff + i * n + j] = acc;
+      }
+    }
+  }
+}
+
 export function matmul(a: Float32Array, b: Float32Array, bias: Float32Array | undefined, args: MatmulArgs, out: Float32Array): void {
   const { batch, m, k, n, transA, transB, aBatchStride, bBatchStride } = args;
+  // Few rows against a transposed weight (decoding, small batches): dot products beat packing B.
+  if (transB && !transA && m <= 16) { matmulTransB(a, b, bias, args, out); return; }
   const aTmp = new Float32Array(transA ? m * k : 0), bTmp = new Float32Array(transB ? k * n : 0);
   const acc = new Float64Array(n);
   let lastB = -1, B: Float32Array = bTmp;
