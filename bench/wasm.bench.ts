@@ -66,6 +66,16 @@ export function runWasmBench(): WasmBenchRow[] {
       }
       b.free(q); b.free(k); b.free(v);
     }
+    if (!relaxedSimd && threads > 1) {
+      // Pool round trip: an empty kernel on every thread (wake the workers, wait for them).
+      const noop = b.rt.kernels('noop', (m) => { m.func('noop', {}).body = []; }).noop!.id;
+      const lists = Array.from({ length: threads }, () => [{ fn: noop, args: [] }]);
+      for (let i = 0; i < 1000; i++) b.rt.run(lists);
+      const n = 20000, t0 = performance.now();
+      for (let i = 0; i < n; i++) b.rt.run(lists);
+      const us = (performance.now() - t0) * 1000 / n;
+      rows.push({ family: 'pool', case: 'empty kernel on all threads (us)', backend: 'wasm', threads, relaxedSimd, ms: us / 1000, gflops: 0, cpuGflops: 0 });
+    }
     if (!relaxedSimd) {
       const R = 4096, C = 1024, x = b.fromArray(rand(R * C, 7)), y = b.fromArray(rand(R * C, 8));
       row(b, 'softmax', `${R}x${C}`, 5 * R * C, time(b, () => [b.softmax(x, R, C, false)]));

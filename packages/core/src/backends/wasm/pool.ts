@@ -16,6 +16,8 @@ const SLOT = 32768; // bytes per worker slot
 const HEADER = 64; // seq, done, error words; the commands start after
 export const MAX_WORKERS = RESERVED / SLOT - 1;
 const CMD_CAPACITY = (SLOT - HEADER) / 8;
+/** Polling iterations (~10 ns each) before a worker sleeps. */
+const SPIN = Number(process.env.RECONVLA_WASM_SPIN ?? 20000);
 
 // Plain JS (no TypeScript loader needed in the worker).
 const WORKER_SOURCE = `
@@ -35,6 +37,9 @@ function load(id) {
 }
 let seen = 0;
 for (;;) {
+  // Poll a little before sleeping: kernels usually come back to back, and a futex wake-up
+  // costs far more than a few microseconds of polling.
+  for (let i = 0; i < ${SPIN} && Atomics.load(ctl, 0) === seen; i++);
   Atomics.wait(ctl, 0, seen);
   const seq = Atomics.load(ctl, 0);
   if (seq === seen) continue;
