@@ -74,7 +74,7 @@ export function runWasmBench(): WasmBenchRow[] {
       const n = 20000, t0 = performance.now();
       for (let i = 0; i < n; i++) b.rt.run(lists);
       const us = (performance.now() - t0) * 1000 / n;
-      rows.push({ family: 'pool', case: 'empty kernel on all threads (us)', backend: 'wasm', threads, relaxedSimd, ms: us / 1000, gflops: 0, cpuGflops: 0 });
+      rows.push({ family: 'pool', case: 'empty kernel on all threads', backend: 'wasm', threads, relaxedSimd, ms: us / 1000, gflops: 0, cpuGflops: 0 });
     }
     if (!relaxedSimd) {
       const R = 4096, C = 1024, x = b.fromArray(rand(R * C, 7)), y = b.fromArray(rand(R * C, 8));

@@ -536,3 +536,20 @@ wasmTest('causal attention with tq > tk (leading query rows see no key) and with
     for (const s of [qg, kg, vg, gog]) gpu.free(s);
   }
 });
+
+test('wasm parity with relaxed SIMD (fused multiply-add) for matmul and attention', async (t) => {
+  const relaxed = createWasmBackend({ threads: 2, relaxedSimd: true });
+  try {
+    if (!relaxed.rt.opts.relaxedSimd) { t.skip('this engine has no relaxed SIMD'); return; }
+    const [ac, ag] = [cpu.fromArray(randomF32(130 * 300, 1)), relaxed.fromArray(randomF32(130 * 300, 1))];
+    const [bc, bg] = [cpu.fromArray(randomF32(300 * 77, 2)), relaxed.fromArray(randomF32(300 * 77, 2))];
+    const args = { batch: 1, m: 130, k: 300, n: 77, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
+    await close(relaxed, 'relaxed matmul', cpu.matmul(ac, bc, args), relaxed.matmul(ag, bg, args), 1e-4, 1e-4);
+    const aa: AttentionArgs = { batch: 1, heads: 2, kvHeads: 2, tq: 70, tk: 90, dim: 16, dimV: 16, scale: 0.25, causal: true, maskBatchStride: 0, maskHeadStride: 0 };
+    const q = randomF32(2 * 70 * 16, 3), k = randomF32(2 * 90 * 16, 4), v = randomF32(2 * 90 * 16, 5);
+    const c = cpu.attention(cpu.fromArray(q), cpu.fromArray(k), cpu.fromArray(v), aa);
+    const g = relaxed.attention(relaxed.fromArray(q), relaxed.fromArray(k), relaxed.fromArray(v), aa);
+    await close(relaxed, 'relaxed attention out', c.out, g.out, 1e-5, 1e-4);
+    await close(relaxed, 'relaxed attention lse', c.lse, g.lse, 1e-5, 1e-5);
+  } finally { relaxed.close(); }
+});

@@ -16,7 +16,9 @@ export { isCpuEmulatedAdapter, type AdapterLike } from './adapter.ts';
 export interface WasmBackendOptions {
   /** Threads including the calling one (default: RECONVLA_WASM_THREADS, else available cores). */
   threads?: number;
-  /** Use f32x4.relaxed_madd, enabling V8's flag if needed (default: RECONVLA_WASM_RELAXED_SIMD=1). */
+  /** Use f32x4.relaxed_madd (fused multiply-add where the CPU has it), enabling V8's
+   * --experimental-wasm-relaxed-simd if needed (Node 20). Default: RECONVLA_WASM_RELAXED_SIMD
+   * when set, else on only where the engine supports it without a flag. */
   relaxedSimd?: boolean;
   /** Initial and maximum size of the shared memory in bytes (default 64 MiB and 4 GiB). */
   initialMemoryBytes?: number;
@@ -30,7 +32,8 @@ const MAX_BYTES = 2 ** 32;
 export function createWasmBackend(opts: WasmBackendOptions = {}): WasmBackend {
   const envThreads = Number(process.env.RECONVLA_WASM_THREADS);
   const threads = Math.max(1, Math.min(MAX_WORKERS + 1, Math.floor(opts.threads ?? (envThreads > 0 ? envThreads : availableParallelism()))));
-  const wantRelaxed = opts.relaxedSimd ?? /^(1|true|yes)$/i.test(process.env.RECONVLA_WASM_RELAXED_SIMD ?? '');
+  const env = process.env.RECONVLA_WASM_RELAXED_SIMD;
+  const wantRelaxed = opts.relaxedSimd ?? (env !== undefined && env !== '' ? /^(1|true|yes)$/i.test(env) : detectRelaxedSimd(false));
   const debugOn = (process.env.RECONVLA_DEBUG ?? '').split(',').includes('wasm');
   const debug = opts.debug ?? (debugOn ? (m: string) => process.stderr.write(`reconvla wasm: ${m}\n`) : () => {});
   const relaxedSimd = wantRelaxed && detectRelaxedSimd(true);
