@@ -5,6 +5,7 @@ import type { WebGPUBackend } from '../packages/core/src/backends/webgpu/index.t
 import { type BenchContext, describeRow, row } from './context.ts';
 import type { ResultRow } from './results.ts';
 import { time } from './timing.ts';
+import { variantBackend, variantName } from './variant.ts';
 
 interface Case { n: number; c: number; hw: number; o: number; k: number; stride: number; pad: [number, number, number, number] }
 const CASES: Case[] = [
@@ -39,17 +40,25 @@ async function timeConv(be: WebGPUBackend, a: Conv2dArgs, which: 'fwd' | 'grad_i
 
 export async function benchConv2d(ctx: BenchContext): Promise<ResultRow[]> {
   const rows: ResultRow[] = [];
+  const vbe = ctx.variant ? await variantBackend(ctx.variant, ctx.be) : null;
   for (const c of CASES) {
     const a = args(c);
     const flop = 2 * a.n * a.o * a.oh * a.ow * a.c * a.kh * a.kw;
     for (const which of ['fwd', 'grad_input', 'grad_weight'] as const) {
       const ours = await timeConv(ctx.be, a, which, 3);
+      const kase = `x[${a.n},${a.c},${a.h},${a.w}] w[${a.o},${a.c},${a.kh},${a.kw}] s${c.stride} pad ${c.pad.join(',')} ${which}`;
+      if (vbe) {
+        const v = await timeConv(vbe, a, which, 3);
+        const r = row('conv2d', kase, `variant ${variantName(ctx.variant!)}`, v.medianMs, flop, { name: 'current', ms: ours.medianMs });
+        ctx.log(describeRow(r)); rows.push(r);
+        continue;
+      }
       const peer = ctx.peer && which === 'fwd' && c.stride === 1
         ? { name: ctx.peer.name, ms: (await time(await ctx.peer.conv2d(c.n, c.c, c.hw, c.o, c.k, c.stride), { runs: 3 })).medianMs } : null;
-      const r = row('conv2d', `x[${a.n},${a.c},${a.h},${a.w}] w[${a.o},${a.c},${a.kh},${a.kw}] s${c.stride} pad ${c.pad.join(',')} ${which}`,
-        'reconvla-webgpu', ours.medianMs, flop, peer, { main_thread_cpu_percent: ours.mainThreadCpuPercent });
+      const r = row('conv2d', kase, 'reconvla-webgpu', ours.medianMs, flop, peer, { main_thread_cpu_percent: ours.mainThreadCpuPercent });
       ctx.log(describeRow(r)); rows.push(r);
     }
   }
+  vbe?.destroy();
   return rows;
 }

@@ -6,6 +6,7 @@
 // side (peer column = current kernel, ratio = current ms / variant ms, > 1: the variant wins).
 // Variant runs print only; they do not rewrite results.json.
 import type { AttentionTiling } from '../packages/core/src/backends/webgpu/ops/attention.ts';
+import type { ConvTiling } from '../packages/core/src/backends/webgpu/ops/conv.ts';
 import type { MatmulTiling } from '../packages/core/src/backends/webgpu/ops/matmul.ts';
 import { createWebGPUBackend, type WebGPUBackend, type WebGPUBackendOptions } from '../packages/core/src/backends/webgpu/index.ts';
 
@@ -32,9 +33,10 @@ const pair = (s: string, what: string): [number, number] => {
   return [Number(m[1]), Number(m[2])];
 };
 
-/** Backend options for a variant. Keys: matmul tile=TMxTN, wg=WGXxWGY; attention tq, tk, bk, awg. */
+/** Backend options for a variant. Keys: matmul tile=TMxTN, wg=WGXxWGY; attention tq, tk, bk, awg;
+ * conv2d ctile=TMxTN, cwg=WGXxWGY. */
 export function variantOptions(v: Variant, current: WebGPUBackend): WebGPUBackendOptions {
-  const known = new Set(['tile', 'wg', 'tq', 'tk', 'bk', 'awg']);
+  const known = new Set(['tile', 'wg', 'tq', 'tk', 'bk', 'awg', 'ctile', 'cwg']);
   for (const k of Object.keys(v)) if (!known.has(k)) throw new Error(`--variant: unknown key '${k}' (known: ${[...known].join(', ')})`);
   const mm: MatmulTiling = { ...current.tiling };
   if (v.tile) [mm.tm, mm.tn] = pair(v.tile, 'tile');
@@ -44,7 +46,10 @@ export function variantOptions(v: Variant, current: WebGPUBackend): WebGPUBacken
   if (v.tk) at.tk = Number(v.tk);
   if (v.bk) at.bk = Number(v.bk);
   if (v.awg) at.wg = Number(v.awg);
-  return { matmulTiling: mm, attentionTiling: at };
+  const cv: ConvTiling = { ...current.convTiling };
+  if (v.ctile) [cv.tm, cv.tn] = pair(v.ctile, 'ctile');
+  if (v.cwg) [cv.wgx, cv.wgy] = pair(v.cwg, 'cwg');
+  return { matmulTiling: mm, attentionTiling: at, convTiling: cv };
 }
 
 export async function variantBackend(v: Variant, current: WebGPUBackend): Promise<WebGPUBackend> {

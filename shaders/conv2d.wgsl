@@ -1,8 +1,14 @@
-// 2-D convolution (NCHW, weights [O, C, KH, KW], asymmetric padding) as an implicit GEMM: the
-// im2col matrix is never built; each invocation walks its reduction (c, ky, kx) directly.
-//   forward:      y[n,o,oy,ox] = bias[o] + sum_{c,ky,kx} w[o,c,ky,kx] x[n,c,oy*sh+ky-pt, ox*sw+kx-pl]
-//   grad input:   one invocation per x element, summing the outputs whose window covers it
-//   grad weight:  one invocation per weight, summing over n, oy, ox
+// 2-D convolution (NCHW, weights [O, C, KH, KW], asymmetric padding) as implicit GEMMs: the
+// im2col matrix is never built. Each is register-tiled like matmul.wgsl: an invocation owns a
+// TM x TN block of its output and, per reduction step, loads TM + TN values for TM * TN FMAs.
+//   forward:     y[n,o,oy,ox]  M = O (channels)  N = N*OH*OW (pixels)  K = C*KH*KW
+//   grad input:  gx[n,c,iy,ix] M = C             N = N*H*W             K = O*KH*KW
+//   grad weight: gw[o,c,ky,kx] M = O             N = C*KH*KW           K = N*OH*OW
+// For forward and grad input the (ky, kx) loop is outside the channel loop, so each pixel's
+// window position and padding test are computed once per kernel tap, not per channel.
+
+const TM = 8u;    // output rows (channels) per invocation
+const TN = 16u;   // output columns (pixels, or weight taps) per invocation
 
 struct Params {
   n: u32, c: u32, h: u32, w: u32,
@@ -17,82 +23,188 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
-override WG: u32 = 64u;
+override WGX: u32 = 8u;
+override WGY: u32 = 8u;
 
-fn flat(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
+@compute @workgroup_size(WGX, WGY)
+fn conv2d(@builtin(global_invocation_id) gid: vec3u) {
+  let pixels = p.n * p.oh * p.ow;
+  let o0 = gid.y * TM;
+  let q0 = gid.x * TN;
+  if (o0 >= p.o || q0 >= pixels) { return; }
+  let taps = p.kh * p.kw;
+  let hw = p.h * p.w;
 
-@compute @workgroup_size(WG)
-fn conv2d(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let t = flat(gid, nwg);
-  if (t >= p.n * p.o * p.oh * p.ow) { return; }
-  let ox = t % p.ow;
-  let oy = (t / p.ow) % p.oh;
-  let oc = (t / (p.ow * p.oh)) % p.o;
-  let ni = t / (p.ow * p.oh * p.o);
-  var s = select(0.0, bias[oc], p.has_bias != 0u);
-  for (var ci = 0u; ci < p.c; ci++) {
-    for (var ky = 0u; ky < p.kh; ky++) {
-      let iy = i32(oy * p.sh + ky) - i32(p.pt);
-      if (iy < 0 || iy >= i32(p.h)) { continue; }
-      for (var kx = 0u; kx < p.kw; kx++) {
-        let ix = i32(ox * p.sw + kx) - i32(p.pl);
-        if (ix < 0 || ix >= i32(p.w)) { continue; }
-        s = fma(wt[((oc * p.c + ci) * p.kh + ky) * p.kw + kx], x[((ni * p.c + ci) * p.h + u32(iy)) * p.w + u32(ix)], s);
-      }
-    }
+  // Per pixel: its image's base in x and the window's top-left corner (may be in the padding).
+  var xbase = array<u32, TN>();
+  var iy0 = array<i32, TN>();
+  var ix0 = array<i32, TN>();
+  for (var q = 0u; q < TN; q++) {
+    let t = min(q0 + q, pixels - 1u);
+    let ox = t % p.ow;
+    let oy = (t / p.ow) % p.oh;
+    xbase[q] = (t / (p.ow * p.oh)) * p.c * hw;
+    iy0[q] = i32(oy * p.sh) - i32(p.pt);
+    ix0[q] = i32(ox * p.sw) - i32(p.pl);
   }
-  y[t] = s;
-}
+  var wrow = array<u32, TM>();
+  for (var r = 0u; r < TM; r++) { wrow[r] = min(o0 + r, p.o - 1u) * p.c * taps; }
 
-// x binds gy [N,O,OH,OW], wt binds w; y is gx [N,C,H,W].
-@compute @workgroup_size(WG)
-fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let t = flat(gid, nwg);
-  if (t >= p.n * p.c * p.h * p.w) { return; }
-  let ix = t % p.w;
-  let iy = (t / p.w) % p.h;
-  let ci = (t / (p.w * p.h)) % p.c;
-  let ni = t / (p.w * p.h * p.c);
-  var s = 0.0;
+  var acc = array<f32, TM * TN>();
   for (var ky = 0u; ky < p.kh; ky++) {
-    // oy * sh = iy + pt - ky must hold exactly.
-    let ny = i32(iy + p.pt) - i32(ky);
-    if (ny < 0 || u32(ny) % p.sh != 0u) { continue; }
-    let oy = u32(ny) / p.sh;
-    if (oy >= p.oh) { continue; }
     for (var kx = 0u; kx < p.kw; kx++) {
-      let nx = i32(ix + p.pl) - i32(kx);
-      if (nx < 0 || u32(nx) % p.sw != 0u) { continue; }
-      let ox = u32(nx) / p.sw;
-      if (ox >= p.ow) { continue; }
-      for (var oc = 0u; oc < p.o; oc++) {
-        s = fma(x[((ni * p.o + oc) * p.oh + oy) * p.ow + ox], wt[((oc * p.c + ci) * p.kh + ky) * p.kw + kx], s);
+      // Offset of this tap in each pixel's image plane, and whether it falls in the padding.
+      var xoff = array<u32, TN>();
+      var inside = array<bool, TN>();
+      for (var q = 0u; q < TN; q++) {
+        let iy = iy0[q] + i32(ky);
+        let ix = ix0[q] + i32(kx);
+        let ok = iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w);
+        xoff[q] = select(0u, xbase[q] + u32(iy) * p.w + u32(ix), ok);
+        inside[q] = ok;
+      }
+      let tap = ky * p.kw + kx;
+      for (var ci = 0u; ci < p.c; ci++) {
+        var xv = array<f32, TN>();
+        // select, not * 0: an inf/NaN at the clamped index must not leak into padded taps.
+        for (var q = 0u; q < TN; q++) { xv[q] = select(0.0, x[xoff[q] + ci * hw], inside[q]); }
+        for (var r = 0u; r < TM; r++) {
+          let wv = wt[wrow[r] + ci * taps + tap];
+          for (var q = 0u; q < TN; q++) { acc[r * TN + q] = fma(wv, xv[q], acc[r * TN + q]); }
+        }
       }
     }
   }
-  y[t] = s;
+
+  let ohw = p.oh * p.ow;
+  for (var r = 0u; r < TM; r++) {
+    let oc = o0 + r;
+    if (oc >= p.o) { break; }
+    let b = select(0.0, bias[oc], p.has_bias != 0u);
+    for (var q = 0u; q < TN; q++) {
+      let t = q0 + q;
+      if (t >= pixels) { break; }
+      let ni = t / ohw;
+      y[(ni * p.o + oc) * ohw + t % ohw] = acc[r * TN + q] + b;
+    }
+  }
 }
 
-// x binds x [N,C,H,W], wt binds gy [N,O,OH,OW]; y is gw [O,C,KH,KW].
-@compute @workgroup_size(WG)
-fn conv2d_grad_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let t = flat(gid, nwg);
-  if (t >= p.o * p.c * p.kh * p.kw) { return; }
-  let kx = t % p.kw;
-  let ky = (t / p.kw) % p.kh;
-  let ci = (t / (p.kw * p.kh)) % p.c;
-  let oc = t / (p.kw * p.kh * p.c);
-  var s = 0.0;
-  for (var ni = 0u; ni < p.n; ni++) {
-    for (var oy = 0u; oy < p.oh; oy++) {
-      let iy = i32(oy * p.sh + ky) - i32(p.pt);
-      if (iy < 0 || iy >= i32(p.h)) { continue; }
-      for (var ox = 0u; ox < p.ow; ox++) {
-        let ix = i32(ox * p.sw + kx) - i32(p.pl);
-        if (ix < 0 || ix >= i32(p.w)) { continue; }
-        s = fma(wt[((ni * p.o + oc) * p.oh + oy) * p.ow + ox], x[((ni * p.c + ci) * p.h + u32(iy)) * p.w + u32(ix)], s);
+// x binds gy [N,O,OH,OW], wt binds w; y is gx [N,C,H,W]. Input pixel (iy, ix) gets tap (ky, kx)
+// from output (oy, ox) when oy * sh = iy + pt - ky exactly (and likewise for x).
+@compute @workgroup_size(WGX, WGY)
+fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3u) {
+  let pixels = p.n * p.h * p.w;
+  let c0 = gid.y * TM;
+  let q0 = gid.x * TN;
+  if (c0 >= p.c || q0 >= pixels) { return; }
+  let taps = p.kh * p.kw;
+  let ohw = p.oh * p.ow;
+
+  var gbase = array<u32, TN>();
+  var ny0 = array<i32, TN>();
+  var nx0 = array<i32, TN>();
+  for (var q = 0u; q < TN; q++) {
+    let t = min(q0 + q, pixels - 1u);
+    let ix = t % p.w;
+    let iy = (t / p.w) % p.h;
+    gbase[q] = (t / (p.w * p.h)) * p.o * ohw;
+    ny0[q] = i32(iy + p.pt);
+    nx0[q] = i32(ix + p.pl);
+  }
+  var wcol = array<u32, TM>();
+  for (var r = 0u; r < TM; r++) { wcol[r] = min(c0 + r, p.c - 1u) * taps; }
+
+  var acc = array<f32, TM * TN>();
+  for (var ky = 0u; ky < p.kh; ky++) {
+    for (var kx = 0u; kx < p.kw; kx++) {
+      var goff = array<u32, TN>();
+      var inside = array<bool, TN>();
+      for (var q = 0u; q < TN; q++) {
+        let ny = ny0[q] - i32(ky);
+        let nx = nx0[q] - i32(kx);
+        var ok = ny >= 0 && nx >= 0;
+        var oy = u32(max(ny, 0));
+        var ox = u32(max(nx, 0));
+        if (p.sh != 1u) { ok = ok && oy % p.sh == 0u; oy = oy / p.sh; }
+        if (p.sw != 1u) { ok = ok && ox % p.sw == 0u; ox = ox / p.sw; }
+        ok = ok && oy < p.oh && ox < p.ow;
+        goff[q] = select(0u, gbase[q] + oy * p.ow + ox, ok);
+        inside[q] = ok;
+      }
+      let tap = ky * p.kw + kx;
+      for (var oc = 0u; oc < p.o; oc++) {
+        var gv = array<f32, TN>();
+        for (var q = 0u; q < TN; q++) { gv[q] = select(0.0, x[goff[q] + oc * ohw], inside[q]); }
+        for (var r = 0u; r < TM; r++) {
+          let wv = wt[(oc * p.c) * taps + wcol[r] + tap];
+          for (var q = 0u; q < TN; q++) { acc[r * TN + q] = fma(wv, gv[q], acc[r * TN + q]); }
+        }
       }
     }
   }
-  y[t] = s;
+
+  let hw = p.h * p.w;
+  for (var r = 0u; r < TM; r++) {
+    let ci = c0 + r;
+    if (ci >= p.c) { break; }
+    for (var q = 0u; q < TN; q++) {
+      let t = q0 + q;
+      if (t >= pixels) { break; }
+      y[((t / hw) * p.c + ci) * hw + t % hw] = acc[r * TN + q];
+    }
+  }
+}
+
+// x binds x [N,C,H,W], wt binds gy [N,O,OH,OW]; y is gw [O,C,KH,KW], columns (c, ky, kx).
+@compute @workgroup_size(WGX, WGY)
+fn conv2d_grad_weight(@builtin(global_invocation_id) gid: vec3u) {
+  let taps = p.kh * p.kw;
+  let cols = p.c * taps;
+  let o0 = gid.y * TM;
+  let q0 = gid.x * TN;
+  if (o0 >= p.o || q0 >= cols) { return; }
+  let hw = p.h * p.w;
+  let ohw = p.oh * p.ow;
+
+  var cbase = array<u32, TN>();
+  var ky = array<i32, TN>();
+  var kx = array<i32, TN>();
+  for (var q = 0u; q < TN; q++) {
+    let t = min(q0 + q, cols - 1u);
+    cbase[q] = (t / taps) * hw;
+    ky[q] = i32((t % taps) / p.kw) - i32(p.pt);
+    kx[q] = i32(t % p.kw) - i32(p.pl);
+  }
+
+  var acc = array<f32, TM * TN>();
+  for (var ni = 0u; ni < p.n; ni++) {
+    let xn = ni * p.c * hw;
+    for (var oy = 0u; oy < p.oh; oy++) {
+      for (var ox = 0u; ox < p.ow; ox++) {
+        var xv = array<f32, TN>();
+        for (var q = 0u; q < TN; q++) {
+          let iy = i32(oy * p.sh) + ky[q];
+          let ix = i32(ox * p.sw) + kx[q];
+          let ok = iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w);
+          xv[q] = select(0.0, x[select(0u, xn + cbase[q] + u32(iy) * p.w + u32(ix), ok)], ok);
+        }
+        let g = (ni * p.o) * ohw + oy * p.ow + ox;
+        for (var r = 0u; r < TM; r++) {
+          let gv = wt[g + min(o0 + r, p.o - 1u) * ohw];
+          for (var q = 0u; q < TN; q++) { acc[r * TN + q] = fma(gv, xv[q], acc[r * TN + q]); }
+        }
+      }
+    }
+  }
+
+  for (var r = 0u; r < TM; r++) {
+    let oc = o0 + r;
+    if (oc >= p.o) { break; }
+    for (var q = 0u; q < TN; q++) {
+      let t = q0 + q;
+      if (t >= cols) { break; }
+      y[oc * cols + t] = acc[r * TN + q];
+    }
+  }
 }

@@ -20,13 +20,17 @@ export interface WebGPUBackendOptions extends AcquireOptions {
   matmulTiling?: mm.MatmulTiling;
   /** Override the attention register tiling (benchmarks/tuning). */
   attentionTiling?: att.AttentionTiling;
+  /** Override the conv2d register tiling (benchmarks/tuning). */
+  convTiling?: conv.ConvTiling;
 }
 
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu';
   readonly tiling: mm.MatmulTiling;
   readonly attentionTiling: att.AttentionTiling;
-  constructor(readonly rt: WebGPURuntime, opts: Pick<WebGPUBackendOptions, 'matmulTiling' | 'attentionTiling'> = {}) {
+  readonly convTiling: conv.ConvTiling;
+  constructor(readonly rt: WebGPURuntime, opts: Pick<WebGPUBackendOptions, 'matmulTiling' | 'attentionTiling' | 'convTiling'> = {}) {
+    this.convTiling = opts.convTiling ?? conv.DEFAULT_CONV_TILING;
     this.tiling = opts.matmulTiling ?? mm.defaultTiling(rt);
     this.attentionTiling = opts.attentionTiling ?? att.DEFAULT_ATTENTION_TILING;
   }
@@ -122,10 +126,10 @@ export class WebGPUBackend implements Backend {
     return nn.rope(this.rt, asGPU(x), asGPU(cos), asGPU(sin), b, h, t, d, inverse);
   }
   conv2d(x: Storage, w: Storage, bias: Storage | undefined, args: Conv2dArgs): Storage {
-    return conv.conv2d(this.rt, asGPU(x), asGPU(w), bias ? asGPU(bias) : undefined, args);
+    return conv.conv2d(this.rt, asGPU(x), asGPU(w), bias ? asGPU(bias) : undefined, args, this.convTiling);
   }
-  conv2dGradInput(gy: Storage, w: Storage, args: Conv2dArgs): Storage { return conv.conv2dGradInput(this.rt, asGPU(gy), asGPU(w), args); }
-  conv2dGradWeight(x: Storage, gy: Storage, args: Conv2dArgs): Storage { return conv.conv2dGradWeight(this.rt, asGPU(x), asGPU(gy), args); }
+  conv2dGradInput(gy: Storage, w: Storage, args: Conv2dArgs): Storage { return conv.conv2dGradInput(this.rt, asGPU(gy), asGPU(w), args, this.convTiling); }
+  conv2dGradWeight(x: Storage, gy: Storage, args: Conv2dArgs): Storage { return conv.conv2dGradWeight(this.rt, asGPU(x), asGPU(gy), args, this.convTiling); }
 
   // --- randomness -------------------------------------------------------------------------
   random(size: number, kind: 'uniform' | 'normal', key: number, counter: number): Storage {

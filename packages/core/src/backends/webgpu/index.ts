@@ -3,3 +3,4 @@ export { createWebGPUBackend, WebGPUBackend, type WebGPUBackendOptions } from '.
 export { describeWebGPU, WebGPUUnavailableError, type WebGPUDescription, type AcquireOptions } from './device.ts';
 export type { MatmulTiling } from './ops/matmul.ts';
 export type { AttentionTiling } from './ops/attention.ts';
+export type { ConvTiling } from './ops/conv.ts';
