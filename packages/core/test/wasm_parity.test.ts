@@ -553,3 +553,12 @@ test('wasm parity with relaxed SIMD (fused multiply-add) for matmul and attentio
     await close(relaxed, 'relaxed attention lse', c.lse, g.lse, 1e-5, 1e-5);
   } finally { relaxed.close(); }
 });
+
+test('wasm: an out-of-range index throws the reference error and leaks nothing', () => {
+  const x = wasm.fromArray(new Float32Array(12)), ids = wasm.fromArray(new Int32Array([0, 5]));
+  const before = wasm.memory().liveStorages;
+  assert.throws(() => wasm.indexSelect(x, { outer: 1, len: 4, inner: 3 }, ids), /index 5 is out of range/);
+  assert.throws(() => wasm.crossEntropy(x, ids, 2, 4, -100), RangeError);
+  assert.equal(wasm.memory().liveStorages, before);
+  wasm.free(x); wasm.free(ids);
+});

@@ -115,6 +115,12 @@ export class WasmBackend implements Backend {
   }
   private native(op: string): void { this.nativeCalls.set(op, (this.nativeCalls.get(op) ?? 0) + 1); }
 
+  /** Runs fn (which fills `out`), freeing `out` if it throws (e.g. an index out of range). */
+  private filling(out: WasmStorage | Storage, fn: () => void): Storage {
+    try { fn(); } catch (e) { this.free(out); throw e; }
+    return out;
+  }
+
   zeros(size: number, dtype: DType): Storage {
     const s = this.alloc(size, dtype);
     this.view(s).fill(0);
@@ -216,26 +222,22 @@ export class WasmBackend implements Backend {
   indexSelect(x: Storage, shape: ReduceShape, ids: Storage): Storage {
     const out = this.alloc(shape.outer * ids.size * shape.inner, x.dtype);
     this.fallback('indexSelect');
-    ref.indexSelect(this.view(x), shape, this.i32(ids, 'indexSelect'), this.view(out));
-    return out;
+    return this.filling(out, () => ref.indexSelect(this.view(x), shape, this.i32(ids, 'indexSelect'), this.view(out)));
   }
   indexAdd(g: Storage, shape: ReduceShape, ids: Storage): Storage {
     const out = this.zeros(shape.outer * shape.len * shape.inner, 'float32');
     this.fallback('indexAdd');
-    ref.indexAdd(this.f32(g, 'indexAdd'), shape, this.i32(ids, 'indexAdd'), this.f32(out, 'indexAdd'));
-    return out;
+    return this.filling(out, () => ref.indexAdd(this.f32(g, 'indexAdd'), shape, this.i32(ids, 'indexAdd'), this.f32(out, 'indexAdd')));
   }
   takeAlongAxis(x: Storage, shape: ReduceShape, idx: Storage, k: number): Storage {
     const out = this.alloc(shape.outer * k * shape.inner, x.dtype);
     this.fallback('takeAlongAxis');
-    ref.takeAlongAxis(this.view(x), shape, this.i32(idx, 'gather'), k, this.view(out));
-    return out;
+    return this.filling(out, () => ref.takeAlongAxis(this.view(x), shape, this.i32(idx, 'gather'), k, this.view(out)));
   }
   takeAlongAxisGrad(g: Storage, shape: ReduceShape, idx: Storage, k: number): Storage {
     const out = this.zeros(shape.outer * shape.len * shape.inner, 'float32');
     this.fallback('takeAlongAxisGrad');
-    ref.takeAlongAxisGrad(this.f32(g, 'gather'), shape, this.i32(idx, 'gather'), k, this.f32(out, 'gather'));
-    return out;
+    return this.filling(out, () => ref.takeAlongAxisGrad(this.f32(g, 'gather'), shape, this.i32(idx, 'gather'), k, this.f32(out, 'gather')));
   }
 
   // --- linear algebra ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import { gemmScratchBytes } from '../kernels/gemm.ts';
 import { gemmCall, gemmKernel } from './matmul.ts';
 
 /** Query rows per block. */
-const QB = 64;
+export const QUERY_BLOCK = 64;
 /** Below this many flops attention runs on the calling thread. */
 const PARALLEL_FLOPS = 2e6;
 
@@ -31,7 +31,7 @@ function threadsFor(rt: Runtime, a: AttentionArgs, units: number): number {
   return flops < PARALLEL_FLOPS ? 1 : Math.max(1, Math.min(rt.threads, units));
 }
 
-export function attentionForward(rt: Runtime, scratch: Scratch, p: Ptrs, out: number, lse: number, a: AttentionArgs): void {
+export function attentionForward(rt: Runtime, scratch: Scratch, p: Ptrs, out: number, lse: number, a: AttentionArgs, QB = QUERY_BLOCK): void {
   const gemm = gemmKernel(rt), probs = rt.kernels('attention', emitAttention).attn_probs!.id;
   const { batch, heads, kvHeads, tq, tk, dim, dimV } = a, group = heads / kvHeads;
   const blocks = Math.ceil(tq / QB), units = batch * heads * blocks;
@@ -59,7 +59,7 @@ export function attentionForward(rt: Runtime, scratch: Scratch, p: Ptrs, out: nu
 export interface AttentionGradPtrs extends Ptrs { out: number; lse: number; gOut: number; gq: number; gk: number; gv: number }
 
 /** gk and gv must be zero-filled (they are accumulated); gq is overwritten. */
-export function attentionBackward(rt: Runtime, scratch: Scratch, p: AttentionGradPtrs, a: AttentionArgs): void {
+export function attentionBackward(rt: Runtime, scratch: Scratch, p: AttentionGradPtrs, a: AttentionArgs, QB = QUERY_BLOCK): void {
   const gemm = gemmKernel(rt), kern = rt.kernels('attention', emitAttention);
   const probs = kern.attn_probs!.id, ds = kern.attn_ds!.id;
   const { batch, heads, kvHeads, tq, tk, dim, dimV } = a, group = heads / kvHeads;
