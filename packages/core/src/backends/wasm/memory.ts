@@ -78,16 +78,22 @@ export class Heap {
     const need = Math.ceil(end / PAGE);
     // Grow geometrically (x1.5) so a growing workload does not grow page by page.
     const want = Math.min(this.maximumPages, Math.max(need, Math.ceil(have * 1.5)));
+    const fail = (why: string): WasmOutOfMemoryError => new WasmOutOfMemoryError(
+      `wasm backend: cannot allocate ${requested} bytes (${(requested / 2 ** 20).toFixed(1)} MiB): ${why}. ` +
+      `Live: ${this.describeLive()}; ${(this.freeBytes / 2 ** 20).toFixed(1)} MiB pooled in free lists.`);
     if (need > this.maximumPages) {
-      throw new WasmOutOfMemoryError(
-        `wasm backend: cannot allocate ${requested} bytes (${(requested / 2 ** 20).toFixed(1)} MiB): the shared memory would need ` +
-        `${(need * PAGE / 2 ** 30).toFixed(2)} GiB, over its maximum of ${(this.maximumPages * PAGE / 2 ** 30).toFixed(2)} GiB ` +
-        `(wasm32 addresses at most 4 GiB). Live: ${this.describeLive()}; ${(this.freeBytes / 2 ** 20).toFixed(1)} MiB pooled in free lists.`);
+      throw fail(`the shared memory would need ${(need * PAGE / 2 ** 30).toFixed(3)} GiB, over its maximum of ` +
+        `${(this.maximumPages * PAGE / 2 ** 30).toFixed(2)} GiB (wasm32 addresses at most 4 GiB)`);
     }
     try {
       this.memory.grow(want - have);
     } catch {
-      this.memory.grow(need - have); // the host refused the larger step; try the minimum
+      try {
+        this.memory.grow(need - have); // the host refused the larger step; try the minimum
+      } catch (e) {
+        throw fail(`the host refused to grow the shared memory from ${(have * PAGE / 2 ** 30).toFixed(2)} to ` +
+          `${(need * PAGE / 2 ** 30).toFixed(2)} GiB (${(e as Error).message})`);
+      }
     }
     this.refresh();
   }
