@@ -7,3 +7,12 @@ export { buildPromptIds, maskLabels, collatePrompts, type PromptParts, type Prom
 export { planSplice, spliceEmbeddings, imagePositions, type SplicePlan } from './splice.ts';
 export { resizeBilinear, bilinearWeights } from './resize.ts';
 export { ReconVLA, type ReconInputs, type ReconOutputs, type VaeTarget, type InitOptions } from './model.ts';
+export { Processor, type Sample } from './processor.ts';
+export { tinyConfigJson, type TinyConfigOptions } from './tiny_config.ts';
+export { savePretrained, loadPretrained } from './pretrained.ts';
+export { predictActions, type Prediction } from './inference/predict.ts';
+export { Trainer, type TrainerOptions, type LogEntry } from './train/trainer.ts';
+export { stageDefaults, type StageConfig, type StageKind, type TrainConfig } from './train/config.ts';
+export { writeCheckpoint, readCheckpoint, latestCheckpoint, type TrainState, type CheckpointContents, type WriteHook } from './train/checkpoint.ts';
+export type { HostBatch, BatchSource } from './train/batch.ts';
+export { initFromScratch } from './init.ts';

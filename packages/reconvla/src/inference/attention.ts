@@ -1,0 +1,81 @@
+// Attention maps: how much the text and action tokens after the image look at each image
+// patch. The prompt plus the model's own greedy action tokens (teacher-forced) is run layer by
+// layer; in each layer the attention probabilities softmax(q k^T / sqrt(d) + causal) are
+// recomputed from the layer's own projections (SDPA does not return them), the rows of the
+// positions after the image are kept, and their columns at the image positions are averaged over
+// heads, rows and layers: one weight per patch, drawn over the image as a heat map.
+import { F, noGrad, tidy, type Tensor } from '@reconvla/core';
+import type { ReconVLA } from '../model.ts';
+import { collatePrompts } from '../prompt.ts';
+import type { Processor, Sample } from '../processor.ts';
+import { planSplice, spliceEmbeddings } from '../splice.ts';
+import { predictActions } from './predict.ts';
+import type { RgbBytes } from './image_io.ts';
+
+export interface AttentionMap {
+  /** Mean attention per image patch, row-major over the patch grid. */
+  weights: Float32Array;
+  grid: number;
+  /** The share of the attention of those rows that goes to the image at all. */
+  imageShare: number;
+}
+
+export async function attentionMap(model: ReconVLA, processor: Processor, sample: Omit<Sample, 'actions'>): Promise<AttentionMap> {
+  const cfg = model.config;
+  const { actions } = await predictActions(model, processor, sample);
+  const perLayer = tidy(() => noGrad(() => {
+    const prompts = collatePrompts([processor.promptIds({ ...sample, actions })], cfg.prompt, false);
+    const plan = planSplice(prompts, cfg.imageEmbedLen, cfg.prompt);
+    const { imageFeatures } = model.encodeImages(processor.pixels([sample.image], model.backend));
+    let h = spliceEmbeddings(plan, model.lm.model.embed_tokens.weight, imageFeatures);
+    const t = plan.length, boi = plan.boi[0]!, p = cfg.imageEmbedLen;
+    const { numAttentionHeads: nh, numKeyValueHeads: kvh, headDim: hd, ropeTheta } = cfg.llm;
+    const positions = F.reshape(F.arange(0, t, 1, { backend: model.backend, dtype: 'int32' }), [1, t]);
+    const { cos, sin } = F.rotaryCosSin(positions, hd, ropeTheta);
+    const causal = new Float32Array(t * t);
+    for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) causal[i * t + j] = -1e30;
+    const mask = F.tensor(causal, [1, 1, t, t], { backend: model.backend });
+    const maps: Tensor[] = [];
+    for (const layer of model.lm.model.layers.items) {
+      const x = layer.input_layernorm.forward(h);
+      const heads = (y: Tensor, n: number): Tensor => F.transpose(F.reshape(y, [1, t, n, hd]), 1, 2);
+      const q = F.applyRotary(heads(layer.self_attn.q_proj.forward(x), nh), cos, sin);
+      let k = F.applyRotary(heads(layer.self_attn.k_proj.forward(x), kvh), cos, sin);
+      // GQA: query head i reads key head floor(i / (nh / kvh)).
+      k = F.reshape(F.expand(F.reshape(k, [1, kvh, 1, t, hd]), [1, kvh, nh / kvh, t, hd]), [1, nh, t, hd]);
+      const probs = F.softmax(F.add(F.mul(F.matmul(q, F.transpose(k, 2, 3)), 1 / Math.sqrt(hd)), mask), -1); // [1, nh, t, t]
+      const rows = F.slice(probs, 2, boi + p, plan.rowLength[0]!); // queries after the image
+      maps.push(F.mean(rows, [0, 1, 2])); // [t]: mean over heads and rows
+      h = layer.forward(h, cos, sin, null);
+    }
+    return { mean: F.mean(F.stack(maps, 0), 0), boi, p };
+  }));
+  const all = (await perLayer.mean.data()) as Float32Array;
+  perLayer.mean.dispose();
+  const weights = all.slice(perLayer.boi, perLayer.boi + perLayer.p);
+  const grid = Math.round(Math.sqrt(perLayer.p));
+  return { weights, grid, imageShare: weights.reduce((s, v) => s + v, 0) };
+}
+
+/** The map over the image: weights normalised to [0, 1], bilinearly upsampled, blended in red. */
+export function overlayAttention(image: RgbBytes, map: AttentionMap, alpha = 0.6): RgbBytes {
+  const { weights, grid } = map;
+  const max = Math.max(...weights), min = Math.min(...weights);
+  const norm = Array.from(weights, (v) => (max > min ? (v - min) / (max - min) : 0));
+  const at = (gy: number, gx: number): number => norm[Math.min(grid - 1, Math.max(0, gy)) * grid + Math.min(grid - 1, Math.max(0, gx))]!;
+  const data = new Uint8Array(image.data.length);
+  for (let y = 0; y < image.height; y++) {
+    const fy = ((y + 0.5) * grid) / image.height - 0.5, y0 = Math.floor(fy), ty = fy - y0;
+    for (let x = 0; x < image.width; x++) {
+      const fx = ((x + 0.5) * grid) / image.width - 0.5, x0 = Math.floor(fx), tx = fx - x0;
+      const w = (at(y0, x0) * (1 - tx) + at(y0, x0 + 1) * tx) * (1 - ty) + (at(y0 + 1, x0) * (1 - tx) + at(y0 + 1, x0 + 1) * tx) * ty;
+      const o = (y * image.width + x) * 3;
+      const a = alpha * w;
+      const grey = (image.data[o]! + image.data[o + 1]! + image.data[o + 2]!) / 3;
+      data[o] = Math.round((1 - a) * grey + a * 255);
+      data[o + 1] = Math.round((1 - a) * grey + a * 40);
+      data[o + 2] = Math.round((1 - a) * grey + a * 40);
+    }
+  }
+  return { width: image.width, height: image.height, data };
+}

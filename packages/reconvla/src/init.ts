@@ -1,0 +1,33 @@
+// Initialisation for training from scratch, where upstream starts from pretrained parts. By
+// state-dict key, so it follows the checkpoint layout rather than class internals:
+// - the LLM as transformers' Qwen2PreTrainedModel._init_weights: every Linear and the embedding
+//   N(0, initializer_range), biases 0 (layer defaults would give the tied embedding N(0, 1) rows,
+//   i.e. logits of size ~sqrt(hidden) and a first loss of ~50 instead of ~log(vocab));
+// - the denoiser as DiT.initialize_weights: xavier-uniform Linears (x_embedder viewed as one),
+//   zero biases, N(0, 0.02) timestep MLP, and adaLN-Zero: every modulation and the final layer
+//   start at zero, so each block starts as the identity and the first prediction is 0.
+// The vision tower, projector and VAE keep their layer defaults.
+import { nn, noGrad, type Generator } from '@reconvla/core';
+import type { ReconVLA } from './model.ts';
+
+const OTHER_PARTS = /^model\.(vision_tower|mm_projector|pixel_decoder|mm_inv_projector)\./;
+const DENOISER = 'model.mm_inv_projector.net.';
+
+export function initFromScratch(model: ReconVLA, generator?: Generator): void {
+  const std = (model.config.json.initializer_range as number | undefined) ?? 0.02;
+  noGrad(() => {
+    for (const [key, p] of model.namedParameters()) {
+      if (!OTHER_PARTS.test(key)) {
+        if (key.endsWith('.bias')) nn.init.zeros_(p);
+        else if (p.rank === 2) nn.init.normal_(p, 0, std, generator);
+        continue;
+      }
+      if (!key.startsWith(DENOISER)) continue;
+      const k = key.slice(DENOISER.length);
+      if (/adaLN_modulation|^final_layer\.linear/.test(k)) nn.init.zeros_(p);
+      else if (k.endsWith('.bias')) nn.init.zeros_(p);
+      else if (k.startsWith('t_embedder.mlp.')) nn.init.normal_(p, 0, 0.02, generator);
+      else nn.init.xavierUniform_(p, 1, generator);
+    }
+  });
+}

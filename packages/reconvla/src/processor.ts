@@ -1,0 +1,60 @@
+// The processor: what turns a robot's raw inputs into model inputs, shared by training and the
+// policy so both see exactly the same encoding. Images go through SigLIP's preprocessing, the
+// instruction through the word tokenizer, the state through the action tokenizer after mapping
+// each dimension's range to [-1, 1], and actions (training only) through the action tokenizer.
+import type { Backend, Tensor } from '@reconvla/core';
+import { preprocessImages, type RgbImage } from '@reconvla/siglip';
+import { ActionTokenizer } from './action_tokenizer.ts';
+import type { ReconVLAConfig } from './config.ts';
+import { buildPromptIds } from './prompt.ts';
+import { WordTokenizer } from './word_tokenizer.ts';
+
+export interface Sample {
+  image: RgbImage;
+  instruction: string;
+  /** Raw robot state (config.prompt.state_dim values). */
+  state: ArrayLike<number>;
+  /** action_chunk x action_dim values, step-major; absent at inference. */
+  actions?: ArrayLike<number>;
+}
+
+export class Processor {
+  readonly words: WordTokenizer;
+  readonly actions: ActionTokenizer;
+
+  constructor(readonly config: ReconVLAConfig) {
+    if (!config.words) throw new Error('Processor: the config has no word_tokenizer vocabulary');
+    this.words = new WordTokenizer(config.words);
+    this.actions = new ActionTokenizer(config.actionTokenizer);
+  }
+
+  /** Robot state mapped to [-1, 1] per dimension (the tokenizer clips what falls outside). */
+  normalizeState(state: ArrayLike<number>): number[] {
+    const r = this.config.stateRange;
+    const n = this.config.prompt.stateDim;
+    if (state.length < n) throw new Error(`Processor: state has ${state.length} values, the config expects ${n}`);
+    return Array.from({ length: n }, (_, i) => {
+      const v = state[i]!;
+      if (!r) return v;
+      const lo = r.min[i]!, hi = r.max[i]!;
+      return hi > lo ? (2 * (v - lo)) / (hi - lo) - 1 : 0;
+    });
+  }
+
+  /** Prompt ids of one sample: with actions a training row, without them a generation prompt. */
+  promptIds(s: Omit<Sample, 'image'>): number[] {
+    const expected = this.config.prompt.actionChunk * this.config.prompt.actionDim;
+    if (s.actions && s.actions.length !== expected) throw new Error(`Processor: ${s.actions.length} action values, the config expects ${expected}`);
+    return buildPromptIds({
+      instruction: this.words.encode(s.instruction),
+      state: this.actions.encode(this.normalizeState(s.state)),
+      ...(s.actions ? { actions: this.actions.encode(s.actions) } : {}),
+    }, this.config.prompt);
+  }
+
+  /** [B, 3, S, S] normalised pixels. */
+  pixels(images: readonly RgbImage[], backend: Backend): Tensor {
+    const m = this.config.imageMean, s = this.config.imageStd;
+    return preprocessImages(images, { size: this.config.vision.imageSize, mean: [m[0]!, m[1]!, m[2]!], std: [s[0]!, s[1]!, s[2]!], backend });
+  }
+}

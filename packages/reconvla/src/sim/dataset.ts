@@ -1,0 +1,86 @@
+// Training batches from a tabletop dataset (DatasetReader shards): the static camera frame,
+// its gaze crop (the reconstruction target; the whole frame where the gaze box is out of view
+// or when the ablation reconstructs the full image), the episode's instruction, the proprio
+// state, and the chunk of actions starting at the frame (the episode's last action repeated
+// past its end). Shards are visited in a seeded order, a window of them in memory at a time.
+import { cropResize, DatasetReader, Rng, type Shard } from '@reconvla/tabletop';
+import type { RgbImage } from '@reconvla/siglip';
+import type { BatchSource, HostBatch } from '../train/batch.ts';
+
+export interface TabletopSourceOptions {
+  /** Side of the gaze crop (the vision tower's image size). */
+  cropSize: number;
+  actionChunk: number;
+  /** 'full' reconstructs the whole frame instead of the gaze crop (ablation). */
+  target?: 'gaze' | 'full';
+  shardsInMemory?: number;
+}
+
+interface FrameRef { shard: Shard; frame: number; episodeEnd: number }
+
+function framesOf(shard: Shard): FrameRef[] {
+  const refs: FrameRef[] = [];
+  let end = shard.frames;
+  for (let f = shard.frames - 1; f >= 0; f--) {
+    if (f + 1 < shard.frames && shard.frameEpisode[f + 1] !== shard.frameEpisode[f]) end = f + 1;
+    if (shard.episodes[shard.frameEpisode[f]!]?.success) refs.push({ shard, frame: f, episodeEnd: end });
+  }
+  return refs.reverse();
+}
+
+function sampleOf(ref: FrameRef, reader: DatasetReader, o: TabletopSourceOptions): { image: RgbImage; target: RgbImage; instruction: string; state: Float32Array; actions: Float32Array } {
+  const [H, W] = reader.index.cameras.static;
+  const { shard, frame: f } = ref;
+  const S = H * W * 3;
+  const rgb = shard.staticRgb.subarray(f * S, (f + 1) * S);
+  const image: RgbImage = { data: rgb, width: W, height: H };
+  let target = image;
+  const g = shard.gazeStatic;
+  if ((o.target ?? 'gaze') === 'gaze' && g[f * 4]! >= 0) {
+    const out = new Uint8Array(o.cropSize * o.cropSize * 3);
+    cropResize({ width: W, height: H, rgb }, { x0: g[f * 4]!, y0: g[f * 4 + 1]!, x1: g[f * 4 + 2]!, y1: g[f * 4 + 3]! }, o.cropSize, out);
+    target = { data: out, width: o.cropSize, height: o.cropSize };
+  }
+  const actions = new Float32Array(o.actionChunk * 7);
+  for (let k = 0; k < o.actionChunk; k++) {
+    const src = Math.min(f + k, ref.episodeEnd - 1);
+    actions.set(shard.actions.subarray(src * 7, src * 7 + 7), k * 7);
+  }
+  return {
+    image, target, instruction: shard.episodes[shard.frameEpisode[f]!]!.instruction,
+    state: shard.proprio.slice(f * 8, f * 8 + 8), actions,
+  };
+}
+
+/** A BatchSource over a tabletop dataset folder. */
+export function tabletopSource(dir: string, o: TabletopSourceOptions): BatchSource {
+  const reader = DatasetReader.open(dir);
+  const window = o.shardsInMemory ?? 4;
+  return async function* batches({ batchSize, seed, start }): AsyncGenerator<HostBatch> {
+    const rng = new Rng(seed);
+    let index = 0;
+    for (;;) { // endless: one pass over the shards after another
+      const order = reader.index.shards.map((_, i) => i);
+      rng.shuffle(order);
+      for (let w = 0; w < order.length; w += window) {
+        const refs = order.slice(w, w + window).flatMap((i) => framesOf(reader.readShard(i)));
+        if (refs.length < batchSize) throw new Error(`dataset ${dir}: ${refs.length} usable frames in a window, fewer than the batch size ${batchSize}`);
+        rng.shuffle(refs);
+        for (let b = 0; b + batchSize <= refs.length; b += batchSize, index++) {
+          if (index < start) continue; // resuming: skip without building the batch
+          const samples = refs.slice(b, b + batchSize).map((r) => sampleOf(r, reader, o));
+          yield {
+            images: samples.map((s) => s.image), targets: samples.map((s) => s.target), instructions: samples.map((s) => s.instruction),
+            states: samples.map((s) => s.state), actions: samples.map((s) => s.actions),
+          };
+        }
+      }
+    }
+  };
+}
+
+/** Every instruction of a dataset (for building the word vocabulary). */
+export function datasetInstructions(dir: string): string[] {
+  const reader = DatasetReader.open(dir);
+  return reader.index.shards.flatMap((_, i) => reader.readShard(i).episodes.map((e) => e.instruction));
+}

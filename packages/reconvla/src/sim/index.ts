@@ -1,0 +1,5 @@
+// @reconvla/reconvla/sim: the tabletop adapter (training batches from its datasets, the
+// vocabulary and state ranges, the evaluate() policy).
+export { tabletopSource, datasetInstructions, type TabletopSourceOptions } from './dataset.ts';
+export { tabletopVocabulary, tabletopStateRange } from './vocabulary.ts';
+export { reconvlaPolicy, type PolicyOptions } from './policy.ts';

@@ -1,0 +1,34 @@
+// ReconVLA as a tabletop Policy: the static camera frame, the instruction and the proprio state
+// become a generation prompt; the predicted chunk of action_chunk actions is executed one per
+// step before the model is asked again (upstream's action chunking), and reset() drops what is
+// left of a chunk when a new task begins.
+import type { Observation, Policy } from '@reconvla/tabletop';
+import { predictActions } from '../inference/predict.ts';
+import type { ReconVLA } from '../model.ts';
+import { Processor } from '../processor.ts';
+
+export interface PolicyOptions {
+  /** Execute only the first n actions of each chunk (default: all). */
+  executeSteps?: number;
+  /** Called with every model query (timing, debugging). */
+  onPredict?: (ms: number) => void;
+}
+
+export function reconvlaPolicy(model: ReconVLA, opts: PolicyOptions = {}): Policy {
+  const processor = new Processor(model.config);
+  const { actionChunk, actionDim } = model.config.prompt;
+  const execute = Math.min(opts.executeSteps ?? actionChunk, actionChunk);
+  let queue: Float32Array[] = [];
+  const policy = async (obs: Observation, instruction: string): Promise<Float32Array> => {
+    if (queue.length === 0) {
+      const t0 = performance.now();
+      const { actions } = await predictActions(model, processor, {
+        image: { data: obs.static.rgb, width: obs.static.width, height: obs.static.height }, instruction, state: obs.proprio,
+      });
+      opts.onPredict?.(performance.now() - t0);
+      for (let k = 0; k < execute; k++) queue.push(actions.slice(k * actionDim, (k + 1) * actionDim));
+    }
+    return queue.shift()!;
+  };
+  return Object.assign(policy, { reset: () => { queue = []; } });
+}

@@ -1,0 +1,65 @@
+// The tiny model that trains on a 2-core machine in minutes: the golden fixture's shapes (SigLIP
+// 32x32 patch 8 -> 4x4 = 16 image tokens, Qwen2 2 layers d64, VAE [16, 32], DiT d64 depth 2),
+// with a word-level vocabulary instead of Qwen2's 151k BPE ids: ids 0-4 are specials, then one id
+// per word, and the top n_bins ids are the action tokens.
+import { FIRST_WORD_ID, type Json } from './config.ts';
+import { WORD_SPECIALS } from './word_tokenizer.ts';
+
+export interface TinyConfigOptions {
+  /** The instruction vocabulary (WordTokenizer.vocabularyOf the training and evaluation texts). */
+  words: string[];
+  /** [min, max] of each robot-state dimension, mapped to [-1, 1]. */
+  stateRange: { min: number[]; max: number[] };
+  actionDim?: number;
+  /** Actions per answer (default 2). */
+  actionChunk?: number;
+  /** Action bins (default 256, upstream's). */
+  nBins?: number;
+  ablation?: { recon?: boolean; recon_target?: 'gaze' | 'full'; unfreeze_vision_tower?: boolean; freeze_projector?: boolean };
+  layout?: 'instr-image-instr' | 'image-instr' | 'instr-image';
+}
+
+export function tinyConfigJson(o: TinyConfigOptions): Json {
+  const nBins = o.nBins ?? 256;
+  // Room for the specials, the words and the action bins, rounded up to a multiple of 64.
+  const vocab = Math.ceil((FIRST_WORD_ID + o.words.length + nBins) / 64) * 64;
+  const hidden = 64, grid = 4;
+  return {
+    architectures: ['ReconQwen2ForCausalLM'], model_type: 'recon_qwen2',
+    vocab_size: vocab, hidden_size: hidden, intermediate_size: 176, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
+    hidden_act: 'silu', max_position_embeddings: 256, rms_norm_eps: 1e-6, tie_word_embeddings: true, rope_theta: 1e6,
+    bos_token_id: null, eos_token_id: WORD_SPECIALS.end, pad_token_id: WORD_SPECIALS.pad, torch_dtype: 'float32',
+    mm_vision_tower: 'siglip (tiny)', mm_hidden_size: 48, mm_projector_type: 'mlp2x_gelu', mm_vision_select_layer: -2,
+    mm_vision_select_feature: 'patch', mm_patch_merge_type: 'flat', mm_pixel_decoder: 'AutoencoderKL (tiny, FLUX-style)',
+    mm_inv_projector_type: 'denoiser_vit2x', recon_enable: o.ablation?.recon ?? true,
+    image_embed_len: grid * grid, decode_image_size: 16, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5],
+    vision_config: {
+      model_type: 'siglip_vision_model', hidden_size: 48, intermediate_size: 96, num_hidden_layers: 2, num_attention_heads: 4,
+      num_channels: 3, image_size: 32, patch_size: 8, hidden_act: 'gelu_pytorch_tanh', layer_norm_eps: 1e-6, vision_use_head: false,
+    },
+    vae_config: {
+      _class_name: 'AutoencoderKL', act_fn: 'silu', block_out_channels: [16, 32], down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'],
+      up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'], in_channels: 3, out_channels: 3, latent_channels: 4, layers_per_block: 1,
+      mid_block_add_attention: true, norm_num_groups: 8, sample_size: 16, scaling_factor: 0.3611, shift_factor: 0.1159,
+      use_post_quant_conv: false, use_quant_conv: false,
+    },
+    denoiser_config: {
+      _class_name: 'ReconDenoiser', x_channel: 16, z_channel: hidden, embed_dim: 64, depth: 2, num_heads: 4, mlp_ratio: 4, patch_size: 1,
+      input_size: grid, n_patches: grid * grid, out_channels: 16, learn_sigma: false, ln_pre_eps: 1e-5, norm_eps: 1e-6,
+      diffusion_steps: 1000, noise_schedule: 'cosine', model_mean_type: 'epsilon', model_var_type: 'fixed_large', timesteps: '1000', repeat: 4,
+      vm_loss_eps: 1e-6,
+    },
+    action_tokenizer: { n_bins: nBins, min_action: -1, max_action: 1, use_norm_bins: false, vocab_size: vocab },
+    prompt: {
+      image_token_index: -200, ignore_index: -100, pad_token_id: WORD_SPECIALS.pad, end_token_id: WORD_SPECIALS.end,
+      colon_token_id: WORD_SPECIALS.colon, assistant_token_id: WORD_SPECIALS.assistant, state_dim: o.stateRange.min.length,
+      action_dim: o.actionDim ?? 7, action_chunk: o.actionChunk ?? 2, layout: o.layout ?? 'instr-image-instr',
+    },
+    ablation: {
+      recon: o.ablation?.recon ?? true, recon_target: o.ablation?.recon_target ?? 'gaze',
+      unfreeze_vision_tower: o.ablation?.unfreeze_vision_tower ?? false, freeze_projector: o.ablation?.freeze_projector ?? false,
+    },
+    word_tokenizer: { words: o.words },
+    state_range: o.stateRange,
+  };
+}

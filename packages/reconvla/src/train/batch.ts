@@ -1,0 +1,20 @@
+// What the trainer consumes: batches of raw robot data on the host. Where they come from (the
+// tabletop dataset, or anything else) is the caller's business; the processor turns them into
+// tensors. A source is deterministic given its seed, and can start at any batch index, so a
+// resumed run sees exactly the batches the uninterrupted one would have.
+import type { RgbImage } from '@reconvla/siglip';
+
+export interface HostBatch {
+  /** What the model sees (any size; resized to the vision tower's). */
+  images: RgbImage[];
+  /** The reconstruction targets (gaze crops), same count as images. */
+  targets: RgbImage[];
+  instructions: string[];
+  /** Raw robot states (config.prompt.state_dim values each). */
+  states: Float32Array[];
+  /** action_chunk x action_dim values each, step-major. */
+  actions: Float32Array[];
+}
+
+/** Batches number `start`, `start + 1`, ... of an endless deterministic stream. */
+export type BatchSource = (opts: { batchSize: number; seed: number; start: number }) => AsyncIterator<HostBatch>;
