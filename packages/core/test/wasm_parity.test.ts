@@ -459,6 +459,24 @@ wasmTest('conv2d and gradients at sizes split across threads (3x3 pad 1, 5x5 str
   }
 });
 
+wasmTest('large strided gathers split across threads (permute, step and flip, broadcast) and a scatter', async (gpu) => {
+  const base = [8, 64, 16, 40], size = numel(base);
+  const [xc, xg] = both(gpu, randomF32(size, 9));
+  const views = [
+    { shape: [8, 16, 64, 40], strides: [40960, 40, 640, 1], offset: 0 }, // permute (0, 2, 1, 3)
+    { shape: [8, 40, 16, 32], strides: [40960, -1, 40, 1280], offset: 39 }, // flip + step 2 on dim 1
+    { shape: [3, 8, 64, 640], strides: [0, 40960, 640, 1], offset: 0 }, // broadcast
+  ];
+  for (const view of views) await close(gpu, `gather ${JSON.stringify(view)}`, cpu.gatherStrided(xc, view), gpu.gatherStrided(xg, view), 0, 0);
+  const view = views[0]!;
+  const [sc, sg] = both(gpu, randomF32(size, 10));
+  cpu.scatterStridedInto(xc, view, sc);
+  gpu.scatterStridedInto(xg, view, sg);
+  await close(gpu, 'scatter permute', xc, xg, 0, 0);
+  gpu.free(sg);
+  assert.ok((wasm.nativeCounts().gatherStrided ?? 0) > 0);
+});
+
 wasmTest('large elementwise, row and AdamW ops (split across threads), and they ran natively', async (gpu) => {
   const rows = 257, cols = 515, n = rows * cols;
   const [xc, xg] = both(gpu, randomF32(n, 1, -6, 6));

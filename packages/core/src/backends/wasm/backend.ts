@@ -18,6 +18,7 @@ import { binaryCalls, elementwiseKernels, flatCalls } from './ops/elementwise.ts
 import { runRows } from './ops/rows.ts';
 import { attentionBackward, attentionForward } from './ops/attention.ts';
 import { conv2dForward, conv2dGradInput, conv2dGradWeight } from './ops/conv2d.ts';
+import { stridedCopy } from './ops/layout.ts';
 
 const nativeBinary = new Set<string>(NATIVE_BINARY), nativeUnary = new Set<string>(NATIVE_UNARY), nativeUnaryGrad = new Set<string>(NATIVE_UNARY_GRAD);
 
@@ -202,13 +203,13 @@ export class WasmBackend implements Backend {
 
   gatherStrided(x: Storage, view: StridedView): Storage {
     const out = this.alloc(numel(view.shape), x.dtype);
-    this.fallback('gatherStrided');
-    ref.gatherStrided(this.view(x), view, this.view(out));
+    this.native('gatherStrided');
+    stridedCopy(this.rt, this.scratch, false, this.ptr(x), out.ptr, view);
     return out;
   }
   scatterStridedInto(dst: Storage, view: StridedView, src: Storage): void {
-    this.fallback('scatterStridedInto');
-    ref.scatterStrided(this.view(dst), view, this.view(src));
+    this.native('scatterStridedInto');
+    stridedCopy(this.rt, this.scratch, true, this.ptr(dst), this.ptr(src), view);
   }
 
   // --- reductions and indexing ------------------------------------------------------------------
