@@ -507,13 +507,19 @@ wasmTest('large elementwise, row and AdamW ops (split across threads), and they 
   const [lc, lg] = both(gpu, randomF32(rows, 6));
   await close(gpu, 'crossEntropy', cpu.crossEntropy(xc, tc, rows, cols, -100).loss, gpu.crossEntropy(xg, tg, rows, cols, -100).loss, 1e-5, 1e-5);
   await close(gpu, 'crossEntropyGrad', cpu.crossEntropyGrad(xc, tc, lc, rows, cols, -100), gpu.crossEntropyGrad(xg, tg, lg, rows, cols, -100), 1e-6, 1e-4);
+  for (const inverse of [false, true]) {
+    const [rb, rh, rt, rd] = [2, 8, 128, 64];
+    const [qc, qg] = both(gpu, randomF32(rb * rh * rt * rd, 11)), [cc, cg] = both(gpu, randomF32(rb * rt * rd, 12)), [sc, sg] = both(gpu, randomF32(rb * rt * rd, 13));
+    await close(gpu, `rope inverse ${inverse}`, cpu.rope(qc, cc, sc, rb, rh, rt, rd, inverse), gpu.rope(qg, cg, sg, rb, rh, rt, rd, inverse), 1e-6, 1e-5);
+    for (const st of [qg, cg, sg]) gpu.free(st);
+  }
   const [pc, pg] = both(gpu, randomF32(n, 7));
   const [m1c, m1g] = both(gpu, new Float32Array(n)), [v1c, v1g] = both(gpu, new Float32Array(n));
   const args = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 1 };
   cpu.adamwInPlace(pc, yc, m1c, v1c, args); gpu.adamwInPlace(pg, yg, m1g, v1g, args);
   await close(gpu, 'adamw param', pc, pg, 1e-6, 1e-5);
   const native = wasm.nativeCounts();
-  for (const op of ['binary.add', 'unary.exp', 'unaryGrad.silu', 'unary.gelu_erf', 'unaryGrad.gelu_tanh', 'softmax', 'softmaxGrad', 'normalize', 'normalizeGrad', 'crossEntropy', 'crossEntropyGrad', 'adamwInPlace', 'matmul', 'attention', 'attentionGrad', 'conv2d', 'conv2dGradInput', 'conv2dGradWeight']) {
+  for (const op of ['binary.add', 'unary.exp', 'unaryGrad.silu', 'unary.gelu_erf', 'unaryGrad.gelu_tanh', 'softmax', 'softmaxGrad', 'normalize', 'normalizeGrad', 'crossEntropy', 'crossEntropyGrad', 'adamwInPlace', 'matmul', 'attention', 'attentionGrad', 'conv2d', 'conv2dGradInput', 'conv2dGradWeight', 'rope']) {
     assert.ok((native[op] ?? 0) > 0, `${op} ran natively`);
   }
 });

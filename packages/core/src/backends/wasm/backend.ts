@@ -13,7 +13,8 @@ import { Scratch } from './scratch.ts';
 import { WasmStorage } from './storage.ts';
 import { BIAS_NONE, gemmCalls } from './ops/matmul.ts';
 import { BIAS_PER_COLUMN } from './kernels/gemm.ts';
-import { NATIVE_BINARY, NATIVE_UNARY, NATIVE_UNARY_GRAD } from './kernels/elementwise.ts';
+import { emitRope, NATIVE_BINARY, NATIVE_UNARY, NATIVE_UNARY_GRAD } from './kernels/elementwise.ts';
+import { splitRange } from './ops/split.ts';
 import { binaryCalls, elementwiseKernels, flatCalls } from './ops/elementwise.ts';
 import { runRows } from './ops/rows.ts';
 import { attentionBackward, attentionForward } from './ops/attention.ts';
@@ -341,6 +342,14 @@ export class WasmBackend implements Backend {
   }
   rope(x: Storage, cos: Storage, sin: Storage, b: number, h: number, t: number, d: number, inverse: boolean): Storage {
     const out = this.alloc(x.size, 'float32');
+    for (const s of [x, cos, sin]) this.f32(s, 'rope');
+    if (d % 2 === 0) {
+      this.native('rope');
+      const fn = this.rt.kernels('rope', emitRope).rope_rows!.id;
+      this.rt.run(splitRange(b * h * t, this.rt.threads, Math.ceil((1 << 15) / Math.max(1, d)),
+        (r0, r1) => ({ fn, args: [this.ptr(x), this.ptr(cos), this.ptr(sin), out.ptr, r0, r1, h, t, d, inverse ? 1 : 0] })));
+      return out;
+    }
     this.fallback('rope');
     ref.rope(this.f32(x, 'rope'), this.f32(cos, 'rope'), this.f32(sin, 'rope'), b, h, t, d, inverse, this.f32(out, 'rope'));
     return out;

@@ -123,3 +123,35 @@ export function emitElementwise(m: ModuleBuilder): void {
       update((p) => f32x4.splat(f32.load(at(p, get(c)))), (p, v) => f32.store(at(p, get(c)), f32x4.extract_lane(v, 0))));
   }
 }
+
+/** rope_rows(x, cos, sin, out, r0, r1, h, t, d, inverse): rows of x [B,H,T,D] with cos/sin
+ * [B,T,D], rotate_half form; each row pairs element i with i + d/2. */
+export function emitRope(m: ModuleBuilder): void {
+  const f = m.func('rope_rows', { x: 'i32', cos: 'i32', sin: 'i32', out: 'i32', r0: 'i32', r1: 'i32', h: 'i32', t: 'i32', d: 'i32', inverse: 'i32' });
+  const { x, cos, sin, out, r0, r1, h, t, d, inverse } = f.p;
+  const r = f.local('i32'), c = f.local('i32'), half = f.local('i32'), xp = f.local('i32'), op = f.local('i32'), cp = f.local('i32'), sp = f.local('i32');
+  const a = f.local('v128'), b = f.local('v128');
+  // Lane-generic body: load with `ld`, store with `st` (vector or splat-and-lane-0 scalar).
+  const body = (ld: (p: Local, off: Code) => Code, st: (p: Local, off: Code, v: Code) => Code): Code[] => {
+    const hi = i32.add(get(c), get(half));
+    return [
+      set(a, ld(xp, get(c))), set(b, ld(xp, hi)),
+      ifThen(get(inverse), [
+        st(op, get(c), f32x4.add(f32x4.mul(get(a), ld(cp, get(c))), f32x4.mul(get(b), ld(sp, hi)))),
+        st(op, hi, f32x4.sub(f32x4.mul(get(b), ld(cp, hi)), f32x4.mul(get(a), ld(sp, get(c))))),
+      ], [
+        st(op, get(c), f32x4.sub(f32x4.mul(get(a), ld(cp, get(c))), f32x4.mul(get(b), ld(sp, get(c))))),
+        st(op, hi, f32x4.add(f32x4.mul(get(b), ld(cp, hi)), f32x4.mul(get(a), ld(sp, hi)))),
+      ]),
+    ];
+  };
+  f.body = forRange(r, get(r0), get(r1), 1,
+    // row r = (bi*h + hi)*t + ti; cos/sin row = bi*t + ti
+    set(xp, at(x, i32.mul(get(r), get(d)))), set(op, at(out, i32.mul(get(r), get(d)))),
+    set(cp, i32.add(i32.mul(i32.div_s(get(r), i32.mul(get(h), get(t))), get(t)), i32.rem_s(get(r), get(t)))),
+    set(sp, at(sin, i32.mul(get(cp), get(d)))), set(cp, at(cos, i32.mul(get(cp), get(d)))),
+    set(half, i32.shr_s(get(d), i32.const(1))),
+    vecLoop(c, get(half),
+      body((p, off) => v128.load(at(p, off)), (p, off, v) => v128.store(at(p, off), v)),
+      body((p, off) => f32x4.splat(f32.load(at(p, off))), (p, off, v) => f32.store(at(p, off), f32x4.extract_lane(v, 0)))));
+}
