@@ -1,1 +1,93 @@
-export async function benchTraining(): Promise<[]> { return []; }
+// Training-step family: a full step (forward, backward, AdamW, loss read back) of an MLP and of
+// the small GPT (bench/small_gpt.ts) on our WebGPU backend and on the CPU reference backend.
+// The peer column is PyTorch CPU on the same shapes (bench/torch_peer.py) when python3-torch is
+// installed; which BLAS it linked is part of the peer name.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { Backend } from '../packages/core/src/backend.ts';
+import { createCpuBackend, F, manualSeed, mseLoss, nn, optim, randint, randn, setBackend, tidy, type Tensor } from '../packages/core/src/index.ts';
+import { type BenchContext, describeRow, row } from './context.ts';
+import type { ResultRow } from './results.ts';
+import { SMALL_GPT, SmallGpt, gptStepFlops } from './small_gpt.ts';
+import { time } from './timing.ts';
+
+const MLP = { batch: 256, dims: [512, 1024, 1024, 512] };
+const GPT_BATCH = 8;
+
+type Step = () => Promise<number>;
+
+function mlpStep(): Step {
+  const layers = MLP.dims.slice(1).map((d, i) => new nn.Linear(MLP.dims[i]!, d));
+  const params = layers.flatMap((l) => l.parameters());
+  const opt = new optim.AdamW(params, { lr: 1e-3 });
+  const x = randn([MLP.batch, MLP.dims[0]!]), y = randn([MLP.batch, MLP.dims.at(-1)!]);
+  return async () => {
+    const loss = tidy(() => {
+      let h: Tensor = x;
+      layers.forEach((l, i) => { h = l.forward(h); if (i < layers.length - 1) h = F.gelu(h); });
+      const l = mseLoss(h, y);
+      l.backward(); opt.step(); opt.zeroGrad();
+      return l.detach();
+    });
+    const v = await loss.item();
+    loss.dispose();
+    return v;
+  };
+}
+
+function gptStep(): Step {
+  const model = new SmallGpt(SMALL_GPT);
+  const opt = new optim.AdamW(model.parameters(), { lr: 3e-4, weightDecay: 0.1 });
+  const ids = randint(0, SMALL_GPT.vocab, [GPT_BATCH, SMALL_GPT.seq]), targets = randint(0, SMALL_GPT.vocab, [GPT_BATCH, SMALL_GPT.seq]);
+  return async () => {
+    const loss = tidy(() => {
+      const l = model.loss(ids, targets);
+      l.backward(); opt.step(); opt.zeroGrad();
+      return l.detach();
+    });
+    const v = await loss.item();
+    loss.dispose();
+    return v;
+  };
+}
+
+const mlpFlops = 6 * MLP.batch * MLP.dims.slice(1).reduce((s, d, i) => s + d * MLP.dims[i]!, 0);
+
+interface TorchResult { name: string; mlp_ms: number; gpt_ms: number }
+
+/** Runs bench/torch_peer.py; null when python3 or torch is missing. */
+function torchPeer(log: (s: string) => void): TorchResult | null {
+  try {
+    // Debian's python3 (the one python3-torch installs into), unless PYTHON says otherwise.
+    const python = process.env.PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+    const out = execFileSync(python, [new URL('./torch_peer.py', import.meta.url).pathname], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
+    return JSON.parse(out.trim().split('\n').at(-1)!) as TorchResult;
+  } catch (e) {
+    log(`PyTorch peer unavailable: ${(e as Error).message.split('\n')[0]}`);
+    return null;
+  }
+}
+
+export async function benchTraining(ctx: BenchContext): Promise<ResultRow[]> {
+  const rows: ResultRow[] = [];
+  const torch = torchPeer(ctx.log);
+  if (torch) ctx.log(`PyTorch: ${torch.name}: MLP ${torch.mlp_ms.toFixed(1)} ms, small GPT ${torch.gpt_ms.toFixed(1)} ms`);
+  const peerOf = (ms: number | undefined) => (torch && ms !== undefined ? { name: torch.name, ms } : null);
+  const backends: [string, Backend][] = [['reconvla-webgpu', ctx.be], ['reconvla-cpu', createCpuBackend()]];
+  for (const [name, be] of backends) {
+    setBackend(be);
+    manualSeed(0);
+    const slow = name === 'reconvla-cpu';
+    const cases: [string, () => Step, number, number][] = [
+      [`MLP ${MLP.dims.join('-')} batch ${MLP.batch} AdamW step`, mlpStep, mlpFlops, torch?.mlp_ms ?? NaN],
+      [`small GPT L4 d256 H4 T128 B${GPT_BATCH} MLP1024 V512 AdamW step`, gptStep, gptStepFlops(SMALL_GPT, GPT_BATCH), torch?.gpt_ms ?? NaN],
+    ];
+    for (const [kase, make, flop, torchMs] of cases) {
+      const step = make();
+      const r = await time(async () => { await step(); }, { warmup: 1, runs: slow ? 2 : 5, maxMs: 60_000 });
+      const res = row('training', kase, name, r.medianMs, flop, peerOf(Number.isNaN(torchMs) ? undefined : torchMs), { main_thread_cpu_percent: name === 'reconvla-webgpu' ? r.mainThreadCpuPercent : null });
+      ctx.log(describeRow(res)); rows.push(res);
+    }
+  }
+  return rows;
+}

@@ -9,7 +9,7 @@ alias O = f32;  // output type
 // Indices are global (over the whole tensor); *_base is the first element of each bound window,
 // so chunked dispatches over a huge tensor just bind windows and subtract.
 struct Params {
-  n: u32, start: u32, a_base: u32, b_base: u32, o_base: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+  n: u32, start: u32, a_base: u32, b_base: u32, o_base: u32, rank: u32, _pad1: u32, _pad2: u32,
   shape: array<vec4u, 2>,
   a_strides: array<vec4u, 2>,
   b_strides: array<vec4u, 2>,
@@ -65,15 +65,25 @@ fn binary(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   let local = gid.x + gid.y * nwg.x * WG;
   if (local >= p.n) { return; }
   let g = p.start + local;
-  var rem = g;
-  var ai = 0u;
-  var bi = 0u;
-  for (var d = 7i; d >= 0; d--) {
-    let dim = p.shape[d / 4][d % 4];
-    let idx = rem % dim;
-    rem = rem / dim;
-    ai += idx * p.a_strides[d / 4][d % 4];
-    bi += idx * p.b_strides[d / 4][d % 4];
+  // The host merged contiguous dims (collapseDims): walk only the `rank` innermost ones.
+  // rank 1 (same shapes, or a scalar operand) needs no division at all.
+  var ai = g * p.a_strides[1][3];
+  var bi = g * p.b_strides[1][3];
+  if (p.rank > 1u) {
+    ai = 0u;
+    bi = 0u;
+    var rem = g;
+    let outer = 8i - i32(p.rank);
+    for (var d = 7i; d > outer; d--) {
+      let dim = p.shape[d / 4][d % 4];
+      let idx = rem % dim;
+      rem = rem / dim;
+      ai += idx * p.a_strides[d / 4][d % 4];
+      bi += idx * p.b_strides[d / 4][d % 4];
+    }
+    // The outermost index is what is left (g < n): no division.
+    ai += rem * p.a_strides[outer / 4][outer % 4];
+    bi += rem * p.b_strides[outer / 4][outer % 4];
   }
   out[g - p.o_base] = apply(C(a[ai - p.a_base]), C(b[bi - p.b_base]));
 }

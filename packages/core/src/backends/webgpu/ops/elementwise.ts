@@ -59,6 +59,30 @@ export function paddedShape(shape: readonly number[]): number[] {
 
 const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
+/** Merges adjacent dims that every operand walks contiguously (and drops size-1 dims), so the
+ * kernel's index walk does one u32 div/mod per remaining dim instead of eight: lavapipe runs
+ * vector integer division one lane at a time, and that walk dominated elementwise ops. Same
+ * shapes collapse to rank 1; a row-broadcast bias to rank 2. Results stay padded to MAX_RANK. */
+export function collapseDims(outShape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]) {
+  const shape = paddedShape(outShape);
+  const dims: { n: number; a: number; b: number }[] = [];
+  for (let d = 0; d < MAX_RANK; d++) {
+    if (shape[d] === 1) continue;
+    const cur = { n: shape[d]!, a: aStrides[d]!, b: bStrides[d]! };
+    const prev = dims.at(-1);
+    // prev (outer) and cur (inner) merge when outer stride == inner stride * inner size, for both.
+    if (prev && prev.a === cur.a * cur.n && prev.b === cur.b * cur.n) { prev.n *= cur.n; prev.a = cur.a; prev.b = cur.b; continue; }
+    dims.push(cur);
+  }
+  const pad = MAX_RANK - dims.length;
+  return {
+    shape: [...new Array<number>(pad).fill(1), ...dims.map((d) => d.n)],
+    as: [...new Array<number>(pad).fill(0), ...dims.map((d) => d.a)],
+    bs: [...new Array<number>(pad).fill(0), ...dims.map((d) => d.b)],
+    rank: dims.length,
+  };
+}
+
 export function binary(rt: WebGPURuntime, op: BinaryOp, a: GPUStorage, aShape: readonly number[], b: GPUStorage,
   bShape: readonly number[], outShape: readonly number[], outDtype: DType): GPUStorage {
   const n = numel(outShape);
@@ -69,8 +93,7 @@ export function binary(rt: WebGPURuntime, op: BinaryOp, a: GPUStorage, aShape: r
     subst: { A: wgslType(a.dtype), B: wgslType(b.dtype), C: bothInt ? 'i32' : 'f32', O: wgslType(outDtype) },
     overrides: { OP: BINARY_CODES[op], WG },
   };
-  const shape = paddedShape(outShape);
-  const as = paddedBroadcastStrides(aShape, outShape), bs = paddedBroadcastStrides(bShape, outShape);
+  const { shape, as, bs, rank } = collapseDims(outShape, paddedBroadcastStrides(aShape, outShape), paddedBroadcastStrides(bShape, outShape));
   const label = `binary.${op}[${aShape}]x[${bShape}]->[${outShape}]`;
   // A broadcast operand is read at scattered places, so only full-size operands get windows.
   const aFull = a.size === n, bFull = b.size === n;
@@ -81,7 +104,7 @@ export function binary(rt: WebGPURuntime, op: BinaryOp, a: GPUStorage, aShape: r
     const aw = windowOf(rt, a, aFull ? r.start : 0, aFull ? r.count : a.size);
     const bw = windowOf(rt, b, bFull ? r.start : 0, bFull ? r.count : b.size);
     const ow = windowOf(rt, out, r.start, r.count);
-    const p = new Params().u(r.count).u(r.start).u(aw.base).u(bw.base).u(ow.base).u(0).u(0).u(0);
+    const p = new Params().u(r.count).u(r.start).u(aw.base).u(bw.base).u(ow.base).u(rank).u(0).u(0);
     for (const v of shape) p.u(v);
     for (const v of as) p.u(v);
     for (const v of bs) p.u(v);

@@ -1,0 +1,81 @@
+# PyTorch CPU peer of bench/training.ts: the same MLP and small GPT, one full training step
+# (forward, backward, AdamW, loss.item()) timed the same way (1 warm-up, median of runs).
+# Prints one JSON line: {"name", "mlp_ms", "gpt_ms"}. The name says which BLAS torch loaded.
+import json, os, statistics, time
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.manual_seed(0)
+
+def blas_name():
+    # Debian's torch calls the system libblas.so.3: reference BLAS, or OpenBLAS when
+    # libopenblas0-pthread is installed (update-alternatives picks it).
+    try:
+        target = os.path.realpath('/usr/lib/x86_64-linux-gnu/libblas.so.3')
+        return 'openblas' if 'openblas' in target else ('reference BLAS' if 'blas/' in target else os.path.basename(target))
+    except OSError:
+        return '?'
+
+def timed(step, runs):
+    step()
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        step()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(samples)
+
+def mlp_step():
+    dims = [512, 1024, 1024, 512]
+    layers = nn.ModuleList([nn.Linear(a, b) for a, b in zip(dims, dims[1:])])
+    opt = torch.optim.AdamW(layers.parameters(), lr=1e-3)
+    x, y = torch.randn(256, dims[0]), torch.randn(256, dims[-1])
+    def step():
+        h = x
+        for i, l in enumerate(layers):
+            h = l(h)
+            if i < len(layers) - 1: h = F.gelu(h)
+        loss = F.mse_loss(h, y)
+        loss.backward(); opt.step(); opt.zero_grad()
+        return loss.item()
+    return step
+
+def causal_attention(q, k, v):
+    # Debian's torch 1.13 has no F.scaled_dot_product_attention (2.0+): the unfused form.
+    t = q.shape[-2]
+    s = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5
+    s = s.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float('-inf'))
+    return torch.softmax(s, dim=-1) @ v
+
+class Block(nn.Module):
+    def __init__(s, d, h, mlp):
+        super().__init__()
+        s.h = h
+        s.ln1, s.qkv, s.proj = nn.LayerNorm(d), nn.Linear(d, 3 * d), nn.Linear(d, d)
+        s.ln2, s.fc, s.out = nn.LayerNorm(d), nn.Linear(d, mlp), nn.Linear(mlp, d)
+    def forward(s, x):
+        b, t, d = x.shape
+        q, k, v = s.qkv(s.ln1(x)).reshape(b, t, 3, s.h, d // s.h).permute(2, 0, 3, 1, 4)
+        a = causal_attention(q, k, v).permute(0, 2, 1, 3).reshape(b, t, d)
+        x = x + s.proj(a)
+        return x + s.out(F.gelu(s.fc(s.ln2(x))))
+
+def gpt_step(vocab=512, d=256, heads=4, layers=4, seq=128, mlp=1024, batch=8):
+    tok, pos = nn.Embedding(vocab, d), nn.Parameter(torch.randn(seq, d) * 0.02)
+    blocks = nn.ModuleList([Block(d, heads, mlp) for _ in range(layers)])
+    lnf, head = nn.LayerNorm(d), nn.Linear(d, vocab)
+    params = [pos, *tok.parameters(), *blocks.parameters(), *lnf.parameters(), *head.parameters()]
+    opt = torch.optim.AdamW(params, lr=3e-4, weight_decay=0.1)
+    ids, targets = torch.randint(0, vocab, (batch, seq)), torch.randint(0, vocab, (batch, seq))
+    def step():
+        x = tok(ids) + pos
+        for b in blocks: x = b(x)
+        loss = F.cross_entropy(head(lnf(x)).reshape(-1, vocab), targets.reshape(-1))
+        loss.backward(); opt.step(); opt.zero_grad()
+        return loss.item()
+    return step
+
+runs = int(os.environ.get('TORCH_PEER_RUNS', '5'))
+name = f'pytorch {torch.__version__} cpu {torch.get_num_threads()} threads, {blas_name()}'
+print(json.dumps({'name': name, 'mlp_ms': timed(mlp_step(), runs), 'gpt_ms': timed(gpt_step(), runs)}))
