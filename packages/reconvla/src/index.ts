@@ -16,3 +16,7 @@ export { stageDefaults, type StageConfig, type StageKind, type TrainConfig } fro
 export { writeCheckpoint, readCheckpoint, latestCheckpoint, type TrainState, type CheckpointContents, type WriteHook } from './train/checkpoint.ts';
 export type { HostBatch, BatchSource } from './train/batch.ts';
 export { initFromScratch } from './init.ts';
+export { loadRun } from './run.ts';
+export { reconstructGaze, vaeRoundTrip, type ReconstructOptions } from './inference/reconstruct.ts';
+export { attentionMap, overlayAttention, type AttentionMap } from './inference/attention.ts';
+export { chwToRgb, resizeNearest, sideBySide, stacked, encodePng, type RgbBytes } from './inference/image_io.ts';

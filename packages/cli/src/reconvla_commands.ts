@@ -1,0 +1,281 @@
+// `reconvla train | eval | reconstruct | attention | demo`: training the ReconVLA policy on
+// tabletop datasets, closed-loop evaluation (the paper's Table 3), pictures of its gaze
+// reconstructions and attention maps, and the end-to-end demo.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import cliProgress from 'cli-progress';
+import { InvalidArgumentError, type Command } from 'commander';
+import { createBackend, Generator, type Backend } from '@reconvla/core';
+import {
+  attentionMap, encodePng, loadRun, overlayAttention, Processor, reconstructGaze, resizeNearest, sideBySide, stacked, stageDefaults,
+  tinyConfigJson, Trainer, vaeRoundTrip, type HostBatch, type LogEntry, type ReconVLA, type RgbBytes, type StageConfig, type TrainConfig,
+} from '@reconvla/reconvla';
+import { datasetInstructions, reconvlaPolicy, tabletopSource, tabletopStateRange, tabletopVocabulary } from '@reconvla/reconvla/sim';
+import { generateDataset, evaluate, parseEnvList, parseEnvName, perTaskTable, resultTable, type EnvName, type EvalResult } from '@reconvla/tabletop';
+
+type BackendFlag = 'cpu' | 'wasm' | 'webgpu' | 'auto';
+
+function intArg(name: string, min: number): (v: string) => number {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}".`);
+    return n;
+  };
+}
+
+function backendArg(v: string): BackendFlag {
+  if (v === 'cpu' || v === 'wasm' || v === 'webgpu' || v === 'auto') return v;
+  throw new InvalidArgumentError(`backend must be cpu, wasm, webgpu or auto, got "${v}".`);
+}
+
+function envArg(v: string): EnvName {
+  try { return parseEnvName(v); } catch (e) { throw new InvalidArgumentError(`${(e as Error).message}.`); }
+}
+
+function envListArg(v: string): EnvName[] {
+  try { return parseEnvList(v); } catch (e) { throw new InvalidArgumentError(`${(e as Error).message}.`); }
+}
+
+/**
+ * The wasm backend is measured fastest for the tiny model on this machine (see docs/reconvla.md).
+ * @reconvla/core does not export it from its entry yet, hence the path into its sources.
+ */
+async function makeBackend(flag: BackendFlag): Promise<Backend> {
+  if (flag !== 'wasm') return createBackend(flag);
+  const { createWasmBackend } = await import('../../core/src/backends/wasm/index.ts');
+  return createWasmBackend();
+}
+
+interface TrainFlags {
+  config: string; data: string; pretrainData?: string; out: string; resume?: boolean; backend: BackendFlag;
+  vaeSteps: number; pretrainSteps: number; finetuneSteps: number; batchSize: number; lr: number; seed: number;
+  recon: boolean; reconTarget: 'gaze' | 'full'; layout: 'instr-image-instr' | 'image-instr' | 'instr-image'; chunk: number;
+}
+
+function trainConfig(f: TrainFlags): TrainConfig {
+  if (f.config !== 'tiny') throw new Error(`--config ${f.config}: only "tiny" is defined (a config.json path is not supported yet)`);
+  const words = tabletopVocabulary([...datasetInstructions(f.data), ...(f.pretrainData ? datasetInstructions(f.pretrainData) : [])]);
+  const model = tinyConfigJson({
+    words, stateRange: tabletopStateRange(), actionChunk: f.chunk, layout: f.layout,
+    ablation: { recon: f.recon, recon_target: f.reconTarget },
+  });
+  const stage = (kind: StageConfig['kind'], data: string, steps: number): StageConfig => {
+    const s = stageDefaults(kind, data, steps);
+    return { ...s, batchSize: f.batchSize, lr: kind === 'vae' ? s.lr : f.lr, vmLoss: kind === 'vae' ? false : f.recon };
+  };
+  const pre = f.pretrainData ?? f.data;
+  const stages = [
+    ...(f.vaeSteps > 0 ? [stage('vae', pre, f.vaeSteps)] : []),
+    ...(f.pretrainSteps > 0 && f.recon ? [stage('pretrain', pre, f.pretrainSteps)] : []),
+    stage('finetune', f.data, f.finetuneSteps),
+  ];
+  return { model, stages, seed: f.seed, logEvery: 25, checkpointEvery: 200, keepCheckpoints: 2 };
+}
+
+function fmt(e: LogEntry): string {
+  const parts = [`${e.stage} ${e.step}/${e.steps}`, `loss ${e.loss.toFixed(4)}`];
+  if (e.lm !== null) parts.push(`lm ${e.lm.toFixed(4)}`);
+  if (e.vm !== null) parts.push(`vm ${e.vm.toFixed(4)}`);
+  parts.push(`lr ${e.lr.toExponential(2)}`, `|g| ${e.gradNorm.toFixed(2)}`, `${(e.secondsPerStep * 1000).toFixed(0)} ms/step`);
+  return parts.join(' | ');
+}
+
+async function runTraining(train: TrainConfig, runDir: string, backend: Backend, resume: boolean): Promise<ReconVLA> {
+  const total = train.stages.reduce((s, st) => s + st.steps, 0);
+  const bar = new cliProgress.SingleBar({ format: 'train [{bar}] {value}/{total} steps | {stage} | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+  const trainer = Trainer.create(train, {
+    runDir, backend, resume,
+    source: (stage, model) => tabletopSource(stage.data, { cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk, target: model.config.ablation.reconTarget }),
+    onLog: (e) => { bar.stop(); console.log(fmt(e)); bar.start(total, e.globalStep, { stage: e.stage }); },
+    onStep: (stage) => bar.increment(1, { stage: stage.name }),
+  });
+  bar.start(total, 0, { stage: '' });
+  const t0 = Date.now();
+  try {
+    const model = await trainer.run();
+    bar.stop();
+    console.log(`trained in ${((Date.now() - t0) / 1000).toFixed(0)} s on ${backend.name}; model in ${path.join(runDir, 'model')}`);
+    return model;
+  } finally {
+    bar.stop();
+  }
+}
+
+async function runEval(model: ReconVLA, o: { env: EnvName; chains: number; maxSteps: number; seed: number; json?: string }, method: string): Promise<EvalResult> {
+  const bar = new cliProgress.SingleBar({ format: 'eval [{bar}] {value}/{total} chains | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+  let calls = 0, ms = 0;
+  const policy = reconvlaPolicy(model, { onPredict: (t) => { calls++; ms += t; } });
+  bar.start(o.chains, 0);
+  const t0 = Date.now();
+  const result = await evaluate(policy, { env: o.env, chains: o.chains, maxStepsPerTask: o.maxSteps, seed: o.seed, onChain: (done) => bar.update(done) });
+  bar.stop();
+  console.log(resultTable([{ method, result }]));
+  console.log();
+  console.log(perTaskTable(result));
+  console.log(`\nevaluated ${o.chains} chains on env ${o.env} in ${((Date.now() - t0) / 1000).toFixed(0)} s (${calls} model calls, ${(ms / Math.max(calls, 1)).toFixed(1)} ms each)`);
+  if (o.json) {
+    mkdirSync(path.dirname(o.json), { recursive: true });
+    writeFileSync(o.json, JSON.stringify(result, null, 2) + '\n');
+    console.log(`wrote ${o.json}`);
+  }
+  return result;
+}
+
+async function firstBatch(model: ReconVLA, data: string, count: number, seed: number): Promise<HostBatch> {
+  const it = tabletopSource(data, { cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk })({ batchSize: count, seed, start: 0 });
+  const b = (await it.next()).value as HostBatch;
+  await it.return?.();
+  return b;
+}
+
+const asBytes = (img: { data: Uint8Array | Uint8ClampedArray; width: number; height: number }): RgbBytes => ({ width: img.width, height: img.height, data: Uint8Array.from(img.data) });
+
+/** Rows of [frame | real gaze crop | VAE round trip | reconstruction from the recon tokens]. */
+async function writeReconstructions(model: ReconVLA, data: string, out: string, count: number, seed: number): Promise<string> {
+  const processor = new Processor(model.config);
+  const b = await firstBatch(model, data, count, seed);
+  const rows: RgbBytes[] = [];
+  const gen = new Generator(seed);
+  for (let i = 0; i < b.images.length; i++) {
+    const sample = { image: b.images[i]!, instruction: b.instructions[i]!, state: b.states[i]! };
+    const frame = asBytes(b.images[i]!);
+    const s = frame.height;
+    const real = resizeNearest(asBytes(b.targets[i]!), s, s);
+    const vae = resizeNearest(await vaeRoundTrip(model, processor, b.targets[i]!), s, s);
+    const recon = resizeNearest(await reconstructGaze(model, processor, sample, { generator: gen }), s, s);
+    const row = sideBySide([frame, real, vae, recon]);
+    writeFileSync(path.join(out, `reconstruction-${i}.png`), encodePng(row));
+    rows.push(row);
+    console.log(`reconstruction-${i}.png: "${b.instructions[i]}"`);
+  }
+  const file = path.join(out, 'reconstruction.png');
+  writeFileSync(file, encodePng(stacked(rows)));
+  return file;
+}
+
+/** Rows of [frame | attention of the text and action tokens over the image patches]. */
+async function writeAttention(model: ReconVLA, data: string, out: string, count: number, seed: number): Promise<string> {
+  const processor = new Processor(model.config);
+  const b = await firstBatch(model, data, count, seed);
+  const rows: RgbBytes[] = [];
+  for (let i = 0; i < b.images.length; i++) {
+    const frame = asBytes(b.images[i]!);
+    const map = await attentionMap(model, processor, { image: b.images[i]!, instruction: b.instructions[i]!, state: b.states[i]! });
+    const row = sideBySide([frame, overlayAttention(frame, map)]);
+    writeFileSync(path.join(out, `attention-${i}.png`), encodePng(row));
+    rows.push(row);
+    console.log(`attention-${i}.png: "${b.instructions[i]}" (share of attention on the image ${(100 * map.imageShare).toFixed(1)}%)`);
+  }
+  const file = path.join(out, 'attention.png');
+  writeFileSync(file, encodePng(stacked(rows)));
+  return file;
+}
+
+function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetune: number }): Command {
+  return cmd
+    .option('--backend <name>', 'cpu, wasm, webgpu or auto (wasm is the fastest for the tiny model here)', backendArg, 'wasm' as BackendFlag)
+    .option('--vae-steps <n>', 'steps of the VAE stage (0: none)', intArg('vae-steps', 0), d.vae)
+    .option('--pretrain-steps <n>', 'steps of reconstruction pretraining (0: none)', intArg('pretrain-steps', 0), d.pretrain)
+    .option('--finetune-steps <n>', 'steps of task fine-tuning', intArg('finetune-steps', 1), d.finetune)
+    .option('--batch-size <n>', 'frames per step', intArg('batch-size', 1), 16)
+    .option('--lr <x>', 'peak learning rate of pretrain and finetune', (v) => Number(v), 1e-3)
+    .option('--seed <n>', 'run seed', intArg('seed', 0), 0)
+    .option('--no-recon', 'ablation: no reconstructive branch (a plain VLA)')
+    .option('--recon-target <what>', 'ablation: reconstruct the gaze crop or the full frame', (v) => {
+      if (v !== 'gaze' && v !== 'full') throw new InvalidArgumentError('recon-target must be gaze or full.');
+      return v;
+    }, 'gaze')
+    .option('--layout <order>', 'ablation: where the image sits in the prompt', (v) => {
+      if (v !== 'instr-image-instr' && v !== 'image-instr' && v !== 'instr-image') throw new InvalidArgumentError('layout must be instr-image-instr, image-instr or instr-image.');
+      return v;
+    }, 'instr-image-instr')
+    .option('--chunk <n>', 'actions per model call (action chunking)', intArg('chunk', 1), 2);
+}
+
+export function registerReconVLA(program: Command): void {
+  addTrainFlags(program.command('train')
+    .description('train ReconVLA on a tabletop dataset: VAE, reconstruction pretraining, task fine-tuning')
+    .option('--config <name>', 'model config', 'tiny')
+    .requiredOption('--data <dir>', 'tabletop dataset for fine-tuning (and pretraining unless --pretrain-data)')
+    .option('--pretrain-data <dir>', 'dataset for the VAE and reconstruction pretraining stages')
+    .requiredOption('--out <dir>', 'run folder (checkpoints, log.jsonl, model/)')
+    .option('--resume', 'continue from the newest checkpoint in the run folder'), { vae: 150, pretrain: 200, finetune: 600 })
+    .action(async (f: TrainFlags) => {
+      const backend = await makeBackend(f.backend);
+      await runTraining(trainConfig(f), f.out, backend, f.resume === true);
+    });
+
+  program.command('eval')
+    .description('closed-loop evaluation of a trained run on long-horizon chains (Table 3)')
+    .requiredOption('--run <dir>', 'run folder')
+    .option('--env <name>', 'environment', envArg, 'D' as EnvName)
+    .option('--chains <n>', 'chains of 5 tasks', intArg('chains', 1), 20)
+    .option('--max-steps <n>', 'steps per task', intArg('max-steps', 1), 300)
+    .option('--seed <n>', 'chain seed', intArg('seed', 0), 0)
+    .option('--json <file>', 'write the result JSON here (default RUN/eval-<env>.json)')
+    .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
+    .action(async (o: { run: string; env: EnvName; chains: number; maxSteps: number; seed: number; json?: string; backend: BackendFlag }) => {
+      const { model, from } = loadRun(o.run, await makeBackend(o.backend));
+      console.log(`model from ${from}`);
+      await runEval(model, { ...o, json: o.json ?? path.join(o.run, `eval-${o.env}.json`) }, `ReconVLA tiny (${path.basename(path.resolve(o.run))})`);
+    });
+
+  program.command('reconstruct')
+    .description('gaze reconstructions: frame | real gaze crop | VAE round trip | reconstruction from the recon tokens')
+    .requiredOption('--run <dir>', 'run folder')
+    .requiredOption('--out <dir>', 'folder for the PNGs')
+    .option('--data <dir>', 'dataset to take frames from (default: the run\'s fine-tuning data)')
+    .option('--count <n>', 'frames', intArg('count', 1), 6)
+    .option('--seed <n>', 'which frames, and the sampling noise', intArg('seed', 0), 7)
+    .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
+    .action(async (o: { run: string; out: string; data?: string; count: number; seed: number; backend: BackendFlag }) => {
+      const { model, train } = loadRun(o.run, await makeBackend(o.backend));
+      const data = o.data ?? train?.stages.at(-1)?.data;
+      if (!data) throw new Error('no --data and the run does not name its dataset');
+      mkdirSync(o.out, { recursive: true });
+      console.log(`wrote ${await writeReconstructions(model, data, o.out, o.count, o.seed)}`);
+    });
+
+  program.command('attention')
+    .description('attention maps of the text and action tokens over the image patches, drawn over the frame')
+    .requiredOption('--run <dir>', 'run folder')
+    .requiredOption('--out <dir>', 'folder for the PNGs')
+    .option('--data <dir>', 'dataset to take frames from (default: the run\'s fine-tuning data)')
+    .option('--count <n>', 'frames', intArg('count', 1), 6)
+    .option('--seed <n>', 'which frames', intArg('seed', 0), 7)
+    .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
+    .action(async (o: { run: string; out: string; data?: string; count: number; seed: number; backend: BackendFlag }) => {
+      const { model, train } = loadRun(o.run, await makeBackend(o.backend));
+      const data = o.data ?? train?.stages.at(-1)?.data;
+      if (!data) throw new Error('no --data and the run does not name its dataset');
+      mkdirSync(o.out, { recursive: true });
+      console.log(`wrote ${await writeAttention(model, data, o.out, o.count, o.seed)}`);
+    });
+
+  addTrainFlags(program.command('demo')
+    .description('the whole pipeline: generate A,B,C demonstrations, train the tiny ReconVLA, evaluate on D, draw reconstructions and attention')
+    .option('--out <dir>', 'folder for the dataset, the run and the pictures', 'runs/demo')
+    .option('--envs <list>', 'training environments', envListArg, ['A', 'B', 'C'] as EnvName[])
+    .option('--episodes <n>', 'demonstration episodes', intArg('episodes', 1), 120)
+    .option('--env <name>', 'evaluation environment', envArg, 'D' as EnvName)
+    .option('--chains <n>', 'evaluation chains', intArg('chains', 1), 20)
+    .option('--max-steps <n>', 'steps per task at evaluation', intArg('max-steps', 1), 150), { vae: 150, pretrain: 200, finetune: 600 })
+    .action(async (f: TrainFlags & { out: string; envs: EnvName[]; episodes: number; env: EnvName; chains: number; maxSteps: number }) => {
+      const t0 = Date.now();
+      const data = path.join(f.out, 'data');
+      const bar = new cliProgress.SingleBar({ format: 'generate [{bar}] {value}/{total} episodes | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+      bar.start(f.episodes, 0);
+      const index = generateDataset({ out: data, envs: f.envs, episodes: f.episodes, seed: f.seed, noise: 0.1, onEpisode: (done) => bar.update(done) });
+      bar.stop();
+      console.log(`dataset: ${index.episodes} episodes, ${index.frames} frames on envs ${f.envs.join(',')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+      const backend = await makeBackend(f.backend);
+      const runDir = path.join(f.out, 'run');
+      const model = await runTraining(trainConfig({ ...f, config: 'tiny', data, out: runDir }), runDir, backend, false);
+      await runEval(model, { env: f.env, chains: f.chains, maxSteps: f.maxSteps, seed: 0, json: path.join(runDir, `eval-${f.env}.json`) }, 'ReconVLA tiny (demo)');
+      const pictures = path.join(f.out, 'pictures');
+      mkdirSync(pictures, { recursive: true });
+      await writeReconstructions(model, data, pictures, 4, 7);
+      await writeAttention(model, data, pictures, 4, 7);
+      console.log(`demo done in ${((Date.now() - t0) / 1000).toFixed(0)} s (backend ${backend.name}); pictures in ${pictures}`);
+    });
+}
