@@ -477,6 +477,21 @@ wasmTest('large strided gathers split across threads (permute, step and flip, br
   assert.ok((wasm.nativeCounts().gatherStrided ?? 0) > 0);
 });
 
+wasmTest('reductions: long rows (compensated sums), column sums split across threads, NaN in max/min', async (gpu) => {
+  const cases: Array<[number, number, number]> = [[1, 1 << 20, 1], [7, 5000, 1], [1, 700, 515], [5, 300, 200]];
+  for (const [outer, len, inner] of cases) {
+    const shape = { outer, len, inner };
+    const data = randomF32(outer * len * inner, len, 0, 1);
+    const [xc, xg] = both(gpu, data);
+    await close(gpu, `reduce sum ${JSON.stringify(shape)}`, cpu.reduce('sum', xc, shape), gpu.reduce('sum', xg, shape), 0, 2e-7);
+    data[3] = NaN;
+    const [nc, ng] = both(gpu, data);
+    for (const op of ['max', 'min'] as const) await close(gpu, `reduce ${op} ${JSON.stringify(shape)}`, cpu.reduce(op, nc, shape), gpu.reduce(op, ng, shape), 0, 0);
+    gpu.free(xg); gpu.free(ng);
+  }
+  assert.ok((wasm.nativeCounts()['reduce.sum'] ?? 0) > 0);
+});
+
 wasmTest('large elementwise, row and AdamW ops (split across threads), and they ran natively', async (gpu) => {
   const rows = 257, cols = 515, n = rows * cols;
   const [xc, xg] = both(gpu, randomF32(n, 1, -6, 6));

@@ -20,6 +20,8 @@ import { runRows } from './ops/rows.ts';
 import { attentionBackward, attentionForward } from './ops/attention.ts';
 import { conv2dForward, conv2dGradInput, conv2dGradWeight } from './ops/conv2d.ts';
 import { stridedCopy } from './ops/layout.ts';
+import { reduceNative } from './ops/reduce.ts';
+import { NATIVE_REDUCE, type NativeReduce } from './kernels/reduce.ts';
 
 const nativeBinary = new Set<string>(NATIVE_BINARY), nativeUnary = new Set<string>(NATIVE_UNARY), nativeUnaryGrad = new Set<string>(NATIVE_UNARY_GRAD);
 
@@ -217,6 +219,11 @@ export class WasmBackend implements Backend {
 
   reduce(op: ReduceOp, x: Storage, shape: ReduceShape): Storage {
     const out = this.alloc(shape.outer * shape.inner, op === 'argmax' || op === 'argmin' ? 'int32' : x.dtype);
+    if (x.dtype === 'float32' && (NATIVE_REDUCE as readonly string[]).includes(op) && shape.len > 0 && out.size > 0) {
+      this.native(`reduce.${op}`);
+      reduceNative(this.rt, this.scratch, op as NativeReduce, this.ptr(x), out.ptr, shape);
+      return out;
+    }
     this.fallback(`reduce.${op}`);
     ref.reduce(op, this.view(x), shape, this.view(out));
     return out;

@@ -98,7 +98,7 @@ export const f32 = {
 };
 
 export const f64 = {
-  promote_f32: un(0xbb), add: bin(0xa0), mul: bin(0xa2), div: bin(0xa3), sqrt: un(0x9f),
+  promote_f32: un(0xbb), add: bin(0xa0), sub: bin(0xa1), mul: bin(0xa2), div: bin(0xa3), sqrt: un(0x9f),
   const: (x: number): Code => { const b = new Uint8Array(new Float64Array([x]).buffer); return [0x44, ...b]; },
 };
 
