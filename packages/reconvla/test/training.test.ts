@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { tidy, type Backend } from '@reconvla/core';
 import { testBackends } from '../../../test/helpers/backends.ts';
-import { collatePrompts, latestCheckpoint, parseReconVLAConfig, Processor, ReconVLA, Trainer, type LogEntry } from '../src/index.ts';
+import { collatePrompts, latestCheckpoint, parseReconVLAConfig, Processor, ReconVLA, Trainer, type HostBatch, type LogEntry } from '../src/index.ts';
 import { stage, syntheticSource, testModelJson, trainConfig } from './synthetic.ts';
 
 // The fastest backend present (the tiny model trains fastest on wasm); results are backend-independent.
@@ -29,7 +29,7 @@ test('a few fine-tuning steps on a fixed batch reduce both losses', async () => 
 async function gradsAfterStep(ablation: Parameters<typeof testModelJson>[0]): Promise<Map<string, boolean>> {
   const model = new ReconVLA(parseReconVLAConfig(testModelJson(ablation)), { backend });
   const p = new Processor(model.config);
-  const b = (await syntheticSource()({ batchSize: 2, seed: 0, start: 0 }).next()).value!;
+  const b = (await syntheticSource()({ batchSize: 2, seed: 0, start: 0 }).next()).value as HostBatch;
   tidy(() => {
     const rows = b.instructions.map((instruction, i) => p.promptIds({ instruction, state: b.states[i]!, actions: b.actions[i]! }));
     model.forward({ pixelValues: p.pixels(b.images, backend), prompts: collatePrompts(rows, model.config.prompt), targetImages: p.pixels(b.targets, backend) }).loss.backward();
