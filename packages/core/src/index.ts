@@ -6,6 +6,7 @@ export { grad, valueAndGrad } from './autograd.ts';
 export * from './ops/index.ts';
 export * as F from './ops/index.ts';
 export { createCpuBackend, CpuBackend } from './backends/cpu/index.ts';
+export { createWasmBackend, describeWasm, WasmBackend, WasmOutOfMemoryError } from './backends/wasm/index.ts';
 export { createMetaBackend, isMetaBackend, MetaBackend, MetaTensorError } from './backends/meta/index.ts';
 export { describeBackends, createBackend, useBackend, backendFromEnv, type BackendDescription, type BackendChoice, type BackendName, type UseBackendOptions } from './backends/registry.ts';
 export * as nn from './nn/index.ts';
