@@ -257,15 +257,16 @@ export function registerReconVLA(program: Command): void {
     .option('--out <dir>', 'folder for the dataset, the run and the pictures', 'runs/demo')
     .option('--envs <list>', 'training environments', envListArg, ['A', 'B', 'C'] as EnvName[])
     .option('--episodes <n>', 'demonstration episodes', intArg('episodes', 1), 120)
+    .option('--noise <std>', 'Gaussian noise on the expert demonstrations', (v) => Number(v), 0.1)
     .option('--env <name>', 'evaluation environment', envArg, 'D' as EnvName)
     .option('--chains <n>', 'evaluation chains', intArg('chains', 1), 20)
     .option('--max-steps <n>', 'steps per task at evaluation', intArg('max-steps', 1), 150), { vae: 150, pretrain: 200, finetune: 600 })
-    .action(async (f: TrainFlags & { out: string; envs: EnvName[]; episodes: number; env: EnvName; chains: number; maxSteps: number }) => {
+    .action(async (f: TrainFlags & { out: string; envs: EnvName[]; episodes: number; noise: number; env: EnvName; chains: number; maxSteps: number }) => {
       const t0 = Date.now();
       const data = path.join(f.out, 'data');
       const bar = new cliProgress.SingleBar({ format: 'generate [{bar}] {value}/{total} episodes | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
       bar.start(f.episodes, 0);
-      const index = generateDataset({ out: data, envs: f.envs, episodes: f.episodes, seed: f.seed, noise: 0.1, onEpisode: (done) => bar.update(done) });
+      const index = generateDataset({ out: data, envs: f.envs, episodes: f.episodes, seed: f.seed, noise: f.noise, onEpisode: (done) => bar.update(done) });
       bar.stop();
       console.log(`dataset: ${index.episodes} episodes, ${index.frames} frames on envs ${f.envs.join(',')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       const backend = await makeBackend(f.backend);
