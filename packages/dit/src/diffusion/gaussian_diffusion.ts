@@ -61,13 +61,13 @@ export class GaussianDiffusion {
     return like ? F.reshape(v, [t.size, ...like.shape.slice(1).map(() => 1)]) : v;
   }
 
-  /** x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise. */
+  /** x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise: one combineRows dispatch for the batch. */
   qSample(x0: Tensor, t: Tensor, noise: Tensor): Tensor {
-    return F.add(F.mul(this.extract('sqrtAlphasCumprod', t, x0), x0), F.mul(this.extract('sqrtOneMinusAlphasCumprod', t, x0), noise));
+    return F.combineRows([x0, noise], [this.extract('sqrtAlphasCumprod', t), this.extract('sqrtOneMinusAlphasCumprod', t)]);
   }
 
   predictXstartFromEps(xT: Tensor, t: Tensor, eps: Tensor): Tensor {
-    return F.sub(F.mul(this.extract('sqrtRecipAlphasCumprod', t, xT), xT), F.mul(this.extract('sqrtRecipm1AlphasCumprod', t, xT), eps));
+    return F.combineRows([xT, eps], [this.extract('sqrtRecipAlphasCumprod', t), F.neg(this.extract('sqrtRecipm1AlphasCumprod', t))]);
   }
 
   predictEpsFromXstart(xT: Tensor, t: Tensor, x0: Tensor): Tensor {
@@ -86,11 +86,37 @@ export class GaussianDiffusion {
    */
   pSample(xT: Tensor, t: Tensor, eps: Tensor, noise: Tensor, opts: StepOptions = {}): PSampleResult {
     const predXstart = this.predXstart(xT, t, eps, opts);
-    const mean = F.add(F.mul(this.extract('posteriorMeanCoef1', t, xT), predXstart), F.mul(this.extract('posteriorMeanCoef2', t, xT), xT));
-    const logVar = this.extract('fixedLargeLogVariance', t, xT);
-    const nonzero = F.reshape(F.astype(F.ne(t, 0), 'float32'), logVar.shape);
-    const xPrev = F.add(mean, F.mul(F.mul(nonzero, F.exp(F.mul(logVar, 0.5))), noise));
-    return { xPrev, mean, logVariance: this.extract('fixedLargeLogVariance', t), predXstart };
+    const mean = F.combineRows([predXstart, xT], [this.extract('posteriorMeanCoef1', t), this.extract('posteriorMeanCoef2', t)]);
+    const logVariance = this.extract('fixedLargeLogVariance', t);
+    const xPrev = F.combineRows([mean, noise], [F.ones([t.size], { backend: t.backend }), this.noiseScale(t, logVariance)]);
+    return { xPrev, mean, logVariance, predXstart };
+  }
+
+  /** sigma_t = exp(logvar_t / 2), 0 where t = 0 (no noise on the last step). */
+  private noiseScale(t: Tensor, logVariance: Tensor): Tensor {
+    return F.mul(F.astype(F.ne(t, 0), 'float32'), F.exp(F.mul(logVariance, 0.5)));
+  }
+
+  /**
+   * The DDPM update folded into one dispatch for the sampling loop (no clipping):
+   * x_prev = (c1 sr + c2) x_t - c1 srm1 eps + sigma noise, the same algebra as pSample.
+   */
+  pSampleFused(xT: Tensor, t: Tensor, eps: Tensor, noise: Tensor): Tensor {
+    const c1 = this.extract('posteriorMeanCoef1', t), c2 = this.extract('posteriorMeanCoef2', t);
+    const a = F.add(F.mul(c1, this.extract('sqrtRecipAlphasCumprod', t)), c2);
+    const b = F.neg(F.mul(c1, this.extract('sqrtRecipm1AlphasCumprod', t)));
+    return F.combineRows([xT, eps, noise], [a, b, this.noiseScale(t, this.extract('fixedLargeLogVariance', t))]);
+  }
+
+  /**
+   * The eta-0 DDIM update folded into one dispatch (no clipping, where the re-derived eps is eps):
+   * x_prev = sqrt(abar_prev) sr x_t + (sqrt(1 - abar_prev) - sqrt(abar_prev) srm1) eps.
+   */
+  ddimSampleFused(xT: Tensor, t: Tensor, eps: Tensor): Tensor {
+    const sPrev = F.sqrt(this.extract('alphasCumprodPrev', t));
+    const a = F.mul(sPrev, this.extract('sqrtRecipAlphasCumprod', t));
+    const b = F.sub(F.sqrt(F.sub(1, this.extract('alphasCumprodPrev', t))), F.mul(sPrev, this.extract('sqrtRecipm1AlphasCumprod', t)));
+    return F.combineRows([xT, eps], [a, b]);
   }
 
   /** One DDIM step (eta 0 by default) from spaced index t to t - 1; noise is used only when eta > 0. */
@@ -121,7 +147,8 @@ export class GaussianDiffusion {
   pSampleLoop(model: EpsModel, shape: number[], opts: StepOptions & { generator?: Generator; backend?: Backend; noise?: Tensor } = {}): Tensor {
     return this.loop(shape, opts, (x, t, gen) => {
       const eps = model(x, this.modelTimesteps(t));
-      return this.pSample(x, t, eps, F.randn(x.shape, { backend: x.backend, ...gen }), opts).xPrev;
+      const noise = F.randn(x.shape, { backend: x.backend, ...gen });
+      return opts.clipDenoised ? this.pSample(x, t, eps, noise, opts).xPrev : this.pSampleFused(x, t, eps, noise);
     });
   }
 
@@ -130,6 +157,7 @@ export class GaussianDiffusion {
     return this.loop(shape, opts, (x, t, gen) => {
       const eps = model(x, this.modelTimesteps(t));
       const noise = (opts.eta ?? 0) > 0 ? F.randn(x.shape, { backend: x.backend, ...gen }) : undefined;
+      if (!noise && !opts.clipDenoised) return this.ddimSampleFused(x, t, eps);
       return this.ddimSample(x, t, eps, { ...opts, ...(noise ? { noise } : {}) }).xPrev;
     });
   }
