@@ -13,10 +13,11 @@ import { type ResultRow, saveResults } from './results.ts';
 import { loadTfPeer } from './tfjs_peer.ts';
 import { benchTraining } from './training.ts';
 import { parseVariant } from './variant.ts';
+import { benchWasm } from './wasm_family.ts';
 
 const FAMILIES: Record<string, BenchFamily> = {
   matmul: benchMatmul, attention: benchAttention, conv2d: benchConv2d, layer_norm: benchLayerNorm,
-  elementwise: benchElementwise, training: benchTraining,
+  elementwise: benchElementwise, training: benchTraining, wasm: benchWasm,
 };
 
 const argv = process.argv.slice(2);

@@ -76,6 +76,10 @@ def gpt_step(vocab=512, d=256, heads=4, layers=4, seq=128, mlp=1024, batch=8):
         return loss.item()
     return step
 
+def matmul_step(n=1024):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return lambda: (a @ b)[0, 0].item()
+
 runs = int(os.environ.get('TORCH_PEER_RUNS', '5'))
 name = f'pytorch {torch.__version__} cpu {torch.get_num_threads()} threads, {blas_name()}'
-print(json.dumps({'name': name, 'mlp_ms': timed(mlp_step(), runs), 'gpt_ms': timed(gpt_step(), runs)}))
+print(json.dumps({'name': name, 'mlp_ms': timed(mlp_step(), runs), 'gpt_ms': timed(gpt_step(), runs), 'matmul1024_ms': timed(matmul_step(), runs)}))

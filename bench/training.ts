@@ -1,11 +1,11 @@
 // Training-step family: a full step (forward, backward, AdamW, loss read back) of an MLP and of
-// the small GPT (bench/small_gpt.ts) on our WebGPU backend and on the CPU reference backend.
+// the small GPT (bench/small_gpt.ts) on our wasm, WebGPU and CPU reference backends.
 // The peer column is PyTorch CPU on the same shapes (bench/torch_peer.py) when python3-torch is
 // installed; which BLAS it linked is part of the peer name.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Backend } from '../packages/core/src/backend.ts';
-import { createCpuBackend, F, manualSeed, mseLoss, nn, optim, randint, randn, setBackend, tidy, type Tensor } from '../packages/core/src/index.ts';
+import { createCpuBackend, createWasmBackend, F, manualSeed, mseLoss, nn, optim, randint, randn, setBackend, tidy, type Tensor } from '../packages/core/src/index.ts';
 import { type BenchContext, describeRow, row } from './context.ts';
 import type { ResultRow } from './results.ts';
 import { SMALL_GPT, SmallGpt, gptStepFlops } from './small_gpt.ts';
@@ -53,10 +53,10 @@ function gptStep(): Step {
 
 const mlpFlops = 6 * MLP.batch * MLP.dims.slice(1).reduce((s, d, i) => s + d * MLP.dims[i]!, 0);
 
-interface TorchResult { name: string; mlp_ms: number; gpt_ms: number }
+export interface TorchResult { name: string; mlp_ms: number; gpt_ms: number; matmul1024_ms?: number }
 
 /** Runs bench/torch_peer.py; null when python3 or torch is missing. */
-function torchPeer(log: (s: string) => void): TorchResult | null {
+export function torchPeer(log: (s: string) => void): TorchResult | null {
   try {
     // Debian's python3 (the one python3-torch installs into), unless PYTHON says otherwise.
     const python = process.env.PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
@@ -73,7 +73,7 @@ export async function benchTraining(ctx: BenchContext): Promise<ResultRow[]> {
   const torch = torchPeer(ctx.log);
   if (torch) ctx.log(`PyTorch: ${torch.name}: MLP ${torch.mlp_ms.toFixed(1)} ms, small GPT ${torch.gpt_ms.toFixed(1)} ms`);
   const peerOf = (ms: number | undefined) => (torch && ms !== undefined ? { name: torch.name, ms } : null);
-  const backends: [string, Backend][] = [['reconvla-webgpu', ctx.be], ['reconvla-cpu', createCpuBackend()]];
+  const backends: [string, Backend][] = [['reconvla-wasm', createWasmBackend()], ['reconvla-webgpu', ctx.be], ['reconvla-cpu', createCpuBackend()]];
   for (const [name, be] of backends) {
     setBackend(be);
     manualSeed(0);
