@@ -1,8 +1,10 @@
 // Cross-entropy over logits [rows, cols] with integer targets: loss = logsumexp(x) - x[t]
-// (0 where t == ignore_index), and its gradient (softmax(x) - onehot(t)) * g_loss[row].
+// (0 where t == ignore_index), and its gradient (softmax(x) - onehot(t)) * g_loss[grow - p.rb].
 // One workgroup per row.
 
-struct Params { rows: u32, cols: u32, ignore_index: i32, _pad: u32 }
+// Row splitting: rows [row0, row0 + rows); x (and dx) bound as windows starting at xb (ob);
+// targets, loss, valid and g_loss are windows starting at row rb.
+struct Params { rows: u32, cols: u32, ignore_index: i32, row0: u32, xb: u32, ob: u32, rb: u32, _pad1: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -27,12 +29,12 @@ fn reduce(v: f32, lid: u32, is_max: bool) -> f32 {
   return r;
 }
 
-fn logsumexp(base: u32, lid: u32) -> f32 {
+fn logsumexp(xo: u32, lid: u32) -> f32 {
   var m = -3.4028234663852886e38;
-  for (var j = lid; j < p.cols; j += WG) { m = max(m, x[base + j]); }
+  for (var j = lid; j < p.cols; j += WG) { m = max(m, x[xo + j]); }
   m = reduce(m, lid, true);
   var s = 0.0;
-  for (var j = lid; j < p.cols; j += WG) { s += exp(x[base + j] - m); }
+  for (var j = lid; j < p.cols; j += WG) { s += exp(x[xo + j] - m); }
   return m + log(reduce(s, lid, false));
 }
 
@@ -40,13 +42,14 @@ fn logsumexp(base: u32, lid: u32) -> f32 {
 fn cross_entropy(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.rows) { return; }
-  let base = row * p.cols;
-  let lse = logsumexp(base, lid);
+  let grow = p.row0 + row;
+  let xo = grow * p.cols - p.xb;
+  let lse = logsumexp(xo, lid);
   if (lid == 0u) {
-    let t = targets[row];
+    let t = targets[grow - p.rb];
     let ok = t != p.ignore_index && t >= 0 && u32(t) < p.cols;
-    loss[row] = select(0.0, lse - x[base + u32(max(t, 0))], ok);
-    valid[row] = select(0.0, 1.0, ok);
+    loss[grow - p.rb] = select(0.0, lse - x[xo + u32(max(t, 0))], ok);
+    valid[grow - p.rb] = select(0.0, 1.0, ok);
   }
 }
 
@@ -54,17 +57,19 @@ fn cross_entropy(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 fn cross_entropy_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.rows) { return; }
-  let base = row * p.cols;
-  let t = targets[row];
+  let grow = p.row0 + row;
+  let xo = grow * p.cols - p.xb;
+  let oo = grow * p.cols - p.ob;
+  let t = targets[grow - p.rb];
   let ok = t != p.ignore_index && t >= 0 && u32(t) < p.cols;
   if (!ok) {
-    for (var j = lid; j < p.cols; j += WG) { loss[base + j] = 0.0; }
+    for (var j = lid; j < p.cols; j += WG) { loss[oo + j] = 0.0; }
     return;
   }
-  let lse = logsumexp(base, lid);
-  let g = g_loss[row];
+  let lse = logsumexp(xo, lid);
+  let g = g_loss[grow - p.rb];
   for (var j = lid; j < p.cols; j += WG) {
-    let sm = exp(x[base + j] - lse);
-    loss[base + j] = (sm - select(0.0, 1.0, j == u32(t))) * g;
+    let sm = exp(x[xo + j] - lse);
+    loss[oo + j] = (sm - select(0.0, 1.0, j == u32(t))) * g;
   }
 }

@@ -7,6 +7,9 @@ struct Params {
   outer: u32, len: u32, inner: u32, nids: u32,
   // index_select over a window of x: rows [row_lo, row_hi) of the len axis, x_base its first element.
   row_lo: u32, row_hi: u32, x_base: u32, _pad: u32,
+  // take_along(+grad) split over outer: slices [o0, o0 + outer); ids/dst (acc)/g windows start
+  // at elements ib/ob/gb (src's at x_base).
+  o0: u32, ib: u32, ob: u32, gb: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -73,10 +76,11 @@ fn take_along(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   let t = flat_id(gid, nwg);
   if (t >= p.outer * p.nids * p.inner) { return; }
   let i = t % p.inner;
-  let o = t / (p.inner * p.nids);
-  let id = ids[t];
-  if (id < 0 || u32(id) >= p.len) { dst[t] = 0u; return; }
-  dst[t] = src[(o * p.len + u32(id)) * p.inner + i];
+  let o = p.o0 + t / (p.inner * p.nids);
+  let gt = p.o0 * p.nids * p.inner + t;
+  let id = ids[gt - p.ib];
+  if (id < 0 || u32(id) >= p.len) { dst[gt - p.ob] = 0u; return; }
+  dst[gt - p.ob] = src[(o * p.len + u32(id)) * p.inner + i - p.x_base];
 }
 
 // acc (zero-filled [outer, len, inner]) [o, idx[o,j,i], i] += g[o, j, i], one invocation per (o, i).
@@ -85,10 +89,10 @@ fn take_along_grad(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
   let t = flat_id(gid, nwg);
   if (t >= p.outer * p.inner) { return; }
   let i = t % p.inner;
-  let o = t / p.inner;
+  let o = p.o0 + t / p.inner;
   for (var j = 0u; j < p.nids; j++) {
-    let id = ids[(o * p.nids + j) * p.inner + i];
+    let id = ids[(o * p.nids + j) * p.inner + i - p.ib];
     if (id < 0 || u32(id) >= p.len) { continue; }
-    acc[(o * p.len + u32(id)) * p.inner + i] += g[(o * p.nids + j) * p.inner + i];
+    acc[(o * p.len + u32(id)) * p.inner + i - p.ob] += g[(o * p.nids + j) * p.inner + i - p.gb];
   }
 }

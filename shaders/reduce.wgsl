@@ -6,7 +6,9 @@
 alias T = f32;   // input type
 alias O = f32;   // output type (i32 for argmax/argmin)
 
-struct Params { outer: u32, len: u32, inner: u32, _pad: u32 }
+// Splitting over outer (operands over one storage binding): outer slices [o0, o0 + outer), x and
+// out bound as windows starting at elements xb and ob.
+struct Params { outer: u32, len: u32, inner: u32, o0: u32, xb: u32, ob: u32, _pad0: u32, _pad1: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<T>;
@@ -63,12 +65,12 @@ fn reduce_columns(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
   if (t >= p.outer * p.inner) { return; }
   let o = t / p.inner;
   let i = t % p.inner;
-  let base = o * p.len * p.inner + i;
+  let base = (p.o0 + o) * p.len * p.inner + i - p.xb;
   var acc = identity();
   for (var j = 0u; j < p.len; j++) {
     acc = combine(acc, Acc(x[base + j * p.inner], j));
   }
-  out[t] = result(acc);
+  out[p.o0 * p.inner + t - p.ob] = result(acc);
 }
 
 var<workgroup> partial: array<Acc, WG>;
@@ -78,7 +80,7 @@ fn reduce_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   let row = wid.x + wid.y * nwg.x;
   // Uniform control flow: every invocation of a workgroup takes the same branch.
   if (row >= p.outer) { return; }
-  let base = row * p.len;
+  let base = (p.o0 + row) * p.len - p.xb;
   var acc = identity();
   for (var j = lid; j < p.len; j += WG) {
     acc = combine(acc, Acc(x[base + j], j));
@@ -89,5 +91,5 @@ fn reduce_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     if (lid < s) { partial[lid] = combine(partial[lid], partial[lid + s]); }
     workgroupBarrier();
   }
-  if (lid == 0u) { out[row] = result(partial[0]); }
+  if (lid == 0u) { out[p.o0 + row - p.ob] = result(partial[0]); }
 }

@@ -2,7 +2,9 @@
 // One workgroup per row: a max pass, a sum pass, a write pass, with tree reductions in
 // workgroup memory (rows are usually a few hundred to 150k columns).
 
-struct Params { rows: u32, cols: u32, log: u32, _pad: u32 }
+// Row splitting (operands over one storage binding): rows [row0, row0 + rows) of the whole
+// tensor, each operand bound as a window starting at element xb / ob / gb.
+struct Params { rows: u32, cols: u32, log: u32, row0: u32, xb: u32, ob: u32, gb: u32, _pad: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;     // x (forward) or y (grad)
@@ -41,19 +43,22 @@ fn reduce_sum(v: f32, lid: u32) -> f32 {
 fn softmax(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.rows) { return; }
-  let base = row * p.cols;
+  let base = (p.row0 + row) * p.cols;
+  let xo = base - p.xb;
+  let oo = base - p.ob;
+  let go = base - p.gb;
   var m = -3.4028234663852886e38;
-  for (var j = lid; j < p.cols; j += WG) { m = max(m, x[base + j]); }
+  for (var j = lid; j < p.cols; j += WG) { m = max(m, x[xo + j]); }
   m = reduce_max(m, lid);
   var s = 0.0;
-  for (var j = lid; j < p.cols; j += WG) { s += exp(x[base + j] - m); }
+  for (var j = lid; j < p.cols; j += WG) { s += exp(x[xo + j] - m); }
   s = reduce_sum(s, lid);
   if (p.log != 0u) {
     let lse = m + log(s);
-    for (var j = lid; j < p.cols; j += WG) { out[base + j] = x[base + j] - lse; }
+    for (var j = lid; j < p.cols; j += WG) { out[oo + j] = x[xo + j] - lse; }
   } else {
     let inv = 1.0 / s;
-    for (var j = lid; j < p.cols; j += WG) { out[base + j] = exp(x[base + j] - m) * inv; }
+    for (var j = lid; j < p.cols; j += WG) { out[oo + j] = exp(x[xo + j] - m) * inv; }
   }
 }
 
@@ -62,17 +67,20 @@ fn softmax(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 fn softmax_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.rows) { return; }
-  let base = row * p.cols;
+  let base = (p.row0 + row) * p.cols;
+  let xo = base - p.xb;
+  let oo = base - p.ob;
+  let go = base - p.gb;
   var s = 0.0;
   if (p.log != 0u) {
-    for (var j = lid; j < p.cols; j += WG) { s += gy[base + j]; }
+    for (var j = lid; j < p.cols; j += WG) { s += gy[go + j]; }
   } else {
-    for (var j = lid; j < p.cols; j += WG) { s += gy[base + j] * x[base + j]; }
+    for (var j = lid; j < p.cols; j += WG) { s += gy[go + j] * x[xo + j]; }
   }
   s = reduce_sum(s, lid);
   if (p.log != 0u) {
-    for (var j = lid; j < p.cols; j += WG) { out[base + j] = gy[base + j] - exp(x[base + j]) * s; }
+    for (var j = lid; j < p.cols; j += WG) { out[oo + j] = gy[go + j] - exp(x[xo + j]) * s; }
   } else {
-    for (var j = lid; j < p.cols; j += WG) { out[base + j] = x[base + j] * (gy[base + j] - s); }
+    for (var j = lid; j < p.cols; j += WG) { out[oo + j] = x[xo + j] * (gy[go + j] - s); }
   }
 }

@@ -2,7 +2,9 @@
 // 0 or negative). Elements are copied as raw 32-bit words, so one kernel serves f32 and i32.
 
 struct Params {
-  n: u32, offset: i32, _pad0: u32, _pad1: u32,
+  // lin: element of the contiguous side (dst of gather, src of scatter) for i = 0, so a split
+  // dispatch can write a window of it; offset is relative to the strided side's window.
+  n: u32, offset: i32, lin: u32, _pad1: u32,
   shape: array<vec4u, 2>,
   strides: array<vec4i, 2>,
 }
@@ -29,12 +31,12 @@ fn view_index(i: u32) -> u32 {
 fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.n) { return; }
-  dst[i] = src[view_index(i)];
+  dst[p.lin + i] = src[view_index(i)];
 }
 
 @compute @workgroup_size(WG)
 fn scatter(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.n) { return; }
-  dst[view_index(i)] = src[i];
+  dst[view_index(i)] = src[p.lin + i];
 }

@@ -4,7 +4,9 @@ alias K = f32;  // element type of cond
 alias T = f32;  // element type of a, b and out
 
 struct Params {
-  n: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+  // Split over output ranges: invocation i is output element start + i; operands bound as
+  // windows starting at elements cb/ab/bb/ob (0 when bound whole).
+  n: u32, start: u32, cb: u32, ab: u32, ob: u32, bb: u32, _pad0: u32, _pad1: u32,
   shape: array<vec4u, 2>,
   c_strides: array<vec4u, 2>,
   a_strides: array<vec4u, 2>,
@@ -23,7 +25,8 @@ override WG: u32 = 256u;
 fn where_(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.n) { return; }
-  var rem = i;
+  let g = p.start + i;
+  var rem = g;
   var ci = 0u; var ai = 0u; var bi = 0u;
   for (var d = 7i; d >= 0; d--) {
     let dim = p.shape[d / 4][d % 4];
@@ -33,5 +36,5 @@ fn where_(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
     ai += idx * p.a_strides[d / 4][d % 4];
     bi += idx * p.b_strides[d / 4][d % 4];
   }
-  out[i] = select(b[bi], a[ai], cond[ci] != K(0));
+  out[g - p.ob] = select(b[bi - p.bb], a[ai - p.ab], cond[ci - p.cb] != K(0));
 }

@@ -19,9 +19,11 @@ export function elementRanges(rt: WebGPURuntime, n: number): ElementRange[] {
   return out;
 }
 
-/** The binding for elements [start, start + count) of s, and the element index it starts at. */
-export function windowOf(rt: WebGPURuntime, s: GPUStorage, start: number, count: number): { binding: Binding; base: number } {
-  if (s.bytes <= rt.maxBinding) return { binding: s, base: 0 };
+/** The binding for elements [start, start + count) of s, and the element index it starts at.
+ * `force`: a window even when s fits whole, so storages windowed at the same start share one
+ * base (the base depends on start only). */
+export function windowOf(rt: WebGPURuntime, s: GPUStorage, start: number, count: number, force = false): { binding: Binding; base: number } {
+  if (s.bytes <= rt.maxBinding && (!force || start * 4 < rt.bindAlign)) return { binding: s, base: 0 };
   const offset = Math.floor((start * 4) / rt.bindAlign) * rt.bindAlign;
   const end = Math.min(s.capacity, Math.ceil(((start + count) * 4) / 16) * 16);
   const size = Math.max(16, end - offset);
@@ -32,4 +34,24 @@ export function windowOf(rt: WebGPURuntime, s: GPUStorage, start: number, count:
 /** True when every element of s fits one binding. */
 export function fitsBinding(rt: WebGPURuntime, s: GPUStorage): boolean {
   return s.bytes <= rt.maxBinding;
+}
+
+/** Ranges of rows (each `rowElems` elements) whose windows fit one binding: one range when
+ * `rows * rowElems` elements fit. Throws, naming `label`, when a single row does not fit. */
+export function rowRanges(rt: WebGPURuntime, rows: number, rowElems: number, label: string): ElementRange[] {
+  if (rows * rowElems * 4 <= rt.maxBinding) return [{ start: 0, count: rows }];
+  const per = Math.floor((rt.maxBinding - rt.bindAlign) / 4 / Math.max(1, rowElems));
+  if (per < 1) {
+    throw new Error(`webgpu ${label}: one row of ${rowElems} elements (${rowElems * 4} bytes) exceeds maxStorageBufferBindingSize ${rt.maxBinding}`);
+  }
+  const out: ElementRange[] = [];
+  for (let start = 0; start < rows; start += per) out.push({ start, count: Math.min(per, rows - start) });
+  return out;
+}
+
+/** Throws unless s fits one binding (per-row side operands of row-split kernels). */
+export function requireFits(rt: WebGPURuntime, s: GPUStorage, label: string, what: string): void {
+  if (s.bytes > rt.maxBinding) {
+    throw new Error(`webgpu ${label}: the ${s.bytes}-byte ${what} operand exceeds maxStorageBufferBindingSize ${rt.maxBinding}`);
+  }
 }

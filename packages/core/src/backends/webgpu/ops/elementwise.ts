@@ -117,15 +117,28 @@ export function where(rt: WebGPURuntime, cond: GPUStorage, condShape: readonly n
   b: GPUStorage, bShape: readonly number[], outShape: readonly number[]): GPUStorage {
   const n = numel(outShape);
   const out = rt.alloc(n, a.dtype);
+  if (n === 0) return out;
   const spec = { file: 'where', entry: 'where_', subst: { K: wgslType(cond.dtype), T: wgslType(a.dtype) }, overrides: { WG } };
-  const p = new Params().u(n).u(0).u(0).u(0);
-  for (const v of paddedShape(outShape)) p.u(v);
-  for (const v of paddedBroadcastStrides(condShape, outShape)) p.u(v);
-  for (const v of paddedBroadcastStrides(aShape, outShape)) p.u(v);
-  for (const v of paddedBroadcastStrides(bShape, outShape)) p.u(v);
-  rt.dispatch(spec, p, [cond, a, b, out], rt.grid1D(n, WG), `where[${condShape}],[${aShape}],[${bShape}]->[${outShape}]`);
+  const label = `where[${condShape}],[${aShape}],[${bShape}]->[${outShape}]`;
+  // As binary: full-size operands get windows per output range; broadcast ones must fit.
+  const full = [cond, a, b].map((s) => s.size === n);
+  if ([cond, a, b].some((s, i) => !full[i] && !fitsBinding(rt, s))) {
+    throw new Error(`webgpu ${label}: a broadcast operand over maxStorageBufferBindingSize is not supported`);
+  }
+  const shape = paddedShape(outShape);
+  const strides = [condShape, aShape, bShape].map((sh) => paddedBroadcastStrides(sh, outShape));
+  for (const r of elementRanges(rt, n)) {
+    const [cw, aw, bw] = [cond, a, b].map((s, i) => windowOf(rt, s, full[i] ? r.start : 0, full[i] ? r.count : s.size)) as [Win, Win, Win];
+    const ow = windowOf(rt, out, r.start, r.count);
+    const p = new Params().u(r.count).u(r.start).u(cw.base).u(aw.base).u(ow.base).u(bw.base).u(0).u(0);
+    for (const v of shape) p.u(v);
+    for (const st of strides) for (const v of st) p.u(v);
+    rt.dispatch(spec, p, [cw.binding, aw.binding, bw.binding, ow.binding], rt.grid1D(r.count, WG), label);
+  }
   return out;
 }
+
+type Win = ReturnType<typeof windowOf>;
 
 export function cast(rt: WebGPURuntime, x: GPUStorage, dtype: DType): GPUStorage {
   if (x.dtype === dtype) {

@@ -2,7 +2,7 @@
 import type { ReduceShape } from '../../../backend.ts';
 import { Params, type WebGPURuntime } from '../runtime.ts';
 import type { GPUStorage } from '../storage.ts';
-import { windowOf } from '../windows.ts';
+import { rowRanges, windowOf } from '../windows.ts';
 
 const WG = 64;
 const spec = (entry: string) => ({ file: 'index', entry, overrides: { WG } });
@@ -55,8 +55,15 @@ export function takeAlongAxis(rt: WebGPURuntime, x: GPUStorage, shape: ReduceSha
   const n = outer * k * inner;
   const out = rt.alloc(n, x.dtype);
   if (n === 0) return out;
-  const p = new Params().u(outer).u(len).u(inner).u(k).u(0).u(len).u(0).u(0);
-  rt.dispatch(spec('take_along'), p, [x, idx, out], rt.grid1D(n, WG), `takeAlongAxis[${outer},${len},${inner}] k ${k}`);
+  const label = `takeAlongAxis[${outer},${len},${inner}] k ${k}`;
+  // Over one binding: one dispatch per range of outer slices whose windows fit.
+  for (const r of rowRanges(rt, outer, Math.max(len, k) * inner, label)) {
+    const xw = windowOf(rt, x, r.start * len * inner, r.count * len * inner);
+    const iw = windowOf(rt, idx, r.start * k * inner, r.count * k * inner);
+    const ow = windowOf(rt, out, r.start * k * inner, r.count * k * inner);
+    const p = new Params().u(r.count).u(len).u(inner).u(k).u(0).u(len).u(xw.base).u(0).u(r.start).u(iw.base).u(ow.base).u(0);
+    rt.dispatch(spec('take_along'), p, [xw.binding, iw.binding, ow.binding], rt.grid1D(r.count * k * inner, WG), label);
+  }
   return out;
 }
 
@@ -65,7 +72,13 @@ export function takeAlongAxisGrad(rt: WebGPURuntime, g: GPUStorage, shape: Reduc
   const out = rt.alloc(outer * len * inner, 'float32');
   rt.clear(out);
   if (outer * inner === 0 || k === 0) return out;
-  const p = new Params().u(outer).u(len).u(inner).u(k).u(0).u(len).u(0).u(0);
-  rt.dispatch(spec('take_along_grad'), p, [null, idx, null, g, out], rt.grid1D(outer * inner, WG), `takeAlongAxisGrad[${outer},${len},${inner}] k ${k}`);
+  const label = `takeAlongAxisGrad[${outer},${len},${inner}] k ${k}`;
+  for (const r of rowRanges(rt, outer, Math.max(len, k) * inner, label)) {
+    const gw = windowOf(rt, g, r.start * k * inner, r.count * k * inner);
+    const iw = windowOf(rt, idx, r.start * k * inner, r.count * k * inner);
+    const ow = windowOf(rt, out, r.start * len * inner, r.count * len * inner);
+    const p = new Params().u(r.count).u(len).u(inner).u(k).u(0).u(len).u(0).u(0).u(r.start).u(iw.base).u(ow.base).u(gw.base);
+    rt.dispatch(spec('take_along_grad'), p, [null, iw.binding, null, gw.binding, ow.binding], rt.grid1D(r.count * inner, WG), label);
+  }
   return out;
 }

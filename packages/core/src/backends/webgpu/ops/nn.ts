@@ -2,7 +2,7 @@
 import type { AdamWArgs } from '../../../backend.ts';
 import { Params, type WebGPURuntime } from '../runtime.ts';
 import type { GPUStorage } from '../storage.ts';
-import { elementRanges, windowOf } from '../windows.ts';
+import { elementRanges, rowRanges, windowOf } from '../windows.ts';
 import { rowGrid } from './reduce.ts';
 
 const ROW_WG = 64;
@@ -10,26 +10,44 @@ const ROW_WG = 64;
 export function softmax(rt: WebGPURuntime, x: GPUStorage, rows: number, cols: number, log: boolean): GPUStorage {
   const y = rt.alloc(rows * cols, 'float32');
   if (rows * cols === 0) return y;
-  rt.dispatch({ file: 'softmax', entry: 'softmax', overrides: { WG: ROW_WG } }, new Params().u(rows).u(cols).u(log ? 1 : 0).u(0),
-    [x, y], rowGrid(rt, rows), `${log ? 'logSoftmax' : 'softmax'}[${rows},${cols}]`);
+  const label = `${log ? 'logSoftmax' : 'softmax'}[${rows},${cols}]`;
+  const spec = { file: 'softmax', entry: 'softmax', overrides: { WG: ROW_WG } };
+  for (const r of rowRanges(rt, rows, cols, label)) {
+    const xw = windowOf(rt, x, r.start * cols, r.count * cols), yw = windowOf(rt, y, r.start * cols, r.count * cols);
+    const p = new Params().u(r.count).u(cols).u(log ? 1 : 0).u(r.start).u(xw.base).u(yw.base).u(0).u(0);
+    rt.dispatch(spec, p, [xw.binding, yw.binding], rowGrid(rt, r.count), label);
+  }
   return y;
 }
 
 export function softmaxGrad(rt: WebGPURuntime, y: GPUStorage, gy: GPUStorage, rows: number, cols: number, log: boolean): GPUStorage {
   const dx = rt.alloc(rows * cols, 'float32');
   if (rows * cols === 0) return dx;
-  rt.dispatch({ file: 'softmax', entry: 'softmax_grad', overrides: { WG: ROW_WG } }, new Params().u(rows).u(cols).u(log ? 1 : 0).u(0),
-    [y, dx, gy], rowGrid(rt, rows), `${log ? 'logSoftmax' : 'softmax'}Grad[${rows},${cols}]`);
+  const label = `${log ? 'logSoftmax' : 'softmax'}Grad[${rows},${cols}]`;
+  const spec = { file: 'softmax', entry: 'softmax_grad', overrides: { WG: ROW_WG } };
+  for (const r of rowRanges(rt, rows, cols, label)) {
+    const [yw, dw, gw] = [y, dx, gy].map((s) => windowOf(rt, s, r.start * cols, r.count * cols)) as [Win, Win, Win];
+    const p = new Params().u(r.count).u(cols).u(log ? 1 : 0).u(r.start).u(yw.base).u(dw.base).u(gw.base).u(0);
+    rt.dispatch(spec, p, [yw.binding, dw.binding, gw.binding], rowGrid(rt, r.count), label);
+  }
   return dx;
 }
+
+type Win = ReturnType<typeof windowOf>;
 
 export function normalize(rt: WebGPURuntime, x: GPUStorage, rows: number, cols: number, eps: number, rms: boolean) {
   const y = rt.alloc(rows * cols, 'float32');
   const mean = rt.alloc(rows, 'float32');
   const rstd = rt.alloc(rows, 'float32');
   if (rows > 0) {
-    rt.dispatch({ file: 'normalize', entry: 'normalize', overrides: { WG: ROW_WG } }, new Params().u(rows).u(cols).u(rms ? 1 : 0).f(eps),
-      [x, y, mean, rstd], rowGrid(rt, rows), `${rms ? 'rmsNorm' : 'layerNorm'}[${rows},${cols}]`);
+    const label = `${rms ? 'rmsNorm' : 'layerNorm'}[${rows},${cols}]`;
+    const spec = { file: 'normalize', entry: 'normalize', overrides: { WG: ROW_WG } };
+    for (const r of rowRanges(rt, rows, cols, label)) {
+      const xw = windowOf(rt, x, r.start * cols, r.count * cols), yw = windowOf(rt, y, r.start * cols, r.count * cols);
+      const [mw, rw] = [mean, rstd].map((s) => windowOf(rt, s, r.start, r.count, true)) as [Win, Win];
+      const p = new Params().u(r.count).u(cols).u(rms ? 1 : 0).f(eps).u(r.start).u(xw.base).u(yw.base).u(0).u(mw.base);
+      rt.dispatch(spec, p, [xw.binding, yw.binding, mw.binding, rw.binding], rowGrid(rt, r.count), label);
+    }
   }
   return { y, mean, rstd };
 }
@@ -37,8 +55,14 @@ export function normalize(rt: WebGPURuntime, x: GPUStorage, rows: number, cols: 
 export function normalizeGrad(rt: WebGPURuntime, xhat: GPUStorage, rstd: GPUStorage, gy: GPUStorage, rows: number, cols: number, rms: boolean): GPUStorage {
   const dx = rt.alloc(rows * cols, 'float32');
   if (rows * cols === 0) return dx;
-  rt.dispatch({ file: 'normalize', entry: 'normalize_grad', overrides: { WG: ROW_WG } }, new Params().u(rows).u(cols).u(rms ? 1 : 0).f(0),
-    [xhat, dx, null, null, gy, rstd], rowGrid(rt, rows), `${rms ? 'rmsNorm' : 'layerNorm'}Grad[${rows},${cols}]`);
+  const label = `${rms ? 'rmsNorm' : 'layerNorm'}Grad[${rows},${cols}]`;
+  const spec = { file: 'normalize', entry: 'normalize_grad', overrides: { WG: ROW_WG } };
+  for (const r of rowRanges(rt, rows, cols, label)) {
+    const [xw, dw, gw] = [xhat, dx, gy].map((s) => windowOf(rt, s, r.start * cols, r.count * cols)) as [Win, Win, Win];
+    const rw = windowOf(rt, rstd, r.start, r.count, true);
+    const p = new Params().u(r.count).u(cols).u(rms ? 1 : 0).f(0).u(r.start).u(xw.base).u(dw.base).u(gw.base).u(rw.base);
+    rt.dispatch(spec, p, [xw.binding, dw.binding, null, null, gw.binding, rw.binding], rowGrid(rt, r.count), label);
+  }
   return dx;
 }
 
@@ -46,8 +70,14 @@ export function crossEntropy(rt: WebGPURuntime, logits: GPUStorage, targets: GPU
   const loss = rt.alloc(rows, 'float32');
   const valid = rt.alloc(rows, 'float32');
   if (rows > 0) {
-    rt.dispatch({ file: 'cross_entropy', entry: 'cross_entropy', overrides: { WG: ROW_WG } }, new Params().u(rows).u(cols).i(ignoreIndex).u(0),
-      [logits, targets, loss, valid], rowGrid(rt, rows), `crossEntropy[${rows},${cols}]`);
+    const label = `crossEntropy[${rows},${cols}]`;
+    const spec = { file: 'cross_entropy', entry: 'cross_entropy', overrides: { WG: ROW_WG } };
+    for (const r of rowRanges(rt, rows, cols, label)) {
+      const xw = windowOf(rt, logits, r.start * cols, r.count * cols);
+      const [tw, lw, vw] = [targets, loss, valid].map((s) => windowOf(rt, s, r.start, r.count, true)) as [Win, Win, Win];
+      const p = new Params().u(r.count).u(cols).i(ignoreIndex).u(r.start).u(xw.base).u(0).u(tw.base).u(0);
+      rt.dispatch(spec, p, [xw.binding, tw.binding, lw.binding, vw.binding], rowGrid(rt, r.count), label);
+    }
   }
   return { loss, valid };
 }
@@ -55,8 +85,14 @@ export function crossEntropy(rt: WebGPURuntime, logits: GPUStorage, targets: GPU
 export function crossEntropyGrad(rt: WebGPURuntime, logits: GPUStorage, targets: GPUStorage, gLoss: GPUStorage, rows: number, cols: number, ignoreIndex: number): GPUStorage {
   const dx = rt.alloc(rows * cols, 'float32');
   if (rows * cols === 0) return dx;
-  rt.dispatch({ file: 'cross_entropy', entry: 'cross_entropy_grad', overrides: { WG: ROW_WG } }, new Params().u(rows).u(cols).i(ignoreIndex).u(0),
-    [logits, targets, dx, null, gLoss], rowGrid(rt, rows), `crossEntropyGrad[${rows},${cols}]`);
+  const label = `crossEntropyGrad[${rows},${cols}]`;
+  const spec = { file: 'cross_entropy', entry: 'cross_entropy_grad', overrides: { WG: ROW_WG } };
+  for (const r of rowRanges(rt, rows, cols, label)) {
+    const xw = windowOf(rt, logits, r.start * cols, r.count * cols), dw = windowOf(rt, dx, r.start * cols, r.count * cols);
+    const [tw, gw] = [targets, gLoss].map((s) => windowOf(rt, s, r.start, r.count, true)) as [Win, Win];
+    const p = new Params().u(r.count).u(cols).i(ignoreIndex).u(r.start).u(xw.base).u(dw.base).u(tw.base).u(0);
+    rt.dispatch(spec, p, [xw.binding, tw.binding, dw.binding, null, gw.binding], rowGrid(rt, r.count), label);
+  }
   return dx;
 }
 

@@ -2,6 +2,7 @@
 import type { ReduceOp, ReduceShape } from '../../../backend.ts';
 import { Params, type WebGPURuntime } from '../runtime.ts';
 import type { GPUStorage } from '../storage.ts';
+import { rowRanges, windowOf } from '../windows.ts';
 import { wgslType } from './elementwise.ts';
 
 const CODES: Record<ReduceOp, number> = { sum: 0, max: 1, min: 2, argmax: 3, argmin: 4 };
@@ -20,15 +21,18 @@ export function reduce(rt: WebGPURuntime, op: ReduceOp, x: GPUStorage, shape: Re
   const out = rt.alloc(outer * inner, outDtype);
   if (outer * inner === 0) return out;
   const subst = { T: wgslType(x.dtype), O: wgslType(outDtype) };
-  const p = new Params().u(outer).u(len).u(inner).u(0);
   const label = `reduce.${op}[${outer},${len},${inner}]`;
   // Long rows with nothing to parallelise across: a workgroup per row.
-  if (inner === 1 && len >= 256) {
-    const WG = 128;
-    rt.dispatch({ file: 'reduce', entry: 'reduce_rows', subst, overrides: { OP: CODES[op], WG } }, p, [x, out], rowGrid(rt, outer), label);
-  } else {
-    const WG = 64;
-    rt.dispatch({ file: 'reduce', entry: 'reduce_columns', subst, overrides: { OP: CODES[op], WG } }, p, [x, out], rt.grid1D(outer * inner, WG), label);
+  const rows = inner === 1 && len >= 256;
+  const spec = rows
+    ? { file: 'reduce', entry: 'reduce_rows', subst, overrides: { OP: CODES[op], WG: 128 } }
+    : { file: 'reduce', entry: 'reduce_columns', subst, overrides: { OP: CODES[op], WG: 64 } };
+  // Over one binding: one dispatch per range of outer slices whose windows fit.
+  for (const r of rowRanges(rt, outer, len * inner, label)) {
+    const xw = windowOf(rt, x, r.start * len * inner, r.count * len * inner);
+    const ow = windowOf(rt, out, r.start * inner, r.count * inner);
+    const p = new Params().u(r.count).u(len).u(inner).u(r.start).u(xw.base).u(ow.base).u(0).u(0);
+    rt.dispatch(spec, p, [xw.binding, ow.binding], rows ? rowGrid(rt, r.count) : rt.grid1D(r.count * inner, 64), label);
   }
   return out;
 }

@@ -1,0 +1,154 @@
+// Row-range splitting: ops whose operands exceed one storage binding run one dispatch per range
+// of rows (or outer slices, or output elements) with windowed bindings. A 4 KiB binding limit
+// (960 usable floats per window after alignment) makes small shapes split, with rows straddling
+// window boundaries; every result is checked against the CPU reference.
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import type { Backend, ReduceOp, ReduceShape, Storage, StridedView } from '../src/backend.ts';
+import { createCpuBackend } from '../src/backends/cpu/index.ts';
+import { createWebGPUBackend, type WebGPUBackend } from '../src/backends/webgpu/index.ts';
+
+const cpu = createCpuBackend();
+const smallOrError: WebGPUBackend | Error = await createWebGPUBackend({ maxStorageBufferBindingSize: 4096 }).catch((e: unknown) => e as Error);
+
+function gpuTest(name: string, fn: (gpu: WebGPUBackend) => Promise<void>): void {
+  test(`webgpu split: ${name}`, async (t: TestContext) => {
+    if (smallOrError instanceof Error) { t.skip(`no WebGPU adapter: ${smallOrError.message}`); return; }
+    const before = smallOrError.rt.totalDispatches;
+    await fn(smallOrError);
+    assert.ok(smallOrError.rt.totalDispatches > before, 'dispatched');
+  });
+}
+
+function ramp(n: number, scale = 1e-3, phase = 0): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + phase) * 3 + i * scale);
+}
+
+/** Runs the same op on both backends and compares every element. */
+async function same(gpu: Backend, what: string, run: (be: Backend, up: (a: Float32Array | Int32Array) => Storage) => Storage, tol = 1e-5): Promise<void> {
+  const want = await cpu.read(run(cpu, (a) => cpu.fromArray(a)));
+  const have = await gpu.read(run(gpu, (a) => gpu.fromArray(a)));
+  assert.equal(have.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i]!, h = have[i]!;
+    if (Number.isNaN(w) && Number.isNaN(h)) continue;
+    if (!(Math.abs(h - w) <= tol * (1 + Math.abs(w)))) assert.fail(`${what}: element ${i}: ${h} vs ${w}`);
+  }
+}
+
+// rows x cols with cols not dividing the 960-float window: rows straddle window starts.
+const ROW_SHAPES: [number, number][] = [[11, 300], [7, 517], [3, 959], [2500, 3]];
+
+gpuTest('softmax, logSoftmax and their gradients', async (gpu) => {
+  for (const [rows, cols] of ROW_SHAPES) {
+    for (const log of [false, true]) {
+      const x = ramp(rows * cols), g = ramp(rows * cols, -2e-3, 1);
+      await same(gpu, `softmax ${rows}x${cols} log=${log}`, (be, up) => be.softmax(up(x), rows, cols, log));
+      await same(gpu, `softmaxGrad ${rows}x${cols} log=${log}`, (be, up) => be.softmaxGrad(be.softmax(up(x), rows, cols, log), up(g), rows, cols, log), 1e-4);
+    }
+  }
+});
+
+gpuTest('crossEntropy and crossEntropyGrad (ignored and out-of-range targets)', async (gpu) => {
+  for (const [rows, cols] of ROW_SHAPES) {
+    const x = ramp(rows * cols);
+    const t = Int32Array.from({ length: rows }, (_, r) => (r % 5 === 3 ? -100 : (r * 131) % cols));
+    const gl = ramp(rows, 0.01, 2);
+    await same(gpu, `crossEntropy.loss ${rows}x${cols}`, (be, up) => be.crossEntropy(up(x), up(t), rows, cols, -100).loss, 1e-4);
+    await same(gpu, `crossEntropy.valid ${rows}x${cols}`, (be, up) => be.crossEntropy(up(x), up(t), rows, cols, -100).valid, 0);
+    await same(gpu, `crossEntropyGrad ${rows}x${cols}`, (be, up) => be.crossEntropyGrad(up(x), up(t), up(gl), rows, cols, -100), 1e-4);
+  }
+});
+
+gpuTest('normalize (layer and rms) and normalizeGrad', async (gpu) => {
+  for (const [rows, cols] of ROW_SHAPES) {
+    for (const rms of [false, true]) {
+      const x = ramp(rows * cols), g = ramp(rows * cols, -2e-3, 1);
+      for (const k of ['y', 'mean', 'rstd'] as const) {
+        await same(gpu, `normalize.${k} ${rows}x${cols} rms=${rms}`, (be, up) => be.normalize(up(x), rows, cols, 1e-5, rms)[k], 1e-4);
+      }
+      await same(gpu, `normalizeGrad ${rows}x${cols} rms=${rms}`, (be, up) => {
+        const { y, rstd } = be.normalize(up(x), rows, cols, 1e-5, rms);
+        return be.normalizeGrad(y, rstd, up(g), rows, cols, rms);
+      }, 2e-3); // 3-column rows: rstd amplifies float32 rounding of xhat
+    }
+  }
+});
+
+gpuTest('reduce over outer ranges (row and column kernels, float and int)', async (gpu) => {
+  const shapes: ReduceShape[] = [
+    { outer: 9, len: 300, inner: 1 },   // reduce_rows
+    { outer: 7, len: 20, inner: 37 },   // reduce_columns, 740 elements per slice
+    { outer: 2000, len: 3, inner: 1 },  // the output is split too
+    { outer: 3, len: 2, inner: 450 },
+  ];
+  const ops: ReduceOp[] = ['sum', 'max', 'min', 'argmax', 'argmin'];
+  for (const shape of shapes) {
+    const n = shape.outer * shape.len * shape.inner;
+    const x = ramp(n);
+    const xi = Int32Array.from(x, (v) => Math.round(v * 10));
+    for (const op of ops) {
+      await same(gpu, `reduce.${op} ${JSON.stringify(shape)}`, (be, up) => be.reduce(op, up(x), shape), 1e-4);
+      await same(gpu, `reduce.${op} int ${JSON.stringify(shape)}`, (be, up) => be.reduce(op, up(xi), shape), 0);
+    }
+  }
+});
+
+gpuTest('takeAlongAxis and takeAlongAxisGrad', async (gpu) => {
+  const cases: [ReduceShape, number][] = [
+    [{ outer: 9, len: 300, inner: 1 }, 2],
+    [{ outer: 5, len: 40, inner: 13 }, 3],
+    [{ outer: 1500, len: 4, inner: 1 }, 2],
+  ];
+  for (const [shape, k] of cases) {
+    const { outer, len, inner } = shape;
+    const x = ramp(outer * len * inner);
+    const idx = Int32Array.from({ length: outer * k * inner }, (_, i) => ((i * 7919) % len));
+    const g = ramp(outer * k * inner, 0.01, 1);
+    await same(gpu, `takeAlongAxis ${JSON.stringify(shape)} k ${k}`, (be, up) => be.takeAlongAxis(up(x), shape, up(idx), k), 0);
+    await same(gpu, `takeAlongAxisGrad ${JSON.stringify(shape)} k ${k}`, (be, up) => be.takeAlongAxisGrad(up(g), shape, up(idx), k), 1e-6);
+  }
+});
+
+gpuTest('where: same shapes and a broadcast operand that fits', async (gpu) => {
+  const n = 5000;
+  const c = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0));
+  const a = ramp(n), b = ramp(n, -1e-3, 2);
+  await same(gpu, 'where same shape', (be, up) => be.where(up(c), [n], up(a), [n], up(b), [n], [n]), 0);
+  const rows = 50, cols = 100;
+  const bias = ramp(cols, 0, 3);
+  await same(gpu, 'where broadcast b', (be, up) => be.where(up(c), [rows, cols], up(a), [rows, cols], up(bias), [1, cols], [rows, cols]), 0);
+  const ci = Int32Array.from(c);
+  await same(gpu, 'where int cond', (be, up) => be.where(up(ci), [n], up(a), [n], up(b), [n], [n]), 0);
+});
+
+gpuTest('gatherStrided and scatterStridedInto: slices of a tensor over one binding', async (gpu) => {
+  const n = 6000;
+  const x = ramp(n);
+  const views: StridedView[] = [
+    { shape: [700], strides: [1], offset: 3001 },             // a contiguous slice (one last-token row of logits)
+    { shape: [5000], strides: [1], offset: 999 },             // contiguous and over the limit itself
+    { shape: [20, 100], strides: [250, 1], offset: 50 },      // column slice of [24, 250]
+    { shape: [30, 100], strides: [-150, 1], offset: 29 * 150 }, // reversed rows
+    { shape: [3, 1, 40, 25], strides: [2000, 0, 45, 2], offset: 3 }, // size-1 broadcast dim, inner stride 2
+    { shape: [240, 24], strides: [1, 250], offset: 2 },      // a transpose: split over single rows of dim 0
+  ];
+  for (const view of views) {
+    await same(gpu, `gatherStrided ${JSON.stringify(view)}`, (be, up) => be.gatherStrided(up(x), view), 0);
+    const m = view.shape.reduce((p, q) => p * q, 1);
+    const src = ramp(m, 0, 5);
+    await same(gpu, `scatterStridedInto ${JSON.stringify(view)}`, (be, up) => {
+      const dst = up(x);
+      be.scatterStridedInto(dst, view, up(src));
+      return dst;
+    }, 0);
+  }
+});
+
+gpuTest('a single row over the limit is still rejected with the op named', async (gpu) => {
+  const x = gpu.zeros(2000, 'float32');
+  assert.throws(() => gpu.softmax(x, 1, 2000, false), /softmax\[1,2000\].*maxStorageBufferBindingSize/);
+  gpu.free(x);
+  const y = gpu.fromArray(new Float32Array([1, 2, 3]));
+  assert.deepEqual([...(await gpu.read(gpu.unary('neg', y)))], [-1, -2, -3]);
+});
