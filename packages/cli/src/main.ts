@@ -2,6 +2,7 @@
 // registers itself on the commander program; this file only wires them together.
 import { Command, CommanderError } from 'commander';
 import { registerDoctor } from './doctor.ts';
+import { registerReconVLA } from './reconvla_commands.ts';
 import { registerSim } from './sim.ts';
 
 export async function main(argv: string[]): Promise<number> {
@@ -10,6 +11,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride();
   registerDoctor(program);
   registerSim(program);
+  registerReconVLA(program);
   try {
     await program.parseAsync(argv);
     return 0;

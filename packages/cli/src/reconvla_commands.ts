@@ -101,13 +101,13 @@ async function runTraining(train: TrainConfig, runDir: string, backend: Backend,
   }
 }
 
-async function runEval(model: ReconVLA, o: { env: EnvName; chains: number; maxSteps: number; seed: number; json?: string }, method: string): Promise<EvalResult> {
+async function runEval(model: ReconVLA, o: { env: EnvName; chains: number; maxSteps: number; seed: number; json?: string; paraphrases?: 'train' | 'heldout' }, method: string): Promise<EvalResult> {
   const bar = new cliProgress.SingleBar({ format: 'eval [{bar}] {value}/{total} chains | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
   let calls = 0, ms = 0;
   const policy = reconvlaPolicy(model, { onPredict: (t) => { calls++; ms += t; } });
   bar.start(o.chains, 0);
   const t0 = Date.now();
-  const result = await evaluate(policy, { env: o.env, chains: o.chains, maxStepsPerTask: o.maxSteps, seed: o.seed, onChain: (done) => bar.update(done) });
+  const result = await evaluate(policy, { env: o.env, chains: o.chains, maxStepsPerTask: o.maxSteps, seed: o.seed, paraphrases: o.paraphrases ?? 'heldout', onChain: (done) => bar.update(done) });
   bar.stop();
   console.log(resultTable([{ method, result }]));
   console.log();
@@ -213,8 +213,12 @@ export function registerReconVLA(program: Command): void {
     .option('--max-steps <n>', 'steps per task', intArg('max-steps', 1), 300)
     .option('--seed <n>', 'chain seed', intArg('seed', 0), 0)
     .option('--json <file>', 'write the result JSON here (default RUN/eval-<env>.json)')
+    .option('--paraphrases <set>', 'instructions: heldout (the benchmark) or train (a sanity check)', (v) => {
+      if (v !== 'train' && v !== 'heldout') throw new InvalidArgumentError('paraphrases must be train or heldout.');
+      return v;
+    }, 'heldout')
     .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
-    .action(async (o: { run: string; env: EnvName; chains: number; maxSteps: number; seed: number; json?: string; backend: BackendFlag }) => {
+    .action(async (o: { run: string; env: EnvName; chains: number; maxSteps: number; seed: number; json?: string; paraphrases: 'train' | 'heldout'; backend: BackendFlag }) => {
       const { model, from } = loadRun(o.run, await makeBackend(o.backend));
       console.log(`model from ${from}`);
       await runEval(model, { ...o, json: o.json ?? path.join(o.run, `eval-${o.env}.json`) }, `ReconVLA tiny (${path.basename(path.resolve(o.run))})`);
@@ -257,10 +261,10 @@ export function registerReconVLA(program: Command): void {
     .option('--out <dir>', 'folder for the dataset, the run and the pictures', 'runs/demo')
     .option('--envs <list>', 'training environments', envListArg, ['A', 'B', 'C'] as EnvName[])
     .option('--episodes <n>', 'demonstration episodes', intArg('episodes', 1), 120)
-    .option('--noise <std>', 'Gaussian noise on the expert demonstrations', (v) => Number(v), 0.1)
+    .option('--noise <std>', 'Gaussian noise on the expert demonstrations (0: greedy decoding imitates a deterministic expert far better)', (v) => Number(v), 0)
     .option('--env <name>', 'evaluation environment', envArg, 'D' as EnvName)
     .option('--chains <n>', 'evaluation chains', intArg('chains', 1), 20)
-    .option('--max-steps <n>', 'steps per task at evaluation', intArg('max-steps', 1), 150), { vae: 150, pretrain: 200, finetune: 600 })
+    .option('--max-steps <n>', 'steps per task at evaluation', intArg('max-steps', 1), 150), { vae: 150, pretrain: 200, finetune: 900 })
     .action(async (f: TrainFlags & { out: string; envs: EnvName[]; episodes: number; noise: number; env: EnvName; chains: number; maxSteps: number }) => {
       const t0 = Date.now();
       const data = path.join(f.out, 'data');
