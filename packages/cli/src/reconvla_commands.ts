@@ -1,14 +1,14 @@
 // `reconvla train | eval | reconstruct | attention | demo`: training the ReconVLA policy on
 // tabletop datasets, closed-loop evaluation (the paper's Table 3), pictures of its gaze
 // reconstructions and attention maps, and the end-to-end demo.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createBackend, Generator, type Backend } from '@reconvla/core';
 import {
-  attentionMap, encodePng, loadRun, overlayAttention, Processor, reconstructGaze, resizeNearest, sideBySide, stacked, stageDefaults,
-  tinyConfigJson, Trainer, vaeRoundTrip, type HostBatch, type LogEntry, type ReconVLA, type RgbBytes, type StageConfig, type TrainConfig,
+  attentionMap, encodePng, loadRun, overlayAttention, parseReconVLAConfig, Processor, reconstructGaze, resizeNearest, sideBySide, stacked, stageDefaults,
+  tinyConfigJson, Trainer, vaeRoundTrip, type HostBatch, type Json, type LogEntry, type ReconVLA, type RgbBytes, type StageConfig, type TrainConfig,
 } from '@reconvla/reconvla';
 import { datasetInstructions, reconvlaPolicy, tabletopSource, tabletopStateRange, tabletopVocabulary } from '@reconvla/reconvla/sim';
 import { generateDataset, evaluate, parseEnvList, parseEnvName, perTaskTable, resultTable, type EnvName, type EvalResult } from '@reconvla/tabletop';
@@ -52,13 +52,22 @@ interface TrainFlags {
   recon: boolean; reconTarget: 'gaze' | 'full'; layout: 'instr-image-instr' | 'image-instr' | 'instr-image'; chunk: number;
 }
 
+/** "tiny", or a config.json path (the tabletop vocabulary and state ranges are filled in when it has none). */
+function modelConfig(f: TrainFlags, words: string[]): Json {
+  if (f.config === 'tiny') {
+    return tinyConfigJson({ words, stateRange: tabletopStateRange(), actionChunk: f.chunk, layout: f.layout, ablation: { recon: f.recon, recon_target: f.reconTarget } });
+  }
+  if (!existsSync(f.config)) throw new Error(`--config ${f.config}: not "tiny" and no such config.json`);
+  const json = JSON.parse(readFileSync(f.config, 'utf8')) as Json;
+  json.word_tokenizer ??= { words };
+  json.state_range ??= tabletopStateRange();
+  parseReconVLAConfig(json); // fail here, not after the dataset is read
+  return json;
+}
+
 function trainConfig(f: TrainFlags): TrainConfig {
-  if (f.config !== 'tiny') throw new Error(`--config ${f.config}: only "tiny" is defined (a config.json path is not supported yet)`);
   const words = tabletopVocabulary([...datasetInstructions(f.data), ...(f.pretrainData ? datasetInstructions(f.pretrainData) : [])]);
-  const model = tinyConfigJson({
-    words, stateRange: tabletopStateRange(), actionChunk: f.chunk, layout: f.layout,
-    ablation: { recon: f.recon, recon_target: f.reconTarget },
-  });
+  const model = modelConfig(f, words);
   const stage = (kind: StageConfig['kind'], data: string, steps: number): StageConfig => {
     const s = stageDefaults(kind, data, steps);
     return { ...s, batchSize: f.batchSize, lr: kind === 'vae' ? s.lr : f.lr, vmLoss: kind === 'vae' ? false : f.recon };
@@ -195,7 +204,7 @@ function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetun
 export function registerReconVLA(program: Command): void {
   addTrainFlags(program.command('train')
     .description('train ReconVLA on a tabletop dataset: VAE, reconstruction pretraining, task fine-tuning')
-    .option('--config <name>', 'model config', 'tiny')
+    .option('--config <name>', 'model config: tiny, or a config.json path', 'tiny')
     .requiredOption('--data <dir>', 'tabletop dataset for fine-tuning (and pretraining unless --pretrain-data)')
     .option('--pretrain-data <dir>', 'dataset for the VAE and reconstruction pretraining stages')
     .requiredOption('--out <dir>', 'run folder (checkpoints, log.jsonl, model/)')
