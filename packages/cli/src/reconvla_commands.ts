@@ -6,11 +6,16 @@ import * as path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createBackend, Generator, type Backend } from '@reconvla/core';
-import {
-  attentionMap, encodePng, loadRun, overlayAttention, parseReconVLAConfig, Processor, reconstructGaze, resizeNearest, sideBySide, stacked, stageDefaults,
-  tinyConfigJson, Trainer, vaeRoundTrip, type HostBatch, type Json, type LogEntry, type ReconVLA, type RgbBytes, type StageConfig, type TrainConfig,
-} from '@reconvla/reconvla';
-import { datasetInstructions, reconvlaPolicy, tabletopSource, tabletopStateRange, tabletopVocabulary } from '@reconvla/reconvla/sim';
+import type { HostBatch, Json, LogEntry, ReconVLA, RgbBytes, StageConfig, TrainConfig } from '@reconvla/reconvla';
+// The model packages are loaded when a command of this file runs, not when the CLI starts
+// (Qwen2's tokenizer takes seconds to load, and `reconvla sim ...` does not need it).
+type Lib = typeof import('@reconvla/reconvla');
+type Sim = typeof import('@reconvla/reconvla/sim');
+let R: Lib, S: Sim;
+async function loadLib(): Promise<void> {
+  R ??= await import('@reconvla/reconvla');
+  S ??= await import('@reconvla/reconvla/sim');
+}
 import { generateDataset, evaluate, parseEnvList, parseEnvName, perTaskTable, resultTable, type EnvName, type EvalResult } from '@reconvla/tabletop';
 
 type BackendFlag = 'cpu' | 'wasm' | 'webgpu' | 'auto';
@@ -55,21 +60,21 @@ interface TrainFlags {
 /** "tiny", or a config.json path (the tabletop vocabulary and state ranges are filled in when it has none). */
 function modelConfig(f: TrainFlags, words: string[]): Json {
   if (f.config === 'tiny') {
-    return tinyConfigJson({ words, stateRange: tabletopStateRange(), actionChunk: f.chunk, layout: f.layout, ablation: { recon: f.recon, recon_target: f.reconTarget } });
+    return R.tinyConfigJson({ words, stateRange: S.tabletopStateRange(), actionChunk: f.chunk, layout: f.layout, ablation: { recon: f.recon, recon_target: f.reconTarget } });
   }
   if (!existsSync(f.config)) throw new Error(`--config ${f.config}: not "tiny" and no such config.json`);
   const json = JSON.parse(readFileSync(f.config, 'utf8')) as Json;
   json.word_tokenizer ??= { words };
-  json.state_range ??= tabletopStateRange();
-  parseReconVLAConfig(json); // fail here, not after the dataset is read
+  json.state_range ??= S.tabletopStateRange();
+  R.parseReconVLAConfig(json); // fail here, not after the dataset is read
   return json;
 }
 
 function trainConfig(f: TrainFlags): TrainConfig {
-  const words = tabletopVocabulary([...datasetInstructions(f.data), ...(f.pretrainData ? datasetInstructions(f.pretrainData) : [])]);
+  const words = S.tabletopVocabulary([...S.datasetInstructions(f.data), ...(f.pretrainData ? S.datasetInstructions(f.pretrainData) : [])]);
   const model = modelConfig(f, words);
   const stage = (kind: StageConfig['kind'], data: string, steps: number): StageConfig => {
-    const s = stageDefaults(kind, data, steps);
+    const s = R.stageDefaults(kind, data, steps);
     return { ...s, batchSize: f.batchSize, lr: kind === 'vae' ? s.lr : f.lr, vmLoss: kind === 'vae' ? false : f.recon };
   };
   const pre = f.pretrainData ?? f.data;
@@ -92,9 +97,9 @@ function fmt(e: LogEntry): string {
 async function runTraining(train: TrainConfig, runDir: string, backend: Backend, resume: boolean): Promise<ReconVLA> {
   const total = train.stages.reduce((s, st) => s + st.steps, 0);
   const bar = new cliProgress.SingleBar({ format: 'train [{bar}] {value}/{total} steps | {stage} | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
-  const trainer = Trainer.create(train, {
+  const trainer = R.Trainer.create(train, {
     runDir, backend, resume,
-    source: (stage, model) => tabletopSource(stage.data, { cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk, target: model.config.ablation.reconTarget }),
+    source: (stage, model) => S.tabletopSource(stage.data, { cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk, target: model.config.ablation.reconTarget }),
     onLog: (e) => { bar.stop(); console.log(fmt(e)); bar.start(total, e.globalStep, { stage: e.stage }); },
     onStep: (stage) => bar.increment(1, { stage: stage.name }),
   });
@@ -113,7 +118,7 @@ async function runTraining(train: TrainConfig, runDir: string, backend: Backend,
 async function runEval(model: ReconVLA, o: { env: EnvName; chains: number; maxSteps: number; seed: number; json?: string; paraphrases?: 'train' | 'heldout' }, method: string): Promise<EvalResult> {
   const bar = new cliProgress.SingleBar({ format: 'eval [{bar}] {value}/{total} chains | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
   let calls = 0, ms = 0;
-  const policy = reconvlaPolicy(model, { onPredict: (t) => { calls++; ms += t; } });
+  const policy = S.reconvlaPolicy(model, { onPredict: (t) => { calls++; ms += t; } });
   bar.start(o.chains, 0);
   const t0 = Date.now();
   const result = await evaluate(policy, { env: o.env, chains: o.chains, maxStepsPerTask: o.maxSteps, seed: o.seed, paraphrases: o.paraphrases ?? 'heldout', onChain: (done) => bar.update(done) });
@@ -131,7 +136,7 @@ async function runEval(model: ReconVLA, o: { env: EnvName; chains: number; maxSt
 }
 
 async function firstBatch(model: ReconVLA, data: string, count: number, seed: number): Promise<HostBatch> {
-  const it = tabletopSource(data, { cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk })({ batchSize: count, seed, start: 0 });
+  const it = S.tabletopSource(data, { cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk })({ batchSize: count, seed, start: 0 });
   const b = (await it.next()).value as HostBatch;
   await it.return?.();
   return b;
@@ -141,7 +146,7 @@ const asBytes = (img: { data: Uint8Array | Uint8ClampedArray; width: number; hei
 
 /** Rows of [frame | real gaze crop | VAE round trip | reconstruction from the recon tokens]. */
 async function writeReconstructions(model: ReconVLA, data: string, out: string, count: number, seed: number): Promise<string> {
-  const processor = new Processor(model.config);
+  const processor = new R.Processor(model.config);
   const b = await firstBatch(model, data, count, seed);
   const rows: RgbBytes[] = [];
   const gen = new Generator(seed);
@@ -149,34 +154,34 @@ async function writeReconstructions(model: ReconVLA, data: string, out: string, 
     const sample = { image: b.images[i]!, instruction: b.instructions[i]!, state: b.states[i]! };
     const frame = asBytes(b.images[i]!);
     const s = frame.height;
-    const real = resizeNearest(asBytes(b.targets[i]!), s, s);
-    const vae = resizeNearest(await vaeRoundTrip(model, processor, b.targets[i]!), s, s);
-    const recon = resizeNearest(await reconstructGaze(model, processor, sample, { generator: gen }), s, s);
-    const row = sideBySide([frame, real, vae, recon]);
-    writeFileSync(path.join(out, `reconstruction-${i}.png`), encodePng(row));
+    const real = R.resizeNearest(asBytes(b.targets[i]!), s, s);
+    const vae = R.resizeNearest(await R.vaeRoundTrip(model, processor, b.targets[i]!), s, s);
+    const recon = R.resizeNearest(await R.reconstructGaze(model, processor, sample, { generator: gen }), s, s);
+    const row = R.sideBySide([frame, real, vae, recon]);
+    writeFileSync(path.join(out, `reconstruction-${i}.png`), R.encodePng(row));
     rows.push(row);
     console.log(`reconstruction-${i}.png: "${b.instructions[i]}"`);
   }
   const file = path.join(out, 'reconstruction.png');
-  writeFileSync(file, encodePng(stacked(rows)));
+  writeFileSync(file, R.encodePng(R.stacked(rows)));
   return file;
 }
 
 /** Rows of [frame | attention of the text and action tokens over the image patches]. */
 async function writeAttention(model: ReconVLA, data: string, out: string, count: number, seed: number): Promise<string> {
-  const processor = new Processor(model.config);
+  const processor = new R.Processor(model.config);
   const b = await firstBatch(model, data, count, seed);
   const rows: RgbBytes[] = [];
   for (let i = 0; i < b.images.length; i++) {
     const frame = asBytes(b.images[i]!);
-    const map = await attentionMap(model, processor, { image: b.images[i]!, instruction: b.instructions[i]!, state: b.states[i]! });
-    const row = sideBySide([frame, overlayAttention(frame, map)]);
-    writeFileSync(path.join(out, `attention-${i}.png`), encodePng(row));
+    const map = await R.attentionMap(model, processor, { image: b.images[i]!, instruction: b.instructions[i]!, state: b.states[i]! });
+    const row = R.sideBySide([frame, R.overlayAttention(frame, map)]);
+    writeFileSync(path.join(out, `attention-${i}.png`), R.encodePng(row));
     rows.push(row);
     console.log(`attention-${i}.png: "${b.instructions[i]}" (share of attention on the image ${(100 * map.imageShare).toFixed(1)}%)`);
   }
   const file = path.join(out, 'attention.png');
-  writeFileSync(file, encodePng(stacked(rows)));
+  writeFileSync(file, R.encodePng(R.stacked(rows)));
   return file;
 }
 
@@ -210,6 +215,7 @@ export function registerReconVLA(program: Command): void {
     .requiredOption('--out <dir>', 'run folder (checkpoints, log.jsonl, model/)')
     .option('--resume', 'continue from the newest checkpoint in the run folder'), { vae: 150, pretrain: 200, finetune: 600 })
     .action(async (f: TrainFlags) => {
+      await loadLib();
       const backend = await makeBackend(f.backend);
       await runTraining(trainConfig(f), f.out, backend, f.resume === true);
     });
@@ -228,7 +234,8 @@ export function registerReconVLA(program: Command): void {
     }, 'heldout')
     .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
     .action(async (o: { run: string; env: EnvName; chains: number; maxSteps: number; seed: number; json?: string; paraphrases: 'train' | 'heldout'; backend: BackendFlag }) => {
-      const { model, from } = loadRun(o.run, await makeBackend(o.backend));
+      await loadLib();
+      const { model, from } = R.loadRun(o.run, await makeBackend(o.backend));
       console.log(`model from ${from}`);
       await runEval(model, { ...o, json: o.json ?? path.join(o.run, `eval-${o.env}.json`) }, `ReconVLA tiny (${path.basename(path.resolve(o.run))})`);
     });
@@ -242,7 +249,8 @@ export function registerReconVLA(program: Command): void {
     .option('--seed <n>', 'which frames, and the sampling noise', intArg('seed', 0), 7)
     .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
     .action(async (o: { run: string; out: string; data?: string; count: number; seed: number; backend: BackendFlag }) => {
-      const { model, train } = loadRun(o.run, await makeBackend(o.backend));
+      await loadLib();
+      const { model, train } = R.loadRun(o.run, await makeBackend(o.backend));
       const data = o.data ?? train?.stages.at(-1)?.data;
       if (!data) throw new Error('no --data and the run does not name its dataset');
       mkdirSync(o.out, { recursive: true });
@@ -258,7 +266,8 @@ export function registerReconVLA(program: Command): void {
     .option('--seed <n>', 'which frames', intArg('seed', 0), 7)
     .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
     .action(async (o: { run: string; out: string; data?: string; count: number; seed: number; backend: BackendFlag }) => {
-      const { model, train } = loadRun(o.run, await makeBackend(o.backend));
+      await loadLib();
+      const { model, train } = R.loadRun(o.run, await makeBackend(o.backend));
       const data = o.data ?? train?.stages.at(-1)?.data;
       if (!data) throw new Error('no --data and the run does not name its dataset');
       mkdirSync(o.out, { recursive: true });
@@ -275,6 +284,7 @@ export function registerReconVLA(program: Command): void {
     .option('--chains <n>', 'evaluation chains', intArg('chains', 1), 20)
     .option('--max-steps <n>', 'steps per task at evaluation', intArg('max-steps', 1), 150), { vae: 150, pretrain: 200, finetune: 900 })
     .action(async (f: TrainFlags & { out: string; envs: EnvName[]; episodes: number; noise: number; env: EnvName; chains: number; maxSteps: number }) => {
+      await loadLib();
       const t0 = Date.now();
       const data = path.join(f.out, 'data');
       const bar = new cliProgress.SingleBar({ format: 'generate [{bar}] {value}/{total} episodes | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
