@@ -14,6 +14,20 @@ import { GPUStorage } from './storage.ts';
 /** Per-dispatch uniforms: 256 bytes (the strictest minUniformBufferOffsetAlignment). */
 const UNIFORM_SLOT = 256;
 const MAX_BATCH = 256;
+/** Cached bind groups before the cache is dropped (each holds its buffers alive). */
+const MAX_BIND_GROUPS = 8192;
+
+interface PipelineEntry { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number }
+
+/** Pipeline cache key: file, entry, text substitutions and override constants. */
+function specKey(spec: KernelSpec): string {
+  let k = `${spec.file}:${spec.entry}`;
+  const s = spec.subst, o = spec.overrides;
+  if (s) for (const n in s) k += `:${n}=${s[n]}`;
+  k += '|';
+  if (o) for (const n in o) k += `:${n}=${o[n]}`;
+  return k;
+}
 
 /** Scalar kernel parameters, written in the order of the kernel's uniform struct fields. */
 export class Params {
@@ -49,7 +63,12 @@ export class WebGPURuntime {
   readonly bindAlign: number;
   private pool: BufferPool;
   private staging: BufferPool;
-  private pipelines = new Map<string, GPUComputePipeline>();
+  private pipelines = new Map<string, PipelineEntry>();
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 0;
+  /** The pipeline last set on the open pass (setPipeline is skipped when it repeats). */
+  private passPipeline: GPUComputePipeline | null = null;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private dispatches = 0;
@@ -141,8 +160,9 @@ export class WebGPURuntime {
 
   // --- pipelines and dispatch -------------------------------------------------------------
 
-  pipeline(spec: KernelSpec): GPUComputePipeline {
-    const key = `${spec.file}:${spec.entry}:${JSON.stringify(spec.subst ?? {})}:${JSON.stringify(spec.overrides ?? {})}`;
+  /** The pipeline of `spec` (cached by a cheap string key) and its bind group layout. */
+  private pipelineFor(spec: KernelSpec): PipelineEntry {
+    const key = specKey(spec);
     let p = this.pipelines.get(key);
     if (p) return p;
     this.begin(); // inside the batch's error scope, so a compile error names this batch
@@ -151,9 +171,16 @@ export class WebGPURuntime {
     const module = this.device.createShaderModule({ code, label: `${spec.file}.wgsl` });
     const compute: GPUProgrammableStage = { module, entryPoint: spec.entry };
     if (spec.overrides) compute.constants = { ...spec.overrides };
-    p = this.device.createComputePipeline({ layout: 'auto', compute, label: `${spec.file}:${spec.entry}` });
+    const pipeline = this.device.createComputePipeline({ layout: 'auto', compute, label: `${spec.file}:${spec.entry}` });
+    p = { pipeline, layout: pipeline.getBindGroupLayout(0), id: this.pipelines.size };
     this.pipelines.set(key, p);
     return p;
+  }
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, id = this.nextBufferId++);
+    return id;
   }
 
   /** Records one dispatch. bindings[i] goes to @binding(i + 1) (0 is the uniforms); `label`
@@ -162,23 +189,41 @@ export class WebGPURuntime {
     /** Rough cost in flops, for read()'s wait estimate (default: the invocation count). */
     work?: number): void {
     this.check();
-    const [gx, gy = 1, gz = 1] = groups;
+    const gx = groups[0], gy = groups[1] ?? 1, gz = groups[2] ?? 1;
     this.pendingWork += work ?? gx * gy * gz * 64;
-    const pipeline = this.pipeline(spec);
+    const p = this.pipelineFor(spec);
     const slot = this.dispatches;
     this.uniformStaging.set(params.u32.subarray(0, params.n), (slot * UNIFORM_SLOT) / 4);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformBuffer, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT } }];
+    // createBindGroup costs ~40 µs on Dawn here, more than the rest of a small op. Bind groups
+    // are cached by pipeline, uniform slot and (buffer, offset, size) of every binding: pooled
+    // buffers are long-lived and a loop (a training step, a chain of ops) starts its batches
+    // at slot 0 after each read, so it records the same dispatches with the same buffers again.
+    // (A dynamic offset for the uniform slot would key on buffers alone, but Dawn + lavapipe
+    // ran such dispatches ~3x slower on the GPU side.)
+    let key = `${p.id}@${slot}`;
     for (let i = 0; i < bindings.length; i++) {
       const b = bindings[i];
-      if (!b) continue; // binding number unused by this entry point
-      const resource: GPUBufferBinding = b instanceof GPUStorage
-        ? { buffer: b.buffer, offset: 0, size: this.wholeBindingSize(b, label) }
-        : { buffer: b.s.buffer, offset: b.offset, size: b.size };
-      entries.push({ binding: i + 1, resource });
+      if (!b) continue;
+      if (b instanceof GPUStorage) key += `|${this.bufferId(b.buffer)}:0:${this.wholeBindingSize(b, label)}`;
+      else key += `|${this.bufferId(b.s.buffer)}:${b.offset}:${b.size}`;
     }
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label });
+    let bindGroup = this.bindGroups.get(key);
+    if (!bindGroup) {
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformBuffer, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT } }];
+      for (let i = 0; i < bindings.length; i++) {
+        const b = bindings[i];
+        if (!b) continue; // binding number unused by this entry point
+        const resource: GPUBufferBinding = b instanceof GPUStorage
+          ? { buffer: b.buffer, offset: 0, size: this.wholeBindingSize(b, label) }
+          : { buffer: b.s.buffer, offset: b.offset, size: b.size };
+        entries.push({ binding: i + 1, resource });
+      }
+      if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
+      bindGroup = this.device.createBindGroup({ layout: p.layout, entries, label });
+      this.bindGroups.set(key, bindGroup);
+    }
     const pass = this.beginPass();
-    pass.setPipeline(pipeline);
+    if (this.passPipeline !== p.pipeline) { pass.setPipeline(p.pipeline); this.passPipeline = p.pipeline; }
     pass.setBindGroup(0, bindGroup);
     if (gx > 0 && gy > 0 && gz > 0) pass.dispatchWorkgroups(gx, gy, gz);
     this.batchOps.push(label);
@@ -220,7 +265,7 @@ export class WebGPURuntime {
   }
 
   private endPass(): void {
-    if (this.pass) { this.pass.end(); this.pass = null; }
+    if (this.pass) { this.pass.end(); this.pass = null; this.passPipeline = null; }
   }
 
   /** Submits the open batch, if any. */
@@ -324,6 +369,7 @@ export class WebGPURuntime {
 
   destroy(): void {
     this.flush();
+    this.bindGroups.clear(); // they reference the buffers trim() destroys
     this.pool.trim();
     this.staging.trim();
     this.device.destroy();
