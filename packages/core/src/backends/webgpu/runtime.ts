@@ -29,15 +29,18 @@ function specKey(spec: KernelSpec): string {
   return k;
 }
 
-/** Scalar kernel parameters, written in the order of the kernel's uniform struct fields. */
+const F32_SCRATCH = new Float32Array(1);
+const U32_OF_F32 = new Uint32Array(F32_SCRATCH.buffer);
+
+/** Scalar kernel parameters, written in the order of the kernel's uniform struct fields, kept
+ * as 32-bit words in a plain array (three typed arrays per op were a visible share of GC time
+ * in chains of small ops). */
 export class Params {
-  readonly u32 = new Uint32Array(UNIFORM_SLOT / 4);
-  private f32 = new Float32Array(this.u32.buffer);
-  private i32 = new Int32Array(this.u32.buffer);
-  n = 0;
-  u(v: number): this { this.u32[this.n++] = v >>> 0; return this; }
-  i(v: number): this { this.i32[this.n++] = v | 0; return this; }
-  f(v: number): this { this.f32[this.n++] = v; return this; }
+  readonly words: number[] = [];
+  get n(): number { return this.words.length; }
+  u(v: number): this { this.words.push(v >>> 0); return this; }
+  i(v: number): this { this.words.push((v | 0) >>> 0); return this; }
+  f(v: number): this { F32_SCRATCH[0] = v; this.words.push(U32_OF_F32[0]!); return this; }
 }
 
 /** A storage bound whole, or a byte window of it (for tensors over the binding limit). */
@@ -193,7 +196,9 @@ export class WebGPURuntime {
     this.pendingWork += work ?? gx * gy * gz * 64;
     const p = this.pipelineFor(spec);
     const slot = this.dispatches;
-    this.uniformStaging.set(params.u32.subarray(0, params.n), (slot * UNIFORM_SLOT) / 4);
+    const words = params.words, at = (slot * UNIFORM_SLOT) / 4;
+    if (words.length > UNIFORM_SLOT / 4) throw new Error(`webgpu ${label}: ${words.length} parameter words exceed the ${UNIFORM_SLOT}-byte uniform slot`);
+    for (let i = 0; i < words.length; i++) this.uniformStaging[at + i] = words[i]!;
     // createBindGroup costs ~40 µs on Dawn here, more than the rest of a small op. Bind groups
     // are cached by pipeline, uniform slot and (buffer, offset, size) of every binding: pooled
     // buffers are long-lived and a loop (a training step, a chain of ops) starts its batches
