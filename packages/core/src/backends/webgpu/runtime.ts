@@ -89,6 +89,10 @@ export class WebGPURuntime {
    * (ms per unit of work) used to sleep through most of it before waiting on the GPU. */
   private pendingWork = 0;
   private msPerWork = 1 / 5e6;
+  /** Dispatches since the last wait, and the learned fixed GPU cost of one (a software adapter
+   * spends tens of µs per dispatch however small it is; a chain of small ops is all that). */
+  private pendingDispatches = 0;
+  private msPerDispatch = 0.005;
   liveStorages = 0;
   liveBytes = 0;
   /** Dispatches recorded since creation (for tests and benches). */
@@ -194,6 +198,7 @@ export class WebGPURuntime {
     this.check();
     const gx = groups[0], gy = groups[1] ?? 1, gz = groups[2] ?? 1;
     this.pendingWork += work ?? gx * gy * gz * 64;
+    this.pendingDispatches++;
     const p = this.pipelineFor(spec);
     const slot = this.dispatches;
     const words = params.words, at = (slot * UNIFORM_SLOT) / 4;
@@ -338,7 +343,7 @@ export class WebGPURuntime {
    * time (work since the last wait times the learned speed), then wait for the rest. */
   private async waitIdleish(): Promise<void> {
     this.waitStart = performance.now();
-    this.waitPredictedMs = this.pendingWork * this.msPerWork;
+    this.waitPredictedMs = this.pendingWork * this.msPerWork + this.pendingDispatches * this.msPerDispatch;
     await sleep(Math.max(1, 0.8 * this.waitPredictedMs));
   }
 
@@ -352,7 +357,14 @@ export class WebGPURuntime {
       const observed = elapsed / this.pendingWork;
       this.msPerWork = Math.min(1e-6, Math.max(1e-11, 0.7 * this.msPerWork + 0.3 * observed));
     }
+    // Many dispatches with little work: learn the per-dispatch cost (from the time left after
+    // recording, so it stays an underestimate when the GPU overlapped the recording).
+    if (this.pendingWork < 5e7 && this.pendingDispatches >= 64) {
+      const observed = elapsed / this.pendingDispatches;
+      this.msPerDispatch = Math.min(0.1, Math.max(0, 0.7 * this.msPerDispatch + 0.3 * observed));
+    }
     this.pendingWork = 0;
+    this.pendingDispatches = 0;
   }
 
   private async drainErrors(): Promise<void> {
