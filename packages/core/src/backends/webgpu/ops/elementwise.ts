@@ -83,6 +83,19 @@ export function collapseDims(outShape: readonly number[], aStrides: readonly num
   };
 }
 
+/** collapseDims per (aShape, bShape, outShape): a chain of small ops repeats a few shapes, and
+ * the padded arrays were a visible share of host time and GC per op. */
+const binaryLayouts = new Map<string, ReturnType<typeof collapseDims>>();
+function binaryLayout(key: string, aShape: readonly number[], bShape: readonly number[], outShape: readonly number[]): ReturnType<typeof collapseDims> {
+  let l = binaryLayouts.get(key);
+  if (!l) {
+    if (binaryLayouts.size >= 4096) binaryLayouts.clear();
+    l = collapseDims(outShape, paddedBroadcastStrides(aShape, outShape), paddedBroadcastStrides(bShape, outShape));
+    binaryLayouts.set(key, l);
+  }
+  return l;
+}
+
 export function binary(rt: WebGPURuntime, op: BinaryOp, a: GPUStorage, aShape: readonly number[], b: GPUStorage,
   bShape: readonly number[], outShape: readonly number[], outDtype: DType): GPUStorage {
   const n = numel(outShape);
@@ -93,7 +106,8 @@ export function binary(rt: WebGPURuntime, op: BinaryOp, a: GPUStorage, aShape: r
     subst: { A: wgslType(a.dtype), B: wgslType(b.dtype), C: bothInt ? 'i32' : 'f32', O: wgslType(outDtype) },
     overrides: { OP: BINARY_CODES[op], WG },
   };
-  const { shape, as, bs, rank } = collapseDims(outShape, paddedBroadcastStrides(aShape, outShape), paddedBroadcastStrides(bShape, outShape));
+  const dimsKey = `${aShape}x${bShape}>${outShape}`;
+  const { shape, as, bs, rank } = binaryLayout(dimsKey, aShape, bShape, outShape);
   const label = `binary.${op}[${aShape}]x[${bShape}]->[${outShape}]`;
   // A broadcast operand is read at scattered places, so only full-size operands get windows.
   const aFull = a.size === n, bFull = b.size === n;
