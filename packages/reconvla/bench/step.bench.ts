@@ -10,7 +10,7 @@ const which = process.argv[2] ?? 'wasm';
 const batchSize = Number(process.argv[3] ?? 16);
 let backend: Backend;
 if (which === 'cpu') backend = createCpuBackend();
-else if (which === 'wasm') backend = (await import('../../core/src/backends/wasm/index.ts')).createWasmBackend();
+else if (which === 'wasm') backend = (await import('@reconvla/core')).createWasmBackend();
 else backend = await (await import('../../core/src/backends/webgpu/index.ts')).createWebGPUBackend();
 setBackend(backend);
 
