@@ -367,7 +367,9 @@ gpuTest('conv2d (+bias), conv2dGradInput, conv2dGradWeight with strides and asym
 gpuTest('random: uniform bit-identical to random_bits.ts, normal within float32 rounding', async (gpu) => {
   await fc.assert(fc.asyncProperty(dim(3000), fc.nat(), fc.nat(), async (n, key, counter) => {
     await close(gpu, `uniform key ${key} counter ${counter}`, cpu.random(n, 'uniform', key, counter), gpu.random(n, 'uniform', key, counter), 0, 0);
-    await close(gpu, `normal key ${key} counter ${counter}`, cpu.random(n, 'normal', key, counter), gpu.random(n, 'normal', key, counter), 2e-5, 2e-5);
+    // Box-Muller's sqrt(-2 ln u1) is ill-conditioned as u1 -> 1: float32 log there is off by
+    // ~6e-8 absolute, which sqrt turns into up to ~3.5e-4 on values that small.
+    await close(gpu, `normal key ${key} counter ${counter}`, cpu.random(n, 'normal', key, counter), gpu.random(n, 'normal', key, counter), 5e-4, 2e-5);
   }), { numRuns: RUNS });
 });
 
