@@ -235,39 +235,10 @@ export function registerReconVLA(program: Command): void {
       await runEval(model, { ...o, json: o.json ?? path.join(o.run, `eval-${o.env}.json`) }, `ReconVLA tiny (${path.basename(path.resolve(o.run))})`);
     });
 
-  program.command('reconstruct')
-    .description('gaze reconstructions: frame | real gaze crop | VAE round trip | reconstruction from the recon tokens')
-    .requiredOption('--run <dir>', 'run folder')
-    .requiredOption('--out <dir>', 'folder for the PNGs')
-    .option('--data <dir>', 'dataset to take frames from (default: the run\'s fine-tuning data)')
-    .option('--count <n>', 'frames', intArg('count', 1), 6)
-    .option('--seed <n>', 'which frames, and the sampling noise', intArg('seed', 0), 7)
-    .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
-    .action(async (o: { run: string; out: string; data?: string; count: number; seed: number; backend: BackendFlag }) => {
-      await loadLib();
-      const { model, train } = R.loadRun(o.run, await makeBackend(o.backend));
-      const data = o.data ?? train?.stages.at(-1)?.data;
-      if (!data) throw new Error('no --data and the run does not name its dataset');
-      mkdirSync(o.out, { recursive: true });
-      console.log(`wrote ${await writeReconstructions(model, data, o.out, o.count, o.seed)}`);
-    });
-
-  program.command('attention')
-    .description('attention maps of the text and action tokens over the image patches, drawn over the frame')
-    .requiredOption('--run <dir>', 'run folder')
-    .requiredOption('--out <dir>', 'folder for the PNGs')
-    .option('--data <dir>', 'dataset to take frames from (default: the run\'s fine-tuning data)')
-    .option('--count <n>', 'frames', intArg('count', 1), 6)
-    .option('--seed <n>', 'which frames', intArg('seed', 0), 7)
-    .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
-    .action(async (o: { run: string; out: string; data?: string; count: number; seed: number; backend: BackendFlag }) => {
-      await loadLib();
-      const { model, train } = R.loadRun(o.run, await makeBackend(o.backend));
-      const data = o.data ?? train?.stages.at(-1)?.data;
-      if (!data) throw new Error('no --data and the run does not name its dataset');
-      mkdirSync(o.out, { recursive: true });
-      console.log(`wrote ${await writeAttention(model, data, o.out, o.count, o.seed)}`);
-    });
+  registerPictures(program, 'reconstruct', 'gaze reconstructions: frame | real gaze crop | VAE round trip | reconstruction from the recon tokens',
+    'which frames, and the sampling noise', writeReconstructions);
+  registerPictures(program, 'attention', 'attention maps of the text and action tokens over the image patches, drawn over the frame',
+    'which frames', writeAttention);
 
   addTrainFlags(program.command('demo')
     .description('the whole pipeline: generate A,B,C demonstrations, train the tiny ReconVLA, evaluate on D, draw reconstructions and attention')
@@ -296,5 +267,27 @@ export function registerReconVLA(program: Command): void {
       await writeReconstructions(model, data, pictures, 4, 7);
       await writeAttention(model, data, pictures, 4, 7);
       console.log(`demo done in ${((Date.now() - t0) / 1000).toFixed(0)} s (backend ${backend.name}); pictures in ${pictures}`);
+    });
+}
+
+type PictureWriter = typeof writeReconstructions;
+
+/** `reconstruct` and `attention`: load a run, pick frames from a dataset, write PNGs. */
+function registerPictures(program: Command, name: string, description: string, seedHelp: string, write: PictureWriter): void {
+  program.command(name)
+    .description(description)
+    .requiredOption('--run <dir>', 'run folder')
+    .requiredOption('--out <dir>', 'folder for the PNGs')
+    .option('--data <dir>', 'dataset to take frames from (default: the run\'s fine-tuning data)')
+    .option('--count <n>', 'frames', intArg('count', 1), 6)
+    .option('--seed <n>', seedHelp, intArg('seed', 0), 7)
+    .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
+    .action(async (o: { run: string; out: string; data?: string; count: number; seed: number; backend: BackendFlag }) => {
+      await loadLib();
+      const { model, train } = R.loadRun(o.run, await makeBackend(o.backend));
+      const data = o.data ?? train?.stages.at(-1)?.data;
+      if (!data) throw new Error('no --data and the run does not name its dataset');
+      mkdirSync(o.out, { recursive: true });
+      console.log(`wrote ${await write(model, data, o.out, o.count, o.seed)}`);
     });
 }
