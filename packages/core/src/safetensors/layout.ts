@@ -9,6 +9,7 @@ import { encodeBf16, encodeF16 } from '../half.ts';
 import { SafetensorsError, tensorLabel } from './errors.ts';
 import { assertLittleEndianHost, dtypeSize, elementCount, isDtype, type SafetensorsDtype } from './dtypes.ts';
 import { show } from './header.ts';
+import type { RawTensorArray } from './decode.ts';
 
 /**
  * The data of a tensor to write. A Uint8Array always holds the raw little-endian bytes (for
@@ -19,17 +20,7 @@ import { show } from './header.ts';
  *   I32: Int32Array   U32: Uint32Array   I16: Int16Array   U16: Uint16Array   I8: Int8Array
  *   U8, BOOL: Uint8Array (BOOL values must be 0 or 1)
  */
-export type TensorData =
-  | Float64Array
-  | Float32Array
-  | Uint16Array
-  | BigInt64Array
-  | BigUint64Array
-  | Int32Array
-  | Uint32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array;
+export type TensorData = RawTensorArray;
 
 export interface TensorToWrite {
   dtype: SafetensorsDtype;
