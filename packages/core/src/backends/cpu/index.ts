@@ -6,6 +6,7 @@ import type {
 } from '../../backend.ts';
 import { normalAt, uniformAt } from '../../random_bits.ts';
 import { attention, attentionGrad } from './attention.ts';
+import { combineRows } from './combine_rows.ts';
 import { conv2d, conv2dGradInput, conv2dGradWeight } from './conv2d.ts';
 import { binary, unary, unaryGrad, where } from './elementwise.ts';
 import { indexAdd, indexSelect, takeAlongAxis, takeAlongAxisGrad } from './indexing.ts';
@@ -13,6 +14,7 @@ import { gatherStrided, scatterStrided } from './layout.ts';
 import { matmul } from './matmul.ts';
 import { crossEntropy, crossEntropyGrad, normalize, normalizeGrad, softmax, softmaxGrad } from './nn.ts';
 import { reduce } from './reduce.ts';
+import { rope } from './rope.ts';
 
 export class CpuStorage implements Storage {
   readonly backend = 'cpu';
@@ -181,17 +183,8 @@ export class CpuBackend implements Backend {
     return { gq: this.wrap(gq), gk: this.wrap(gk), gv: this.wrap(gv) };
   }
   rope(x: Storage, cos: Storage, sin: Storage, b: number, h: number, t: number, d: number, inverse: boolean): Storage {
-    const X = this.f32(x, 'rope'), C = this.f32(cos, 'rope'), S = this.f32(sin, 'rope');
-    const out = new Float32Array(X.length), half = d / 2;
-    for (let bi = 0; bi < b; bi++) for (let hi = 0; hi < h; hi++) for (let ti = 0; ti < t; ti++) {
-      const xo = ((bi * h + hi) * t + ti) * d, co = (bi * t + ti) * d;
-      for (let i = 0; i < d; i++) {
-        let r: number;
-        if (!inverse) r = i < half ? -X[xo + i + half]! * S[co + i]! : X[xo + i - half]! * S[co + i]!;
-        else r = i < half ? X[xo + i + half]! * S[co + i + half]! : -X[xo + i - half]! * S[co + i - half]!;
-        out[xo + i] = X[xo + i]! * C[co + i]! + r;
-      }
-    }
+    const out = new Float32Array(x.size);
+    rope(this.f32(x, 'rope'), this.f32(cos, 'rope'), this.f32(sin, 'rope'), b, h, t, d, inverse, out);
     return this.wrap(out);
   }
   conv2d(x: Storage, w: Storage, bias: Storage | undefined, args: Conv2dArgs): Storage {
@@ -215,16 +208,8 @@ export class CpuBackend implements Backend {
     return this.wrap(out);
   }
   combineRows(inputs: readonly Storage[], coefs: readonly Storage[], rows: number, cols: number): Storage {
-    if (inputs.length !== coefs.length || inputs.length < 1 || inputs.length > 3) throw new Error(`combineRows: needs 1 to 3 inputs with one coefficient vector each, got ${inputs.length} and ${coefs.length}`);
-    const xs = inputs.map((s) => this.f32(s, 'combineRows')), cs = coefs.map((s) => this.f32(s, 'combineRows'));
     const out = new Float32Array(rows * cols);
-    for (let k = 0; k < xs.length; k++) {
-      const x = xs[k]!, c = cs[k]!;
-      for (let r = 0; r < rows; r++) {
-        const a = c[r]!, o = r * cols;
-        for (let j = 0; j < cols; j++) out[o + j] += a * x[o + j]!;
-      }
-    }
+    combineRows(inputs.map((s) => this.f32(s, 'combineRows')), coefs.map((s) => this.f32(s, 'combineRows')), rows, cols, out);
     return this.wrap(out);
   }
   adamwInPlace(param: Storage, grad: Storage, m: Storage, v: Storage, a: AdamWArgs): void {

@@ -410,12 +410,8 @@ export class WasmBackend implements Backend {
   }
   combineRows(inputs: readonly Storage[], coefs: readonly Storage[], rows: number, cols: number): Storage {
     this.fallback('combineRows');
-    const out = this.alloc(rows * cols, 'float32'), y = this.f32(out, 'combineRows');
-    y.fill(0);
-    inputs.forEach((s, k) => {
-      const x = this.f32(s, 'combineRows'), c = this.f32(coefs[k]!, 'combineRows');
-      for (let r = 0; r < rows; r++) for (let j = r * cols; j < (r + 1) * cols; j++) y[j] += c[r]! * x[j]!;
-    });
+    const out = this.alloc(rows * cols, 'float32');
+    ref.combineRows(inputs.map((s) => this.f32(s, 'combineRows')), coefs.map((s) => this.f32(s, 'combineRows')), rows, cols, this.f32(out, 'combineRows'));
     return out;
   }
   adamwInPlace(param: Storage, grad: Storage, m: Storage, v: Storage, a: AdamWArgs): void {
