@@ -62,7 +62,8 @@ export function normalizeGrad(xhat: Float32Array, rstd: Float32Array, gy: Float3
   }
 }
 
-function checkTarget(t: number, cols: number, ignoreIndex: number): void {
+/** A target must be a class index or ignoreIndex (shared with the wasm backend's native path). */
+export function checkTarget(t: number, cols: number, ignoreIndex: number): void {
   if (t !== ignoreIndex && !(t >= 0 && t < cols)) {
     throw new RangeError(`cross_entropy: target ${t} is out of range [0, ${cols}) and is not ignore_index ${ignoreIndex}`);
   }

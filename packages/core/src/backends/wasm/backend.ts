@@ -8,6 +8,7 @@ import type {
 } from '../../backend.ts';
 import { normalAt, uniformAt } from '../../random_bits.ts';
 import * as ref from './reference.ts';
+import { checkTarget } from '../cpu/nn.ts';
 import { Runtime, type RuntimeOptions } from './runtime.ts';
 import { Scratch } from './scratch.ts';
 import { WasmStorage } from './storage.ts';
@@ -29,12 +30,7 @@ type Arr = Float32Array | Int32Array;
 const numel = (s: readonly number[]): number => s.reduce((p, d) => p * d, 1);
 
 function checkTargets(t: Int32Array, rows: number, cols: number, ignoreIndex: number): void {
-  for (let r = 0; r < rows; r++) {
-    const v = t[r]!;
-    if (v !== ignoreIndex && !(v >= 0 && v < cols)) {
-      throw new RangeError(`cross_entropy: target ${v} is out of range [0, ${cols}) and is not ignore_index ${ignoreIndex}`);
-    }
-  }
+  for (let r = 0; r < rows; r++) checkTarget(t[r]!, cols, ignoreIndex);
 }
 
 export class WasmBackend implements Backend {
