@@ -1,6 +1,6 @@
 // Reverse-mode automatic differentiation over the graph of GradNodes.
 import { engine, keep, noGrad, tidy } from './engine.ts';
-import type { Tensor } from './tensor.ts';
+import { Tensor } from './tensor.ts';
 import { shapeStr } from './shape.ts';
 
 /** Tensors reachable from root through nodes, ordered so every tensor follows its inputs. */
@@ -38,7 +38,7 @@ export function backward(root: Tensor, gradient?: Tensor, targets?: Set<Tensor>)
   const grads = new Map<Tensor, Tensor>();
   const captured = new Map<Tensor, Tensor>();
   noGrad(() => {
-    const g0 = gradient ? gradient : onesLike(root);
+    const g0 = gradient ? gradient : constantLike(root, 1);
     grads.set(root, g0);
     for (let idx = order.length - 1; idx >= 0; idx--) {
       const t = order[idx]!;
@@ -87,9 +87,10 @@ export function backward(root: Tensor, gradient?: Tensor, targets?: Set<Tensor>)
   return captured;
 }
 
-function onesLike(t: Tensor): Tensor {
-  // Imported lazily to keep this file free of the creation module (and its cycle).
-  return t.mul(0).add(1);
+/** A float32 constant shaped like t, filled directly (t * 0 + c would turn a NaN or inf in t
+ * into a NaN gradient). */
+function constantLike(t: Tensor, value: number): Tensor {
+  return Tensor.fromStorage(t.backend, t.backend.fill(t.size, 'float32', value), t.shape);
 }
 
 /**
@@ -107,7 +108,7 @@ export function valueAndGrad<A extends Tensor[]>(f: (...args: A) => Tensor): (..
     if (!engine.gradEnabled) throw new Error('valueAndGrad(): called inside noGrad()');
     const value = f(...inputs);
     const captured = backward(value, undefined, new Set(inputs));
-    const grads = inputs.map((inp) => captured.get(inp) ?? inp.mul(0));
+    const grads = inputs.map((inp) => captured.get(inp) ?? constantLike(inp, 0));
     return { value: value.detach(), grads };
   };
 }

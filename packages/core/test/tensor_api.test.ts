@@ -116,3 +116,14 @@ test('noGrad records nothing; detach cuts the graph; .grad accumulates across ba
   x.zeroGrad();
   assert.equal(x.grad, null);
 });
+
+test('backward seeds the output gradient with ones even when the output is inf or NaN', () => {
+  const x = tensor([1, 2], undefined, { requiresGrad: true });
+  x.mul(Infinity).sum().backward();
+  assert.deepEqual(x.grad!.arraySync(), [Infinity, Infinity]);
+  const [g] = grad((a: ReturnType<typeof tensor>) => a.mul(NaN).sum().mul(0))(tensor([1]));
+  assert.ok(Number.isNaN((g!.arraySync() as number[])[0]));
+  // An argument the function ignores gets a zero gradient, even where it holds NaN.
+  const grads = grad((a: ReturnType<typeof tensor>, _b: ReturnType<typeof tensor>) => a.sum())(tensor([1]), tensor([NaN, 2]));
+  assert.deepEqual(grads[1]!.arraySync(), [0, 0]);
+});
