@@ -1,7 +1,7 @@
 // A 2-layer MLP learns a toy regression with AdamW: the smallest end-to-end use of
 // @reconvla/core (tensors, autograd, nn, optim, tidy) on the best available backend.
-//   npm run main                       (installs what is missing, then runs this)
-//   RECONVLA_BACKEND=cpu npx tsx examples/mlp_regression.ts --steps 300
+//   npx tsx examples/mlp_regression.ts [--steps 400] [--hidden 64]   (RECONVLA_BACKEND picks the backend)
+// It exits non-zero unless the loss falls at least 5x (test/examples.test.ts runs it).
 import { parseArgs } from 'node:util';
 import { manualSeed, mseLoss, nn, optim, rand, tidy, useBackend, noGrad, keep, type Tensor } from '@reconvla/core';
 
