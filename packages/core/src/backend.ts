@@ -7,8 +7,17 @@
 //   ends in `Into`/`InPlace`, which write into a storage the tensor layer owns exclusively.
 // - Shapes and sizes arrive as plain numbers; a backend may cache compiled kernels by them.
 // - float32 is the compute dtype, int32 is for indices and token ids.
+// - float16 is a storage dtype (IEEE half, 2 bytes): matmul and attention read it (any mix with
+//   float32, f32 accumulation, float32 out), indexSelect reads a float16 table into float32 rows,
+//   and cast converts it; the tensor layer casts it to float32 before every other kernel.
 
-export type DType = 'float32' | 'int32';
+export type DType = 'float32' | 'int32' | 'float16';
+
+/** Host data for fromArray: Uint16Array holds IEEE float16 bit patterns (a float16 storage). */
+export type HostArray = Float32Array | Int32Array | Uint16Array;
+
+/** Bytes per element of a storage of this dtype. */
+export function dtypeBytes(dtype: DType): number { return dtype === 'float16' ? 2 : 4; }
 
 /** An opaque block of device memory. Backends put what they need behind it. */
 export interface Storage {
@@ -89,9 +98,10 @@ export interface Backend {
   // --- memory -----------------------------------------------------------------------------
   /** A new zero-filled storage. */
   zeros(size: number, dtype: DType): Storage;
-  /** Upload host data (the backend may keep the array; callers must not mutate it after). */
-  fromArray(data: Float32Array | Int32Array): Storage;
-  /** Read a storage back to the host. */
+  /** Upload host data (the backend may keep the array; callers must not mutate it after).
+   * A Uint16Array is float16 bits and gives a float16 storage. */
+  fromArray(data: HostArray): Storage;
+  /** Read a storage back to the host (a float16 storage reads as its float32 values). */
   read(s: Storage): Promise<Float32Array | Int32Array>;
   /** Synchronous read, for backends whose memory is on the host; others throw. */
   readSync(s: Storage): Float32Array | Int32Array;
@@ -103,6 +113,9 @@ export interface Backend {
 
   // --- elementwise --------------------------------------------------------------------------
   fill(size: number, dtype: DType, value: number): Storage;
+  /** float32 <-> int32 (truncation) and float32 <-> float16 (round to nearest even, overflow to
+   * inf: the caller checks the range). int32 <-> float16 is not asked for (the tensor layer
+   * goes through float32). */
   cast(x: Storage, dtype: DType): Storage;
   unary(op: UnaryOp, x: Storage): Storage;
   /** dx = gy * f'(x) for the unary op. */
@@ -126,6 +139,7 @@ export interface Backend {
 
   // --- indexing -----------------------------------------------------------------------------
   /** x viewed as [outer, len, inner]; out[o, j, i] = x[o, ids[j], i] for j < ids.size.
+   * A float16 x gives float32 rows (an embedding table stored in half precision).
    * Out-of-range ids are a caller error (CPU throws; GPU backends write 0), likewise below. */
   indexSelect(x: Storage, shape: ReduceShape, ids: Storage): Storage;
   /** The transpose of indexSelect: out [outer, len, inner] zeros, out[o, ids[j], i] += g[o, j, i]. */
@@ -136,6 +150,7 @@ export interface Backend {
   takeAlongAxisGrad(g: Storage, shape: ReduceShape, idx: Storage, k: number): Storage;
 
   // --- linear algebra -----------------------------------------------------------------------
+  /** a and b may each be float32 or float16; accumulation and the output are float32. */
   matmul(a: Storage, b: Storage, args: MatmulArgs): Storage;
 
   // --- fused neural-network kernels -------------------------------------------------------
@@ -155,7 +170,9 @@ export interface Backend {
   /** d logits given the upstream gradient of each row's loss. */
   crossEntropyGrad(logits: Storage, targets: Storage, gLoss: Storage, rows: number, cols: number, ignoreIndex: number): Storage;
   /** Scaled dot-product attention. q [B,H,tq,D], k [B,Hkv,tk,D], v [B,Hkv,tk,Dv] -> out [B,H,tq,Dv],
-   * and the per-row log-sum-exp [B,H,tq] of the scaled scores, for the backward pass. */
+   * and the per-row log-sum-exp [B,H,tq] of the scaled scores, for the backward pass.
+   * q, k and v may each be float32 or float16 (float32 accumulation and outputs); the mask and
+   * every operand of attentionGrad are float32. */
   attention(q: Storage, k: Storage, v: Storage, args: AttentionArgs): { out: Storage; lse: Storage };
   attentionGrad(q: Storage, k: Storage, v: Storage, out: Storage, lse: Storage, gOut: Storage, args: AttentionArgs): { gq: Storage; gk: Storage; gv: Storage };
   /** Rotary embedding over the last axis of x [B,H,T,D] with cos/sin [B,T,D] (rotate_half form).

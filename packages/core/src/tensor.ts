@@ -7,6 +7,7 @@ import type { Shape } from './shape.ts';
 import { shapeStr, sizeOf } from './shape.ts';
 import * as F from './ops/index.ts';
 import { backward as runBackward } from './autograd.ts';
+import { encodeF16 } from './half.ts';
 
 /** A storage shared by a tensor and its reshaped views. */
 export class TensorData {
@@ -97,7 +98,7 @@ export class Tensor {
   }
 
   // --- reading values ------------------------------------------------------------------------
-  /** The values as a flat typed array (copies from the device). */
+  /** The values as a flat typed array (copies from the device); float16 reads as float32 values. */
   async data(): Promise<Float32Array | Int32Array> { return this.backend.read(this.storage); }
   /** Synchronous read, only for host-memory backends (cpu, wasm). */
   dataSync(): Float32Array | Int32Array { return this.backend.readSync(this.storage); }
@@ -110,6 +111,10 @@ export class Tensor {
 
   // --- autograd ------------------------------------------------------------------------------
   requiresGrad_(flag = true): this {
+    if (flag && this.dtype === 'float16') {
+      throw new Error(`requiresGrad: ${this.name ? `"${this.name}" ` : ''}${shapeStr(this.shape)} is float16, a storage dtype for frozen weights; `
+        + 'gradients are float32 only (train a float32 copy: astype(\'float32\'))');
+    }
     if (flag && this.dtype !== 'float32') throw new Error(`requiresGrad: only float32 tensors can require gradients, got ${this.dtype}`);
     this.requiresGrad = flag;
     return this;
@@ -182,7 +187,9 @@ export class Tensor {
   /** Copies this tensor to another backend (no gradient flows across). */
   async to(backend: Backend): Promise<Tensor> {
     if (backend === this.backend) return this;
-    return Tensor.fromStorage(backend, backend.fromArray(await this.data()), this.shape);
+    const data = await this.data();
+    // float16 values read back as float32 are exact halves: re-encoding them is lossless.
+    return Tensor.fromStorage(backend, backend.fromArray(this.dtype === 'float16' ? encodeF16(data as Float32Array) : data), this.shape);
   }
 }
 

@@ -4,7 +4,7 @@ import { padShape, shapeStr } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { astype, where } from './elementwise.ts';
 import { expand } from './layout.ts';
-import { record, requireFloat, sameBackend, scalarLike, wrap } from './record.ts';
+import { f32, record, requireFloat, sameBackend, scalarLike, wrap } from './record.ts';
 
 export interface AttentionOptions {
   /** Hide key j from query i when j > i (aligned to the end when tk > tq). */
@@ -58,7 +58,8 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   const lseT = wrap(b, lse, [batch, heads, tq]);
   const maskT = mask; // keep the mask alive for the backward pass
   return record(y, 'attention', [q, k, v], (gy) => {
-    const g = b.attentionGrad(q.storage, k.storage, v.storage, y.storage, lseT.storage, gy.storage,
+    // The backward kernels are float32 only: a float16 k/v (a frozen half KV cache) is cast here.
+    const g = b.attentionGrad(f32(q).storage, f32(k).storage, f32(v).storage, y.storage, lseT.storage, gy.storage,
       { ...args, ...(maskT ? { mask: maskT.storage } : {}) });
     return [wrap(b, g.gq, q.shape), wrap(b, g.gk, k.shape), wrap(b, g.gv, v.shape)];
   });

@@ -4,7 +4,7 @@ import type { Conv2dArgs } from '../backend.ts';
 import { shapeStr } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { expand, reshape, slice } from './layout.ts';
-import { record, requireFloat, sameBackend, wrap } from './record.ts';
+import { f32, record, requireFloat, sameBackend, wrap } from './record.ts';
 import { mean, sum } from './reduce.ts';
 
 export interface Conv2dOptions {
@@ -14,7 +14,8 @@ export interface Conv2dOptions {
 }
 
 /** Cross-correlation of x [N, C, H, W] with w [O, C, KH, KW], plus bias [O]. */
-export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+export function conv2d(x0: Tensor, w0: Tensor, bias0?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const x = f32(x0), w = f32(w0), bias = bias0 ? f32(bias0) : bias0;
   requireFloat('conv2d', x, w);
   sameBackend('conv2d', x, w);
   if (x.rank !== 4 || w.rank !== 4 || x.shape[1] !== w.shape[1]) {

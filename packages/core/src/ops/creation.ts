@@ -3,6 +3,7 @@ import type { Backend, DType } from '../backend.ts';
 import { getBackend } from '../engine.ts';
 import { checkShape, shapeStr, sizeOf } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
+import { encodeF16 } from '../half.ts';
 import { wrap } from './record.ts';
 
 export type NestedArray = number | readonly NestedArray[];
@@ -23,7 +24,8 @@ function finish(t: Tensor, opts: CreateOptions): Tensor {
 
 /**
  * A tensor from nested arrays, a flat array plus shape, or a typed array. Float32Array and
- * plain numbers give float32, Int32Array gives int32, unless dtype says otherwise.
+ * plain numbers give float32, Int32Array gives int32, unless dtype says otherwise. (Float16
+ * bit patterns: fromF16Bits.)
  */
 export function tensor(data: NestedArray | Float32Array | Int32Array | readonly number[], shape?: readonly number[], opts: CreateOptions = {}): Tensor {
   const backend = opts.backend ?? getBackend();
@@ -36,7 +38,8 @@ export function tensor(data: NestedArray | Float32Array | Int32Array | readonly 
   checkShape(s, 'tensor');
   if (sizeOf(s) !== flat.length) throw new Error(`tensor: ${flat.length} values do not fill shape ${shapeStr(s)}${shape ? '' : ' (ragged nested array?)'}`);
   const dtype = opts.dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
-  const arr = dtype === 'float32' ? Float32Array.from(flat) : Int32Array.from(flat, (v) => Math.trunc(v));
+  // float16 rounds the values to nearest even (overflow to inf, as torch.tensor(..., dtype=float16)).
+  const arr = dtype === 'float32' ? Float32Array.from(flat) : dtype === 'float16' ? encodeF16(Float32Array.from(flat)) : Int32Array.from(flat, (v) => Math.trunc(v));
   return finish(wrap(backend, backend.fromArray(arr), s), opts);
 }
 
@@ -59,5 +62,13 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   const arr = dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
   for (let i = 0; i < n; i++) arr[i] = start + i * step;
   const backend = opts.backend ?? getBackend();
-  return finish(wrap(backend, backend.fromArray(arr), [n]), opts);
+  return finish(wrap(backend, backend.fromArray(dtype === 'float16' ? encodeF16(arr as Float32Array) : arr), [n]), opts);
+}
+
+/** A float16 tensor from IEEE half bit patterns (e.g. an F16 checkpoint entry), uploaded as is. */
+export function fromF16Bits(bits: Uint16Array, shape: readonly number[], opts: { backend?: Backend } = {}): Tensor {
+  checkShape(shape, 'fromF16Bits');
+  if (sizeOf(shape) !== bits.length) throw new Error(`fromF16Bits: ${bits.length} values do not fill shape ${shapeStr(shape)}`);
+  const backend = opts.backend ?? getBackend();
+  return wrap(backend, backend.fromArray(bits), shape);
 }

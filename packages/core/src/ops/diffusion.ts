@@ -5,14 +5,15 @@ import { shapeStr } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { mul } from './elementwise.ts';
 import { reshape } from './layout.ts';
-import { record, requireFloat, sameBackend, wrap } from './record.ts';
+import { f32, record, requireFloat, sameBackend, wrap } from './record.ts';
 import { sum } from './reduce.ts';
 
 /**
  * out[n, ...] = sum_k coefs[k][n] * xs[k][n, ...] for tensors xs of one shape [N, ...] and
  * coefficient vectors [N]. Differentiable in the xs and in the coefficients.
  */
-export function combineRows(xs: readonly Tensor[], coefs: readonly Tensor[]): Tensor {
+export function combineRows(xs0: readonly Tensor[], coefs0: readonly Tensor[]): Tensor {
+  const xs = xs0.map(f32), coefs = coefs0.map(f32);
   if (xs.length === 0 || xs.length > 3 || xs.length !== coefs.length) {
     throw new Error(`combineRows: needs 1 to 3 tensors with one coefficient vector each, got ${xs.length} and ${coefs.length}`);
   }

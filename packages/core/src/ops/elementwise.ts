@@ -2,12 +2,13 @@
 import type { BinaryOp, DifferentiableUnaryOp, DType, UnaryOp } from '../backend.ts';
 import { broadcastShapes, padShape, sameShape, shapeStr } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { record, sameBackend, scalarLike, wrap } from './record.ts';
+import { f32, record, sameBackend, scalarLike, wrap } from './record.ts';
 import { sumTo } from './reduce.ts';
 
 // --- unary -----------------------------------------------------------------------------------
 
-function unaryOp(op: UnaryOp, x: Tensor): Tensor {
+function unaryOp(op: UnaryOp, x0: Tensor): Tensor {
+  const x = f32(x0);
   const out = wrap(x.backend, x.backend.unary(op, x.storage), x.shape);
   if (op === 'sign') return out;
   return record(out, op, [x], (gy) => [wrap(x.backend, x.backend.unaryGrad(op as DifferentiableUnaryOp, x.storage, gy.storage), x.shape)]);
@@ -33,8 +34,12 @@ export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   return unaryOp(approximate === 'tanh' ? 'gelu_tanh' : 'gelu_erf', x);
 }
 
+/** A copy in another dtype. float32 -> float16 rounds to nearest even and, like torch's .half(),
+ * turns values beyond float16's range (|x| >= 65520) into inf; int32 <-> float16 goes through
+ * float32. No gradient flows through a cast. */
 export function astype(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
+  if ((x.dtype === 'int32' && dtype === 'float16') || (x.dtype === 'float16' && dtype === 'int32')) return astype(astype(x, 'float32'), dtype);
   return wrap(x.backend, x.backend.cast(x.storage, dtype), x.shape);
 }
 
@@ -44,8 +49,8 @@ function operands(op: string, a: Tensor | number, b: Tensor | number): [Tensor, 
   const t = typeof a === 'number' ? (b as Tensor) : a;
   const backend = t.backend;
   const isFrac = (v: Tensor | number): boolean => typeof v === 'number' && !Number.isInteger(v);
-  const dtype: DType = t.dtype === 'float32' || isFrac(a) || isFrac(b) ? 'float32' : 'int32';
-  let A = scalarLike(a, backend, dtype), B = scalarLike(b, backend, dtype);
+  const dtype: DType = t.dtype !== 'int32' || isFrac(a) || isFrac(b) ? 'float32' : 'int32';
+  let A = f32(scalarLike(a, backend, dtype)), B = f32(scalarLike(b, backend, dtype));
   sameBackend(op, A, B);
   if (A.dtype !== B.dtype) { A = astype(A, 'float32'); B = astype(B, 'float32'); }
   return [A, B];
@@ -109,7 +114,8 @@ export const gt = (a: Tensor | number, b: Tensor | number): Tensor => compare('g
 export const ge = (a: Tensor | number, b: Tensor | number): Tensor => compare('ge', a, b);
 
 /** cond != 0 ? a : b, broadcasting all three. */
-export function where(cond: Tensor, x: Tensor | number, y: Tensor | number): Tensor {
+export function where(cond0: Tensor, x: Tensor | number, y: Tensor | number): Tensor {
+  const cond = f32(cond0);
   // Two scalars take their backend from cond (operands() needs one tensor to find it).
   const [a, b] = operands('where', typeof x === 'number' && typeof y === 'number' ? scalarLike(x, cond.backend, 'float32') : x, y);
   sameBackend('where', cond, a, b);

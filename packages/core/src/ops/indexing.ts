@@ -2,10 +2,11 @@
 import { normAxis, shapeStr, splitAt } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { reshape } from './layout.ts';
-import { record, requireInt, sameBackend, wrap } from './record.ts';
+import { f32, record, requireInt, sameBackend, wrap } from './record.ts';
 
 /** torch.gather with an index of x's shape except along axis (the common case). */
-export function takeAlongAxis(x: Tensor, axis: number, idx: Tensor): Tensor {
+export function takeAlongAxis(x0: Tensor, axis: number, idx: Tensor): Tensor {
+  const x = f32(x0);
   requireInt('gather', idx, 'index');
   sameBackend('gather', x, idx);
   if (idx.rank !== x.rank || idx.shape.some((d, i) => i !== axis && d !== x.shape[i])) {
@@ -20,7 +21,8 @@ export function gather(x: Tensor, dim: number, idx: Tensor): Tensor {
   return takeAlongAxis(x, normAxis(dim, x.rank, 'gather'), idx);
 }
 
-/** Rows (slices along dim) of x picked by a 1-D index; repeated ids accumulate gradient. */
+/** Rows (slices along dim) of x picked by a 1-D index; repeated ids accumulate gradient. A
+ * float16 x (a half embedding table) gives float32 rows, read natively by every backend. */
 export function indexSelect(x: Tensor, dim: number, ids: Tensor): Tensor {
   requireInt('indexSelect', ids, 'index');
   sameBackend('indexSelect', x, ids);

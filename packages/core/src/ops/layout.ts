@@ -3,15 +3,19 @@
 import type { StridedView } from '../backend.ts';
 import { checkShape, contiguousStrides, normAxis, sameShape, shapeStr, sizeOf } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
-import { record, sameBackend, wrap } from './record.ts';
+import { f32, record, sameBackend, wrap } from './record.ts';
 import { sumTo } from './reduce.ts';
 
-function gather(x: Tensor, view: StridedView): Tensor {
+// A float16 tensor is cast to float32 first: strided views of half storages are not kernels of
+// their own (reshape, which shares storage, keeps float16).
+function gather(x0: Tensor, view: StridedView): Tensor {
+  const x = f32(x0);
   return wrap(x.backend, x.backend.gatherStrided(x.storage, view), view.shape);
 }
 
 /** zeros of `shape` with src written into the strided view (the transpose of gather). */
-function scatterIntoZeros(src: Tensor, shape: readonly number[], view: StridedView): Tensor {
+function scatterIntoZeros(src0: Tensor, shape: readonly number[], view: StridedView): Tensor {
+  const src = f32(src0);
   const b = src.backend;
   const dst = b.zeros(sizeOf(shape), src.dtype);
   b.scatterStridedInto(dst, view, src.storage);
@@ -123,6 +127,7 @@ export function repeat(x: Tensor, reps: readonly number[]): Tensor {
 
 export function concat(xs: readonly Tensor[], dim = 0): Tensor {
   if (xs.length === 0) throw new Error('concat: no tensors given');
+  xs = xs.map(f32);
   const first = xs[0]!;
   const d = normAxis(dim, first.rank, 'concat');
   const backend = sameBackend('concat', ...xs);

@@ -4,7 +4,7 @@ import type { MatmulArgs } from '../backend.ts';
 import { broadcastShapes, shapeStr } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { expand, reshape, squeeze, unsqueeze } from './layout.ts';
-import { record, requireFloat, sameBackend, wrap } from './record.ts';
+import { f32, record, requireFloat, sameBackend, wrap } from './record.ts';
 import { sum } from './reduce.ts';
 
 interface RawMatmul { batch: number; m: number; k: number; n: number; transA?: boolean; transB?: boolean; aBatchStride?: number; bBatchStride?: number; bias?: Tensor }
@@ -14,7 +14,7 @@ function mm(a: Tensor, b: Tensor, r: RawMatmul): Tensor {
   const args: MatmulArgs = {
     batch: r.batch, m: r.m, k: r.k, n: r.n, transA: r.transA ?? false, transB: r.transB ?? false,
     aBatchStride: r.aBatchStride ?? r.m * r.k, bBatchStride: r.bBatchStride ?? r.k * r.n,
-    ...(r.bias ? { bias: r.bias.storage } : {}),
+    ...(r.bias ? { bias: f32(r.bias).storage } : {}), // operands may be float16, the bias is float32
   };
   return wrap(a.backend, a.backend.matmul(a.storage, b.storage, args), [r.batch, r.m, r.n]);
 }

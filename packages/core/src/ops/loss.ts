@@ -2,7 +2,7 @@
 import { shapeStr } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { div, square, sub } from './elementwise.ts';
-import { record, requireFloat, requireInt, sameBackend, wrap } from './record.ts';
+import { f32, record, requireFloat, requireInt, sameBackend, wrap } from './record.ts';
 import { mean, sum } from './reduce.ts';
 
 export interface CrossEntropyOptions { ignoreIndex?: number; reduction?: 'mean' | 'sum' | 'none' }
@@ -11,7 +11,8 @@ export interface CrossEntropyOptions { ignoreIndex?: number; reduction?: 'mean' 
  * Cross-entropy of logits [N, C] against int32 targets [N]. 'mean' divides by the number of
  * targets that are not ignoreIndex (NaN when there are none, as in PyTorch).
  */
-export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+export function crossEntropy(logits0: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const logits = f32(logits0);
   const ignoreIndex = opts.ignoreIndex ?? -100, reduction = opts.reduction ?? 'mean';
   requireFloat('cross_entropy', logits);
   requireInt('cross_entropy', targets, 'targets');

@@ -4,10 +4,11 @@ import { shapeStr, sizeOf } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { add, mul } from './elementwise.ts';
 import { reshape } from './layout.ts';
-import { record, requireFloat, wrap } from './record.ts';
+import { f32, record, requireFloat, wrap } from './record.ts';
 
 /** Rows of [rows, cols] scaled to zero mean (unless rms) and unit variance/RMS. */
-function normalizeRows(x: Tensor, cols: number, eps: number, rms: boolean): Tensor {
+function normalizeRows(x0: Tensor, cols: number, eps: number, rms: boolean): Tensor {
+  const x = f32(x0);
   const rows = x.size / cols, b = x.backend;
   const { y, mean, rstd } = b.normalize(x.storage, rows, cols, eps, rms);
   b.free(mean);

@@ -27,10 +27,18 @@ export function sameBackend(op: string, ...ts: Tensor[]): Backend {
   return b;
 }
 
+/** Operands of ops that read float16 natively (matmul, attention): float32 or float16. */
 export function requireFloat(op: string, ...ts: Tensor[]): void {
   for (const t of ts) {
-    if (t.dtype !== 'float32') throw new TypeError(`${op}: expected a float32 tensor, got ${t.dtype} ${shapeStr(t.shape)}`);
+    if (t.dtype === 'int32') throw new TypeError(`${op}: expected a float32 or float16 tensor, got int32 ${shapeStr(t.shape)}${t.name ? ` ("${t.name}")` : ''}`);
   }
+}
+
+/** float16 is a storage dtype: every kernel but matmul, attention and indexSelect computes on
+ * float32, so their ops cast a float16 operand here (one cast per use; nothing is cached, so
+ * a half weight stays half in memory). Other dtypes pass through unchanged. */
+export function f32(t: Tensor): Tensor {
+  return t.dtype === 'float16' ? wrap(t.backend, t.backend.cast(t.storage, 'float32'), t.shape) : t;
 }
 
 export function requireInt(op: string, t: Tensor, what: string): void {

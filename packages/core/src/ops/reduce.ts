@@ -3,7 +3,7 @@ import type { ReduceOp } from '../backend.ts';
 import { normAxis, padShape, shapeStr, splitAt } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { expand, reshape } from './layout.ts';
-import { record, requireFloat, wrap } from './record.ts';
+import { f32, record, requireFloat, wrap } from './record.ts';
 import { div } from './elementwise.ts';
 import { takeAlongAxis } from './indexing.ts';
 
@@ -23,7 +23,8 @@ function finalShape(shape: readonly number[], axes: readonly number[], keepdim: 
 }
 
 /** Reduce one axis without gradient, keeping it as size 1. */
-function reduceAxis(op: ReduceOp, x: Tensor, axis: number): Tensor {
+function reduceAxis(op: ReduceOp, x0: Tensor, axis: number): Tensor {
+  const x = f32(x0);
   const s = splitAt(x.shape, axis);
   const shape = [...x.shape];
   shape[axis] = 1;

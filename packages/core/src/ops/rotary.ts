@@ -3,7 +3,7 @@ import { shapeStr } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { astype, cos as cosOp, mul, sin as sinOp } from './elementwise.ts';
 import { concat, reshape } from './layout.ts';
-import { record, requireFloat, requireInt, sameBackend, wrap } from './record.ts';
+import { f32, record, requireFloat, requireInt, sameBackend, wrap } from './record.ts';
 import { noGrad } from '../engine.ts';
 
 /**
@@ -28,7 +28,8 @@ export function rotaryCosSin(positionIds: Tensor, dim: number, theta: number): {
 }
 
 /** x [B, H, T, D] rotated by cos/sin [B, T, D]: x*cos + rotate_half(x)*sin. */
-export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
+export function applyRotary(x0: Tensor, cos0: Tensor, sin0: Tensor): Tensor {
+  const x = f32(x0), cos = f32(cos0), sin = f32(sin0);
   requireFloat('rotary', x, cos, sin);
   sameBackend('rotary', x, cos, sin);
   const [b, h, t, d] = x.shape as [number, number, number, number];

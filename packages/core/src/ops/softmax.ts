@@ -2,9 +2,10 @@
 import { normAxis } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { transpose } from './layout.ts';
-import { record, requireFloat, wrap } from './record.ts';
+import { f32, record, requireFloat, wrap } from './record.ts';
 
-function softmaxLast(x: Tensor, log: boolean): Tensor {
+function softmaxLast(x0: Tensor, log: boolean): Tensor {
+  const x = f32(x0);
   const cols = x.shape[x.rank - 1] ?? 1, rows = x.size / Math.max(cols, 1);
   const b = x.backend;
   const out = wrap(b, b.softmax(x.storage, rows, cols, log), x.shape);

@@ -1,9 +1,10 @@
 // The pure-TypeScript CPU backend: the reference every other backend is tested against.
 // Storages are typed arrays on the host; kernels live in the files beside this one.
 import type {
-  AdamWArgs, AttentionArgs, Backend, BackendInfo, BinaryOp, Conv2dArgs, DifferentiableUnaryOp, DType, MatmulArgs,
+  AdamWArgs, AttentionArgs, Backend, BackendInfo, BinaryOp, Conv2dArgs, DifferentiableUnaryOp, DType, HostArray, MatmulArgs,
   ReduceOp, ReduceShape, Storage, StridedView, UnaryOp,
 } from '../../backend.ts';
+import { decodeF16, encodeF16 } from '../../half.ts';
 import { normalAt, uniformAt } from '../../random_bits.ts';
 import { attention, attentionGrad } from './attention.ts';
 import { combineRows } from './combine_rows.ts';
@@ -18,13 +19,16 @@ import { rope } from './rope.ts';
 
 export class CpuStorage implements Storage {
   readonly backend = 'cpu';
-  constructor(readonly data: Float32Array | Int32Array) {}
-  get dtype(): DType { return this.data instanceof Float32Array ? 'float32' : 'int32'; }
+  /** A Uint16Array holds float16 bit patterns. */
+  constructor(readonly data: HostArray) {}
+  get dtype(): DType { return this.data instanceof Float32Array ? 'float32' : this.data instanceof Int32Array ? 'int32' : 'float16'; }
   get size(): number { return this.data.length; }
 }
 
+/** A typed array for a storage of dtype; compute kernels write float32 where a float16 dtype
+ * would be passed through (the tensor layer hands them float32 only). */
 function alloc(size: number, dtype: DType): Float32Array | Int32Array {
-  return dtype === 'float32' ? new Float32Array(size) : new Int32Array(size);
+  return dtype === 'int32' ? new Int32Array(size) : new Float32Array(size);
 }
 
 export class CpuBackend implements Backend {
@@ -36,41 +40,60 @@ export class CpuBackend implements Backend {
     return { name: 'cpu', summary: 'pure TypeScript reference (single thread)' };
   }
 
-  private wrap(data: Float32Array | Int32Array): CpuStorage {
+  private wrap(data: HostArray): CpuStorage {
     this.live++;
     this.liveBytes += data.byteLength;
     return new CpuStorage(data);
   }
 
-  /** The typed array behind a storage of this backend. */
+  /** The typed array behind a float32 or int32 storage of this backend (kernels other than
+   * matmul, attention, indexSelect and cast never see float16: the tensor layer casts first). */
   arr(s: Storage): Float32Array | Int32Array {
     if (!(s instanceof CpuStorage)) throw new TypeError(`cpu backend got a storage of backend '${s.backend}'`);
+    if (s.data instanceof Uint16Array) throw new TypeError('cpu backend: a float16 storage reached a float32/int32 kernel (cast it to float32 first)');
     return s.data;
   }
   private f32(s: Storage, what: string): Float32Array {
     const a = this.arr(s);
-    if (!(a instanceof Float32Array)) throw new TypeError(`${what}: expected float32, got int32`);
+    if (!(a instanceof Float32Array)) throw new TypeError(`${what}: expected float32, got ${s.dtype}`);
     return a;
+  }
+  /** float32 values of a float32 or float16 operand (float16 is decoded: one copy per call). */
+  private f32or16(s: Storage, what: string): Float32Array {
+    if (s instanceof CpuStorage && s.data instanceof Uint16Array) return decodeF16(s.data);
+    return this.f32(s, what);
   }
   private i32(s: Storage, what: string): Int32Array {
     const a = this.arr(s);
-    if (!(a instanceof Int32Array)) throw new TypeError(`${what}: expected int32 indices, got float32`);
+    if (!(a instanceof Int32Array)) throw new TypeError(`${what}: expected int32 indices, got ${s.dtype}`);
     return a;
   }
 
-  zeros(size: number, dtype: DType): Storage { return this.wrap(alloc(size, dtype)); }
-  fromArray(data: Float32Array | Int32Array): Storage { return this.wrap(data); }
+  zeros(size: number, dtype: DType): Storage { return this.wrap(dtype === 'float16' ? new Uint16Array(size) : alloc(size, dtype)); }
+  fromArray(data: HostArray): Storage { return this.wrap(data); }
   async read(s: Storage): Promise<Float32Array | Int32Array> { return this.readSync(s); }
-  readSync(s: Storage): Float32Array | Int32Array { return this.arr(s).slice(); }
+  readSync(s: Storage): Float32Array | Int32Array {
+    if (s instanceof CpuStorage && s.data instanceof Uint16Array) return decodeF16(s.data);
+    return this.arr(s).slice();
+  }
   free(s: Storage): void {
+    if (!(s instanceof CpuStorage)) throw new TypeError(`cpu backend got a storage of backend '${s.backend}'`);
     this.live--;
-    this.liveBytes -= this.arr(s).byteLength;
+    this.liveBytes -= s.data.byteLength;
   }
   memory(): { liveStorages: number; liveBytes: number } { return { liveStorages: this.live, liveBytes: this.liveBytes }; }
   async sync(): Promise<void> {}
 
-  fill(size: number, dtype: DType, value: number): Storage { return this.wrap(alloc(size, dtype).fill(value)); }
+  fill(size: number, dtype: DType, value: number): Storage {
+    if (dtype === 'float16') return this.wrap(encodeF16(new Float32Array(size).fill(value)));
+    return this.wrap(alloc(size, dtype).fill(value));
+  }
   cast(x: Storage, dtype: DType): Storage {
+    if (x.dtype === 'float16' || dtype === 'float16') {
+      if (x.dtype === 'int32' || dtype === 'int32') throw new TypeError(`cast: ${x.dtype} -> ${dtype} goes through float32 (the tensor layer does that)`);
+      if (x.dtype === dtype) return this.wrap((x as CpuStorage).data.slice());
+      return this.wrap(dtype === 'float16' ? encodeF16(this.f32(x, 'cast')) : this.f32or16(x, 'cast'));
+    }
     const src = this.arr(x), out = alloc(src.length, dtype);
     if (dtype === 'int32') for (let i = 0; i < src.length; i++) out[i] = Math.trunc(src[i]!);
     else out.set(src);
@@ -116,6 +139,12 @@ export class CpuBackend implements Backend {
   indexSelect(x: Storage, shape: ReduceShape, ids: Storage): Storage {
     const idx = this.i32(ids, 'indexSelect');
     const out = alloc(shape.outer * idx.length * shape.inner, x.dtype);
+    // A float16 table: gather the halves, then decode only the selected rows.
+    if (x instanceof CpuStorage && x.data instanceof Uint16Array) {
+      const bits = new Uint16Array(out.length);
+      indexSelect(x.data, shape, idx, bits);
+      return this.wrap(decodeF16(bits));
+    }
     indexSelect(this.arr(x), shape, idx, out);
     return this.wrap(out);
   }
@@ -137,7 +166,7 @@ export class CpuBackend implements Backend {
 
   matmul(a: Storage, b: Storage, args: MatmulArgs): Storage {
     const out = new Float32Array(args.batch * args.m * args.n);
-    matmul(this.f32(a, 'matmul'), this.f32(b, 'matmul'), args.bias ? this.f32(args.bias, 'matmul bias') : undefined, args, out);
+    matmul(this.f32or16(a, 'matmul'), this.f32or16(b, 'matmul'), args.bias ? this.f32(args.bias, 'matmul bias') : undefined, args, out);
     return this.wrap(out);
   }
 
@@ -173,7 +202,7 @@ export class CpuBackend implements Backend {
   }
   attention(q: Storage, k: Storage, v: Storage, args: AttentionArgs): { out: Storage; lse: Storage } {
     const out = new Float32Array(args.batch * args.heads * args.tq * args.dimV), lse = new Float32Array(args.batch * args.heads * args.tq);
-    attention(this.f32(q, 'attention'), this.f32(k, 'attention'), this.f32(v, 'attention'), args.mask ? this.f32(args.mask, 'attention mask') : undefined, args, out, lse);
+    attention(this.f32or16(q, 'attention'), this.f32or16(k, 'attention'), this.f32or16(v, 'attention'), args.mask ? this.f32(args.mask, 'attention mask') : undefined, args, out, lse);
     return { out: this.wrap(out), lse: this.wrap(lse) };
   }
   attentionGrad(q: Storage, k: Storage, v: Storage, out: Storage, lse: Storage, gOut: Storage, args: AttentionArgs): { gq: Storage; gk: Storage; gv: Storage } {

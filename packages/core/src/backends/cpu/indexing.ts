@@ -1,7 +1,7 @@
 // Gathers by index and their transposes (scatter-adds), over [outer, len, inner] views.
 import type { ReduceShape } from '../../backend.ts';
 
-type Arr = Float32Array | Int32Array;
+type Arr = Float32Array | Int32Array | Uint16Array; // Uint16Array: float16 bits (indexSelect of a half table)
 
 function checkIndex(id: number, len: number, what: string): void {
   if (!(id >= 0 && id < len)) throw new RangeError(`${what}: index ${id} is out of range [0, ${len})`);

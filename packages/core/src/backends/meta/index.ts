@@ -6,9 +6,10 @@
 // fromArray drops the array it is given. Every kernel and every read throws MetaTensorError
 // ("meta tensors have no data: <op>"), so nothing can silently compute on missing values.
 // Layout-only tensor ops that share storage (reshape, view, detach) work, as they call no kernel.
-import type {
-  AdamWArgs, AttentionArgs, Backend, BackendInfo, BinaryOp, Conv2dArgs, DifferentiableUnaryOp, DType, MatmulArgs,
-  ReduceOp, ReduceShape, Storage, StridedView, UnaryOp,
+import {
+  dtypeBytes,
+  type AdamWArgs, type AttentionArgs, type Backend, type BackendInfo, type BinaryOp, type Conv2dArgs, type DifferentiableUnaryOp, type DType,
+  type HostArray, type MatmulArgs, type ReduceOp, type ReduceShape, type Storage, type StridedView, type UnaryOp,
 } from '../../backend.ts';
 
 export class MetaTensorError extends Error {
@@ -22,8 +23,6 @@ export class MetaStorage implements Storage {
   readonly backend = 'meta';
   constructor(readonly dtype: DType, readonly size: number) {}
 }
-
-const BYTES_PER_ELEMENT = 4; // float32 and int32 alike
 
 function fail(op: string): never { throw new MetaTensorError(op); }
 
@@ -39,7 +38,7 @@ export class MetaBackend implements Backend {
   private make(size: number, dtype: DType): MetaStorage {
     if (!(Number.isSafeInteger(size) && size >= 0)) throw new RangeError(`meta backend: bad storage size ${size}`);
     this.live++;
-    this.liveBytes += size * BYTES_PER_ELEMENT;
+    this.liveBytes += size * dtypeBytes(dtype);
     return new MetaStorage(dtype, size);
   }
   private own(s: Storage): MetaStorage {
@@ -50,12 +49,12 @@ export class MetaBackend implements Backend {
   // --- memory: shapes only ------------------------------------------------------------------
   zeros(size: number, dtype: DType): Storage { return this.make(size, dtype); }
   fill(size: number, dtype: DType, _value: number): Storage { return this.make(size, dtype); }
-  fromArray(data: Float32Array | Int32Array): Storage { return this.make(data.length, data instanceof Float32Array ? 'float32' : 'int32'); }
+  fromArray(data: HostArray): Storage { return this.make(data.length, data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : 'float16'); }
   random(size: number, _kind: 'uniform' | 'normal', _key: number, _counter: number): Storage { return this.make(size, 'float32'); }
   free(s: Storage): void {
     const m = this.own(s);
     this.live--;
-    this.liveBytes -= m.size * BYTES_PER_ELEMENT;
+    this.liveBytes -= m.size * dtypeBytes(m.dtype);
   }
   /** liveBytes counts what the live storages would take on a real backend; none of it is allocated. */
   memory(): { liveStorages: number; liveBytes: number } { return { liveStorages: this.live, liveBytes: this.liveBytes }; }

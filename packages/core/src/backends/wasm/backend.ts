@@ -2,10 +2,12 @@
 // WebAssembly SIMD modules emitted by TypeScript (kernels/*) and run on a worker pool (ops/*).
 // Every other method runs the CPU reference kernel directly on typed-array views of the shared
 // memory, and is counted per op (info().details, RECONVLA_DEBUG=wasm) so it is never silently slow.
-import type {
-  AdamWArgs, AttentionArgs, Backend, BackendInfo, BinaryOp, Conv2dArgs, DifferentiableUnaryOp, DType, MatmulArgs,
-  ReduceOp, ReduceShape, Storage, StridedView, UnaryOp,
+import {
+  dtypeBytes,
+  type AdamWArgs, type AttentionArgs, type Backend, type BackendInfo, type BinaryOp, type Conv2dArgs, type DifferentiableUnaryOp, type DType,
+  type HostArray, type MatmulArgs, type ReduceOp, type ReduceShape, type Storage, type StridedView, type UnaryOp,
 } from '../../backend.ts';
+import { decodeF16, encodeF16 } from '../../half.ts';
 import { normalAt, uniformAt } from '../../random_bits.ts';
 import * as ref from './reference.ts';
 import { checkTarget } from '../cpu/nn.ts';
@@ -79,9 +81,10 @@ export class WasmBackend implements Backend {
   // --- memory ---------------------------------------------------------------------------------
 
   private alloc(size: number, dtype: DType): WasmStorage {
-    const { ptr, cls } = size === 0 ? { ptr: 0, cls: 0 } : this.rt.heap.alloc(size * 4);
+    const bytes = size * dtypeBytes(dtype);
+    const { ptr, cls } = size === 0 ? { ptr: 0, cls: 0 } : this.rt.heap.alloc(bytes);
     this.live++;
-    this.liveBytes += size * 4;
+    this.liveBytes += bytes;
     return new WasmStorage(dtype, size, ptr, cls);
   }
 
@@ -90,20 +93,36 @@ export class WasmBackend implements Backend {
     if (s.freed) throw new Error('wasm backend: use of a freed storage');
     return s;
   }
-  /** A typed-array view of a storage inside the shared memory (no copy). */
+  /** A typed-array view of a float32/int32 storage inside the shared memory (no copy). Kernels
+   * never get float16 except matmul, attention, indexSelect and cast, which handle it first. */
   view(s: Storage): Arr {
     const w = this.st(s), h = this.rt.heap;
+    if (w.dtype === 'float16') throw new TypeError('wasm backend: a float16 storage reached a float32/int32 kernel (cast it to float32 first)');
     return w.dtype === 'float32' ? h.f32.subarray(w.ptr >>> 2, (w.ptr >>> 2) + w.size) : h.i32.subarray(w.ptr >>> 2, (w.ptr >>> 2) + w.size);
   }
   f32(s: Storage, what: string): Float32Array {
     const v = this.view(s);
-    if (!(v instanceof Float32Array)) throw new TypeError(`${what}: expected float32, got int32`);
+    if (!(v instanceof Float32Array)) throw new TypeError(`${what}: expected float32, got ${s.dtype}`);
     return v;
   }
   i32(s: Storage, what: string): Int32Array {
     const v = this.view(s);
-    if (!(v instanceof Int32Array)) throw new TypeError(`${what}: expected int32 indices, got float32`);
+    if (!(v instanceof Int32Array)) throw new TypeError(`${what}: expected int32 indices, got ${s.dtype}`);
     return v;
+  }
+  /** The float16 bits of a float16 storage (a view, no copy). */
+  private halves(s: Storage): Uint16Array {
+    const w = this.st(s);
+    return new Uint16Array(this.rt.heap.memory.buffer, w.ptr, w.size);
+  }
+  /** A float32 operand for a float32 kernel: s itself, or a temporary float32 copy of a float16
+   * storage that the caller frees after the kernel (the native kernels read float32 only). */
+  private asF32(s: Storage, temps: Storage[]): Storage {
+    if (s.dtype !== 'float16') return s;
+    const t = this.alloc(s.size, 'float32');
+    this.f32(t, 'cast').set(decodeF16(this.halves(s)));
+    temps.push(t);
+    return t;
   }
   ptr(s: Storage): number { return this.st(s).ptr; }
 
@@ -123,22 +142,27 @@ export class WasmBackend implements Backend {
 
   zeros(size: number, dtype: DType): Storage {
     const s = this.alloc(size, dtype);
-    this.view(s).fill(0);
+    if (dtype === 'float16') this.halves(s).fill(0); else this.view(s).fill(0);
     return s;
   }
-  fromArray(data: Float32Array | Int32Array): Storage {
+  fromArray(data: HostArray): Storage {
+    if (data instanceof Uint16Array) {
+      const s = this.alloc(data.length, 'float16');
+      this.halves(s).set(data);
+      return s;
+    }
     const s = this.alloc(data.length, data instanceof Float32Array ? 'float32' : 'int32');
     this.view(s).set(data);
     return s;
   }
   async read(s: Storage): Promise<Float32Array | Int32Array> { return this.readSync(s); }
-  readSync(s: Storage): Float32Array | Int32Array { return this.view(s).slice(); }
+  readSync(s: Storage): Float32Array | Int32Array { return s.dtype === 'float16' ? decodeF16(this.halves(s)) : this.view(s).slice(); }
   free(s: Storage): void {
     if (!(s instanceof WasmStorage)) throw new TypeError(`wasm backend got a storage of backend '${s.backend}'`);
     if (s.freed) return;
     s.freed = true;
     this.live--;
-    this.liveBytes -= s.size * 4;
+    this.liveBytes -= s.size * dtypeBytes(s.dtype);
     if (s.cls > 0) this.rt.heap.release(s.ptr, s.cls);
   }
   memory(): { liveStorages: number; liveBytes: number; pooledBytes: number } {
@@ -150,10 +174,18 @@ export class WasmBackend implements Backend {
 
   fill(size: number, dtype: DType, value: number): Storage {
     const s = this.alloc(size, dtype);
-    this.view(s).fill(value);
+    if (dtype === 'float16') this.halves(s).fill(encodeF16(Float32Array.of(value))[0]!); else this.view(s).fill(value);
     return s;
   }
   cast(x: Storage, dtype: DType): Storage {
+    if (x.dtype === 'float16' || dtype === 'float16') {
+      if (x.dtype === 'int32' || dtype === 'int32') throw new TypeError(`cast: ${x.dtype} -> ${dtype} goes through float32 (the tensor layer does that)`);
+      const out = this.alloc(x.size, dtype);
+      if (x.dtype === dtype) this.halves(out).set(this.halves(x));
+      else if (dtype === 'float16') this.halves(out).set(encodeF16(this.f32(x, 'cast')));
+      else this.f32(out, 'cast').set(decodeF16(this.halves(x)));
+      return out;
+    }
     const out = this.alloc(x.size, dtype), src = this.view(x), dst = this.view(out);
     if (dtype === 'int32') for (let i = 0; i < src.length; i++) dst[i] = Math.trunc(src[i]!);
     else dst.set(src);
@@ -225,6 +257,16 @@ export class WasmBackend implements Backend {
     return out;
   }
   indexSelect(x: Storage, shape: ReduceShape, ids: Storage): Storage {
+    if (x.dtype === 'float16') {
+      // A half table (an embedding): gather the halves, decode only the selected rows.
+      const out = this.alloc(shape.outer * ids.size * shape.inner, 'float32');
+      this.fallback('indexSelect');
+      return this.filling(out, () => {
+        const bits = new Uint16Array(out.size);
+        ref.indexSelect(this.halves(x), shape, this.i32(ids, 'indexSelect'), bits);
+        this.f32(out, 'indexSelect').set(decodeF16(bits));
+      });
+    }
     const out = this.alloc(shape.outer * ids.size * shape.inner, x.dtype);
     this.fallback('indexSelect');
     return this.filling(out, () => ref.indexSelect(this.view(x), shape, this.i32(ids, 'indexSelect'), this.view(out)));
@@ -247,7 +289,14 @@ export class WasmBackend implements Backend {
 
   // --- linear algebra ---------------------------------------------------------------------------
 
-  matmul(a: Storage, b: Storage, args: MatmulArgs): Storage {
+  matmul(a0: Storage, b0: Storage, args: MatmulArgs): Storage {
+    // float16 operands are widened into temporary float32 storages for the f32 GEMM (one decode
+    // per call; the half weight stays half between calls).
+    const temps: Storage[] = [];
+    const a = this.asF32(a0, temps), b = this.asF32(b0, temps);
+    try { return this.matmulF32(a, b, args); } finally { for (const t of temps) this.free(t); }
+  }
+  private matmulF32(a: Storage, b: Storage, args: MatmulArgs): Storage {
     const { batch, m, k, n, transA, transB } = args;
     this.f32(a, 'matmul'); this.f32(b, 'matmul');
     const out = this.alloc(batch * m * n, 'float32');
@@ -314,7 +363,12 @@ export class WasmBackend implements Backend {
     if (out.size > 0) runRows(this.rt, 'ce_grad_rows', rows, cols, [this.ptr(logits), this.ptr(targets), this.ptr(gLoss), out.ptr], [cols, ignoreIndex]);
     return out;
   }
-  attention(q: Storage, k: Storage, v: Storage, args: AttentionArgs): { out: Storage; lse: Storage } {
+  attention(q0: Storage, k0: Storage, v0: Storage, args: AttentionArgs): { out: Storage; lse: Storage } {
+    const temps: Storage[] = []; // float16 q/k/v widened for the float32 kernels, as in matmul
+    const q = this.asF32(q0, temps), k = this.asF32(k0, temps), v = this.asF32(v0, temps);
+    try { return this.attentionF32(q, k, v, args); } finally { for (const t of temps) this.free(t); }
+  }
+  private attentionF32(q: Storage, k: Storage, v: Storage, args: AttentionArgs): { out: Storage; lse: Storage } {
     const out = this.alloc(args.batch * args.heads * args.tq * args.dimV, 'float32'), lse = this.alloc(args.batch * args.heads * args.tq, 'float32');
     if (lse.size > 0 && args.tk > 0 && args.dim > 0 && args.dimV > 0) {
       this.native('attention');
