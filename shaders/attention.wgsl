@@ -18,6 +18,12 @@
 // GQA: query head h reads kv head h / (heads / kv_heads). Masks are additive, read at
 // mask[b * mask_bs + h * mask_hs + i * tk + j]; causal hides j > i + (tk - tq).
 
+// q/k/v element types: f16 reads float16 storage natively in the forward kernel (loads widen to
+// f32, so the softmax and accumulation stay f32). The backward kernels run on f32 only.
+alias QT = f32;
+alias KT = f32;
+alias VT = f32;
+
 const D = 64u;    // >= head dim of q and k: private array size (specialised by the host)
 const DV = 64u;   // >= head dim of v
 const TQ = 4u;    // query rows per invocation (forward, dQ)
@@ -31,9 +37,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(1) var<storage, read> q: array<QT>;
+@group(0) @binding(2) var<storage, read> k: array<KT>;
+@group(0) @binding(3) var<storage, read> v: array<VT>;
 @group(0) @binding(4) var<storage, read> mask: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;   // out (forward) or dq / dk
 @group(0) @binding(6) var<storage, read_write> lse: array<f32>;
@@ -95,7 +101,7 @@ fn attention(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   var qr = array<array<f32, D>, TQ>();
   for (var r = 0u; r < TQ; r++) {
     let qb = (qt.bh * p.tq + min(qt.i0 + r, p.tq - 1u)) * qk_dim();
-    for (var d = 0u; d < qk_dim(); d++) { qr[r][d] = q[qb + d]; }
+    for (var d = 0u; d < qk_dim(); d++) { qr[r][d] = f32(q[qb + d]); }
   }
   var acc = array<array<f32, DV>, TQ>();
   var m = array<f32, TQ>();
@@ -110,7 +116,7 @@ fn attention(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
     var s = array<array<f32, BK>, TQ>();
     for (var d = 0u; d < qk_dim(); d++) {
       var kv = array<f32, BK>();
-      for (var c = 0u; c < BK; c++) { kv[c] = k[qt.kbase + kr[c] * qk_dim() + d]; }
+      for (var c = 0u; c < BK; c++) { kv[c] = f32(k[qt.kbase + kr[c] * qk_dim() + d]); }
       for (var r = 0u; r < TQ; r++) {
         let qv = qr[r][d];
         for (var c = 0u; c < BK; c++) { s[r][c] = fma(qv, kv[c], s[r][c]); }
@@ -139,7 +145,7 @@ fn attention(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
     for (var c = 0u; c < BK; c++) {
       let vb = qt.vbase + kr[c] * v_dim();
       for (var e = 0u; e < v_dim(); e++) {
-        let vv = v[vb + e];
+        let vv = f32(v[vb + e]);
         for (var r = 0u; r < TQ; r++) { acc[r][e] = fma(s[r][c], vv, acc[r][e]); }
       }
     }
@@ -183,7 +189,7 @@ fn attention_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   var dl = array<f32, TQ>();
   for (var r = 0u; r < TQ; r++) {
     let row = qt.bh * p.tq + min(qt.i0 + r, p.tq - 1u);
-    for (var d = 0u; d < qk_dim(); d++) { qr[r][d] = q[row * qk_dim() + d]; }
+    for (var d = 0u; d < qk_dim(); d++) { qr[r][d] = f32(q[row * qk_dim() + d]); }
     for (var e = 0u; e < v_dim(); e++) { go[r][e] = g_out[row * v_dim() + e]; }
     lr[r] = lse[row];
     dl[r] = delta[row];
@@ -198,7 +204,7 @@ fn attention_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
     var dp = array<array<f32, BK>, TQ>();  // dO V^T
     for (var d = 0u; d < qk_dim(); d++) {
       var kv = array<f32, BK>();
-      for (var c = 0u; c < BK; c++) { kv[c] = k[qt.kbase + kr[c] * qk_dim() + d]; }
+      for (var c = 0u; c < BK; c++) { kv[c] = f32(k[qt.kbase + kr[c] * qk_dim() + d]); }
       for (var r = 0u; r < TQ; r++) {
         let qv = qr[r][d];
         for (var c = 0u; c < BK; c++) { s[r][c] = fma(qv, kv[c], s[r][c]); }
@@ -206,7 +212,7 @@ fn attention_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
     }
     for (var e = 0u; e < v_dim(); e++) {
       var vv = array<f32, BK>();
-      for (var c = 0u; c < BK; c++) { vv[c] = v[qt.vbase + kr[c] * v_dim() + e]; }
+      for (var c = 0u; c < BK; c++) { vv[c] = f32(v[qt.vbase + kr[c] * v_dim() + e]); }
       for (var r = 0u; r < TQ; r++) {
         let gv = go[r][e];
         for (var c = 0u; c < BK; c++) { dp[r][c] = fma(gv, vv[c], dp[r][c]); }
@@ -223,7 +229,7 @@ fn attention_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
     for (var c = 0u; c < BK; c++) {
       let kb = qt.kbase + kr[c] * qk_dim();
       for (var d = 0u; d < qk_dim(); d++) {
-        let kv = k[kb + d];
+        let kv = f32(k[kb + d]);
         for (var r = 0u; r < TQ; r++) { dq[r][d] = fma(s[r][c], kv, dq[r][d]); }
       }
     }
@@ -254,8 +260,8 @@ fn attention_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   var vr = array<array<f32, DV>, TK>();
   for (var r = 0u; r < TK; r++) {
     let j = min(j0 + r, p.tk - 1u);
-    for (var d = 0u; d < qk_dim(); d++) { kr[r][d] = k[(kv * p.tk + j) * qk_dim() + d]; }
-    for (var e = 0u; e < v_dim(); e++) { vr[r][e] = v[(kv * p.tk + j) * v_dim() + e]; }
+    for (var d = 0u; d < qk_dim(); d++) { kr[r][d] = f32(k[(kv * p.tk + j) * qk_dim() + d]); }
+    for (var e = 0u; e < v_dim(); e++) { vr[r][e] = f32(v[(kv * p.tk + j) * v_dim() + e]); }
   }
   var dk = array<array<f32, D>, TK>();
   var dv = array<array<f32, DV>, TK>();
@@ -272,7 +278,7 @@ fn attention_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
       var dp = array<array<f32, BK>, TK>();  // V dO^T
       for (var d = 0u; d < qk_dim(); d++) {
         var qv = array<f32, BK>();
-        for (var c = 0u; c < BK; c++) { qv[c] = q[rows[c] * qk_dim() + d]; }
+        for (var c = 0u; c < BK; c++) { qv[c] = f32(q[rows[c] * qk_dim() + d]); }
         for (var r = 0u; r < TK; r++) {
           let kx = kr[r][d];
           for (var c = 0u; c < BK; c++) { s[r][c] = fma(kx, qv[c], s[r][c]); }
@@ -299,7 +305,7 @@ fn attention_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
       // dK += dS Q, dV += P dO.
       for (var c = 0u; c < BK; c++) {
         for (var d = 0u; d < qk_dim(); d++) {
-          let qv = q[rows[c] * qk_dim() + d];
+          let qv = f32(q[rows[c] * qk_dim() + d]);
           for (var r = 0u; r < TK; r++) { dk[r][d] = fma(dp[r][c], qv, dk[r][d]); }
         }
         for (var e = 0u; e < v_dim(); e++) {

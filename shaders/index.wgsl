@@ -39,6 +39,23 @@ fn index_select(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   dst[t] = src[(o * p.len + r) * p.inner + i - p.x_base];
 }
 
+// index_select of a float16 table (packed halves; x_base in halves, even) into float32 rows:
+// an embedding stored in half precision. unpack2x16float is core WGSL (no shader-f16 needed).
+@compute @workgroup_size(WG)
+fn index_select_half(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let t = flat_id(gid, nwg);
+  if (t >= p.outer * p.nids * p.inner) { return; }
+  let i = t % p.inner;
+  let j = (t / p.inner) % p.nids;
+  let o = t / (p.inner * p.nids);
+  let id = ids[j];
+  if (id < 0 || u32(id) >= p.len) { if (p.row_lo == 0u) { dst[t] = 0u; } return; }
+  let r = u32(id);
+  if (r < p.row_lo || r >= p.row_hi) { return; }
+  let e = (o * p.len + r) * p.inner + i - p.x_base;
+  dst[t] = bitcast<u32>(unpack2x16float(src[e / 2u])[e % 2u]);
+}
+
 // acc (zero-filled [outer, len, inner]) [o, ids[j], i] += g[o, j, i], one invocation per (o, i).
 @compute @workgroup_size(WG)
 fn index_add_columns(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {

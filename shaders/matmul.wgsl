@@ -11,6 +11,11 @@
 // Edge tiles clamp their load indices (reading valid memory) and mask the stores, so the
 // inner loop has no branches.
 
+// Operand element types: f16 reads float16 storage natively (`enable f16;` is added with it);
+// loads widen to f32, so accumulation stays f32 either way.
+alias AT = f32;
+alias BT = f32;
+
 const TM = 4u;   // rows per invocation
 const TN = 8u;   // columns per invocation (a multiple of 4: the accumulators are vec4)
 
@@ -25,8 +30,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<AT>;
+@group(0) @binding(2) var<storage, read> b: array<BT>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
@@ -50,10 +55,10 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u) {
     let bp = kk * p.sb_p;
     var bv: array<vec4f, TN4>;
     for (var q = 0u; q < TN4; q++) {
-      bv[q] = vec4f(b[b_col[4u * q] + bp], b[b_col[4u * q + 1u] + bp], b[b_col[4u * q + 2u] + bp], b[b_col[4u * q + 3u] + bp]);
+      bv[q] = vec4f(f32(b[b_col[4u * q] + bp]), f32(b[b_col[4u * q + 1u] + bp]), f32(b[b_col[4u * q + 2u] + bp]), f32(b[b_col[4u * q + 3u] + bp]));
     }
     for (var r = 0u; r < TM; r++) {
-      let av = a[a_row[r] + ap];
+      let av = f32(a[a_row[r] + ap]);
       for (var q = 0u; q < TN4; q++) { acc[r * TN4 + q] = fma(vec4f(av), bv[q], acc[r * TN4 + q]); }
     }
   }

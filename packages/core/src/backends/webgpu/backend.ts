@@ -1,6 +1,6 @@
 // The WebGPU backend: the Backend interface on top of the runtime and the kernels in ops/.
 import type {
-  AdamWArgs, AttentionArgs, Backend, BackendInfo, BinaryOp, Conv2dArgs, DifferentiableUnaryOp, DType, MatmulArgs,
+  AdamWArgs, AttentionArgs, Backend, BackendInfo, BinaryOp, Conv2dArgs, DifferentiableUnaryOp, DType, HostArray, MatmulArgs,
   ReduceOp, ReduceShape, Storage, StridedView, UnaryOp,
 } from '../../backend.ts';
 import { acquireDevice, type AcquireOptions } from './device.ts';
@@ -50,7 +50,7 @@ export class WebGPUBackend implements Backend {
     this.rt.clear(s);
     return s;
   }
-  fromArray(data: Float32Array | Int32Array): Storage { return this.rt.upload(data); }
+  fromArray(data: HostArray): Storage { return this.rt.upload(data); }
   read(s: Storage): Promise<Float32Array | Int32Array> { return this.rt.read(asGPU(s)); }
   readSync(_s: Storage): Float32Array | Int32Array {
     throw new Error('webgpu backend: readSync is not possible (GPU memory is read asynchronously); use `await tensor.data()`');

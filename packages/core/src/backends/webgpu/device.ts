@@ -12,6 +12,8 @@ export interface AcquireOptions {
   backend?: 'vulkan' | 'opengl';
   /** Lower the storage binding limit (to test the chunked paths for huge tensors). */
   maxStorageBufferBindingSize?: number;
+  /** false: do not request `shader-f16` even when offered (tests the path without it). */
+  shaderF16?: boolean;
 }
 
 export interface AcquiredDevice {
@@ -111,7 +113,7 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
     const { gpu, adapter } = got;
     const requiredLimits: Record<string, number> = {};
     for (const k of RAISED_LIMITS) requiredLimits[k] = adapter.limits[k];
-    const hasF16 = adapter.features.has('shader-f16');
+    const hasF16 = adapter.features.has('shader-f16') && opts.shaderF16 !== false;
     const requiredFeatures: GPUFeatureName[] = hasF16 ? ['shader-f16'] : [];
     let device: GPUDevice;
     try {

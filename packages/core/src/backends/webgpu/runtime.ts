@@ -5,11 +5,12 @@
 // when a read/sync needs them or after MAX_BATCH dispatches. A storage freed while a batch is
 // open is reusable by later kernels at once, but an upload into it first submits the batch:
 // queue.writeBuffer would otherwise land *before* recorded commands that read the old contents.
-import type { DType } from '../../backend.ts';
+import type { DType, HostArray } from '../../backend.ts';
+import { decodeF16 } from '../../half.ts';
 import { BufferPool } from './buffer_pool.ts';
 import type { AcquiredDevice } from './device.ts';
 import { shaderSource, specialise } from './shaders.ts';
-import { GPUStorage } from './storage.ts';
+import { GPUStorage, storageBytes } from './storage.ts';
 
 /** Per-dispatch uniforms: 256 bytes (the strictest minUniformBufferOffsetAlignment). */
 const UNIFORM_SLOT = 256;
@@ -122,7 +123,7 @@ export class WebGPURuntime {
 
   alloc(size: number, dtype: DType): GPUStorage {
     this.check();
-    const bytes = Math.max(size, 1) * 4;
+    const bytes = Math.max(storageBytes(size, dtype), 4);
     if (bytes > this.device.limits.maxBufferSize) {
       throw new Error(`webgpu: ${size} elements (${bytes} bytes) exceed maxBufferSize ${this.device.limits.maxBufferSize}`);
     }
@@ -145,8 +146,17 @@ export class WebGPURuntime {
 
   get pooledBytes(): number { return this.pool.pooledBytes; }
 
-  upload(data: Float32Array | Int32Array): GPUStorage {
-    const s = this.alloc(data.length, data instanceof Int32Array ? 'int32' : 'float32');
+  /** Kernels may bind float16 storages as array<f16> (the device has `shader-f16`). */
+  get hasF16(): boolean { return this.acquired.hasF16; }
+
+  /** Uploads host data; a Uint16Array is float16 bits (padded to a whole word). */
+  upload(data: HostArray): GPUStorage {
+    const s = this.alloc(data.length, data instanceof Int32Array ? 'int32' : data instanceof Uint16Array ? 'float16' : 'float32');
+    if (data instanceof Uint16Array && data.length % 2 === 1) {
+      const padded = new Uint16Array(data.length + 1);
+      padded.set(data);
+      data = padded; // writeBuffer sizes are multiples of 4 bytes
+    }
     // queue.writeBuffer runs before the open batch is submitted: into a buffer that batch still
     // reads (freed and recycled within it), it would clobber the old contents. Submit first.
     if (this.freedInBatch.has(s.buffer)) this.flush();
@@ -304,7 +314,7 @@ export class WebGPURuntime {
 
   async read(s: GPUStorage): Promise<Float32Array | Int32Array> {
     this.check();
-    const bytes = s.size * 4;
+    const bytes = s.bytes;
     if (bytes === 0) { this.flush(); await this.drainErrors(); return s.dtype === 'int32' ? new Int32Array(0) : new Float32Array(0); }
     const { buffer: stage, capacity } = this.staging.acquire(bytes);
     this.endPass();
@@ -318,6 +328,7 @@ export class WebGPURuntime {
       stage.unmap();
       this.staging.release(stage, capacity);
       await this.drainErrors();
+      if (s.dtype === 'float16') return decodeF16(new Uint16Array(copy, 0, s.size));
       return s.dtype === 'int32' ? new Int32Array(copy) : new Float32Array(copy);
     } catch (e) {
       await this.drainErrors();

@@ -4,6 +4,7 @@
 // cannot express are rewritten in the text instead, keeping every file valid WGSL on its own:
 //   `alias NAME = f32;`  element types (f32 / i32 variants of one kernel),
 //   `const NAME = 4u;`   sizes of private arrays (register tiles), which must be constant.
+// An alias set to f16 (a kernel reading float16 storage natively) also adds `enable f16;`.
 import { readFileSync } from 'node:fs';
 
 const SHADER_DIR = new URL('../../../../../shaders/', import.meta.url);
@@ -26,5 +27,6 @@ export function specialise(src: string, subst: Readonly<Record<string, string>>)
     if (!re.test(out)) throw new Error(`shader specialisation: no 'alias/const ${name}' declaration to replace`);
     out = out.replace(re, (_m, ws: string, kw: string, ty: string | undefined) => `${ws}${kw} ${name}${ty ?? ''} = ${value};`);
   }
+  if (Object.values(subst).includes('f16')) out = `enable f16;\n${out}`;
   return out;
 }

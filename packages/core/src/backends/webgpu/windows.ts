@@ -8,7 +8,8 @@ import type { GPUStorage } from './storage.ts';
 
 export interface ElementRange { start: number; count: number }
 
-/** Element ranges covering [0, n), each small enough that a window of it fits one binding. */
+/** Element ranges covering [0, n), each small enough that a window of it fits one binding
+ * (sized for 4-byte elements, so they fit float16 storages too; starts are even). */
 export function elementRanges(rt: WebGPURuntime, n: number): ElementRange[] {
   if (n * 4 <= rt.maxBinding) return [{ start: 0, count: n }];
   const alignElems = rt.bindAlign / 4;
@@ -23,12 +24,13 @@ export function elementRanges(rt: WebGPURuntime, n: number): ElementRange[] {
  * `force`: a window even when s fits whole, so storages windowed at the same start share one
  * base (the base depends on start only). */
 export function windowOf(rt: WebGPURuntime, s: GPUStorage, start: number, count: number, force = false): { binding: Binding; base: number } {
-  if (s.bytes <= rt.maxBinding && (!force || start * 4 < rt.bindAlign)) return { binding: s, base: 0 };
-  const offset = Math.floor((start * 4) / rt.bindAlign) * rt.bindAlign;
-  const end = Math.min(s.capacity, Math.ceil(((start + count) * 4) / 16) * 16);
+  const eb = s.elemBytes; // the base is in elements of s (halves for float16)
+  if (s.bytes <= rt.maxBinding && (!force || start * eb < rt.bindAlign)) return { binding: s, base: 0 };
+  const offset = Math.floor((start * eb) / rt.bindAlign) * rt.bindAlign;
+  const end = Math.min(s.capacity, Math.ceil(((start + count) * eb) / 16) * 16);
   const size = Math.max(16, end - offset);
   if (size > rt.maxBinding) throw new Error(`webgpu: window of ${count} elements does not fit one binding`);
-  return { binding: { s, offset, size }, base: offset / 4 };
+  return { binding: { s, offset, size }, base: offset / eb };
 }
 
 /** True when every element of s fits one binding. */

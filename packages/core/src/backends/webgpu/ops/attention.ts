@@ -2,6 +2,7 @@
 import type { AttentionArgs } from '../../../backend.ts';
 import { Params, type WebGPURuntime } from '../runtime.ts';
 import type { GPUStorage } from '../storage.ts';
+import { elemType, withReadableHalves } from './half.ts';
 
 /** Register tile of the attention kernels: query rows (forward, dQ) or key rows (dK/dV) per
  * invocation, the block length of the streamed side, and the workgroup size. */
@@ -16,7 +17,8 @@ function params(a: AttentionArgs): Params {
     .u(a.causal ? 1 : 0).u(a.mask ? 1 : 0).u(a.maskBatchStride).u(a.maskHeadStride);
 }
 
-function spec(entry: string, a: AttentionArgs, t: AttentionTiling) {
+/** halves: the forward kernel's q/k/v element types (float16 storages read natively). */
+function spec(entry: string, a: AttentionArgs, t: AttentionTiling, halves: Record<string, string> = {}) {
   // Head dims that are multiples of 8 (64, 128: the real models) are compile-time constants, so
   // loops unroll; others share a power-of-two bucket with runtime trip counts (few pipelines).
   const exact = a.dim % 8 === 0 && a.dimV % 8 === 0;
@@ -24,7 +26,7 @@ function spec(entry: string, a: AttentionArgs, t: AttentionTiling) {
   const d = exact ? a.dim : bucket(a.dim), dv = exact ? a.dimV : bucket(a.dimV);
   return {
     file: 'attention', entry,
-    subst: { D: `${d}u`, DV: `${dv}u`, TQ: `${t.tq}u`, TK: `${t.tk}u`, BK: `${t.bk}u` },
+    subst: { D: `${d}u`, DV: `${dv}u`, TQ: `${t.tq}u`, TK: `${t.tk}u`, BK: `${t.bk}u`, ...halves },
     overrides: { WG: t.wg, EXACT_DIMS: exact ? 1 : 0 },
   };
 }
@@ -40,14 +42,20 @@ function check(a: AttentionArgs): void {
 }
 
 export function attention(rt: WebGPURuntime, q: GPUStorage, k: GPUStorage, v: GPUStorage, mask: GPUStorage | undefined, a: AttentionArgs,
-  tiling: AttentionTiling = DEFAULT_ATTENTION_TILING) {
+  tiling: AttentionTiling = DEFAULT_ATTENTION_TILING): { out: GPUStorage; lse: GPUStorage } {
+  return withReadableHalves(rt, [q, k, v], ([q2, k2, v2]) => attentionOf(rt, q2!, k2!, v2!, mask, a, tiling));
+}
+
+function attentionOf(rt: WebGPURuntime, q: GPUStorage, k: GPUStorage, v: GPUStorage, mask: GPUStorage | undefined, a: AttentionArgs,
+  tiling: AttentionTiling) {
   check(a);
   const rows = a.batch * a.heads * a.tq;
   const out = rt.alloc(rows * a.dimV, 'float32');
   const lse = rt.alloc(rows, 'float32');
   if (rows === 0) return { out, lse };
   const tiles = a.batch * a.heads * Math.ceil(a.tq / tiling.tq);
-  rt.dispatch(spec('attention', a, tiling), params(a), [q, k, v, mask ?? q, out, lse], rt.grid1D(tiles, tiling.wg), `attention ${describe(a)}`, flops(a));
+  const halves = { QT: elemType(q), KT: elemType(k), VT: elemType(v) };
+  rt.dispatch(spec('attention', a, tiling, halves), params(a), [q, k, v, mask ?? q, out, lse], rt.grid1D(tiles, tiling.wg), `attention ${describe(a)}`, flops(a));
   return { out, lse };
 }
 

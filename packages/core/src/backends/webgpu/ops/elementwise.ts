@@ -157,9 +157,10 @@ type Win = ReturnType<typeof windowOf>;
 export function cast(rt: WebGPURuntime, x: GPUStorage, dtype: DType): GPUStorage {
   if (x.dtype === dtype) {
     const y = rt.alloc(x.size, dtype);
-    if (x.size > 0) rt.copy(x, 0, y, 0, x.size * 4);
+    if (x.size > 0) rt.copy(x, 0, y, 0, x.bytes);
     return y;
   }
+  if (x.dtype === 'float16' || dtype === 'float16') return castHalf(rt, x, dtype);
   const y = rt.alloc(x.size, dtype);
   const spec = { file: 'cast', entry: 'convert', subst: { X: wgslType(x.dtype), Y: wgslType(dtype) }, overrides: { WG } };
   for (const r of elementRanges(rt, x.size)) {
@@ -170,7 +171,28 @@ export function cast(rt: WebGPURuntime, x: GPUStorage, dtype: DType): GPUStorage
   return y;
 }
 
+/** float32 <-> float16 (packed halves), exact in integer arithmetic (cast.wgsl). */
+function castHalf(rt: WebGPURuntime, x: GPUStorage, dtype: DType): GPUStorage {
+  if (x.dtype === 'int32' || dtype === 'int32') throw new TypeError(`webgpu cast: ${x.dtype} -> ${dtype} goes through float32 (the tensor layer does that)`);
+  const y = rt.alloc(x.size, dtype);
+  const toHalf = dtype === 'float16';
+  const spec = { file: 'cast', entry: toHalf ? 'to_half' : 'from_half', subst: { X: 'f32', Y: 'f32' }, overrides: { WG } };
+  for (const r of elementRanges(rt, x.size)) { // even starts: a range never splits a word
+    const xw = windowOf(rt, x, r.start, r.count), yw = windowOf(rt, y, r.start, r.count);
+    const p = new Params().u(r.count).u(xw.base).u(yw.base).u(r.start);
+    const bindings = toHalf ? [xw.binding, null, yw.binding] : [null, yw.binding, null, xw.binding];
+    rt.dispatch(spec, p, bindings, rt.grid1D(toHalf ? Math.ceil(r.count / 2) : r.count, WG), `cast[${x.size}]->${dtype}`);
+  }
+  return y;
+}
+
 export function fill(rt: WebGPURuntime, size: number, dtype: DType, value: number): GPUStorage {
+  if (dtype === 'float16' && !Object.is(value, 0)) { // rare: fill float32, then round once
+    const f = fill(rt, size, 'float32', value);
+    const h = castHalf(rt, f, 'float16');
+    rt.free(f);
+    return h;
+  }
   const y = rt.alloc(size, dtype);
   const bits = dtype === 'int32' ? new Uint32Array(new Int32Array([value]).buffer)[0]! : new Uint32Array(new Float32Array([value]).buffer)[0]!;
   if (bits === 0) { rt.clear(y); return y; }

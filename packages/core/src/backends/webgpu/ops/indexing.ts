@@ -11,23 +11,25 @@ export function indexSelect(rt: WebGPURuntime, x: GPUStorage, shape: ReduceShape
   const { outer, len, inner } = shape;
   const nids = ids.size;
   const n = outer * nids * inner;
-  const out = rt.alloc(n, x.dtype);
+  // A float16 table (a half embedding) gives float32 rows.
+  const half = x.dtype === 'float16', entry = half ? 'index_select_half' : 'index_select';
+  const out = rt.alloc(n, half ? 'float32' : x.dtype);
   if (n === 0) return out;
-  const label = `indexSelect[${outer},${len},${inner}] ids ${nids}`;
+  const label = `indexSelect[${outer},${len},${inner}] ids ${nids}${half ? ' f16' : ''}`;
   if (x.bytes <= rt.maxBinding) {
     const p = new Params().u(outer).u(len).u(inner).u(nids).u(0).u(len).u(0).u(0);
-    rt.dispatch(spec('index_select'), p, [x, ids, out], rt.grid1D(n, WG), label);
+    rt.dispatch(spec(entry), p, [x, ids, out], rt.grid1D(n, WG), label);
     return out;
   }
   // x over the binding limit (a vocabulary embedding): one dispatch per window of rows, each
   // writing the outputs whose id falls in it. Ids out of range are zeroed by the first window.
   if (outer !== 1) throw new Error(`webgpu ${label}: x over maxStorageBufferBindingSize needs outer == 1`);
-  const rowsPerWindow = Math.max(1, Math.floor((rt.maxBinding - rt.bindAlign) / 4 / inner));
+  const rowsPerWindow = Math.max(1, Math.floor((rt.maxBinding - rt.bindAlign) / x.elemBytes / inner));
   for (let lo = 0; lo < len; lo += rowsPerWindow) {
     const hi = Math.min(len, lo + rowsPerWindow);
     const w = windowOf(rt, x, lo * inner, (hi - lo) * inner);
     const p = new Params().u(outer).u(len).u(inner).u(nids).u(lo).u(hi).u(w.base).u(0);
-    rt.dispatch(spec('index_select'), p, [w.binding, ids, out], rt.grid1D(n, WG), `${label} rows ${lo}..${hi}`);
+    rt.dispatch(spec(entry), p, [w.binding, ids, out], rt.grid1D(n, WG), `${label} rows ${lo}..${hi}`);
   }
   return out;
 }

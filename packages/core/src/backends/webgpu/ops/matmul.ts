@@ -3,6 +3,7 @@ import type { MatmulArgs } from '../../../backend.ts';
 import { Params, type WebGPURuntime } from '../runtime.ts';
 import type { GPUStorage } from '../storage.ts';
 import { windowOf } from '../windows.ts';
+import { elemType, withReadableHalves } from './half.ts';
 
 /** Register tile per invocation and workgroup shape; see shaders/matmul.wgsl. */
 export interface MatmulTiling { tm: number; tn: number; wgx: number; wgy: number }
@@ -17,6 +18,10 @@ export function defaultTiling(rt: WebGPURuntime): MatmulTiling {
 interface Block { i0: number; i1: number; j0: number; j1: number; p0: number; p1: number }
 
 export function matmul(rt: WebGPURuntime, a: GPUStorage, b: GPUStorage, args: MatmulArgs, bias: GPUStorage | undefined, tiling: MatmulTiling): GPUStorage {
+  return withReadableHalves(rt, [a, b], ([a2, b2]) => matmulOf(rt, a2!, b2!, args, bias, tiling));
+}
+
+function matmulOf(rt: WebGPURuntime, a: GPUStorage, b: GPUStorage, args: MatmulArgs, bias: GPUStorage | undefined, tiling: MatmulTiling): GPUStorage {
   const { batch, m, k, n, transA, transB } = args;
   const c = rt.alloc(batch * m * n, 'float32');
   if (batch * m * n === 0) return c;
@@ -29,7 +34,7 @@ export function matmul(rt: WebGPURuntime, a: GPUStorage, b: GPUStorage, args: Ma
   const sb_p = transB ? 1 : n, sb_j = transB ? k : 1;
   const spec = {
     file: 'matmul', entry: 'matmul',
-    subst: { TM: `${tiling.tm}u`, TN: `${tiling.tn}u` },
+    subst: { TM: `${tiling.tm}u`, TN: `${tiling.tn}u`, AT: elemType(a), BT: elemType(b) },
     overrides: { WGX: tiling.wgx, WGY: tiling.wgy },
   };
   const fits = a.bytes <= rt.maxBinding && b.bytes <= rt.maxBinding && c.bytes <= rt.maxBinding;
