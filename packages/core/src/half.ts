@@ -144,3 +144,25 @@ export function encodeBf16(f32: Float32Array): Uint16Array {
   for (let i = 0; i < bits.length; i++) out[i] = f32BitsToBf16Bits(bits[i]);
   return out;
 }
+
+// ---------------------------------------------------------------------------------------
+// bfloat16 -> float16 (checkpoints converted for half-precision storage).
+
+/** bfloat16 bit pattern -> float16 bit pattern: bf16 widens to float32 exactly, then one
+ * round to nearest even. |x| >= 65520 becomes inf, below 2^-25 it becomes 0. */
+export function bf16BitsToF16Bits(b: number): number {
+  return f32BitsToF16Bits(((b & 0xffff) << 16) >>> 0);
+}
+
+/** Converts bfloat16 bits to float16 bits; `onOverflow(i)` is called for the first finite
+ * value that becomes inf (the caller throws, naming the tensor). */
+export function bf16ToF16(u16: Uint16Array, onOverflow?: (index: number) => void): Uint16Array {
+  const out = new Uint16Array(u16.length);
+  for (let i = 0; i < u16.length; i++) {
+    const b = u16[i]!;
+    const h = bf16BitsToF16Bits(b);
+    if (onOverflow && (h & 0x7fff) === 0x7c00 && (b & 0x7f80) !== 0x7f80) onOverflow(i);
+    out[i] = h;
+  }
+  return out;
+}

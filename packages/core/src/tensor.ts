@@ -36,7 +36,7 @@ let nextId = 0;
 export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];
-  readonly dtype: DType;
+  private _dtype: DType;
   requiresGrad = false;
   grad: Tensor | null = null;
   /** The op that produced this tensor (null for leaves and outside grad recording). */
@@ -53,7 +53,7 @@ export class Tensor {
     }
     this._data = data;
     this.shape = Object.freeze([...shape]);
-    this.dtype = dtype;
+    this._dtype = dtype;
     data.retain();
     finalizer.register(this, data, this);
     engine.track(this);
@@ -63,6 +63,7 @@ export class Tensor {
     return new Tensor(new TensorData(backend, storage), shape, storage.dtype);
   }
 
+  get dtype(): DType { return this._dtype; }
   get backend(): Backend { return this.data_().backend; }
   get storage(): Storage { return this.data_().storage; }
   /** Internal: the shared storage holder (reshape views share it). */
@@ -84,8 +85,20 @@ export class Tensor {
 
   /** Replaces this tensor's contents with src's (same shape), keeping identity: how optimizers update parameters. */
   assign(src: Tensor): this {
-    if (src.shape.join() !== this.shape.join() || src.dtype !== this.dtype) {
+    if (src.dtype !== this.dtype) {
       throw new Error(`assign: ${this.name ?? 'tensor'} is ${shapeStr(this.shape)} ${this.dtype}, got ${shapeStr(src.shape)} ${src.dtype}`);
+    }
+    return this.replaceData_(src);
+  }
+
+  /** Internal: like assign, but takes src's dtype too (Module.half() stores a weight as float16
+   * while the layers holding it keep their reference). */
+  replaceData_(src: Tensor): this {
+    if (src.shape.join() !== this.shape.join()) {
+      throw new Error(`assign: ${this.name ?? 'tensor'} is ${shapeStr(this.shape)} ${this.dtype}, got ${shapeStr(src.shape)} ${src.dtype}`);
+    }
+    if (src.dtype === 'float16' && this.requiresGrad) {
+      throw new Error(`assign: ${this.name ?? 'tensor'} ${shapeStr(this.shape)} requires grad and cannot become float16 (freeze it first)`);
     }
     const d = src.data_();
     if (d.backend !== this._data.backend) throw new Error(`assign: ${this.name ?? 'tensor'} is on ${this._data.backend.name}, the source on ${d.backend.name}`);
@@ -94,6 +107,7 @@ export class Tensor {
     this._data.release();
     this._data = d;
     finalizer.register(this, d, this);
+    this._dtype = src.dtype;
     return this;
   }
 

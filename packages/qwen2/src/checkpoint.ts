@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  encodeBf16, encodeF16, F, Module, nn, noGrad, StateDictError, tidy, writeShardedCheckpoint,
+  encodeBf16, encodeF16, F, Module, nn, noGrad, readFloat16Bits, StateDictError, tidy, writeShardedCheckpoint,
   type Backend, type TensorSource, type TensorsToWrite,
 } from '@reconvla/core';
 
@@ -12,6 +12,8 @@ import {
  * Copies every checkpoint tensor whose key (after rename; null skips it) is one of the module's
  * into it. All names and shapes are checked against the checkpoint headers first; with strict (the
  * default) any missing, unexpected or mis-shaped key throws before a single tensor is read.
+ * A float16 target (after module.half()) is filled from the entry's float16 bits: BF16/F32
+ * checkpoints are converted on upload (round to nearest even; out of range is an error).
  */
 export function loadCheckpointInto(module: Module, ckpt: TensorSource, backend: Backend, rename: (name: string) => string | null = (n) => n, strict = true): nn.LoadResult {
   const own = module.stateDict();
@@ -31,7 +33,11 @@ export function loadCheckpointInto(module: Module, ckpt: TensorSource, backend: 
   noGrad(() => {
     for (const [key, name] of source) {
       const target = own.get(key)!;
-      tidy(() => { target.assign(F.tensor(ckpt.readFloat32(name), target.shape, { backend })); });
+      tidy(() => {
+        target.assign(target.dtype === 'float16'
+          ? F.fromF16Bits(readFloat16Bits(ckpt, name), target.shape, { backend })
+          : F.tensor(ckpt.readFloat32(name), target.shape, { backend }));
+      });
     }
   });
   return result;

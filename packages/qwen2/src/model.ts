@@ -12,6 +12,12 @@ const MASKED = -3.4028234663852886e38;
 
 export interface InitOptions { backend?: Backend; generator?: Generator }
 
+export interface PretrainedOptions extends InitOptions {
+  /** Store the matmul weights (and the tied embedding) in float16: Module.half() before the
+   * weights load, so BF16 checkpoints convert once on upload. Inference only. */
+  float16?: boolean;
+}
+
 class Qwen2Attention extends Module {
   readonly q_proj: nn.Linear;
   readonly k_proj: nn.Linear;
@@ -223,9 +229,10 @@ export class Qwen2ForCausalLM extends Module {
    * Loads config.json and model.safetensors or a sharded index (F16/BF16 widened to float32),
    * one tensor at a time into the freshly built model, after checking every name and shape.
    */
-  static fromPretrained(dir: string, opts: InitOptions = {}): Qwen2ForCausalLM {
+  static fromPretrained(dir: string, opts: PretrainedOptions = {}): Qwen2ForCausalLM {
     const config = parseQwen2Config(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')));
     const model = new Qwen2ForCausalLM(config, opts);
+    if (opts.float16) model.eval().half();
     const ckpt = openCheckpoint(dir);
     try {
       // Some tied checkpoints store lm_head.weight as a copy of the embeddings; HF ignores it.

@@ -1,6 +1,7 @@
 // Module: a tree of named parameters, buffers and sub-modules whose dotted names are the
 // PyTorch/Hugging Face state_dict keys (e.g. "model.layers.0.self_attn.q_proj.weight").
-import { keep, noGrad } from '../engine.ts';
+import { keep, noGrad, tidy } from '../engine.ts';
+import { astype } from '../ops/elementwise.ts';
 import { shapeStr } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 
@@ -16,6 +17,8 @@ export class StateDictError extends Error {
     this.name = 'StateDictError';
   }
 }
+
+const isFloat = (t: Tensor): boolean => t.dtype === 'float32' || t.dtype === 'float16';
 
 export class Module {
   training = true;
@@ -88,7 +91,7 @@ export class Module {
       const s = src.get(k);
       if (!s) result.missing.push(k);
       else if (s.shape.join() !== t.shape.join()) result.mismatched.push(`${k}: checkpoint ${shapeStr(s.shape)}, model ${shapeStr(t.shape)}`);
-      else if (s.dtype !== t.dtype) result.mismatched.push(`${k}: checkpoint ${s.dtype}, model ${t.dtype}`);
+      else if (s.dtype !== t.dtype && !(isFloat(s) && isFloat(t))) result.mismatched.push(`${k}: checkpoint ${s.dtype}, model ${t.dtype}`);
       else if (s.backend !== t.backend) result.mismatched.push(`${k}: checkpoint on backend ${s.backend.name}, model on ${t.backend.name}`);
     }
     for (const k of src.keys()) if (!own.has(k)) result.unexpected.push(k);
@@ -98,10 +101,33 @@ export class Module {
     noGrad(() => {
       for (const [k, t] of own) {
         const s = src.get(k);
-        if (s && s.shape.join() === t.shape.join() && s.dtype === t.dtype && s.backend === t.backend) t.assign(s);
+        if (!s || s.shape.join() !== t.shape.join() || s.backend !== t.backend) continue;
+        if (s.dtype === t.dtype) t.assign(s);
+        else if (isFloat(s) && isFloat(t)) tidy(() => { t.assign(astype(s, t.dtype)); }); // float32 <-> float16, as torch's copy_
       }
     });
     return result;
+  }
+
+  /**
+   * Stores the matmul weights of this (frozen, inference) module in float16: every parameter of
+   * rank 2 (Linear [out, in] and Embedding [num, dim] weights; a tied embedding/LM head is one
+   * tensor) unless `select` picks others. Norm weights, biases, conv kernels and buffers stay
+   * float32: they are small, and float16 would only add a cast per use. Converted parameters
+   * stop requiring gradients (float16 is a storage dtype); the layers keep their references.
+   * Rounding is to nearest even, and a weight beyond float16's range becomes inf as with
+   * torch's .half(): load checkpoints with fromSafetensors({ float16 }) to have that checked.
+   */
+  half(select: (name: string, t: Tensor) => boolean = (_n, t) => t.rank === 2): this {
+    noGrad(() => {
+      for (const [name, p] of this.namedParameters()) {
+        if (p.dtype !== 'float32' || !select(name, p)) continue;
+        p.requiresGrad = false;
+        p.zeroGrad();
+        tidy(() => { p.replaceData_(astype(p, 'float16')); });
+      }
+    });
+    return this;
   }
 
   train(mode = true): this {

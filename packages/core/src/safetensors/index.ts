@@ -10,4 +10,5 @@ export { openCheckpoint, ShardedCheckpoint, INDEX_FILE_NAME, SINGLE_FILE_NAME } 
 export { decodeBigInt64, decodeFloat32, decodeFloat64, decodeInt32, viewRaw, type DecodeContext, type RawTensorArray } from './decode.ts';
 export { type TensorData, type TensorToWrite, type TensorsToWrite } from './layout.ts';
 export { encodeSafetensors, writeSafetensors } from './writer.ts';
+export { readFloat16Bits } from './read_f16.ts';
 export { writeShardedCheckpoint, type ShardedWriteOptions, type ShardedWriteResult } from './sharded_writer.ts';
