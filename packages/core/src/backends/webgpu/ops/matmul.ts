@@ -56,7 +56,7 @@ function matmulOf(rt: WebGPURuntime, a: GPUStorage, b: GPUStorage, args: MatmulA
       .u(aStart - aw.base).u(bStart - bw.base).u(cStart - cw.base).u(flags)
       .u(args.aBatchStride).u(args.bBatchStride).u(m * n).u(blk.j0);
     const groups: [number, number, number] = [Math.ceil(bn / tiling.tn / tiling.wgx), Math.ceil(bm / tiling.tm / tiling.wgy), zn];
-    rt.dispatch(spec, p, [aw.binding, bw.binding, cw.binding, bias ?? a], groups, label, 2 * bm * bn * Math.max(bk, 1) * zn);
+    rt.dispatch(spec, p, [aw.binding, bw.binding, cw.binding, bias ?? aw.binding], groups, label, 2 * bm * bn * Math.max(bk, 1) * zn);
   };
   const whole: Block = { i0: 0, i1: m, j0: 0, j1: n, p0: 0, p1: k };
   if (fits && batch <= rt.maxWorkgroupsPerDim) {
