@@ -157,6 +157,10 @@ for (const tb of backends) {
     assert.deepEqual(await F.tensor([1, -2, 3000], [3], { backend: b, dtype: 'int32' }).astype('float16').data(), Float32Array.of(1, -2, 3000));
     assert.deepEqual(await F.tensor([1.5, -2.5, 7.9], [3], { backend: b, dtype: 'float16' }).astype('int32').data(), Int32Array.of(1, -2, 7));
     assert.deepEqual(await F.full([5], -1.25e-7, { backend: b, dtype: 'float16' }).data(), new Float32Array(5).fill(1.1920928955078125e-7 * -1));
+    // Moving between backends keeps float16 (and the exact values).
+    const moved = await odd.to(b === cpu ? backends[1]!.backend ?? cpu : cpu);
+    assert.equal(moved.dtype, 'float16');
+    assert.deepEqual(await moved.data(), torchHalf.subarray(0, 7));
     // Larger than a 4 KiB binding: windowed casts and a windowed half table (odd row length).
     const big = ramp(300 * 7, 5, 100);
     const table = F.tensor(big, [300, 7], { backend: b }).astype('float16');
