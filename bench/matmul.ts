@@ -1,6 +1,7 @@
 // Matmul family: square 256..2048 and the 4096x896x896 projection shape, our WebGPU backend
 // vs TensorFlow.js WebGPU on the same adapter. Each run is awaited through a read-back.
-import type { WebGPUBackend } from '../packages/core/src/backends/webgpu/index.ts';
+import { createWebGPUBackend, type WebGPUBackend } from '../packages/core/src/backends/webgpu/index.ts';
+import { encodeF16 } from '../packages/core/src/half.ts';
 import { type BenchContext, describeRow, row } from './context.ts';
 import type { ResultRow } from './results.ts';
 import { time } from './timing.ts';
@@ -39,5 +40,54 @@ export async function benchMatmul(ctx: BenchContext): Promise<ResultRow[]> {
     rows.push(r);
   }
   vbe?.destroy();
+  return rows;
+}
+
+// float16 operands (`npm run bench -- matmul_f16`): the Linear layout (weight [n, k], transB),
+// as an A/B against float32 x float32 on the same shapes in one process: f32 activations x f16
+// weight, and f16 x f16. The three variants are timed in interleaved rounds (ABC ABC ABC) and
+// each reports the median over its rounds, so a load spike on this shared machine hits all
+// three alike. With shader-f16 the kernel reads array<f16>; `RECONVLA_BENCH_NO_F16=1` times the
+// path without it (halves widened per call).
+const HALF_CASES: [number, number, number][] = [[1024, 1024, 1024], [4096, 896, 896]];
+const HALF_VARIANTS = [['f32 x f32', false, false], ['f32 x f16 weight', false, true], ['f16 x f16', true, true]] as const;
+
+function linearRun(be: WebGPUBackend, m: number, k: number, n: number, aHalf: boolean, bHalf: boolean) {
+  const up = (len: number, half: boolean) => {
+    const v = Float32Array.from({ length: len }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+    return be.fromArray(half ? encodeF16(v) : v);
+  };
+  const a = up(m * k, aHalf), b = up(n * k, bHalf);
+  return {
+    run: async () => {
+      const c = be.matmul(a, b, { batch: 1, m, k, n, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 });
+      await be.read(c);
+      be.free(c);
+    },
+    free: () => { be.free(a); be.free(b); },
+  };
+}
+
+export async function benchMatmulF16(ctx: BenchContext): Promise<ResultRow[]> {
+  const rows: ResultRow[] = [];
+  const be = process.env.RECONVLA_BENCH_NO_F16 ? await createWebGPUBackend({ shaderF16: false }) : ctx.be;
+  const path = be.rt.hasF16 ? 'array<f16>' : 'widened per call';
+  for (const [m, k, n] of HALF_CASES) {
+    const flop = 2 * m * k * n;
+    const runs = HALF_VARIANTS.map(([, aHalf, bHalf]) => linearRun(be, m, k, n, aHalf, bHalf));
+    const medians: number[][] = HALF_VARIANTS.map(() => []);
+    for (let round = 0; round < 3; round++) {
+      for (const [i, r] of runs.entries()) medians[i]!.push((await time(r.run, { runs: 3, warmup: round === 0 ? 1 : 0 })).medianMs);
+    }
+    for (const r of runs) r.free();
+    const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    const f32 = med(medians[0]!);
+    for (let i = 1; i < HALF_VARIANTS.length; i++) {
+      const r = row('matmul_f16', `${m}x${k}x${n} ${HALF_VARIANTS[i]![0]} (${path})`, 'reconvla-webgpu', med(medians[i]!), flop, { name: 'f32 x f32 (same run)', ms: f32 });
+      ctx.log(describeRow(r));
+      rows.push(r);
+    }
+  }
+  if (be !== ctx.be) be.destroy();
   return rows;
 }
