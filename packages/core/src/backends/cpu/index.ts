@@ -138,13 +138,13 @@ export class CpuBackend implements Backend {
 
   indexSelect(x: Storage, shape: ReduceShape, ids: Storage): Storage {
     const idx = this.i32(ids, 'indexSelect');
-    const out = alloc(shape.outer * idx.length * shape.inner, x.dtype);
     // A float16 table: gather the halves, then decode only the selected rows.
     if (x instanceof CpuStorage && x.data instanceof Uint16Array) {
-      const bits = new Uint16Array(out.length);
+      const bits = new Uint16Array(shape.outer * idx.length * shape.inner);
       indexSelect(x.data, shape, idx, bits);
       return this.wrap(decodeF16(bits));
     }
+    const out = alloc(shape.outer * idx.length * shape.inner, x.dtype);
     indexSelect(this.arr(x), shape, idx, out);
     return this.wrap(out);
   }
