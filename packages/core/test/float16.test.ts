@@ -18,7 +18,7 @@ import { testBackends } from '../../../test/helpers/backends.ts';
 
 const cpu = createCpuBackend();
 const backends = [...await testBackends()];
-{
+if (backends.some((b) => b.name === 'webgpu')) {
   const { createWebGPUBackend } = await import('../src/backends/webgpu/index.ts');
   for (const [name, opts] of [['webgpu (no shader-f16)', { shaderF16: false }], ['webgpu (4 KiB bindings)', { maxStorageBufferBindingSize: 4096 }]] as const) {
     try { backends.push({ name, backend: await createWebGPUBackend(opts) }); } catch (e) { backends.push({ name, skip: `no WebGPU adapter: ${(e as Error).message}` }); }
