@@ -13,10 +13,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { F, noGrad, openCheckpoint, tidy, type Backend } from '@reconvla/core';
 import { findFixtures, Fixture } from '../../../test/helpers/golden.ts';
 import { testBackends } from '../../../test/helpers/backends.ts';
-import { Checker } from '../../../test/helpers/model_golden.ts';
+import { Checker, fixtureStateDict } from '../../../test/helpers/model_golden.ts';
 import { parseQwen2Config, Qwen2ForCausalLM } from '../src/index.ts';
 import { loadCheckpointInto } from '../src/checkpoint.ts';
 
@@ -77,3 +79,40 @@ for (const file of files) {
     });
   }
 }
+
+test('qwen2 fromPretrained({ float16: true }): a BF16 checkpoint is converted to float16 on upload', async (t) => {
+  const [file] = files;
+  if (!file) { t.skip('no qwen2 fixture'); return; }
+  const fx = new Fixture(file);
+  const jsonPath = file.replace(/\.safetensors$/, '.json');
+  const config = parseQwen2Config(fs.existsSync(jsonPath) ? JSON.parse(fs.readFileSync(jsonPath, 'utf8')) : fx.meta('config'));
+  const cpu = backends[0]!.backend!;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qwen2-f16-'));
+  try {
+    const src = new Qwen2ForCausalLM(config, { backend: cpu });
+    src.loadStateDict(fixtureStateDict(fx, cpu));
+    await src.savePretrained(dir, { floatDtype: 'BF16' });
+    src.dispose();
+    const half = Qwen2ForCausalLM.fromPretrained(dir, { backend: cpu, float16: true });
+    const full = Qwen2ForCausalLM.fromPretrained(dir, { backend: cpu });
+    const ckpt = openCheckpoint(dir);
+    try {
+      for (const [key, p] of half.namedParameters()) {
+        const q = new Map(full.namedParameters()).get(key)!;
+        assert.equal(p.dtype, p.rank === 2 ? 'float16' : 'float32', key);
+        assert.equal(ckpt.info(key).dtype, 'BF16');
+        // float16 of the BF16 value (read as float32 exactly, then rounded once) is what was uploaded.
+        const want = p.rank === 2 ? q.astype('float16').dataSync() : q.dataSync();
+        assert.deepEqual(p.dataSync(), want, key);
+      }
+    } finally { ckpt.close(); }
+    const ids = F.tensor([[1, 5, 9, 2]], [1, 4], { backend: cpu, dtype: 'int32' });
+    const a = noGrad(() => half.forward({ inputIds: ids }).logits.dataSync());
+    const b = noGrad(() => full.forward({ inputIds: ids }).logits.dataSync()) as Float32Array;
+    const max = b.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= 3e-3 * max, `logit ${i}: ${a[i]} vs ${b[i]}`);
+    half.dispose(); full.dispose();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
