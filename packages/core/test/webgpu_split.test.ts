@@ -152,3 +152,23 @@ gpuTest('a single row over the limit is still rejected with the op named', async
   const y = gpu.fromArray(new Float32Array([1, 2, 3]));
   assert.deepEqual([...(await gpu.read(gpu.unary('neg', y)))], [-1, -2, -3]);
 });
+
+gpuTest('indexSelect and indexAdd: an embedding table and its gradient over the limit', async (gpu) => {
+  // [outer, len, inner]: a 1-D vocabulary (outer 1) with rows straddling windows, outer > 1,
+  // rows of 959 floats (one per window), and many ids so that g and the output split too.
+  const cases: [ReduceShape, number][] = [
+    [{ outer: 1, len: 37, inner: 150 }, 11],
+    [{ outer: 1, len: 4, inner: 959 }, 6],
+    [{ outer: 3, len: 13, inner: 70 }, 17],
+    [{ outer: 2, len: 500, inner: 3 }, 900],
+    [{ outer: 1, len: 9, inner: 5 }, 1000],
+  ];
+  for (const [shape, nids] of cases) {
+    const { outer, len, inner } = shape;
+    const x = ramp(outer * len * inner);
+    const ids = Int32Array.from({ length: nids }, (_, j) => (j * 7 + (j >> 2)) % len); // repeats
+    const g = ramp(outer * nids * inner, 0.01, 1);
+    await same(gpu, `indexSelect ${JSON.stringify(shape)} ids ${nids}`, (be, up) => be.indexSelect(up(x), shape, up(ids)), 0);
+    await same(gpu, `indexAdd ${JSON.stringify(shape)} ids ${nids}`, (be, up) => be.indexAdd(up(g), shape, up(ids)), 1e-6);
+  }
+});
