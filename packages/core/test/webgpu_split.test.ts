@@ -172,3 +172,24 @@ gpuTest('indexSelect and indexAdd: an embedding table and its gradient over the 
     await same(gpu, `indexAdd ${JSON.stringify(shape)} ids ${nids}`, (be, up) => be.indexAdd(up(g), shape, up(ids)), 1e-6);
   }
 });
+
+gpuTest('rope and its inverse over row windows (cos/sin windowed at the rows they serve)', async (gpu) => {
+  // [b, h, t, d]: rows of d straddle windows; d = 958 is one row per window.
+  const shapes: [number, number, number, number][] = [[2, 3, 17, 40], [3, 2, 5, 958], [1, 1, 700, 6], [5, 1, 300, 4]];
+  for (const [b, h, t, d] of shapes) {
+    const x = ramp(b * h * t * d), cos = ramp(b * t * d, 0, 1), sin = ramp(b * t * d, 0, 2);
+    for (const inverse of [false, true]) {
+      await same(gpu, `rope [${b},${h},${t},${d}] inverse=${inverse}`, (be, up) => be.rope(up(x), up(cos), up(sin), b, h, t, d, inverse), 1e-5);
+    }
+  }
+});
+
+gpuTest('combineRows with one to three inputs over row windows', async (gpu) => {
+  for (const [rows, cols] of [...ROW_SHAPES, [1500, 1] as [number, number]]) {
+    for (let k = 1; k <= 3; k++) {
+      const xs = Array.from({ length: k }, (_, i) => ramp(rows * cols, 1e-3, i));
+      const cs = Array.from({ length: k }, (_, i) => ramp(rows, 0.01, 3 + i));
+      await same(gpu, `combineRows ${k}x[${rows},${cols}]`, (be, up) => be.combineRows(xs.map(up), cs.map(up), rows, cols), 1e-5);
+    }
+  }
+});
