@@ -4,7 +4,7 @@
 // window boundaries; every result is checked against the CPU reference.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import type { Backend, ReduceOp, ReduceShape, Storage, StridedView } from '../src/backend.ts';
+import type { AttentionArgs, Backend, Conv2dArgs, ReduceOp, ReduceShape, Storage, StridedView } from '../src/backend.ts';
 import { createCpuBackend } from '../src/backends/cpu/index.ts';
 import { createWebGPUBackend, type WebGPUBackend } from '../src/backends/webgpu/index.ts';
 
@@ -191,5 +191,29 @@ gpuTest('combineRows with one to three inputs over row windows', async (gpu) => 
       const cs = Array.from({ length: k }, (_, i) => ramp(rows, 0.01, 3 + i));
       await same(gpu, `combineRows ${k}x[${rows},${cols}]`, (be, up) => be.combineRows(xs.map(up), cs.map(up), rows, cols), 1e-5);
     }
+  }
+});
+
+function convArgs(n: number, c: number, h: number, w: number, o: number, kh: number, kw: number, s: [number, number], pad: [number, number, number, number]): Conv2dArgs {
+  const [padTop, padBottom, padLeft, padRight] = pad;
+  return {
+    n, c, h, w, o, kh, kw, strideH: s[0], strideW: s[1], padTop, padBottom, padLeft, padRight,
+    oh: Math.floor((h + padTop + padBottom - kh) / s[0]) + 1, ow: Math.floor((w + padLeft + padRight - kw) / s[1]) + 1,
+  };
+}
+
+gpuTest('conv2d, conv2dGradInput and conv2dGradWeight split over the batch', async (gpu) => {
+  const cases = [
+    convArgs(7, 3, 9, 7, 4, 3, 3, [1, 1], [1, 1, 1, 1]),    // 189 floats per image, images straddle windows
+    convArgs(3, 2, 20, 19, 5, 3, 2, [2, 2], [1, 0, 2, 1]), // 760 per image: one image per window
+    convArgs(11, 1, 6, 5, 2, 1, 1, [1, 1], [0, 0, 0, 0]),   // 1x1 kernel, many small images
+  ];
+  for (const a of cases) {
+    const what = JSON.stringify(a);
+    const x = ramp(a.n * a.c * a.h * a.w), w = ramp(a.o * a.c * a.kh * a.kw, 0, 1), bias = ramp(a.o, 0, 2);
+    const gy = ramp(a.n * a.o * a.oh * a.ow, 1e-3, 3);
+    await same(gpu, `conv2d ${what}`, (be, up) => be.conv2d(up(x), up(w), up(bias), a), 1e-4);
+    await same(gpu, `conv2dGradInput ${what}`, (be, up) => be.conv2dGradInput(up(gy), up(w), a), 1e-4);
+    await same(gpu, `conv2dGradWeight ${what}`, (be, up) => be.conv2dGradWeight(up(x), up(gy), a), 1e-4);
   }
 });
