@@ -4,6 +4,7 @@
 // window boundaries; every result is checked against the CPU reference.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import fc from 'fast-check';
 import type { AttentionArgs, Backend, Conv2dArgs, ReduceOp, ReduceShape, Storage, StridedView } from '../src/backend.ts';
 import { createCpuBackend } from '../src/backends/cpu/index.ts';
 import { createWebGPUBackend, type WebGPUBackend } from '../src/backends/webgpu/index.ts';
@@ -216,4 +217,63 @@ gpuTest('conv2d, conv2dGradInput and conv2dGradWeight split over the batch', asy
     await same(gpu, `conv2dGradInput ${what}`, (be, up) => be.conv2dGradInput(up(gy), up(w), a), 1e-4);
     await same(gpu, `conv2dGradWeight ${what}`, (be, up) => be.conv2dGradWeight(up(x), up(gy), a), 1e-4);
   }
+});
+
+/** Every storage `run` returns, compared element by element between the backends. */
+async function sameAll(gpu: Backend, what: string, run: (be: Backend, up: (a: Float32Array | Int32Array) => Storage) => Record<string, Storage>, tol: number): Promise<void> {
+  const want = run(cpu, (a) => cpu.fromArray(a)), have = run(gpu, (a) => gpu.fromArray(a));
+  for (const k of Object.keys(want)) {
+    const w = await cpu.read(want[k]!), h = await gpu.read(have[k]!);
+    assert.equal(h.length, w.length, `${what} ${k}: length`);
+    for (let i = 0; i < w.length; i++) {
+      if (Number.isNaN(w[i]!) && Number.isNaN(h[i]!)) continue;
+      if (!(Math.abs(h[i]! - w[i]!) <= tol * (1 + Math.abs(w[i]!)))) assert.fail(`${what} ${k}: element ${i}: ${h[i]} vs ${w[i]}`);
+    }
+  }
+}
+
+gpuTest('attention and attentionGrad split over (batch, head) and (batch, kv head) slices (fast-check: GQA, causal, masks)', async (gpu) => {
+  await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.constantFrom([1, 1], [2, 1], [4, 2], [3, 3], [6, 2]),
+    // Head dims 4/5 share one compiled variant (lavapipe takes seconds per attention pipeline).
+    fc.integer({ min: 1, max: 24 }), fc.integer({ min: 1, max: 30 }), fc.constant(4), fc.constant(5),
+    fc.boolean(), fc.constantFrom('none', 'per-batch', 'per-head', 'shared'),
+    async (batch, [heads, kvHeads], tq, tk0, dim, dimV, causal, maskKind) => {
+      const tk = causal ? Math.max(tk0, tq) : tk0;
+      const a: AttentionArgs = { batch, heads: heads!, kvHeads: kvHeads!, tq, tk, dim, dimV, scale: 1 / Math.sqrt(dim), causal, maskBatchStride: 0, maskHeadStride: 0 };
+      const q = ramp(batch * heads! * tq * dim, 1e-4), k = ramp(batch * kvHeads! * tk * dim, 1e-4, 1), v = ramp(batch * kvHeads! * tk * dimV, 1e-3, 2);
+      const gOut = ramp(batch * heads! * tq * dimV, 1e-3, 3);
+      const mb = maskKind === 'per-batch' ? tq * tk : maskKind === 'per-head' ? heads! * tq * tk : 0;
+      const mh = maskKind === 'per-head' ? tq * tk : 0;
+      const count = maskKind === 'shared' ? tq * tk : maskKind === 'per-batch' ? batch * tq * tk : batch * heads! * tq * tk;
+      // Padding-style mask: -1e9 on some keys (never key 0, so no row is fully hidden) plus a bias.
+      const mask = ramp(count, 0, 4).map((x, i) => (i % tk !== 0 && x > 2 ? -1e9 : x * 0.1));
+      await sameAll(gpu, `attention ${JSON.stringify({ ...a, maskKind })}`, (be, up) => {
+        const args = maskKind === 'none' ? a : { ...a, mask: up(mask), maskBatchStride: mb, maskHeadStride: mh };
+        const { out, lse } = be.attention(up(q), up(k), up(v), args);
+        const { gq, gk, gv } = be.attentionGrad(up(q), up(k), up(v), out, lse, up(gOut), args);
+        return { out, lse, gq, gk, gv };
+      }, 2e-4);
+    }), {
+    numRuns: 12, seed: 7,
+    // GQA groups of 3 heads straddling ranges (the dK/dV sums continue in the next dispatch).
+    examples: [[3, [6, 2], 21, 3, 4, 5, false, 'per-head'], [2, [6, 2], 24, 30, 4, 5, true, 'none'], [3, [4, 2], 17, 29, 4, 5, true, 'per-batch']],
+  });
+});
+
+gpuTest('ops whose single slice exceeds one binding say so, naming the op, tensor, shape and limit', async (gpu) => {
+  const big = (n: number) => gpu.zeros(n, 'float32');
+  const a: AttentionArgs = { batch: 2, heads: 2, kvHeads: 1, tq: 40, tk: 8, dim: 32, dimV: 8, scale: 1, causal: false, maskBatchStride: 0, maskHeadStride: 0 };
+  assert.throws(() => gpu.attention(big(2 * 2 * 40 * 32), big(2 * 8 * 32), big(2 * 8 * 8), a),
+    /attention B2 H2\/1 tq40 tk8 d32\/8: one \(batch, head\) slice of q \(1280 elements, 5120 bytes\) exceeds maxStorageBufferBindingSize 4096/);
+  const c = convArgs(2, 4, 17, 17, 2, 3, 3, [1, 1], [1, 1, 1, 1]);
+  assert.throws(() => gpu.conv2d(big(2 * 4 * 289), big(2 * 4 * 9), undefined, c),
+    /conv2d x\[2,4,17,17\] w\[2,4,3,3\].*: one image of x \(1156 elements, 4624 bytes\) exceeds maxStorageBufferBindingSize 4096/);
+  assert.throws(() => gpu.rope(big(2 * 1100), big(2 * 1100), big(2 * 1100), 1, 1, 2, 1100, false),
+    /rope\[1,1,2,1100\]: one row of x \(1100 elements, 4400 bytes\) exceeds maxStorageBufferBindingSize 4096/);
+  assert.throws(() => gpu.indexAdd(big(3 * 1100), { outer: 1, len: 5, inner: 1100 }, gpu.fromArray(new Int32Array([0, 4, 2]))),
+    /indexAdd\[1,5,1100\] ids 3: one row of the output, 1100 elements \(4400 bytes\) exceeds maxStorageBufferBindingSize 4096/);
+  assert.throws(() => gpu.combineRows([big(2 * 1100)], [big(2)], 2, 1100),
+    /combineRows\[1x2,1100\]: one row of an input, 1100 elements \(4400 bytes\) exceeds maxStorageBufferBindingSize 4096/);
+  const y = gpu.fromArray(new Float32Array([1, 2, 3]));
+  assert.deepEqual([...(await gpu.read(gpu.unary('neg', y)))], [-1, -2, -3]); // the backend still works
 });
