@@ -8,6 +8,9 @@ import fc from 'fast-check';
 import type { AttentionArgs, Backend, Conv2dArgs, ReduceOp, ReduceShape, Storage, StridedView } from '../src/backend.ts';
 import { createCpuBackend } from '../src/backends/cpu/index.ts';
 import { createWebGPUBackend, type WebGPUBackend } from '../src/backends/webgpu/index.ts';
+import type { WebGPURuntime } from '../src/backends/webgpu/runtime.ts';
+import { rowRanges, windowFits } from '../src/backends/webgpu/windows.ts';
+import * as F from '../src/ops/index.ts';
 
 const cpu = createCpuBackend();
 const smallOrError: WebGPUBackend | Error = await createWebGPUBackend({ maxStorageBufferBindingSize: 4096 }).catch((e: unknown) => e as Error);
@@ -276,4 +279,37 @@ gpuTest('ops whose single slice exceeds one binding say so, naming the op, tenso
     /combineRows\[1x2,1100\]: one row of an input, 1100 elements \(4400 bytes\) exceeds maxStorageBufferBindingSize 4096/);
   const y = gpu.fromArray(new Float32Array([1, 2, 3]));
   assert.deepEqual([...(await gpu.read(gpu.unary('neg', y)))], [-1, -2, -3]); // the backend still works
+});
+
+gpuTest('an embedding forward and backward through autograd, scaled down 100x from Qwen2-0.5B (151936x896)', async (gpu) => {
+  // [1519, 9] spans 15 bindings of the 4 KiB limit, as [151936, 896] spans 5 of lavapipe's 128 MiB.
+  const vocab = 1519, dim = 9;
+  const w = ramp(vocab * dim, 1e-4);
+  const ids = Int32Array.from({ length: 2 * 37 }, (_, i) => (i * 613 + (i % 3) * 1500) % vocab); // repeats, both ends
+  const probe = ramp(2 * 37 * dim, 0, 1);
+  const run = async (be: Backend) => {
+    const weight = F.tensor(w, [vocab, dim], { backend: be, requiresGrad: true });
+    const y = F.embedding(F.tensor(ids, [2, 37], { backend: be, dtype: 'int32' }), weight);
+    F.sum(F.mul(y, F.tensor(probe, [2, 37, dim], { backend: be }))).backward();
+    return { y: await y.data(), g: await weight.grad!.data() };
+  };
+  const want = await run(cpu), have = await run(gpu);
+  assert.deepEqual([...have.y], [...want.y]);
+  have.g.forEach((v, i) => assert.ok(Math.abs(v - want.g[i]!) <= 1e-5 * (1 + Math.abs(want.g[i]!)), `grad ${i}: ${v} vs ${want.g[i]}`));
+});
+
+test('webgpu split: the real [151936, 896] embedding plan under a 128 MiB binding limit (shapes only)', () => {
+  // The split plan of indexSelect/indexAdd, without allocating 544 MB: row windows that cover the
+  // table exactly, each within one binding at its aligned offset.
+  const rt = { maxBinding: 128 * 1024 * 1024, bindAlign: 256 } as WebGPURuntime;
+  const rows = 151936, inner = 896;
+  const ranges = rowRanges(rt, rows, inner, 'indexAdd[1,151936,896]');
+  assert.equal(ranges.length, 5);
+  let next = 0;
+  for (const r of ranges) {
+    assert.equal(r.start, next);
+    assert.ok(windowFits(rt, r.start * inner, (r.start + r.count) * inner), `rows ${r.start}..${r.start + r.count}`);
+    next = r.start + r.count;
+  }
+  assert.equal(next, rows);
 });
