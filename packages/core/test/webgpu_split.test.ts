@@ -9,7 +9,7 @@ import type { AttentionArgs, Backend, Conv2dArgs, ReduceOp, ReduceShape, Storage
 import { createCpuBackend } from '../src/backends/cpu/index.ts';
 import { createWebGPUBackend, type WebGPUBackend } from '../src/backends/webgpu/index.ts';
 import type { WebGPURuntime } from '../src/backends/webgpu/runtime.ts';
-import { rowRanges, windowFits } from '../src/backends/webgpu/windows.ts';
+import { broadcastHull, rowRanges, windowFits } from '../src/backends/webgpu/windows.ts';
 import * as F from '../src/ops/index.ts';
 
 const cpu = createCpuBackend();
@@ -312,4 +312,43 @@ test('webgpu split: the real [151936, 896] embedding plan under a 128 MiB bindin
     next = r.start + r.count;
   }
   assert.equal(next, rows);
+});
+
+test('webgpu split: broadcastHull is the min/max of the strided index over an output range (fast-check)', () => {
+  const layout = fc.array(fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 7 })), { minLength: 1, maxLength: 4 });
+  fc.assert(fc.property(layout, fc.nat(), fc.nat(), (dims, x, y) => {
+    const shape = dims.map((d) => d[0]), strides = dims.map((d) => d[1]);
+    const n = shape.reduce((p, q) => p * q, 1);
+    const start = x % n, end = start + 1 + (y % (n - start));
+    let lo = Infinity, hi = -Infinity;
+    for (let g = start; g < end; g++) {
+      let at = 0;
+      for (let d = shape.length - 1, rem = g; d >= 0; d--) { at += (rem % shape[d]!) * strides[d]!; rem = Math.floor(rem / shape[d]!); }
+      lo = Math.min(lo, at); hi = Math.max(hi, at);
+    }
+    assert.deepEqual(broadcastHull(shape, strides, start, end), [lo, hi + 1]);
+  }), { numRuns: 500 });
+});
+
+gpuTest('binary and where with broadcast operands over the limit (windowed at the hull each range reads)', async (gpu) => {
+  const cases: [number[], number[]][] = [
+    [[3, 1500], [1, 1500]],       // a bias row over one binding: ranges cut at output rows
+    [[40, 1], [1, 1100]],         // both broadcast, the output is their outer product
+    [[1100, 1], [1100, 3]],       // a column over one binding
+    [[2, 1, 600], [2, 5, 600]],   // broadcast over a middle dim
+  ];
+  const outOf = (a: number[], b: number[]) => a.map((d, i) => Math.max(d, b[i]!));
+  const numel = (s: number[]) => s.reduce((p, q) => p * q, 1);
+  for (const [as, bs] of cases) {
+    const os = outOf(as, bs);
+    const a = ramp(numel(as)), b = ramp(numel(bs), 1e-3, 1);
+    for (const op of ['add', 'mul', 'gt'] as const) {
+      await same(gpu, `binary.${op} [${as}]x[${bs}]`, (be, up) => be.binary(op, up(a), as, up(b), bs, os, op === 'gt' ? 'int32' : 'float32'), 1e-6);
+      await same(gpu, `binary.${op} [${bs}]x[${as}]`, (be, up) => be.binary(op, up(b), bs, up(a), as, os, op === 'gt' ? 'int32' : 'float32'), 1e-6);
+    }
+    const c = Int32Array.from({ length: numel(bs) }, (_, i) => i % 3 === 0 ? 1 : 0);
+    const one = as.map(() => 1); // backends take operands of the output's rank
+    await same(gpu, `where [${bs}],[${as}],[${one}]`, (be, up) => be.where(up(c), bs, up(a), as, up(new Float32Array([7])), one, os), 0);
+    await same(gpu, `where [${as}],[${bs}],[${as}]`, (be, up) => be.where(up(Int32Array.from(a, (v) => (v > 0 ? 1 : 0))), as, up(b), bs, up(a), as, os), 0);
+  }
 });

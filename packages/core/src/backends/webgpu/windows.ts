@@ -97,3 +97,60 @@ export function unitRanges(rt: WebGPURuntime, n: number, operands: readonly GPUS
 export function windowOfSpan(rt: WebGPURuntime, s: GPUStorage, span: Span): { binding: Binding; base: number } {
   return windowOf(rt, s, span[0], Math.max(0, span[1] - span[0]));
 }
+
+/** The hull of a broadcast operand's indices over output elements [start, end): the operand is
+ * read at sum(coord[d] * strides[d]) of each output's row-major coordinates in `shape` (strides
+ * >= 0, 0 on broadcast dims). [start, end) is cut into blocks of one dim's range times full
+ * inner dims (at most two per dim), whose extremes are their first and last elements. */
+export function broadcastHull(shape: readonly number[], strides: readonly number[], start: number, end: number): Span {
+  const rank = shape.length;
+  const inner = new Array<number>(rank).fill(1); // elements per step of dim d
+  const full = new Array<number>(rank).fill(0);  // index extent of the dims inside d
+  for (let d = rank - 2; d >= 0; d--) {
+    inner[d] = inner[d + 1]! * shape[d + 1]!;
+    full[d] = full[d + 1]! + (shape[d + 1]! - 1) * strides[d + 1]!;
+  }
+  let lo = Infinity, hi = -Infinity;
+  for (let s = start; s < end;) {
+    let k = 0;
+    while (s % inner[k]! !== 0 || inner[k]! > end - s) k++;
+    let at = 0;
+    for (let d = 0, rem = s; d < rank; d++) at += Math.floor(rem / inner[d]!) % shape[d]! * strides[d]!;
+    const ck = Math.floor(s / inner[k]!) % shape[k]!;
+    const steps = Math.min(shape[k]! - ck, Math.floor((end - s) / inner[k]!));
+    lo = Math.min(lo, at);
+    hi = Math.max(hi, at + (steps - 1) * strides[k]! + full[k]!);
+    s += steps * inner[k]!;
+  }
+  return start < end ? [lo, hi + 1] : [0, 0];
+}
+
+/** An operand of an elementwise op over n outputs: full-size (read at the output index) or
+ * broadcast (read at the hull `hull(start, end)` of a range). */
+export interface ElementwiseOperand { s: GPUStorage; full: boolean; hull: (start: number, end: number) => Span }
+
+/** Output ranges of an elementwise op whose operand windows all fit: elementRanges, cut further
+ * (largest end by bisection) where a broadcast operand over one binding would need more. */
+export function elementwiseRanges(rt: WebGPURuntime, n: number, ops: readonly ElementwiseOperand[]): UnitRange[] {
+  const spansOf = (start: number, end: number): Span[] =>
+    ops.map((o) => (o.full ? [start, end] : fitsBinding(rt, o.s) ? [0, o.s.size] : o.hull(start, end)));
+  const fits = (sp: Span[]) => sp.every((h, i) => ops[i]!.full || fitsBinding(rt, ops[i]!.s) || windowFits(rt, h[0], h[1]));
+  const out: UnitRange[] = [];
+  for (const r of elementRanges(rt, n)) {
+    for (let s = r.start, end = r.start + r.count; s < end;) {
+      let e = end;
+      if (!fits(spansOf(s, e))) {
+        let good = s + 1, bad = e; // one output reads one element of each operand: always fits
+        while (bad - good > 1) {
+          const mid = Math.floor((good + bad) / 2);
+          if (fits(spansOf(s, mid))) good = mid; else bad = mid;
+        }
+        e = good;
+      }
+      out.push({ start: s, count: e - s, spans: spansOf(s, e) });
+      s = e;
+    }
+  }
+  if (out.length === 0) out.push({ start: 0, count: 0, spans: spansOf(0, 0) });
+  return out;
+}
