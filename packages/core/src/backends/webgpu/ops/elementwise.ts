@@ -2,7 +2,7 @@
 import type { BinaryOp, DifferentiableUnaryOp, DType, UnaryOp } from '../../../backend.ts';
 import { Params, type WebGPURuntime } from '../runtime.ts';
 import type { GPUStorage } from '../storage.ts';
-import { broadcastHull, elementRanges, elementwiseRanges, windowOf, windowOfSpan } from '../windows.ts';
+import { broadcastHull, elementRanges, elementwiseRanges, fitsBinding, type Span, windowOf, windowOfSpan } from '../windows.ts';
 
 const WG = 256;
 const MAX_RANK = 8;
@@ -109,14 +109,18 @@ export function binary(rt: WebGPURuntime, op: BinaryOp, a: GPUStorage, aShape: r
   const dimsKey = `${aShape}x${bShape}>${outShape}`;
   const { shape, as, bs, rank } = binaryLayout(dimsKey, aShape, bShape, outShape);
   const label = `binary.${op}[${aShape}]x[${bShape}]->[${outShape}]`;
-  // Output ranges; a broadcast operand over one binding is windowed at the hull of the indices
-  // a range reads (ranges are cut where that hull would not fit, e.g. at rows of a huge bias).
-  const ranges = elementwiseRanges(rt, n, [
-    { s: a, full: a.size === n, hull: (s, e) => broadcastHull(shape, as, s, e) },
-    { s: b, full: b.size === n, hull: (s, e) => broadcastHull(shape, bs, s, e) },
-  ]);
+  // Output ranges; full-size operands are windowed at the range. A broadcast operand that fits
+  // is bound whole; one over one binding at the hull of the indices a range reads (ranges are
+  // cut where that hull would not fit, e.g. at rows of a huge bias).
+  const aFull = a.size === n, bFull = b.size === n;
+  const ranges = (aFull || fitsBinding(rt, a)) && (bFull || fitsBinding(rt, b))
+    ? elementRanges(rt, n).map((r) => ({ ...r, spans: [aFull ? [r.start, r.start + r.count] : [0, a.size], bFull ? [r.start, r.start + r.count] : [0, b.size]] as Span[] }))
+    : elementwiseRanges(rt, n, [
+      { s: a, full: aFull, hull: (s, e) => broadcastHull(shape, as, s, e) },
+      { s: b, full: bFull, hull: (s, e) => broadcastHull(shape, bs, s, e) },
+    ]);
   for (const r of ranges) {
-    const [aw, bw] = [a, b].map((s, i) => windowOfSpan(rt, s, r.spans[i]!)) as [Win, Win];
+    const aw = windowOfSpan(rt, a, r.spans[0]!), bw = windowOfSpan(rt, b, r.spans[1]!);
     const ow = windowOf(rt, out, r.start, r.count);
     const p = new Params().u(r.count).u(r.start).u(aw.base).u(bw.base).u(ow.base).u(rank).u(0).u(0);
     for (const v of shape) p.u(v);
