@@ -1,7 +1,8 @@
-// Row-range splitting: ops whose operands exceed one storage binding run one dispatch per range
-// of rows (or outer slices, or output elements) with windowed bindings. A 4 KiB binding limit
-// (960 usable floats per window after alignment) makes small shapes split, with rows straddling
-// window boundaries; every result is checked against the CPU reference.
+// Ops over the storage-binding limit: every op whose operands exceed one binding runs one
+// dispatch per range of rows, outer slices, images, (batch, head) slices or output elements,
+// with windowed bindings. A 4 KiB binding limit (960 usable floats per window after alignment)
+// makes small shapes split, with rows straddling window boundaries; every result is checked
+// against the CPU reference, and what cannot split must say why.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import fc from 'fast-check';
@@ -351,4 +352,29 @@ gpuTest('binary and where with broadcast operands over the limit (windowed at th
     await same(gpu, `where [${bs}],[${as}],[${one}]`, (be, up) => be.where(up(c), bs, up(a), as, up(new Float32Array([7])), one, os), 0);
     await same(gpu, `where [${as}],[${bs}],[${as}]`, (be, up) => be.where(up(Int32Array.from(a, (v) => (v > 0 ? 1 : 0))), as, up(b), bs, up(a), as, os), 0);
   }
+});
+
+gpuTest('the cases above really split: each op records several dispatches', async (gpu) => {
+  const up = (a: Float32Array | Int32Array) => gpu.fromArray(a);
+  const count = (what: string, run: () => unknown, atLeast: number) => {
+    const before = gpu.rt.totalDispatches;
+    run();
+    assert.ok(gpu.rt.totalDispatches - before >= atLeast, `${what}: ${gpu.rt.totalDispatches - before} dispatches`);
+  };
+  const ids = up(Int32Array.from({ length: 11 }, (_, j) => (j * 7) % 37));
+  count('indexSelect', () => gpu.indexSelect(up(ramp(37 * 150)), { outer: 1, len: 37, inner: 150 }, ids), 3);
+  count('indexAdd', () => gpu.indexAdd(up(ramp(11 * 150)), { outer: 1, len: 37, inner: 150 }, ids), 3);
+  count('rope', () => gpu.rope(up(ramp(2 * 3 * 17 * 40)), up(ramp(2 * 17 * 40)), up(ramp(2 * 17 * 40)), 2, 3, 17, 40, false), 3);
+  count('combineRows', () => gpu.combineRows([up(ramp(11 * 300))], [up(ramp(11))], 11, 300), 3);
+  const c = convArgs(7, 3, 9, 7, 4, 3, 3, [1, 1], [1, 1, 1, 1]);
+  count('conv2d', () => gpu.conv2d(up(ramp(7 * 189)), up(ramp(108)), undefined, c), 2);
+  count('conv2dGradInput', () => gpu.conv2dGradInput(up(ramp(7 * 252)), up(ramp(108)), c), 2);
+  count('conv2dGradWeight', () => gpu.conv2dGradWeight(up(ramp(7 * 189)), up(ramp(7 * 252)), c), 2);
+  const a: AttentionArgs = { batch: 3, heads: 6, kvHeads: 2, tq: 21, tk: 3, dim: 4, dimV: 5, scale: 0.5, causal: false, maskBatchStride: 0, maskHeadStride: 0 };
+  const q = up(ramp(3 * 6 * 21 * 4)), k = up(ramp(3 * 2 * 3 * 4)), v = up(ramp(3 * 2 * 3 * 5));
+  let fwd = { out: q, lse: q };
+  count('attention', () => { fwd = gpu.attention(q, k, v, a); }, 2);
+  count('attentionGrad', () => gpu.attentionGrad(q, k, v, fwd.out, fwd.lse, up(ramp(3 * 6 * 21 * 5)), a), 6);
+  count('binary broadcast', () => gpu.binary('add', up(ramp(3 * 1500)), [3, 1500], up(ramp(1500)), [1, 1500], [3, 1500], 'float32'), 6);
+  await gpu.sync();
 });
