@@ -245,3 +245,34 @@ gpuTest('a device error in a fused kernel names the fused ops and the size', asy
     await assert.rejects(be.read(y), /validation error in a batch of ops \[fused\[3\]\(tanh, add\)/);
   } finally { be.destroy(); }
 });
+
+gpuTest('an expression whose leaves grew past the binding budget (an inlined operand computed since) splits and stays right', async (gpu) => {
+  const n = 40, k = gpu.fusion.maxBuffers - 1; // k leaves + 1 output: the most one kernel binds
+  const before = gpu.memory();
+  const datas = Array.from({ length: k }, (_, j) => randomF32(n, 100 + j));
+  const gl = datas.map((d) => gpu.fromArray(d.slice())), cl = datas.map((d) => cpu.fromArray(d.slice()));
+  // x = tanh(L0) stays live inside r = (((x + L0) + L1) + ... + L[k-1]); the partial sums are freed.
+  const xg = gpu.unary('tanh', gl[0]!), xc = cpu.unary('tanh', cl[0]!);
+  let rg = gpu.binary('add', xg, [n], gl[0]!, [n], [n], 'float32'), rc = cpu.binary('add', xc, [n], cl[0]!, [n], [n], 'float32');
+  for (let j = 1; j < k; j++) {
+    const ng = gpu.binary('add', rg, [n], gl[j]!, [n], [n], 'float32'), nc = cpu.binary('add', rc, [n], cl[j]!, [n], [n], 'float32');
+    gpu.free(rg); cpu.free(rc);
+    rg = ng; rc = nc;
+  }
+  // A second consumer computes x: r now reads x besides L0..L[k-1], one binding too many.
+  const zg = gpu.unary('neg', xg);
+  gpu.free(xg);
+  // New storages take the buffers the freed partial sums gave back (z took one already):
+  // computing a partial sum on its own must not write there.
+  const junk = Array.from({ length: 4 }, () => gpu.fromArray(new Float32Array(n).fill(99)));
+  const zc = cpu.unary('neg', xc);
+  assertNear('z', await gpu.read(zg), await cpu.read(zc), 1e-6);
+  const d = gpu.rt.totalDispatches;
+  assertNear('r', await gpu.read(rg), await cpu.read(rc), 1e-6);
+  assert.equal(gpu.rt.totalDispatches - d, 2, 'split in two kernels');
+  assertNear('z after r', await gpu.read(zg), await cpu.read(zc), 1e-6);
+  for (const j of junk) assertNear('untouched upload', await gpu.read(j), new Float32Array(n).fill(99), 0);
+  for (const s of [...gl, rg, zg, ...junk]) gpu.free(s);
+  assert.equal(gpu.memory().liveStorages, before.liveStorages);
+  assert.equal(gpu.memory().liveBytes, before.liveBytes, 'the re-buffered intermediate was released');
+});

@@ -173,8 +173,13 @@ export class Fusion {
     };
     visit(root);
     if (leaves.length + 1 > this.maxBuffers) {
-      // An inlined operand was computed since the node was recorded, adding a leaf: split here.
-      for (const a of root.pending!.args) if (a.pending) this.materialise(a);
+      // An inlined operand was computed since the node was recorded, adding a leaf: split at
+      // the root's operands (a freed one needs a buffer again to be computed on its own).
+      for (const a of distinct(root.pending!.args)) {
+        if (!a.pending) continue;
+        if (a.freed) this.rt.rebuffer(a);
+        this.materialise(a);
+      }
       this.materialise(root);
       return;
     }

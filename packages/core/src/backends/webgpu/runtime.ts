@@ -161,6 +161,16 @@ export class WebGPURuntime {
     if (this.encoder) this.freedInBatch.add(s.buffer);
   }
 
+  /** Gives a freed pending storage (its buffer went back to the pool unwritten) a buffer
+   * again, for fusion.ts to compute it on its own; released when its last reader is done. */
+  rebuffer(s: GPUStorage): void {
+    const { buffer, capacity } = this.pool.acquire(Math.max(s.size, 1) * 4);
+    s.buffer = buffer;
+    s.capacity = capacity;
+    s.released = false;
+    this.liveBytes += capacity;
+  }
+
   get pooledBytes(): number { return this.pool.pooledBytes; }
 
   upload(data: Float32Array | Int32Array): GPUStorage {

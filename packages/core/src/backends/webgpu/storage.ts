@@ -17,9 +17,10 @@ export class GPUStorage implements Storage {
   constructor(
     readonly dtype: DType,
     readonly size: number,
-    readonly buffer: GPUBuffer,
+    /** Replaced only by WebGPURuntime.rebuffer (a freed pending storage computed on its own). */
+    public buffer: GPUBuffer,
     /** Bytes of the pooled buffer (its size class), >= size * 4. */
-    readonly capacity: number,
+    public capacity: number,
   ) {}
   get bytes(): number { return this.size * 4; }
 }
