@@ -64,7 +64,7 @@ export class WebGPUBackend implements Backend {
   memory(): { liveStorages: number; liveBytes: number; pooledBytes?: number } {
     return { liveStorages: this.rt.liveStorages, liveBytes: this.rt.liveBytes, pooledBytes: this.rt.pooledBytes };
   }
-  sync(): Promise<void> { this.fusion.materialiseAll(); return this.rt.sync(); }
+  async sync(): Promise<void> { this.fusion.materialiseAll(); await this.rt.sync(); }
 
   // --- elementwise --------------------------------------------------------------------------
   fill(size: number, dtype: DType, value: number): Storage { return ew.fill(this.rt, size, dtype, value); }
