@@ -2,7 +2,8 @@
 // [1024] floats), recorded and awaited once; reported as µs per op end to end (the target is
 // <= 40 µs/op). Also a large-tensor case, where the op is memory bound. The WebGPU backend fuses
 // such chains into generated kernels (fusion.ts): `--variant fuse=0` times the unfused kernels
-// against it in the same process.
+// against it in the same process. Three warm-up chains: the first few record at ~50 µs/op
+// while V8 compiles the host path, which a training loop of thousands of steps never sees.
 import type { WebGPUBackend } from '../packages/core/src/backends/webgpu/index.ts';
 import { type BenchContext, describeRow, row } from './context.ts';
 import type { ResultRow } from './results.ts';
@@ -22,7 +23,7 @@ async function timeChain(be: WebGPUBackend, n: number, ops: number): Promise<Tim
     }
     await be.read(x);
     be.free(x);
-  }, { runs: 5 });
+  }, { warmup: 3, runs: 5 });
   be.free(x0);
   return r;
 }
