@@ -15,6 +15,7 @@ struct Params { n: u32, start: u32, x_base: u32, y_base: u32, g_base: u32 }
 override OP: u32 = 0u;
 override WG: u32 = 256u;
 
+// BEGIN op formulas (fusion.ts copies this section into fused_elementwise kernels)
 const NEG = 0u; const EXP = 1u; const LOG = 2u; const SQRT = 3u; const RSQRT = 4u; const ABS = 5u;
 const TANH = 6u; const SIGMOID = 7u; const SILU = 8u; const GELU_ERF = 9u; const GELU_TANH = 10u;
 const RELU = 11u; const SIN = 12u; const COS = 13u; const SQUARE = 14u; const RECIPROCAL = 15u; const SIGN = 16u;
@@ -39,8 +40,8 @@ fn tanh_(v: f32) -> f32 {
 
 fn sigmoid_(v: f32) -> f32 { return 1.0 / (1.0 + exp(-v)); }
 
-fn forward(v: f32) -> f32 {
-  switch OP {
+fn unary_op(op: u32, v: f32) -> f32 {
+  switch op {
     case NEG: { return -v; }
     case EXP: { return exp(v); }
     case LOG: { return log(v); }
@@ -62,8 +63,8 @@ fn forward(v: f32) -> f32 {
   }
 }
 
-fn derivative(v: f32) -> f32 {
-  switch OP {
+fn unary_derivative(op: u32, v: f32) -> f32 {
+  switch op {
     case NEG: { return -1.0; }
     case EXP: { return exp(v); }
     case LOG: { return 1.0 / v; }
@@ -88,27 +89,28 @@ fn derivative(v: f32) -> f32 {
   }
 }
 
+// gy * f'(x). relu and abs are selects so that gy * 0 never turns inf/NaN gradients into NaN
+// where the CPU reference writes 0.
+fn unary_grad_op(op: u32, v: f32, g: f32) -> f32 {
+  if (op == RELU) { return select(0.0, g, v > 0.0); }
+  if (op == ABS) { return select(select(0.0, -g, v < 0.0), g, v > 0.0); }
+  if (op == NEG) { return -g; }
+  return g * unary_derivative(op, v);
+}
+// END op formulas
+
 @compute @workgroup_size(WG)
 fn unary(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.n) { return; }
   let g = p.start + i;
-  y[g - p.y_base] = T(forward(f32(x[g - p.x_base])));
+  y[g - p.y_base] = T(unary_op(OP, f32(x[g - p.x_base])));
 }
 
-// relu'(x) gy is written as a select so that gy * 0 never turns inf/NaN gradients into NaN
-// where the CPU reference writes 0.
 @compute @workgroup_size(WG)
 fn unary_grad(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.n) { return; }
   let e = p.start + i;
-  let v = f32(x[e - p.x_base]);
-  let g = gy[e - p.g_base];
-  var d: f32;
-  if (OP == RELU) { d = select(0.0, g, v > 0.0); }
-  else if (OP == ABS) { d = select(select(0.0, -g, v < 0.0), g, v > 0.0); }
-  else if (OP == NEG) { d = -g; }
-  else { d = g * derivative(v); }
-  y[e - p.y_base] = T(d);
+  y[e - p.y_base] = T(unary_grad_op(OP, f32(x[e - p.x_base]), gy[e - p.g_base]));
 }

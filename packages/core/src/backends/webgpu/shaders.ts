@@ -4,6 +4,7 @@
 // cannot express are rewritten in the text instead, keeping every file valid WGSL on its own:
 //   `alias NAME = f32;`  element types (f32 / i32 variants of one kernel),
 //   `const NAME = 4u;`   sizes of private arrays (register tiles), which must be constant.
+// Generated kernels (fusion.ts) splice text between `// BEGIN name` and `// END name` lines.
 import { readFileSync } from 'node:fs';
 
 const SHADER_DIR = new URL('../../../../../shaders/', import.meta.url);
@@ -27,4 +28,24 @@ export function specialise(src: string, subst: Readonly<Record<string, string>>)
     out = out.replace(re, (_m, ws: string, kw: string, ty: string | undefined) => `${ws}${kw} ${name}${ty ?? ''} = ${value};`);
   }
   return out;
+}
+
+function sectionBounds(src: string, file: string, name: string): [number, number] {
+  const begin = src.indexOf(`// BEGIN ${name}`), end = src.indexOf(`// END ${name}`);
+  if (begin < 0 || end < begin) throw new Error(`shader ${file}.wgsl: no '// BEGIN ${name}' ... '// END ${name}' section`);
+  return [src.indexOf('\n', begin) + 1, end];
+}
+
+/** The text between the `// BEGIN name` and `// END name` lines of shaders/<file>.wgsl. */
+export function shaderSection(file: string, name: string): string {
+  const src = shaderSource(file);
+  const [a, b] = sectionBounds(src, file, name);
+  return src.slice(a, b);
+}
+
+/** `src` with the lines between `// BEGIN name` and `// END name` replaced by `text`. */
+export function replaceSection(src: string, file: string, name: string, text: string): string {
+  const [a, b] = sectionBounds(src, file, name);
+  const indent = /[ \t]*$/.exec(src.slice(0, b))![0];
+  return src.slice(0, a) + text + indent + src.slice(b);
 }

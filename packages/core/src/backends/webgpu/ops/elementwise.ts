@@ -7,11 +7,11 @@ import { broadcastHull, elementRanges, elementwiseRanges, fitsBinding, type Span
 const WG = 256;
 const MAX_RANK = 8;
 
-const UNARY_CODES: Record<UnaryOp, number> = {
+export const UNARY_CODES: Record<UnaryOp, number> = {
   neg: 0, exp: 1, log: 2, sqrt: 3, rsqrt: 4, abs: 5, tanh: 6, sigmoid: 7, silu: 8, gelu_erf: 9,
   gelu_tanh: 10, relu: 11, sin: 12, cos: 13, square: 14, reciprocal: 15, sign: 16,
 };
-const BINARY_CODES: Record<BinaryOp, number> = {
+export const BINARY_CODES: Record<BinaryOp, number> = {
   add: 0, sub: 1, mul: 2, div: 3, pow: 4, max: 5, min: 6, eq: 7, ne: 8, lt: 9, le: 10, gt: 11, ge: 12,
 };
 
