@@ -58,7 +58,7 @@ export function matmul(rt: WebGPURuntime, a: GPUStorage, b: GPUStorage, args: Ma
       .u(aStart - aw.base).u(bStart - bw.base).u(cStart - cw.base).u(flags)
       .u(args.aBatchStride).u(args.bBatchStride).u(m * n).u(blk.j0);
     const groups: [number, number, number] = [Math.ceil(bn / tiling.tn / tiling.wgx), Math.ceil(bm / tiling.tm / tiling.wgy), zn];
-    rt.dispatch(blk.p1 === k ? actSpec : spec, p, [aw.binding, bw.binding, cw.binding, bias ?? a], groups, label, 2 * bm * bn * Math.max(bk, 1) * zn);
+    rt.dispatch(blk.p1 === k ? actSpec : spec, p, [aw.binding, bw.binding, cw.binding, bias ?? aw.binding], groups, label, 2 * bm * bn * Math.max(bk, 1) * zn);
   };
   const whole: Block = { i0: 0, i1: m, j0: 0, j1: n, p0: 0, p1: k };
   if (fits && batch <= rt.maxWorkgroupsPerDim) {
