@@ -5,6 +5,8 @@ import { test, type TestContext } from 'node:test';
 import type { Backend, MatmulArgs, Storage } from '../src/backend.ts';
 import { createCpuBackend } from '../src/backends/cpu/index.ts';
 import { createWebGPUBackend, describeWebGPU, type WebGPUBackend } from '../src/backends/webgpu/index.ts';
+import { shaderSource } from '../src/backends/webgpu/shaders.ts';
+import { readdirSync } from 'node:fs';
 
 const cpu = createCpuBackend();
 const gpuOrError: WebGPUBackend | Error = await createWebGPUBackend().catch((e: unknown) => e as Error);
@@ -121,6 +123,18 @@ gpuTest('matmul with operands and output over the binding limit (m/n/k blocks, k
     const want = await cpu.read(cpu.matmul(cpu.fromArray(aData), cpu.fromArray(bData), { ...args, bias: cpu.fromArray(bias) }));
     const got = small.matmul(small.fromArray(aData), small.fromArray(bData), { ...args, bias: small.fromArray(bias) });
     await assertClose(small, `matmul ${JSON.stringify(args)}`, got, want, 1e-4);
+  }
+});
+
+gpuTest('every shaders/*.wgsl compiles with its preludes, and a prelude compiles alone', async (gpu) => {
+  const files = readdirSync(new URL('../../../shaders/', import.meta.url)).filter((f) => f.endsWith('.wgsl')).map((f) => f.slice(0, -5));
+  assert.ok(files.includes('activation') && files.includes('matmul'), 'found the shaders');
+  for (const file of files) {
+    const code = shaderSource(file);
+    if (file === 'unary' || file === 'matmul') assert.match(code, /fn gelu_tanh_\(/, `${file} gets activation.wgsl`);
+    const info = await gpu.rt.device.createShaderModule({ code, label: file }).getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}: ${m.message}`);
+    assert.deepEqual(errors, [], `${file}.wgsl`);
   }
 });
 
