@@ -1,3 +1,4 @@
+// prelude: activation
 // Fused chains of float32 elementwise ops: one dispatch computes a whole expression of unary,
 // unaryGrad and binary ops per element (fusion.ts records the expression lazily and generates
 // this kernel from it). Every operand ("leaf") is either full size (read at i) or a single

@@ -1,4 +1,6 @@
-// Elementwise unary ops y = f(x) and their derivatives dx = gy * f'(x).
+// prelude: activation
+// Elementwise unary ops y = f(x) and their derivatives dx = gy * f'(x). The activation formulas
+// (erf_, tanh_, sigmoid_, gelu_*, silu_) are in activation.wgsl, shared with the matmul epilogue.
 // OP is an override, so each op compiles to its own branch-free kernel. Offsets let the host
 // run one dispatch per window of a tensor larger than the storage binding limit.
 
@@ -20,26 +22,6 @@ const NEG = 0u; const EXP = 1u; const LOG = 2u; const SQRT = 3u; const RSQRT = 4
 const TANH = 6u; const SIGMOID = 7u; const SILU = 8u; const GELU_ERF = 9u; const GELU_TANH = 10u;
 const RELU = 11u; const SIN = 12u; const COS = 13u; const SQUARE = 14u; const RECIPROCAL = 15u; const SIGN = 16u;
 
-const SQRT_2_OVER_PI = 0.7978845608028654;
-const INV_SQRT2 = 0.7071067811865476;
-const INV_SQRT_2PI = 0.3989422804014327;
-
-// erf to ~1e-7 absolute (Abramowitz-Stegun 7.1.26 is 1.5e-7, below float32 rounding of gelu).
-fn erf_(v: f32) -> f32 {
-  let a = abs(v);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign(v) * (1.0 - poly * exp(-a * a));
-}
-
-// tanh without overflow for large |v| (exp(2v) would be inf and inf/inf NaN).
-fn tanh_(v: f32) -> f32 {
-  let e = exp(-2.0 * abs(v));
-  return sign(v) * (1.0 - e) / (1.0 + e);
-}
-
-fn sigmoid_(v: f32) -> f32 { return 1.0 / (1.0 + exp(-v)); }
-
 fn unary_op(op: u32, v: f32) -> f32 {
   switch op {
     case NEG: { return -v; }
@@ -50,10 +32,10 @@ fn unary_op(op: u32, v: f32) -> f32 {
     case ABS: { return abs(v); }
     case TANH: { return tanh_(v); }
     case SIGMOID: { return sigmoid_(v); }
-    case SILU: { return v * sigmoid_(v); }
-    case GELU_ERF: { return 0.5 * v * (1.0 + erf_(v * INV_SQRT2)); }
-    case GELU_TANH: { return 0.5 * v * (1.0 + tanh_(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))); }
-    case RELU: { return max(v, 0.0); }
+    case SILU: { return silu_(v); }
+    case GELU_ERF: { return gelu_erf_(v); }
+    case GELU_TANH: { return gelu_tanh_(v); }
+    case RELU: { return relu_(v); }
     case SIN: { return sin(v); }
     case COS: { return cos(v); }
     case SQUARE: { return v * v; }

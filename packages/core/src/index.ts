@@ -1,5 +1,5 @@
 // @reconvla/core: tensors with reverse-mode autograd, backends, nn modules, optimizers, safetensors.
-export type { Backend, BackendInfo, DType, Storage } from './backend.ts';
+export type { Backend, BackendInfo, DType, MatmulActivation, Storage } from './backend.ts';
 export { Tensor } from './tensor.ts';
 export { getBackend, setBackend, noGrad, isGradEnabled, tidy, keep } from './engine.ts';
 export { grad, valueAndGrad } from './autograd.ts';

@@ -34,6 +34,24 @@ wasmTest('matmul large enough to split across threads (along M and along the bat
   }
 });
 
+wasmTest('matmul activation epilogue over several K, M and N cache blocks and two threads (applied once, after the full sum)', async (gpu) => {
+  // k > KC (256) makes later K blocks accumulate; n > NC (256) and m > MC (128) give several blocks of C.
+  const acts = ['gelu_erf', 'gelu_tanh', 'silu', 'relu'] as const;
+  const shapes = [[1, 203, 600, 131], [3, 64, 257, 72], [1, 300, 520, 300], [5, 9, 600, 260]] as const;
+  for (const [i, [batch, m, k, n]] of shapes.entries()) {
+    for (const [j, activation] of acts.entries()) {
+      const transA = (i + j) % 2 === 1, transB = j >= 2, withBias = j % 2 === 0;
+      const [ac, ag] = both(gpu, randomF32(batch * m * k, m + k + j));
+      const [bc, bg] = both(gpu, randomF32(batch * k * n, n + k + j));
+      const [biasC, biasG] = both(gpu, randomF32(n, 7 + j, -3, 3));
+      const args = { batch, m, k, n, transA, transB, aBatchStride: m * k, bBatchStride: k * n, activation };
+      await close(gpu, `matmul ${JSON.stringify(args)} bias ${withBias}`, cpu.matmul(ac, bc, withBias ? { ...args, bias: biasC } : args),
+        gpu.matmul(ag, bg, withBias ? { ...args, bias: biasG } : args), 1e-4, 1e-4);
+      for (const s of [ag, bg, biasG]) gpu.free(s);
+    }
+  }
+});
+
 test('wasm: memory accounting returns to the baseline, freed blocks are reused', () => {
   const before = wasm.memory();
   const a = wasm.zeros(1000, 'float32'), b = wasm.fill(10, 'int32', 3);

@@ -13,7 +13,7 @@ import { Runtime, type RuntimeOptions } from './runtime.ts';
 import { Scratch } from './scratch.ts';
 import { WasmStorage } from './storage.ts';
 import { BIAS_NONE, gemmCalls } from './ops/matmul.ts';
-import { BIAS_PER_COLUMN } from './kernels/gemm.ts';
+import { actCode, BIAS_PER_COLUMN } from './kernels/gemm.ts';
 import { emitRope, NATIVE_BINARY, NATIVE_UNARY, NATIVE_UNARY_GRAD } from './kernels/elementwise.ts';
 import { splitRange } from './ops/split.ts';
 import { binaryCalls, elementwiseKernels, flatCalls } from './ops/elementwise.ts';
@@ -257,13 +257,14 @@ export class WasmBackend implements Backend {
     if (k === 0) {
       const o = this.f32(out, 'matmul');
       for (let r = 0; r < batch * m; r++) if (bias) o.set(bias, r * n); else o.fill(0, r * n, r * n + n);
+      if (args.activation) ref.unary(args.activation, o, o);
       return out;
     }
     this.rt.run(gemmCalls(this.rt, this.scratch, {
       batch, m, n, k,
       a: this.ptr(a), aStride: args.aBatchStride * 4, b: this.ptr(b), bStride: args.bBatchStride * 4, c: out.ptr, cStride: m * n * 4,
       rsA: transA ? 4 : k * 4, csA: transA ? m * 4 : 4, rsB: transB ? 4 : n * 4, csB: transB ? k * 4 : 4,
-      bias: args.bias ? this.ptr(args.bias) : 0, biasMode: args.bias ? BIAS_PER_COLUMN : BIAS_NONE,
+      bias: args.bias ? this.ptr(args.bias) : 0, biasMode: args.bias ? BIAS_PER_COLUMN : BIAS_NONE, act: actCode(args.activation),
     }));
     return out;
   }

@@ -104,6 +104,8 @@ export class WebGPURuntime {
   liveBytes = 0;
   /** Dispatches recorded since creation (for tests and benches). */
   totalDispatches = 0;
+  /** Dispatches recorded since creation per kernel, keyed `file:entry` (e.g. 'matmul:matmul'). */
+  readonly dispatchesByKernel = new Map<string, number>();
 
   constructor(readonly acquired: AcquiredDevice) {
     const device = acquired.device;
@@ -267,6 +269,8 @@ export class WebGPURuntime {
     this.batchOps.push(label);
     this.dispatches++;
     this.totalDispatches++;
+    const kernel = `${spec.file}:${spec.entry}`;
+    this.dispatchesByKernel.set(kernel, (this.dispatchesByKernel.get(kernel) ?? 0) + 1);
     if (this.dispatches >= MAX_BATCH) this.flush();
   }
 
