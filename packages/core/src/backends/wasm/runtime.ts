@@ -34,11 +34,12 @@ export class Runtime {
   readonly pool: WorkerPool;
   private readonly modules = new Map<string, Record<string, KernelFn>>();
   private readonly fnTable: Array<(...args: number[]) => number | void> = [];
+  private readonly fnNames: string[] = [];
   compiledModules = 0;
 
   constructor(readonly opts: RuntimeOptions) {
     this.heap = new Heap(Math.ceil(opts.initialBytes / PAGE), Math.floor(opts.maximumBytes / PAGE));
-    this.pool = new WorkerPool(this.heap.memory, opts.threads);
+    this.pool = new WorkerPool(this.heap.memory, opts.threads, (fn) => this.fnNames[fn] ?? `#${fn}`);
   }
 
   get threads(): number { return this.pool.threads; }
@@ -60,6 +61,7 @@ export class Runtime {
       const fn = value as (...args: number[]) => number | void;
       const id = this.fnTable.length;
       this.fnTable.push(fn);
+      this.fnNames.push(`${key}.${name}`);
       fns[name] = { id, name, call: fn };
       ids.push([id, name]);
     }
