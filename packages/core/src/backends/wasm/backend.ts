@@ -23,6 +23,18 @@ import { conv2dForward, conv2dGradInput, conv2dGradWeight } from './ops/conv2d.t
 import { stridedCopy } from './ops/layout.ts';
 import { reduceNative } from './ops/reduce.ts';
 import { NATIVE_REDUCE, type NativeReduce } from './kernels/reduce.ts';
+import { Profiler, type ProfileRow } from './profile.ts';
+
+/** The Backend methods the profiler times (everything that runs a kernel or allocates). */
+const PROFILED_METHODS = ['zeros', 'fill', 'fromArray', 'readSync', 'free', 'cast', 'unary', 'unaryGrad', 'binary', 'where', 'gatherStrided',
+  'scatterStridedInto', 'reduce', 'indexSelect', 'indexAdd', 'takeAlongAxis', 'takeAlongAxisGrad', 'matmul', 'softmax', 'softmaxGrad',
+  'normalize', 'normalizeGrad', 'crossEntropy', 'crossEntropyGrad', 'attention', 'attentionGrad', 'rope', 'conv2d', 'conv2dGradInput',
+  'conv2dGradWeight', 'random', 'combineRows', 'adamwInPlace'] as const;
+
+export interface WasmBackendConfig extends RuntimeOptions {
+  /** Time every op (RECONVLA_DEBUG=wasm-profile); see profileReport(). */
+  profile?: boolean;
+}
 
 const nativeBinary = new Set<string>(NATIVE_BINARY), nativeUnary = new Set<string>(NATIVE_UNARY), nativeUnaryGrad = new Set<string>(NATIVE_UNARY_GRAD);
 
@@ -41,12 +53,21 @@ export class WasmBackend implements Backend {
   private liveBytes = 0;
   private readonly fallbacks = new Map<string, number>();
   private readonly nativeCalls = new Map<string, number>();
+  /** Per-op wall times, when profiling is on. */
+  readonly profiler: Profiler | undefined;
 
-  constructor(opts: RuntimeOptions) {
+  constructor(opts: WasmBackendConfig) {
     this.rt = new Runtime(opts);
     this.scratch = new Scratch(this.rt.heap);
     this.rt.heap.describeLive = () => `${this.live} storages, ${(this.liveBytes / 2 ** 20).toFixed(1)} MiB`;
+    if (opts.profile) {
+      this.profiler = new Profiler();
+      this.profiler.wrap(this, PROFILED_METHODS);
+    }
   }
+
+  /** Per-op totals since the last reset (empty unless created with profile: true). */
+  profileReport(): ProfileRow[] { return this.profiler?.report() ?? []; }
 
   info(): BackendInfo {
     const mem = this.memory();
@@ -58,6 +79,7 @@ export class WasmBackend implements Backend {
       'pooled bytes': String(mem.pooledBytes),
       'scratch bytes': String(this.scratch.bytes),
       'compiled modules': String(this.rt.compiledModules),
+      'worker restarts': String(this.rt.pool.restarts),
       fallbacks: [...this.fallbacks].map(([op, n]) => `${op}:${n}`).join(', ') || 'none',
     };
     for (const [op, n] of this.fallbacks) details[`fallback.${op}`] = String(n);
