@@ -350,8 +350,10 @@ export class WasmBackend implements Backend {
     return { out, lse };
   }
   attentionGrad(q: Storage, k: Storage, v: Storage, out: Storage, lse: Storage, gOut: Storage, args: AttentionArgs): { gq: Storage; gk: Storage; gv: Storage } {
-    const gq = this.zeros(q.size, 'float32'), gk = this.zeros(k.size, 'float32'), gv = this.zeros(v.size, 'float32');
-    if (q.size > 0 && args.tk > 0 && args.dim > 0 && args.dimV > 0) {
+    const native = q.size > 0 && args.tk > 0 && args.dim > 0 && args.dimV > 0;
+    // The native kernel overwrites every row of gq (and accumulates gk, gv); the reference adds to all three.
+    const gq = native ? this.alloc(q.size, 'float32') : this.zeros(q.size, 'float32'), gk = this.zeros(k.size, 'float32'), gv = this.zeros(v.size, 'float32');
+    if (native) {
       this.native('attentionGrad');
       for (const s of [q, k, v, out, lse, gOut]) this.f32(s, 'attention');
       attentionBackward(this.rt, this.scratch, {
