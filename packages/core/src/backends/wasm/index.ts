@@ -52,7 +52,10 @@ export function createWasmBackend(opts: WasmBackendOptions = {}): WasmBackend {
     profile: opts.profile ?? profileEnv,
   });
   if (opts.profile === undefined && profileEnv) {
-    process.once('exit', () => process.stderr.write(`reconvla wasm profile (${threads} threads):\n${backend.profiler!.format()}\n`));
+    process.once('exit', () => {
+      const { local, pooled } = backend.rt.launches;
+      process.stderr.write(`reconvla wasm profile (${threads} threads; ${pooled} kernel launches on the pool, ${local} on the calling thread alone):\n${backend.profiler!.format()}\n`);
+    });
   }
   return backend;
 }

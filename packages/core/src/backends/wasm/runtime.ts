@@ -72,9 +72,13 @@ export class Runtime {
     return fns;
   }
 
+  /** Kernel launches: on this thread alone, and with the pool (each a wake-up and a wait). */
+  readonly launches = { local: 0, pooled: 0 };
+
   /** Runs per-thread call lists (index 0 on this thread) and waits for all. */
   run(lists: KernelCall[][]): void {
-    if (lists.length === 1) { for (const c of lists[0]!) this.fnTable[c.fn]!(...c.args); return; }
+    if (lists.length === 1) { this.launches.local++; for (const c of lists[0]!) this.fnTable[c.fn]!(...c.args); return; }
+    this.launches.pooled++;
     this.pool.run(lists, (c) => { this.fnTable[c.fn]!(...c.args); });
   }
 
