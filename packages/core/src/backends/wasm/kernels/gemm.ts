@@ -82,20 +82,30 @@ export function emitGemm(m: ModuleBuilder, relaxed: boolean, blocking: GemmBlock
   }
 
   // packA: src at (ic, pc); mc rows, kc columns -> ceil(mc/MR) panels of [kc][MR], zero-padded.
+  // When A's rows are adjacent (a transposed operand, rs = 4: the weight gradients' gy^T), the
+  // MR values of a panel column are one v128 load; otherwise they are gathered one by one.
   const pa = m.func('packA', { src: 'i32', rs: 'i32', cs: 'i32', kc: 'i32', mc: 'i32', dst: 'i32' }, undefined, false);
   {
     const { src, rs, cs, kc, mc, dst } = pa.p;
     const ip = pa.local('i32'), i = pa.local('i32'), p = pa.local('i32'), s = pa.local('i32'), d = pa.local('i32');
     pa.body = forRange(ip, i32.const(0), get(mc), MR,
-      ifThen(i32.lt_s(i32.sub(get(mc), get(ip)), i32.const(MR)), [memory.fill(get(dst), i32.const(0), i32.mul(get(kc), i32.const(MR * 4)))]),
-      forRange(i, i32.const(0), imin(i32.const(MR), i32.sub(get(mc), get(ip))), 1,
-        set(s, i32.add(get(src), i32.mul(i32.add(get(ip), get(i)), get(rs)))),
-        set(d, i32.add(get(dst), i32.shl(get(i), i32.const(2)))),
+      ifThen(i32.and(i32.eq(get(rs), i32.const(4)), i32.ge_s(i32.sub(get(mc), get(ip)), i32.const(MR))), [
+        set(s, i32.add(get(src), i32.shl(get(ip), i32.const(2)))),
         forRange(p, i32.const(0), get(kc), 1,
-          f32.store(get(d), f32.load(get(s))),
+          v128.store(get(dst), v128.load(get(s))),
           set(s, i32.add(get(s), get(cs))),
-          set(d, i32.add(get(d), i32.const(MR * 4))))),
-      set(dst, i32.add(get(dst), i32.mul(get(kc), i32.const(MR * 4)))));
+          set(dst, i32.add(get(dst), i32.const(MR * 4)))),
+      ], [
+        ifThen(i32.lt_s(i32.sub(get(mc), get(ip)), i32.const(MR)), [memory.fill(get(dst), i32.const(0), i32.mul(get(kc), i32.const(MR * 4)))]),
+        forRange(i, i32.const(0), imin(i32.const(MR), i32.sub(get(mc), get(ip))), 1,
+          set(s, i32.add(get(src), i32.mul(i32.add(get(ip), get(i)), get(rs)))),
+          set(d, i32.add(get(dst), i32.shl(get(i), i32.const(2)))),
+          forRange(p, i32.const(0), get(kc), 1,
+            f32.store(get(d), f32.load(get(s))),
+            set(s, i32.add(get(s), get(cs))),
+            set(d, i32.add(get(d), i32.const(MR * 4))))),
+        set(dst, i32.add(get(dst), i32.mul(get(kc), i32.const(MR * 4)))),
+      ]));
   }
 
   // The MRxNR micro-kernel.
