@@ -1,5 +1,8 @@
 // Matmul family: square 256..2048 and the 4096x896x896 projection shape, our WebGPU backend
 // vs TensorFlow.js WebGPU on the same adapter. Each run is awaited through a read-back.
+// Epilogue rows (also alone: `npm run bench -- matmul_epilogue`): x W^T + b with a gelu_tanh
+// epilogue, fused (one dispatch) vs matmul then the unary op, interleaved run by run.
+import type { MatmulActivation, MatmulArgs } from '../packages/core/src/backend.ts';
 import { createWebGPUBackend, type WebGPUBackend } from '../packages/core/src/backends/webgpu/index.ts';
 import { encodeF16 } from '../packages/core/src/half.ts';
 import { type BenchContext, describeRow, row } from './context.ts';
@@ -40,6 +43,35 @@ export async function benchMatmul(ctx: BenchContext): Promise<ResultRow[]> {
     rows.push(r);
   }
   vbe?.destroy();
+  if (!vbe) rows.push(...await benchMatmulEpilogue(ctx));
+  return rows;
+}
+
+/** Linear-layer shapes [m, k, n]: square, and a Qwen2-0.5B MLP gate_proj over 4096 tokens. */
+const EPILOGUE_CASES: [number, number, number][] = [[1024, 1024, 1024], [4096, 896, 3584]];
+
+export async function benchMatmulEpilogue(ctx: BenchContext, act: MatmulActivation = 'gelu_tanh'): Promise<ResultRow[]> {
+  const be = ctx.be, rows: ResultRow[] = [];
+  for (const [m, k, n] of EPILOGUE_CASES) {
+    const flop = 2 * m * k * n;
+    const a = be.fromArray(new Float32Array(m * k).fill(0.01)), w = be.fromArray(new Float32Array(n * k).fill(0.01));
+    const bias = be.fromArray(new Float32Array(n).fill(-0.05));
+    const args: MatmulArgs = { batch: 1, m, k, n, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0, bias };
+    const fused = async () => { const c = be.matmul(a, w, { ...args, activation: act }); await be.read(c); be.free(c); };
+    const split = async () => { const z = be.matmul(a, w, args), c = be.unary(act, z); be.free(z); await be.read(c); be.free(c); };
+    // A/B interleaved, one run each per round, so load changes hit both alike.
+    const fusedMs: number[] = [], splitMs: number[] = [];
+    await fused(); await split();
+    for (let i = 0; i < (flop > 4e9 ? 3 : 7); i++) {
+      fusedMs.push((await time(fused, { warmup: 0, runs: 1 })).medianMs);
+      splitMs.push((await time(split, { warmup: 0, runs: 1 })).medianMs);
+    }
+    const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+    const r = row('matmul', `${m}x${k}x${n} f32 +bias ${act} epilogue`, 'reconvla-webgpu fused', med(fusedMs), flop, { name: 'matmul+unary', ms: med(splitMs) });
+    ctx.log(describeRow(r));
+    rows.push(r);
+    be.free(a); be.free(w); be.free(bias);
+  }
   return rows;
 }
 

@@ -8,7 +8,7 @@ import type { BenchFamily } from './context.ts';
 import { benchConv2d } from './conv2d.ts';
 import { benchElementwise } from './elementwise.ts';
 import { benchLayerNorm } from './layer_norm.ts';
-import { benchMatmul, benchMatmulF16 } from './matmul.ts';
+import { benchMatmul, benchMatmulEpilogue, benchMatmulF16 } from './matmul.ts';
 import { type ResultRow, saveResults } from './results.ts';
 import { loadTfPeer } from './tfjs_peer.ts';
 import { benchTraining } from './training.ts';
@@ -16,7 +16,7 @@ import { parseVariant } from './variant.ts';
 import { benchWasm } from './wasm_family.ts';
 
 const FAMILIES: Record<string, BenchFamily> = {
-  matmul: benchMatmul, matmul_f16: benchMatmulF16, attention: benchAttention, conv2d: benchConv2d, layer_norm: benchLayerNorm,
+  matmul: benchMatmul, matmul_f16: benchMatmulF16, matmul_epilogue: (ctx) => benchMatmulEpilogue(ctx), attention: benchAttention, conv2d: benchConv2d, layer_norm: benchLayerNorm,
   elementwise: benchElementwise, training: benchTraining, wasm: benchWasm,
 };
 

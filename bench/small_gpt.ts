@@ -27,7 +27,7 @@ class Block extends nn.Module {
     const [q, k, v] = [0, 1, 2].map((i) => qkv.slice(0, i, i + 1).reshape(b, h, t, hd)) as [Tensor, Tensor, Tensor];
     const att = F.scaledDotProductAttention(q, k, v, { causal: true }).permute(0, 2, 1, 3).reshape(b, t, d);
     x = x.add(this.proj.forward(att));
-    return x.add(this.out.forward(this.fc.forward(this.ln2.forward(x)).gelu()));
+    return x.add(this.out.forward(this.fc.forward(this.ln2.forward(x), 'gelu_erf')));
   }
 }
 

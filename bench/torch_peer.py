@@ -1,7 +1,7 @@
 # PyTorch CPU peer of bench/training.ts: the same MLP and small GPT, one full training step
 # (forward, backward, AdamW, loss.item()) timed the same way (1 warm-up, median of runs).
 # Prints one JSON line: {"name", "mlp_ms", "gpt_ms"}. The name says which BLAS torch loaded.
-import json, os, statistics, time
+import ctypes, json, os, statistics, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -16,6 +16,19 @@ def blas_name():
         return 'openblas' if 'openblas' in target else ('reference BLAS' if 'blas/' in target else os.path.basename(target))
     except OSError:
         return '?'
+
+def blas_threads():
+    # torch.get_num_threads() is torch's own intra-op pool; the GEMMs run inside the system BLAS,
+    # and OpenBLAS (libopenblas0-pthread) starts its own threads, one per core by default. Ask
+    # the loaded library (ctypes opens the same already-loaded copy) how many it uses.
+    try:
+        lib = ctypes.CDLL(os.path.realpath('/usr/lib/x86_64-linux-gnu/libblas.so.3'))
+    except OSError:
+        return None
+    for fn in ('openblas_get_num_threads', 'bli_thread_get_num_threads', 'MKL_Get_Max_Threads'):
+        if hasattr(lib, fn):
+            return int(getattr(lib, fn)())
+    return 1  # reference BLAS is single-threaded
 
 def timed(step, runs):
     step()
@@ -81,5 +94,6 @@ def matmul_step(n=1024):
     return lambda: (a @ b)[0, 0].item()
 
 runs = int(os.environ.get('TORCH_PEER_RUNS', '5'))
-name = f'pytorch {torch.__version__} cpu {torch.get_num_threads()} threads, {blas_name()}'
+bt = blas_threads()
+name = f'pytorch {torch.__version__} cpu {torch.get_num_threads()} intra-op threads, {blas_name()} {"?" if bt is None else bt} BLAS thread{"" if bt == 1 else "s"}'
 print(json.dumps({'name': name, 'mlp_ms': timed(mlp_step(), runs), 'gpt_ms': timed(gpt_step(), runs), 'matmul1024_ms': timed(matmul_step(), runs)}))

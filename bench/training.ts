@@ -6,10 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Backend } from '../packages/core/src/backend.ts';
 import { createCpuBackend, createWasmBackend, F, manualSeed, mseLoss, nn, optim, randint, randn, setBackend, tidy, type Tensor } from '../packages/core/src/index.ts';
+import { detectRelaxedSimd } from '../packages/core/src/backends/wasm/runtime.ts';
 import { type BenchContext, describeRow, row } from './context.ts';
 import type { ResultRow } from './results.ts';
 import { SMALL_GPT, SmallGpt, gptStepFlops } from './small_gpt.ts';
 import { time } from './timing.ts';
+import { variantBackend, variantName } from './variant.ts';
 
 const MLP = { batch: 256, dims: [512, 1024, 1024, 512] };
 const GPT_BATCH = 8;
@@ -69,11 +71,16 @@ export function torchPeer(log: (s: string) => void): TorchResult | null {
 }
 
 export async function benchTraining(ctx: BenchContext): Promise<ResultRow[]> {
+  if (ctx.variant) return variantTraining(ctx);
   const rows: ResultRow[] = [];
   const torch = torchPeer(ctx.log);
   if (torch) ctx.log(`PyTorch: ${torch.name}: MLP ${torch.mlp_ms.toFixed(1)} ms, small GPT ${torch.gpt_ms.toFixed(1)} ms`);
   const peerOf = (ms: number | undefined) => (torch && ms !== undefined ? { name: torch.name, ms } : null);
-  const backends: [string, Backend][] = [['reconvla-wasm', createWasmBackend()], ['reconvla-webgpu', ctx.be], ['reconvla-cpu', createCpuBackend()]];
+  // The wasm backend as created by default (plain SIMD on Node 20) and, where the engine can
+  // enable it, with relaxed SIMD (FMA), which the GEMMs that dominate a step gain most from.
+  const backends: [string, Backend][] = [['reconvla-wasm', createWasmBackend()]];
+  if (detectRelaxedSimd(true)) backends.push(['reconvla-wasm relaxed-simd', createWasmBackend({ relaxedSimd: true })]);
+  backends.push(['reconvla-webgpu', ctx.be], ['reconvla-cpu', createCpuBackend()]);
   for (const [name, be] of backends) {
     setBackend(be);
     manualSeed(0);
@@ -89,5 +96,28 @@ export async function benchTraining(ctx: BenchContext): Promise<ResultRow[]> {
       ctx.log(describeRow(res)); rows.push(res);
     }
   }
+  return rows;
+}
+
+/** `--variant`: the WebGPU steps only, current backend and variant backend one after the other. */
+async function variantTraining(ctx: BenchContext): Promise<ResultRow[]> {
+  const rows: ResultRow[] = [];
+  const vbe = await variantBackend(ctx.variant!, ctx.be);
+  const cases: [string, () => Step, number][] = [
+    [`MLP ${MLP.dims.join('-')} batch ${MLP.batch} AdamW step`, mlpStep, mlpFlops],
+    [`small GPT L4 d256 H4 T128 B${GPT_BATCH} MLP1024 V512 AdamW step`, gptStep, gptStepFlops(SMALL_GPT, GPT_BATCH)],
+  ];
+  for (const [kase, make, flop] of cases) {
+    const ms: number[] = [];
+    for (const be of [ctx.be, vbe]) {
+      setBackend(be);
+      manualSeed(0);
+      const step = make();
+      ms.push((await time(async () => { await step(); }, { warmup: 1, runs: 5, maxMs: 60_000 })).medianMs);
+    }
+    const res = row('training', kase, `variant ${variantName(ctx.variant!)}`, ms[1]!, flop, { name: 'current', ms: ms[0]! });
+    ctx.log(describeRow(res)); rows.push(res);
+  }
+  vbe.destroy();
   return rows;
 }

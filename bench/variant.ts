@@ -34,9 +34,9 @@ const pair = (s: string, what: string): [number, number] => {
 };
 
 /** Backend options for a variant. Keys: matmul tile=TMxTN, wg=WGXxWGY; attention tq, tk, bk, awg;
- * conv2d ctile=TMxTN, cwg=WGXxWGY. */
+ * conv2d ctile=TMxTN, cwg=WGXxWGY; elementwise fusion fuse=0|1. */
 export function variantOptions(v: Variant, current: WebGPUBackend): WebGPUBackendOptions {
-  const known = new Set(['tile', 'wg', 'tq', 'tk', 'bk', 'awg', 'ctile', 'cwg']);
+  const known = new Set(['tile', 'wg', 'tq', 'tk', 'bk', 'awg', 'ctile', 'cwg', 'fuse']);
   for (const k of Object.keys(v)) if (!known.has(k)) throw new Error(`--variant: unknown key '${k}' (known: ${[...known].join(', ')})`);
   const mm: MatmulTiling = { ...current.tiling };
   if (v.tile) [mm.tm, mm.tn] = pair(v.tile, 'tile');
@@ -49,7 +49,7 @@ export function variantOptions(v: Variant, current: WebGPUBackend): WebGPUBacken
   const cv: ConvTiling = { ...current.convTiling };
   if (v.ctile) [cv.tm, cv.tn] = pair(v.ctile, 'ctile');
   if (v.cwg) [cv.wgx, cv.wgy] = pair(v.cwg, 'cwg');
-  return { matmulTiling: mm, attentionTiling: at, convTiling: cv };
+  return { matmulTiling: mm, attentionTiling: at, convTiling: cv, fuseElementwise: v.fuse !== undefined ? v.fuse !== '0' : current.fusion.enabled };
 }
 
 export async function variantBackend(v: Variant, current: WebGPUBackend): Promise<WebGPUBackend> {

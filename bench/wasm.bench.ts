@@ -3,10 +3,11 @@
 // and, with --json, one JSON row per case: {family, case, backend: 'wasm', threads, ms, gflops, cpuGflops}.
 // Medians over repeated runs; `cpuGflops` divides by the process CPU time instead of wall time,
 // which is steadier on a shared machine (other processes steal wall time, not CPU time).
-//   node --import tsx bench/wasm.bench.ts [--json] [--quick]
+// `--epilogue` runs only the matmul activation-epilogue rows (fused vs matmul then unary).
+//   node --import tsx bench/wasm.bench.ts [--json] [--quick] [--epilogue]
 import { createWasmBackend, type WasmBackend } from '../packages/core/src/backends/wasm/index.ts';
 import { detectRelaxedSimd } from '../packages/core/src/backends/wasm/runtime.ts';
-import type { Storage } from '../packages/core/src/backend.ts';
+import type { MatmulActivation, MatmulArgs, Storage } from '../packages/core/src/backend.ts';
 
 export interface WasmBenchRow { family: string; case: string; backend: 'wasm'; threads: number; relaxedSimd: boolean; ms: number; gflops: number; cpuGflops: number }
 
@@ -34,6 +35,48 @@ function time(b: WasmBackend, fn: () => Storage[]): { ms: number; cpuMs: number 
     for (const s of out) b.free(s);
   }
   return { ms: median(wall), cpuMs: median(cpu) };
+}
+
+/** Times fa and fb alternately (A/B in one loop, so load changes hit both alike). */
+function timePair(b: WasmBackend, fa: () => Storage[], fb: () => Storage[]): [{ ms: number; cpuMs: number }, { ms: number; cpuMs: number }] {
+  const once = (fn: () => Storage[]): [number, number] => {
+    const c0 = process.cpuUsage(), t0 = performance.now();
+    const out = fn();
+    const ms = performance.now() - t0, c = process.cpuUsage(c0);
+    for (const s of out) b.free(s);
+    return [ms, (c.user + c.system) / 1000];
+  };
+  for (let i = 0; i < 2; i++) { once(fa); once(fb); }
+  const a: [number, number][] = [], bb: [number, number][] = [];
+  for (let i = 0; i < REPS; i++) { a.push(once(fa)); bb.push(once(fb)); }
+  const stat = (xs: [number, number][]) => ({ ms: median(xs.map((x) => x[0])), cpuMs: median(xs.map((x) => x[1])) });
+  return [stat(a), stat(bb)];
+}
+
+/** x W^T + b with an activation: fused epilogue vs matmul then the unary op (both native). */
+function epilogueRows(b: WasmBackend, row: (b: WasmBackend, family: string, name: string, flops: number, t: { ms: number; cpuMs: number }) => void): void {
+  for (const [m, k, n] of quick ? [[1024, 1024, 1024]] : [[1024, 1024, 1024], [1024, 896, 3584]]) {
+    const x = b.fromArray(rand(m * k, 9)), w = b.fromArray(rand(n * k, 10)), bias = b.fromArray(rand(n, 11));
+    const args: MatmulArgs = { batch: 1, m, k, n, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0, bias };
+    for (const act of ['gelu_tanh', 'relu'] as MatmulActivation[]) {
+      const [fused, split] = timePair(b, () => [b.matmul(x, w, { ...args, activation: act })],
+        () => { const z = b.matmul(x, w, args); return [z, b.unary(act, z)]; });
+      row(b, 'matmul+act', `${act} ${m}x${k}x${n} fused`, 2 * m * k * n, fused);
+      row(b, 'matmul+act', `${act} ${m}x${k}x${n} mm+unary`, 2 * m * k * n, split);
+    }
+    b.free(x); b.free(w); b.free(bias);
+  }
+}
+
+export function runWasmEpilogueBench(): WasmBenchRow[] {
+  const rows: WasmBenchRow[] = [];
+  for (const threads of [1, 2]) {
+    const b = createWasmBackend({ threads });
+    epilogueRows(b, (b, family, name, flops, t) => rows.push({ family, case: name, backend: 'wasm', threads: b.rt.threads, relaxedSimd: b.rt.opts.relaxedSimd,
+      ms: t.ms, gflops: flops / t.ms / 1e6, cpuGflops: flops / t.cpuMs / 1e6 }));
+    b.close();
+  }
+  return rows;
 }
 
 export function runWasmBench(): WasmBenchRow[] {
@@ -66,6 +109,7 @@ export function runWasmBench(): WasmBenchRow[] {
       }
       b.free(q); b.free(k); b.free(v);
     }
+    if (!relaxedSimd) epilogueRows(b, row);
     if (!relaxedSimd && threads > 1) {
       // Pool round trip: an empty kernel on every thread (wake the workers, wait for them).
       const noop = b.rt.kernels('noop', (m) => { m.func('noop', {}).body = []; }).noop!.id;
@@ -91,7 +135,7 @@ export function runWasmBench(): WasmBenchRow[] {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const rows = runWasmBench();
+  const rows = process.argv.includes('--epilogue') ? runWasmEpilogueBench() : runWasmBench();
   if (process.argv.includes('--json')) for (const r of rows) console.log(JSON.stringify(r));
   else {
     console.log('family       case                          threads relaxed       ms   GFLOP/s  GFLOP/cpu-s');

@@ -34,6 +34,13 @@ struct Params {
   batch: u32, heads: u32, kv_heads: u32, tq: u32,
   tk: u32, dim: u32, dim_v: u32, scale: f32,
   causal: u32, has_mask: u32, mask_bs: u32, mask_hs: u32,
+  // Over the binding limit the host splits the work into ranges of (batch, head) slices: this
+  // dispatch does bh = b * heads + h in [u0, u0 + units) (dK/dV: the kv heads those query heads
+  // read, summing only their share of each GQA group). Each binding is a window starting at element *_base of its tensor; the
+  // kernels index globally and subtract it.
+  u0: u32, units: u32, q_base: u32, k_base: u32,
+  v_base: u32, mask_base: u32, out_base: u32, lse_base: u32,
+  o_base: u32, g_out_base: u32, delta_base: u32, out2_base: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -68,7 +75,7 @@ fn masked(dot: f32, bi: u32, h: u32, i: u32, j: u32) -> f32 {
   if (i >= p.tq || j >= p.tk) { return NEG_INF; }
   if (p.causal != 0u && i32(j) > i32(i) + i32(p.tk) - i32(p.tq)) { return NEG_INF; }
   var s = dot * p.scale;
-  if (p.has_mask != 0u) { s += mask[bi * p.mask_bs + h * p.mask_hs + i * p.tk + j]; }
+  if (p.has_mask != 0u) { s += mask[bi * p.mask_bs + h * p.mask_hs + i * p.tk + j - p.mask_base]; }
   return select(s, NEG_INF, s <= NEG_INF);
 }
 
@@ -83,25 +90,26 @@ struct QTile { bh: u32, h: u32, bi: u32, i0: u32, kbase: u32, vbase: u32 }
 
 fn q_tile(t: u32) -> QTile {
   let tiles = (p.tq + TQ - 1u) / TQ;
-  let bh = t / tiles;
+  let bh = p.u0 + t / tiles;
   let h = bh % p.heads;
   let bi = bh / p.heads;
   let kvh = h / (p.heads / p.kv_heads);
   let kv = bi * p.kv_heads + kvh;
-  return QTile(bh, h, bi, (t % tiles) * TQ, kv * p.tk * qk_dim(), kv * p.tk * v_dim());
+  // k/v offsets relative to their windows (hot loops index with these directly)
+  return QTile(bh, h, bi, (t % tiles) * TQ, kv * p.tk * qk_dim() - p.k_base, kv * p.tk * v_dim() - p.v_base);
 }
 
 @compute @workgroup_size(WG)
 fn attention(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let t = flat_id(gid, nwg);
-  if (t >= p.batch * p.heads * ((p.tq + TQ - 1u) / TQ)) { return; }
+  if (t >= p.units * ((p.tq + TQ - 1u) / TQ)) { return; }
   let qt = q_tile(t);
 
   // Rows past tq are clamped (valid loads) and never stored.
   var qr = array<array<f32, D>, TQ>();
   for (var r = 0u; r < TQ; r++) {
     let qb = (qt.bh * p.tq + min(qt.i0 + r, p.tq - 1u)) * qk_dim();
-    for (var d = 0u; d < qk_dim(); d++) { qr[r][d] = f32(q[qb + d]); }
+    for (var d = 0u; d < qk_dim(); d++) { qr[r][d] = f32(q[qb + d - p.q_base]); }
   }
   var acc = array<array<f32, DV>, TQ>();
   var m = array<f32, TQ>();
@@ -157,18 +165,19 @@ fn attention(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
     if (i >= p.tq) { break; }
     let row = qt.bh * p.tq + i;
     let inv = select(0.0, 1.0 / l[r], l[r] > 0.0);
-    for (var e = 0u; e < v_dim(); e++) { out[row * v_dim() + e] = acc[r][e] * inv; }
-    lse[row] = select(bitcast<f32>(NEG_INF_BITS), m[r] + log(l[r]), l[r] > 0.0);
+    for (var e = 0u; e < v_dim(); e++) { out[row * v_dim() + e - p.out_base] = acc[r][e] * inv; }
+    lse[row - p.lse_base] = select(bitcast<f32>(NEG_INF_BITS), m[r] + log(l[r]), l[r] > 0.0);
   }
 }
 
 @compute @workgroup_size(WG)
 fn attention_delta(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let t = flat_id(gid, nwg);
-  if (t >= p.batch * p.heads * p.tq) { return; }
+  if (t >= p.units * p.tq) { return; }
+  let row = p.u0 * p.tq + t;
   var s = 0.0;
-  for (var e = 0u; e < v_dim(); e++) { s = fma(o[t * v_dim() + e], g_out[t * v_dim() + e], s); }
-  delta[t] = s;
+  for (var e = 0u; e < v_dim(); e++) { s = fma(o[row * v_dim() + e - p.o_base], g_out[row * v_dim() + e - p.g_out_base], s); }
+  delta[row - p.delta_base] = s;
 }
 
 // p_ij from a masked score and the row's lse (0 for hidden keys and fully hidden rows).
@@ -180,7 +189,7 @@ fn prob(s: f32, l: f32) -> f32 {
 @compute @workgroup_size(WG)
 fn attention_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let t = flat_id(gid, nwg);
-  if (t >= p.batch * p.heads * ((p.tq + TQ - 1u) / TQ)) { return; }
+  if (t >= p.units * ((p.tq + TQ - 1u) / TQ)) { return; }
   let qt = q_tile(t);
 
   var qr = array<array<f32, D>, TQ>();
@@ -189,10 +198,10 @@ fn attention_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   var dl = array<f32, TQ>();
   for (var r = 0u; r < TQ; r++) {
     let row = qt.bh * p.tq + min(qt.i0 + r, p.tq - 1u);
-    for (var d = 0u; d < qk_dim(); d++) { qr[r][d] = f32(q[row * qk_dim() + d]); }
-    for (var e = 0u; e < v_dim(); e++) { go[r][e] = g_out[row * v_dim() + e]; }
-    lr[r] = lse[row];
-    dl[r] = delta[row];
+    for (var d = 0u; d < qk_dim(); d++) { qr[r][d] = f32(q[row * qk_dim() + d - p.q_base]); }
+    for (var e = 0u; e < v_dim(); e++) { go[r][e] = g_out[row * v_dim() + e - p.g_out_base]; }
+    lr[r] = lse[row - p.lse_base];
+    dl[r] = delta[row - p.delta_base];
   }
   var dq = array<array<f32, D>, TQ>();
 
@@ -239,29 +248,33 @@ fn attention_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
     let i = qt.i0 + r;
     if (i >= p.tq) { break; }
     let row = qt.bh * p.tq + i;
-    for (var d = 0u; d < qk_dim(); d++) { out[row * qk_dim() + d] = dq[r][d]; }
+    for (var d = 0u; d < qk_dim(); d++) { out[row * qk_dim() + d - p.out_base] = dq[r][d]; }
   }
 }
 
 // An invocation owns TK key rows of one (batch, kv head) and sums over every query head of its
-// group and every query row that can see them, in blocks of BK query rows.
+// group and every query row that can see them, in blocks of BK query rows. A split dispatch
+// sums only the group's heads in [u0, u0 + units); a kv head whose group began in the previous
+// range adds to the dK/dV that range stored (ranges run in order).
 @compute @workgroup_size(WG)
 fn attention_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let tiles = (p.tk + TK - 1u) / TK;
-  let t = flat_id(gid, nwg);
-  if (t >= p.batch * p.kv_heads * tiles) { return; }
-  let j0 = (t % tiles) * TK;
-  let kv = t / tiles;               // b * kv_heads + kv head
-  let kvh = kv % p.kv_heads;
-  let bi = kv / p.kv_heads;
   let group = p.heads / p.kv_heads;
+  // b * heads + h in a group is (b * kv_heads + kv head) * group + h % group.
+  let kv0 = p.u0 / group;
+  let t = flat_id(gid, nwg);
+  if (t >= ((p.u0 + p.units - 1u) / group + 1u - kv0) * tiles) { return; }
+  let j0 = (t % tiles) * TK;
+  let kv = kv0 + t / tiles;         // b * kv_heads + kv head
+  let bh_lo = max(p.u0, kv * group);
+  let bh_hi = min(p.u0 + p.units, (kv + 1u) * group);
 
   var kr = array<array<f32, D>, TK>();
   var vr = array<array<f32, DV>, TK>();
   for (var r = 0u; r < TK; r++) {
     let j = min(j0 + r, p.tk - 1u);
-    for (var d = 0u; d < qk_dim(); d++) { kr[r][d] = f32(k[(kv * p.tk + j) * qk_dim() + d]); }
-    for (var e = 0u; e < v_dim(); e++) { vr[r][e] = f32(v[(kv * p.tk + j) * v_dim() + e]); }
+    for (var d = 0u; d < qk_dim(); d++) { kr[r][d] = f32(k[(kv * p.tk + j) * qk_dim() + d - p.k_base]); }
+    for (var e = 0u; e < v_dim(); e++) { vr[r][e] = f32(v[(kv * p.tk + j) * v_dim() + e - p.v_base]); }
   }
   var dk = array<array<f32, D>, TK>();
   var dv = array<array<f32, DV>, TK>();
@@ -269,8 +282,9 @@ fn attention_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   // Causal: query i sees key j when i >= j - (tk - tq); start at the first row that sees j0.
   var istart = 0u;
   if (p.causal != 0u) { istart = u32(max(0, i32(j0) - (i32(p.tk) - i32(p.tq)))); }
-  for (var h = kvh * group; h < (kvh + 1u) * group; h++) {
-    let bh = bi * p.heads + h;
+  for (var bh = bh_lo; bh < bh_hi; bh++) {
+    let bi = bh / p.heads;
+    let h = bh % p.heads;
     for (var i0 = istart; i0 < p.tq; i0 += BK) {
       var rows = array<u32, BK>();   // clamped query rows of the block
       for (var c = 0u; c < BK; c++) { rows[c] = bh * p.tq + min(i0 + c, p.tq - 1u); }
@@ -278,7 +292,7 @@ fn attention_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
       var dp = array<array<f32, BK>, TK>();  // V dO^T
       for (var d = 0u; d < qk_dim(); d++) {
         var qv = array<f32, BK>();
-        for (var c = 0u; c < BK; c++) { qv[c] = f32(q[rows[c] * qk_dim() + d]); }
+        for (var c = 0u; c < BK; c++) { qv[c] = f32(q[rows[c] * qk_dim() + d - p.q_base]); }
         for (var r = 0u; r < TK; r++) {
           let kx = kr[r][d];
           for (var c = 0u; c < BK; c++) { s[r][c] = fma(kx, qv[c], s[r][c]); }
@@ -286,7 +300,7 @@ fn attention_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
       }
       for (var e = 0u; e < v_dim(); e++) {
         var gv = array<f32, BK>();
-        for (var c = 0u; c < BK; c++) { gv[c] = g_out[rows[c] * v_dim() + e]; }
+        for (var c = 0u; c < BK; c++) { gv[c] = g_out[rows[c] * v_dim() + e - p.g_out_base]; }
         for (var r = 0u; r < TK; r++) {
           let vx = vr[r][e];
           for (var c = 0u; c < BK; c++) { dp[r][c] = fma(vx, gv[c], dp[r][c]); }
@@ -294,8 +308,8 @@ fn attention_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
       }
       // s becomes p, dp becomes ds = p (dp - delta) scale.
       for (var c = 0u; c < BK; c++) {
-        let l = lse[rows[c]];
-        let dl = delta[rows[c]];
+        let l = lse[rows[c] - p.lse_base];
+        let dl = delta[rows[c] - p.delta_base];
         for (var r = 0u; r < TK; r++) {
           let pr = prob(masked(s[r][c], bi, h, i0 + c, j0 + r), l);
           s[r][c] = pr;
@@ -305,11 +319,11 @@ fn attention_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
       // dK += dS Q, dV += P dO.
       for (var c = 0u; c < BK; c++) {
         for (var d = 0u; d < qk_dim(); d++) {
-          let qv = f32(q[rows[c] * qk_dim() + d]);
+          let qv = f32(q[rows[c] * qk_dim() + d - p.q_base]);
           for (var r = 0u; r < TK; r++) { dk[r][d] = fma(dp[r][c], qv, dk[r][d]); }
         }
         for (var e = 0u; e < v_dim(); e++) {
-          let gv = g_out[rows[c] * v_dim() + e];
+          let gv = g_out[rows[c] * v_dim() + e - p.g_out_base];
           for (var r = 0u; r < TK; r++) { dv[r][e] = fma(s[r][c], gv, dv[r][e]); }
         }
       }
@@ -320,7 +334,14 @@ fn attention_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
     let j = j0 + r;
     if (j >= p.tk) { break; }
     let row = kv * p.tk + j;
-    for (var d = 0u; d < qk_dim(); d++) { out[row * qk_dim() + d] = dk[r][d]; }
-    for (var e = 0u; e < v_dim(); e++) { out2[row * v_dim() + e] = dv[r][e]; }
+    let more = bh_lo > kv * group;  // the group's first heads were summed by the previous range
+    for (var d = 0u; d < qk_dim(); d++) {
+      let at = row * qk_dim() + d - p.out_base;
+      out[at] = select(0.0, out[at], more) + dk[r][d];
+    }
+    for (var e = 0u; e < v_dim(); e++) {
+      let at = row * v_dim() + e - p.out2_base;
+      out2[at] = select(0.0, out2[at], more) + dv[r][e];
+    }
   }
 }

@@ -23,6 +23,7 @@ struct Params {
 override OP: u32 = 0u;
 override WG: u32 = 256u;
 
+// BEGIN op formulas (fusion.ts copies this section into fused_elementwise kernels)
 const ADD = 0u; const SUB = 1u; const MUL = 2u; const DIV = 3u; const POW = 4u; const MAX = 5u; const MIN = 6u;
 const EQ = 7u; const NE = 8u; const LT = 9u; const LE = 10u; const GT = 11u; const GE = 12u;
 
@@ -31,8 +32,8 @@ var<private> NAN_BITS: u32 = 0x7fc00000u;
 
 fn is_nan(v: f32) -> bool { return !(v == v); }
 
-fn apply(x: C, y: C) -> O {
-  switch OP {
+fn binary_op(op: u32, x: C, y: C) -> O {
+  switch op {
     case ADD: { return O(x + y); }
     case SUB: { return O(x - y); }
     case MUL: { return O(x * y); }
@@ -59,6 +60,7 @@ fn pow_(x: f32, y: f32) -> f32 {
   let r = pow(-x, y);
   return select(r, -r, fract(y * 0.5) != 0.0);
 }
+// END op formulas
 
 @compute @workgroup_size(WG)
 fn binary(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -85,5 +87,5 @@ fn binary(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
     ai += rem * p.a_strides[outer / 4][outer % 4];
     bi += rem * p.b_strides[outer / 4][outer % 4];
   }
-  out[g - p.o_base] = apply(C(a[ai - p.a_base]), C(b[bi - p.b_base]));
+  out[g - p.o_base] = binary_op(OP, C(a[ai - p.a_base]), C(b[bi - p.b_base]));
 }

@@ -14,7 +14,12 @@ struct Params {
   n: u32, c: u32, h: u32, w: u32,
   o: u32, kh: u32, kw: u32, has_bias: u32,
   sh: u32, sw: u32, pt: u32, pl: u32,
-  oh: u32, ow: u32, _p0: u32, _p1: u32,
+  oh: u32, ow: u32,
+  // Over the binding limit the host splits over the batch: n is the range's image count and
+  // x/wt/y bind windows in which the range's first element sits at x_off/wt_off/y_off.
+  // accumulate: grad weight adds into y (the ranges after the first).
+  x_off: u32, wt_off: u32,
+  y_off: u32, accumulate: u32, _p0: u32, _p1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -43,7 +48,7 @@ fn conv2d(@builtin(global_invocation_id) gid: vec3u) {
     let t = min(q0 + q, pixels - 1u);
     let ox = t % p.ow;
     let oy = (t / p.ow) % p.oh;
-    xbase[q] = (t / (p.ow * p.oh)) * p.c * hw;
+    xbase[q] = p.x_off + (t / (p.ow * p.oh)) * p.c * hw;
     iy0[q] = i32(oy * p.sh) - i32(p.pt);
     ix0[q] = i32(ox * p.sw) - i32(p.pl);
   }
@@ -85,7 +90,7 @@ fn conv2d(@builtin(global_invocation_id) gid: vec3u) {
       let t = q0 + q;
       if (t >= pixels) { break; }
       let ni = t / ohw;
-      y[(ni * p.o + oc) * ohw + t % ohw] = acc[r * TN + q] + b;
+      y[p.y_off + (ni * p.o + oc) * ohw + t % ohw] = acc[r * TN + q] + b;
     }
   }
 }
@@ -108,7 +113,7 @@ fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3u) {
     let t = min(q0 + q, pixels - 1u);
     let ix = t % p.w;
     let iy = (t / p.w) % p.h;
-    gbase[q] = (t / (p.w * p.h)) * p.o * ohw;
+    gbase[q] = p.x_off + (t / (p.w * p.h)) * p.o * ohw;
     ny0[q] = i32(iy + p.pt);
     nx0[q] = i32(ix + p.pl);
   }
@@ -151,7 +156,7 @@ fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3u) {
     for (var q = 0u; q < TN; q++) {
       let t = q0 + q;
       if (t >= pixels) { break; }
-      y[((t / hw) * p.c + ci) * hw + t % hw] = acc[r * TN + q];
+      y[p.y_off + ((t / hw) * p.c + ci) * hw + t % hw] = acc[r * TN + q];
     }
   }
 }
@@ -179,7 +184,7 @@ fn conv2d_grad_weight(@builtin(global_invocation_id) gid: vec3u) {
 
   var acc = array<f32, TM * TN>();
   for (var ni = 0u; ni < p.n; ni++) {
-    let xn = ni * p.c * hw;
+    let xn = p.x_off + ni * p.c * hw;
     for (var oy = 0u; oy < p.oh; oy++) {
       for (var ox = 0u; ox < p.ow; ox++) {
         var xv = array<f32, TN>();
@@ -189,7 +194,7 @@ fn conv2d_grad_weight(@builtin(global_invocation_id) gid: vec3u) {
           let ok = iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w);
           xv[q] = select(0.0, x[select(0u, xn + cbase[q] + u32(iy) * p.w + u32(ix), ok)], ok);
         }
-        let g = (ni * p.o) * ohw + oy * p.ow + ox;
+        let g = p.wt_off + (ni * p.o) * ohw + oy * p.ow + ox;
         for (var r = 0u; r < TM; r++) {
           let gv = wt[g + min(o0 + r, p.o - 1u) * ohw];
           for (var q = 0u; q < TN; q++) { acc[r * TN + q] = fma(gv, xv[q], acc[r * TN + q]); }
@@ -204,7 +209,8 @@ fn conv2d_grad_weight(@builtin(global_invocation_id) gid: vec3u) {
     for (var q = 0u; q < TN; q++) {
       let t = q0 + q;
       if (t >= cols) { break; }
-      y[oc * cols + t] = acc[r * TN + q];
+      let at = oc * cols + t;
+      y[at] = select(0.0, y[at], p.accumulate != 0u) + acc[r * TN + q];
     }
   }
 }

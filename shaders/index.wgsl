@@ -5,11 +5,15 @@
 
 struct Params {
   outer: u32, len: u32, inner: u32, nids: u32,
-  // index_select over a window of x: rows [row_lo, row_hi) of the len axis, x_base its first element.
+  // Windows of the [outer * len, inner] table (x of index_select, acc of index_add): only its
+  // flattened rows o * len + r in [row_lo, row_hi) are touched; src's window starts at x_base.
   row_lo: u32, row_hi: u32, x_base: u32, _pad: u32,
-  // take_along(+grad) split over outer: slices [o0, o0 + outer); ids/dst (acc)/g windows start
-  // at elements ib/ob/gb (src's at x_base).
+  // take_along(+grad) and index_add_columns split over outer: slices [o0, o0 + outer);
+  // ids/dst (acc)/g windows start at elements ib/ob/gb.
   o0: u32, ib: u32, ob: u32, gb: u32,
+  // index_select: output elements [e0, e0 + count); index_add_columns: only g's flattened rows
+  // o * nids + j in [g_lo, g_hi) are read.
+  e0: u32, count: u32, g_lo: u32, g_hi: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -23,51 +27,67 @@ override WG: u32 = 256u;
 
 fn flat_id(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 
-// out[o, j, i] = x[o, ids[j], i]; ids outside [0, len) give 0. With a window, only ids in
-// [row_lo, row_hi) are written (the other windows' dispatches write the rest).
+// out[o, j, i] = x[o, ids[j], i]; ids outside [0, len) give 0. Each dispatch writes the outputs
+// [e0, e0 + count) whose row o * len + ids[j] falls in the window [row_lo, row_hi); an out-of-range
+// id is zeroed by the window holding row o * len (each slice's first row is in exactly one).
 @compute @workgroup_size(WG)
 fn index_select(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let t = flat_id(gid, nwg);
-  if (t >= p.outer * p.nids * p.inner) { return; }
-  let i = t % p.inner;
-  let j = (t / p.inner) % p.nids;
-  let o = t / (p.inner * p.nids);
+  if (t >= p.count) { return; }
+  let e = p.e0 + t;
+  let i = e % p.inner;
+  let j = (e / p.inner) % p.nids;
+  let o = e / (p.inner * p.nids);
   let id = ids[j];
-  if (id < 0 || u32(id) >= p.len) { if (p.row_lo == 0u) { dst[t] = 0u; } return; }
-  let r = u32(id);
+  if (id < 0 || u32(id) >= p.len) {
+    if (o * p.len >= p.row_lo && o * p.len < p.row_hi) { dst[e - p.ob] = 0u; }
+    return;
+  }
+  let r = o * p.len + u32(id);
   if (r < p.row_lo || r >= p.row_hi) { return; }
-  dst[t] = src[(o * p.len + r) * p.inner + i - p.x_base];
+  dst[e - p.ob] = src[r * p.inner + i - p.x_base];
 }
 
 // index_select of a float16 table (packed halves; x_base in halves, even) into float32 rows:
-// an embedding stored in half precision. unpack2x16float is core WGSL (no shader-f16 needed).
+// an embedding stored in half precision. Same windows as index_select; unpack2x16float is core
+// WGSL (no shader-f16 needed).
 @compute @workgroup_size(WG)
 fn index_select_half(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let t = flat_id(gid, nwg);
-  if (t >= p.outer * p.nids * p.inner) { return; }
-  let i = t % p.inner;
-  let j = (t / p.inner) % p.nids;
-  let o = t / (p.inner * p.nids);
+  if (t >= p.count) { return; }
+  let e = p.e0 + t;
+  let i = e % p.inner;
+  let j = (e / p.inner) % p.nids;
+  let o = e / (p.inner * p.nids);
   let id = ids[j];
-  if (id < 0 || u32(id) >= p.len) { if (p.row_lo == 0u) { dst[t] = 0u; } return; }
-  let r = u32(id);
+  if (id < 0 || u32(id) >= p.len) {
+    if (o * p.len >= p.row_lo && o * p.len < p.row_hi) { dst[e - p.ob] = 0u; }
+    return;
+  }
+  let r = o * p.len + u32(id);
   if (r < p.row_lo || r >= p.row_hi) { return; }
-  let e = (o * p.len + r) * p.inner + i - p.x_base;
-  dst[t] = bitcast<u32>(unpack2x16float(src[e / 2u])[e % 2u]);
+  let h = r * p.inner + i - p.x_base;
+  dst[e - p.ob] = bitcast<u32>(unpack2x16float(src[h / 2u])[h % 2u]);
 }
 
-// acc (zero-filled [outer, len, inner]) [o, ids[j], i] += g[o, j, i], one invocation per (o, i).
+// acc (zero-filled [outer, len, inner]) [o, ids[j], i] += g[o, j, i], one invocation per (o, i)
+// of slices [o0, o0 + outer). Split dispatches add only the g rows [g_lo, g_hi) into the acc rows
+// [row_lo, row_hi); run in increasing g_lo, every element still sums in order j = 0, 1, ...
 @compute @workgroup_size(WG)
 fn index_add_columns(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let t = flat_id(gid, nwg);
   if (t >= p.outer * p.inner) { return; }
   let i = t % p.inner;
-  let o = t / p.inner;
-  for (var j = 0u; j < p.nids; j++) {
+  let o = p.o0 + t / p.inner;
+  let g0 = o * p.nids;
+  let jlo = max(p.g_lo, g0) - g0;
+  let jhi = max(min(p.g_hi, g0 + p.nids), g0) - g0;
+  for (var j = jlo; j < jhi; j++) {
     let id = ids[j];
     if (id < 0 || u32(id) >= p.len) { continue; }
-    let at = (o * p.len + u32(id)) * p.inner + i;
-    acc[at] += g[(o * p.nids + j) * p.inner + i];
+    let r = o * p.len + u32(id);
+    if (r < p.row_lo || r >= p.row_hi) { continue; }
+    acc[r * p.inner + i - p.ob] += g[(g0 + j) * p.inner + i - p.gb];
   }
 }
 

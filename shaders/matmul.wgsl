@@ -1,3 +1,4 @@
+// prelude: activation
 // Batched matmul C = A B (+ bias), register-tiled: each invocation computes a TM x TN block of C
 // in registers, streaming A's column and B's row per k step (an outer-product update). On
 // lavapipe this beats workgroup-memory tiling: its "threads" are SIMD lanes of a CPU core and
@@ -10,6 +11,8 @@
 //   C(i, j) = c[c_off + batch * c_bs + i * ldc + j]
 // Edge tiles clamp their load indices (reading valid memory) and mask the stores, so the
 // inner loop has no branches.
+// Epilogue: C = act(acc + bias (+ C)), act selected by the ACT override (activation.wgsl codes).
+// When the host splits K, only the dispatch of the last K block sets ACT: it sees the full sum.
 
 // Operand element types: f16 reads float16 storage natively (`enable f16;` is added with it);
 // loads widen to f32, so accumulation stays f32 either way.
@@ -21,6 +24,7 @@ const TN = 8u;   // columns per invocation (a multiple of 4: the accumulators ar
 
 override WGX: u32 = 8u;
 override WGY: u32 = 8u;
+override ACT: u32 = 0u; // ACT_NONE
 
 struct Params {
   m: u32, n: u32, k: u32, ldc: u32,
@@ -73,7 +77,7 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u) {
       var v = acc[r * TN4 + q / 4u][q % 4u];
       if ((p.flags & 1u) != 0u) { v += bias[p.bias_off + j]; }
       if ((p.flags & 2u) != 0u) { v += c[at]; }
-      c[at] = v;
+      c[at] = activation(ACT, v);
     }
   }
 }

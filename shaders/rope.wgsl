@@ -2,7 +2,13 @@
 // cos/sin [B, T, D]:   y = x * cos + rotate_half(x) * sin,  rotate_half(x) = [-x2, x1].
 // inverse applies the transpose, y = x * cos + rotate_half^T(x * sin), which is the gradient.
 
-struct Params { b: u32, h: u32, t: u32, d: u32, inverse: u32, _p0: u32, _p1: u32, _p2: u32 }
+// Over the binding limit the host splits x into row ranges: this dispatch covers the elements
+// [r0 * d, r0 * d + count), and each binding's window starts at element *_base.
+struct Params {
+  b: u32, h: u32, t: u32, d: u32,
+  inverse: u32, r0: u32, count: u32, x_base: u32,
+  cos_base: u32, sin_base: u32, y_base: u32, _p0: u32,
+}
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -12,10 +18,15 @@ struct Params { b: u32, h: u32, t: u32, d: u32, inverse: u32, _p0: u32, _p1: u32
 
 override WG: u32 = 256u;
 
+fn xv(i: u32) -> f32 { return x[i - p.x_base]; }
+fn cosv(i: u32) -> f32 { return cos_[i - p.cos_base]; }
+fn sinv(i: u32) -> f32 { return sin_[i - p.sin_base]; }
+
 @compute @workgroup_size(WG)
 fn rope(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let idx = gid.x + gid.y * nwg.x * WG;
-  if (idx >= p.b * p.h * p.t * p.d) { return; }
+  let local = gid.x + gid.y * nwg.x * WG;
+  if (local >= p.count) { return; }
+  let idx = p.r0 * p.d + local;
   let e = idx % p.d;
   let ti = (idx / p.d) % p.t;
   let bi = idx / (p.d * p.t * p.h);
@@ -24,9 +35,9 @@ fn rope(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let half = p.d / 2u;
   var rot: f32;
   if (p.inverse == 0u) {
-    rot = select(x[row + e - half], -x[row + e + half], e < half) * sin_[cs + e];
+    rot = select(xv(row + e - half), -xv(row + e + half), e < half) * sinv(cs + e);
   } else {
-    rot = select(-x[row + e - half] * sin_[cs + e - half], x[row + e + half] * sin_[cs + e + half], e < half);
+    rot = select(-xv(row + e - half) * sinv(cs + e - half), xv(row + e + half) * sinv(cs + e + half), e < half);
   }
-  y[idx] = x[idx] * cos_[cs + e] + rot;
+  y[idx - p.y_base] = xv(idx) * cosv(cs + e) + rot;
 }

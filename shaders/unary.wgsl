@@ -1,4 +1,6 @@
-// Elementwise unary ops y = f(x) and their derivatives dx = gy * f'(x).
+// prelude: activation
+// Elementwise unary ops y = f(x) and their derivatives dx = gy * f'(x). The activation formulas
+// (erf_, tanh_, sigmoid_, gelu_*, silu_) are in activation.wgsl, shared with the matmul epilogue.
 // OP is an override, so each op compiles to its own branch-free kernel. Offsets let the host
 // run one dispatch per window of a tensor larger than the storage binding limit.
 
@@ -15,32 +17,13 @@ struct Params { n: u32, start: u32, x_base: u32, y_base: u32, g_base: u32 }
 override OP: u32 = 0u;
 override WG: u32 = 256u;
 
+// BEGIN op formulas (fusion.ts copies this section into fused_elementwise kernels)
 const NEG = 0u; const EXP = 1u; const LOG = 2u; const SQRT = 3u; const RSQRT = 4u; const ABS = 5u;
 const TANH = 6u; const SIGMOID = 7u; const SILU = 8u; const GELU_ERF = 9u; const GELU_TANH = 10u;
 const RELU = 11u; const SIN = 12u; const COS = 13u; const SQUARE = 14u; const RECIPROCAL = 15u; const SIGN = 16u;
 
-const SQRT_2_OVER_PI = 0.7978845608028654;
-const INV_SQRT2 = 0.7071067811865476;
-const INV_SQRT_2PI = 0.3989422804014327;
-
-// erf to ~1e-7 absolute (Abramowitz-Stegun 7.1.26 is 1.5e-7, below float32 rounding of gelu).
-fn erf_(v: f32) -> f32 {
-  let a = abs(v);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign(v) * (1.0 - poly * exp(-a * a));
-}
-
-// tanh without overflow for large |v| (exp(2v) would be inf and inf/inf NaN).
-fn tanh_(v: f32) -> f32 {
-  let e = exp(-2.0 * abs(v));
-  return sign(v) * (1.0 - e) / (1.0 + e);
-}
-
-fn sigmoid_(v: f32) -> f32 { return 1.0 / (1.0 + exp(-v)); }
-
-fn forward(v: f32) -> f32 {
-  switch OP {
+fn unary_op(op: u32, v: f32) -> f32 {
+  switch op {
     case NEG: { return -v; }
     case EXP: { return exp(v); }
     case LOG: { return log(v); }
@@ -49,10 +32,10 @@ fn forward(v: f32) -> f32 {
     case ABS: { return abs(v); }
     case TANH: { return tanh_(v); }
     case SIGMOID: { return sigmoid_(v); }
-    case SILU: { return v * sigmoid_(v); }
-    case GELU_ERF: { return 0.5 * v * (1.0 + erf_(v * INV_SQRT2)); }
-    case GELU_TANH: { return 0.5 * v * (1.0 + tanh_(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))); }
-    case RELU: { return max(v, 0.0); }
+    case SILU: { return silu_(v); }
+    case GELU_ERF: { return gelu_erf_(v); }
+    case GELU_TANH: { return gelu_tanh_(v); }
+    case RELU: { return relu_(v); }
     case SIN: { return sin(v); }
     case COS: { return cos(v); }
     case SQUARE: { return v * v; }
@@ -62,8 +45,8 @@ fn forward(v: f32) -> f32 {
   }
 }
 
-fn derivative(v: f32) -> f32 {
-  switch OP {
+fn unary_derivative(op: u32, v: f32) -> f32 {
+  switch op {
     case NEG: { return -1.0; }
     case EXP: { return exp(v); }
     case LOG: { return 1.0 / v; }
@@ -88,27 +71,28 @@ fn derivative(v: f32) -> f32 {
   }
 }
 
+// gy * f'(x). relu and abs are selects so that gy * 0 never turns inf/NaN gradients into NaN
+// where the CPU reference writes 0.
+fn unary_grad_op(op: u32, v: f32, g: f32) -> f32 {
+  if (op == RELU) { return select(0.0, g, v > 0.0); }
+  if (op == ABS) { return select(select(0.0, -g, v < 0.0), g, v > 0.0); }
+  if (op == NEG) { return -g; }
+  return g * unary_derivative(op, v);
+}
+// END op formulas
+
 @compute @workgroup_size(WG)
 fn unary(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.n) { return; }
   let g = p.start + i;
-  y[g - p.y_base] = T(forward(f32(x[g - p.x_base])));
+  y[g - p.y_base] = T(unary_op(OP, f32(x[g - p.x_base])));
 }
 
-// relu'(x) gy is written as a select so that gy * 0 never turns inf/NaN gradients into NaN
-// where the CPU reference writes 0.
 @compute @workgroup_size(WG)
 fn unary_grad(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.n) { return; }
   let e = p.start + i;
-  let v = f32(x[e - p.x_base]);
-  let g = gy[e - p.g_base];
-  var d: f32;
-  if (OP == RELU) { d = select(0.0, g, v > 0.0); }
-  else if (OP == ABS) { d = select(select(0.0, -g, v < 0.0), g, v > 0.0); }
-  else if (OP == NEG) { d = -g; }
-  else { d = g * derivative(v); }
-  y[e - p.y_base] = T(d);
+  y[e - p.y_base] = T(unary_grad_op(OP, f32(x[e - p.x_base]), gy[e - p.g_base]));
 }

@@ -34,6 +34,9 @@ export type UnaryOp =
 /** Unary ops that have a derivative kernel: dx = gy * f'(x). */
 export type DifferentiableUnaryOp = Exclude<UnaryOp, 'sign'>;
 
+/** Activations a matmul can apply in its epilogue: the unary ops of the same names, same formulas. */
+export type MatmulActivation = Extract<DifferentiableUnaryOp, 'gelu_erf' | 'gelu_tanh' | 'silu' | 'relu'>;
+
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min'
   // Comparisons write 1 or 0 in the output dtype (int32 unless the caller asks otherwise).
@@ -56,6 +59,9 @@ export interface MatmulArgs {
   aBatchStride: number; bBatchStride: number;
   /** Optional bias of length n added to every row (fused epilogue). */
   bias?: Storage;
+  /** Optional activation applied to each element after the full sum and the bias (fused
+   * epilogue): out = act(A B + bias), equal to `unary(activation, ...)` of the plain product. */
+  activation?: MatmulActivation;
 }
 
 export interface AttentionArgs {

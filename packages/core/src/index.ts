@@ -1,5 +1,5 @@
 // @reconvla/core: tensors with reverse-mode autograd, backends, nn modules, optimizers, safetensors.
-export type { Backend, BackendInfo, DType, HostArray, Storage } from './backend.ts';
+export type { Backend, BackendInfo, DType, HostArray, MatmulActivation, Storage } from './backend.ts';
 export { dtypeBytes } from './backend.ts';
 export { Tensor } from './tensor.ts';
 export { getBackend, setBackend, noGrad, isGradEnabled, tidy, keep } from './engine.ts';

@@ -5,7 +5,7 @@
 // defineParitySuite with their backend; `gpu` below is the backend under test.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { Backend, BinaryOp, DType, Storage, UnaryOp, DifferentiableUnaryOp, AttentionArgs, Conv2dArgs } from '../src/backend.ts';
+import type { Backend, BinaryOp, DType, Storage, UnaryOp, DifferentiableUnaryOp, AttentionArgs, Conv2dArgs, MatmulActivation } from '../src/backend.ts';
 import { createCpuBackend } from '../src/backends/cpu/index.ts';
 
 export const cpu = createCpuBackend();
@@ -225,6 +225,23 @@ export function defineParitySuite(backendTest: (name: string, fn: (gpu: Backend)
         const [bc, bg] = both(gpu, randomF32((shareB ? 1 : batch) * k * n, sd + 1));
         const [biasC, biasG] = both(gpu, randomF32(n, sd + 2));
         const args = { batch, m, k, n, transA, transB, aBatchStride, bBatchStride };
+        await close(gpu, `matmul ${JSON.stringify(args)} bias ${withBias}`,
+          cpu.matmul(ac, bc, withBias ? { ...args, bias: biasC } : args), gpu.matmul(ag, bg, withBias ? { ...args, bias: biasG } : args), 1e-5, 1e-4);
+        for (const s of [ag, bg, biasG]) gpu.free(s);
+      }), { numRuns: RUNS * 2 });
+  });
+
+  const ACTIVATIONS: MatmulActivation[] = ['gelu_erf', 'gelu_tanh', 'silu', 'relu'];
+
+  backendTest('matmul activation epilogue: each activation x bias x transA/transB x batch, odd sizes, k = 0', async (gpu) => {
+    await fc.assert(fc.asyncProperty(fc.constantFrom(...ACTIVATIONS), dim(3), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 0, max: 40 }),
+      fc.integer({ min: 1, max: 70 }), fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), seed,
+      async (activation, batch, m, k, n, transA, transB, shareB, withBias, sd) => {
+        const bBatchStride = shareB ? 0 : k * n;
+        const [ac, ag] = both(gpu, randomF32(batch * m * k, sd));
+        const [bc, bg] = both(gpu, randomF32((shareB ? 1 : batch) * k * n, sd + 1));
+        const [biasC, biasG] = both(gpu, randomF32(n, sd + 2, -3, 3));
+        const args = { batch, m, k, n, transA, transB, aBatchStride: m * k, bBatchStride, activation };
         await close(gpu, `matmul ${JSON.stringify(args)} bias ${withBias}`,
           cpu.matmul(ac, bc, withBias ? { ...args, bias: biasC } : args), gpu.matmul(ag, bg, withBias ? { ...args, bias: biasG } : args), 1e-5, 1e-4);
         for (const s of [ag, bg, biasG]) gpu.free(s);

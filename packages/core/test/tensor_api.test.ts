@@ -127,3 +127,24 @@ test('backward seeds the output gradient with ones even when the output is inf o
   const grads = grad((a: ReturnType<typeof tensor>, _b: ReturnType<typeof tensor>) => a.sum())(tensor([1]), tensor([NaN, 2]));
   assert.deepEqual(grads[1]!.arraySync(), [0, 0]);
 });
+
+test('sum over any set of axes (adjacent runs merged into one pass, gaps kept) matches a plain loop (property)', async () => {
+  await fc.assert(fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 5 }), fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
+    async (shape, pick) => {
+      const axes = shape.flatMap((_, i) => (pick[i] ? [i] : []));
+      const n = shape.reduce((p, d) => p * d, 1);
+      const data = Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 23) - 11);
+      const got = await tidy(() => tensor(data, shape).sum(axes, true)).data();
+      const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+      const want = new Float64Array(outShape.reduce((p, d) => p * d, 1));
+      for (let i = 0; i < n; i++) {
+        let rem = i, o = 0, stride = 1;
+        for (let d = shape.length - 1; d >= 0; d--) {
+          const c = rem % shape[d]!; rem = Math.floor(rem / shape[d]!);
+          o += (axes.includes(d) ? 0 : c) * stride; stride *= outShape[d]!;
+        }
+        want[o]! += data[i]!;
+      }
+      assert.deepEqual([...got], [...want]);
+    }), { numRuns: 60 });
+});

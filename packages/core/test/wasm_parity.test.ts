@@ -19,6 +19,23 @@ defineParitySuite(wasmTest, RUNS);
 
 // --- wasm-specific: threads, memory, fallbacks --------------------------------------------------
 
+wasmTest('gelu_erf and its gradient where erf skips its |x| >= 1 branch, takes it, or mixes lanes; NaN and infinities', async (gpu) => {
+  // erf's second branch runs only for vectors with a lane at |x / sqrt 2| >= 1: blocks of four
+  // small values, four large ones, alternating ones, and the special values, at odd lengths (tails).
+  const values: number[] = [];
+  for (let i = 0; i < 64; i++) values.push(((i * 37) % 100) / 100 * 2.8 - 1.4); // all |x| < 1.41: series only
+  for (let i = 0; i < 64; i++) values.push((i % 2 ? 1 : -1) * (1.5 + (i % 9))); // all beyond
+  for (let i = 0; i < 64; i++) values.push(i % 4 === 3 ? 2.5 - i / 40 : (i - 32) / 50); // one lane in four beyond
+  values.push(NaN, 0.3, -0.2, 0.1, NaN, 3, Infinity, -Infinity, -0, 0, 1.4142135, -1.4142136, 1e-30);
+  for (const n of [values.length, values.length - 1, 3]) {
+    const x = Float32Array.from(values.slice(0, n));
+    const [xc, xg] = both(gpu, x), [gc, gg] = both(gpu, randomF32(n, 5));
+    await close(gpu, `gelu_erf n=${n}`, cpu.unary('gelu_erf', xc), gpu.unary('gelu_erf', xg), 2e-6, 2e-5);
+    await close(gpu, `gelu_erf grad n=${n}`, cpu.unaryGrad('gelu_erf', xc, gc), gpu.unaryGrad('gelu_erf', xg, gg), 2e-6, 5e-5);
+    gpu.free(xg); gpu.free(gg);
+  }
+});
+
 wasmTest('matmul large enough to split across threads (along M and along the batch), all transposes', async (gpu) => {
   for (const [batch, m, k, n] of [[1, 203, 300, 131], [3, 64, 257, 72], [1, 517, 33, 9], [5, 9, 600, 260]] as const) {
     for (const transA of [false, true]) for (const transB of [false, true]) {
@@ -28,6 +45,24 @@ wasmTest('matmul large enough to split across threads (along M and along the bat
       const [biasC, biasG] = both(gpu, randomF32(n, 7));
       const args = { batch, m, k, n, transA, transB, aBatchStride: m * k, bBatchStride: k * n };
       await close(gpu, `matmul ${JSON.stringify(args)}`, cpu.matmul(ac, bc, withBias ? { ...args, bias: biasC } : args),
+        gpu.matmul(ag, bg, withBias ? { ...args, bias: biasG } : args), 1e-4, 1e-4);
+      for (const s of [ag, bg, biasG]) gpu.free(s);
+    }
+  }
+});
+
+wasmTest('matmul activation epilogue over several K, M and N cache blocks and two threads (applied once, after the full sum)', async (gpu) => {
+  // k > KC (256) makes later K blocks accumulate; n > NC (256) and m > MC (128) give several blocks of C.
+  const acts = ['gelu_erf', 'gelu_tanh', 'silu', 'relu'] as const;
+  const shapes = [[1, 203, 600, 131], [3, 64, 257, 72], [1, 300, 520, 300], [5, 9, 600, 260]] as const;
+  for (const [i, [batch, m, k, n]] of shapes.entries()) {
+    for (const [j, activation] of acts.entries()) {
+      const transA = (i + j) % 2 === 1, transB = j >= 2, withBias = j % 2 === 0;
+      const [ac, ag] = both(gpu, randomF32(batch * m * k, m + k + j));
+      const [bc, bg] = both(gpu, randomF32(batch * k * n, n + k + j));
+      const [biasC, biasG] = both(gpu, randomF32(n, 7 + j, -3, 3));
+      const args = { batch, m, k, n, transA, transB, aBatchStride: m * k, bBatchStride: k * n, activation };
+      await close(gpu, `matmul ${JSON.stringify(args)} bias ${withBias}`, cpu.matmul(ac, bc, withBias ? { ...args, bias: biasC } : args),
         gpu.matmul(ag, bg, withBias ? { ...args, bias: biasG } : args), 1e-4, 1e-4);
       for (const s of [ag, bg, biasG]) gpu.free(s);
     }

@@ -5,6 +5,8 @@ import { test, type TestContext } from 'node:test';
 import type { Backend, MatmulArgs, Storage } from '../src/backend.ts';
 import { createCpuBackend } from '../src/backends/cpu/index.ts';
 import { createWebGPUBackend, describeWebGPU, type WebGPUBackend } from '../src/backends/webgpu/index.ts';
+import { shaderSource } from '../src/backends/webgpu/shaders.ts';
+import { readdirSync } from 'node:fs';
 
 const cpu = createCpuBackend();
 const gpuOrError: WebGPUBackend | Error = await createWebGPUBackend().catch((e: unknown) => e as Error);
@@ -122,6 +124,43 @@ gpuTest('matmul with operands and output over the binding limit (m/n/k blocks, k
     const got = small.matmul(small.fromArray(aData), small.fromArray(bData), { ...args, bias: small.fromArray(bias) });
     await assertClose(small, `matmul ${JSON.stringify(args)}`, got, want, 1e-4);
   }
+});
+
+gpuTest('every shaders/*.wgsl compiles with its preludes, and a prelude compiles alone', async (gpu) => {
+  const files = readdirSync(new URL('../../../shaders/', import.meta.url)).filter((f) => f.endsWith('.wgsl')).map((f) => f.slice(0, -5));
+  assert.ok(files.includes('activation') && files.includes('matmul'), 'found the shaders');
+  for (const file of files) {
+    const code = shaderSource(file);
+    if (file === 'unary' || file === 'matmul') assert.match(code, /fn gelu_tanh_\(/, `${file} gets activation.wgsl`);
+    const info = await gpu.rt.device.createShaderModule({ code, label: file }).getCompilationInfo();
+    const errors = info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}: ${m.message}`);
+    assert.deepEqual(errors, [], `${file}.wgsl`);
+  }
+});
+
+gpuTest('matmul activation epilogue over the binding limit: applied once, after the K-accumulated sum', async (gpu, small) => {
+  const acts = ['gelu_erf', 'gelu_tanh', 'silu', 'relu'] as const;
+  const cases: MatmulArgs[] = [
+    { batch: 1, m: 5, k: 24, n: 300, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 },   // n blocks
+    { batch: 1, m: 5, k: 300, n: 24, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 },  // k blocks, accumulated
+    { batch: 2, m: 33, k: 70, n: 41, transA: true, transB: true, aBatchStride: 33 * 70, bBatchStride: 70 * 41 }, // all
+  ];
+  const before = small.rt.dispatchesByKernel.get('matmul:matmul') ?? 0;
+  for (const base of cases) {
+    for (const [j, activation] of acts.entries()) {
+      const args = { ...base, activation };
+      // Centred data: partial sums change sign across K blocks, so an activation applied to a
+      // partial sum (relu above all) would change the result.
+      const aData = ramp(args.batch * args.m * args.k, 1e-4), bData = ramp(args.batch * args.k * args.n, -1e-4), bias = ramp(args.n);
+      const withBias = j % 2 === 0;
+      const up = (be: Backend, d: Float32Array) => be.fromArray(d);
+      const run = (be: Backend) => be.matmul(up(be, aData), up(be, bData), withBias ? { ...args, bias: up(be, bias) } : args);
+      const want = await cpu.read(run(cpu));
+      await assertClose(small, `matmul ${JSON.stringify(args)} bias ${withBias}`, run(small), want, 1e-4);
+      await assertClose(gpu, `matmul ${JSON.stringify(args)} bias ${withBias} (one dispatch)`, run(gpu), want, 1e-4);
+    }
+  }
+  assert.ok((small.rt.dispatchesByKernel.get('matmul:matmul') ?? 0) - before > cases.length * acts.length, 'the small backend split the products');
 });
 
 gpuTest('a validation error names the op and its shapes, once, and the backend keeps working', async (gpu) => {

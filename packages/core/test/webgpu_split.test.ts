@@ -1,12 +1,17 @@
-// Row-range splitting: ops whose operands exceed one storage binding run one dispatch per range
-// of rows (or outer slices, or output elements) with windowed bindings. A 4 KiB binding limit
-// (960 usable floats per window after alignment) makes small shapes split, with rows straddling
-// window boundaries; every result is checked against the CPU reference.
+// Ops over the storage-binding limit: every op whose operands exceed one binding runs one
+// dispatch per range of rows, outer slices, images, (batch, head) slices or output elements,
+// with windowed bindings. A 4 KiB binding limit (960 usable floats per window after alignment)
+// makes small shapes split, with rows straddling window boundaries; every result is checked
+// against the CPU reference, and what cannot split must say why.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import type { Backend, ReduceOp, ReduceShape, Storage, StridedView } from '../src/backend.ts';
+import fc from 'fast-check';
+import type { AttentionArgs, Backend, Conv2dArgs, ReduceOp, ReduceShape, Storage, StridedView } from '../src/backend.ts';
 import { createCpuBackend } from '../src/backends/cpu/index.ts';
 import { createWebGPUBackend, type WebGPUBackend } from '../src/backends/webgpu/index.ts';
+import type { WebGPURuntime } from '../src/backends/webgpu/runtime.ts';
+import { broadcastHull, rowRanges, windowFits } from '../src/backends/webgpu/windows.ts';
+import * as F from '../src/ops/index.ts';
 
 const cpu = createCpuBackend();
 const smallOrError: WebGPUBackend | Error = await createWebGPUBackend({ maxStorageBufferBindingSize: 4096 }).catch((e: unknown) => e as Error);
@@ -151,4 +156,225 @@ gpuTest('a single row over the limit is still rejected with the op named', async
   gpu.free(x);
   const y = gpu.fromArray(new Float32Array([1, 2, 3]));
   assert.deepEqual([...(await gpu.read(gpu.unary('neg', y)))], [-1, -2, -3]);
+});
+
+gpuTest('indexSelect and indexAdd: an embedding table and its gradient over the limit', async (gpu) => {
+  // [outer, len, inner]: a 1-D vocabulary (outer 1) with rows straddling windows, outer > 1,
+  // rows of 959 floats (one per window), and many ids so that g and the output split too.
+  const cases: [ReduceShape, number][] = [
+    [{ outer: 1, len: 37, inner: 150 }, 11],
+    [{ outer: 1, len: 4, inner: 959 }, 6],
+    [{ outer: 3, len: 13, inner: 70 }, 17],
+    [{ outer: 2, len: 500, inner: 3 }, 900],
+    [{ outer: 1, len: 9, inner: 5 }, 1000],
+  ];
+  for (const [shape, nids] of cases) {
+    const { outer, len, inner } = shape;
+    const x = ramp(outer * len * inner);
+    const ids = Int32Array.from({ length: nids }, (_, j) => (j * 7 + (j >> 2)) % len); // repeats
+    const g = ramp(outer * nids * inner, 0.01, 1);
+    await same(gpu, `indexSelect ${JSON.stringify(shape)} ids ${nids}`, (be, up) => be.indexSelect(up(x), shape, up(ids)), 0);
+    await same(gpu, `indexAdd ${JSON.stringify(shape)} ids ${nids}`, (be, up) => be.indexAdd(up(g), shape, up(ids)), 1e-6);
+  }
+});
+
+gpuTest('rope and its inverse over row windows (cos/sin windowed at the rows they serve)', async (gpu) => {
+  // [b, h, t, d]: rows of d straddle windows; d = 958 is one row per window.
+  const shapes: [number, number, number, number][] = [[2, 3, 17, 40], [3, 2, 5, 958], [1, 1, 700, 6], [5, 1, 300, 4]];
+  for (const [b, h, t, d] of shapes) {
+    const x = ramp(b * h * t * d), cos = ramp(b * t * d, 0, 1), sin = ramp(b * t * d, 0, 2);
+    for (const inverse of [false, true]) {
+      await same(gpu, `rope [${b},${h},${t},${d}] inverse=${inverse}`, (be, up) => be.rope(up(x), up(cos), up(sin), b, h, t, d, inverse), 1e-5);
+    }
+  }
+});
+
+gpuTest('combineRows with one to three inputs over row windows', async (gpu) => {
+  for (const [rows, cols] of [...ROW_SHAPES, [1500, 1] as [number, number]]) {
+    for (let k = 1; k <= 3; k++) {
+      const xs = Array.from({ length: k }, (_, i) => ramp(rows * cols, 1e-3, i));
+      const cs = Array.from({ length: k }, (_, i) => ramp(rows, 0.01, 3 + i));
+      await same(gpu, `combineRows ${k}x[${rows},${cols}]`, (be, up) => be.combineRows(xs.map(up), cs.map(up), rows, cols), 1e-5);
+    }
+  }
+});
+
+function convArgs(n: number, c: number, h: number, w: number, o: number, kh: number, kw: number, s: [number, number], pad: [number, number, number, number]): Conv2dArgs {
+  const [padTop, padBottom, padLeft, padRight] = pad;
+  return {
+    n, c, h, w, o, kh, kw, strideH: s[0], strideW: s[1], padTop, padBottom, padLeft, padRight,
+    oh: Math.floor((h + padTop + padBottom - kh) / s[0]) + 1, ow: Math.floor((w + padLeft + padRight - kw) / s[1]) + 1,
+  };
+}
+
+gpuTest('conv2d, conv2dGradInput and conv2dGradWeight split over the batch', async (gpu) => {
+  const cases = [
+    convArgs(7, 3, 9, 7, 4, 3, 3, [1, 1], [1, 1, 1, 1]),    // 189 floats per image, images straddle windows
+    convArgs(3, 2, 20, 19, 5, 3, 2, [2, 2], [1, 0, 2, 1]), // 760 per image: one image per window
+    convArgs(11, 1, 6, 5, 2, 1, 1, [1, 1], [0, 0, 0, 0]),   // 1x1 kernel, many small images
+  ];
+  for (const a of cases) {
+    const what = JSON.stringify(a);
+    const x = ramp(a.n * a.c * a.h * a.w), w = ramp(a.o * a.c * a.kh * a.kw, 0, 1), bias = ramp(a.o, 0, 2);
+    const gy = ramp(a.n * a.o * a.oh * a.ow, 1e-3, 3);
+    await same(gpu, `conv2d ${what}`, (be, up) => be.conv2d(up(x), up(w), up(bias), a), 1e-4);
+    await same(gpu, `conv2dGradInput ${what}`, (be, up) => be.conv2dGradInput(up(gy), up(w), a), 1e-4);
+    await same(gpu, `conv2dGradWeight ${what}`, (be, up) => be.conv2dGradWeight(up(x), up(gy), a), 1e-4);
+  }
+});
+
+/** Every storage `run` returns, compared element by element between the backends. */
+async function sameAll(gpu: Backend, what: string, run: (be: Backend, up: (a: Float32Array | Int32Array) => Storage) => Record<string, Storage>, tol: number): Promise<void> {
+  const want = run(cpu, (a) => cpu.fromArray(a)), have = run(gpu, (a) => gpu.fromArray(a));
+  for (const k of Object.keys(want)) {
+    const w = await cpu.read(want[k]!), h = await gpu.read(have[k]!);
+    assert.equal(h.length, w.length, `${what} ${k}: length`);
+    for (let i = 0; i < w.length; i++) {
+      if (Number.isNaN(w[i]!) && Number.isNaN(h[i]!)) continue;
+      if (!(Math.abs(h[i]! - w[i]!) <= tol * (1 + Math.abs(w[i]!)))) assert.fail(`${what} ${k}: element ${i}: ${h[i]} vs ${w[i]}`);
+    }
+  }
+}
+
+gpuTest('attention and attentionGrad split over (batch, head) and (batch, kv head) slices (fast-check: GQA, causal, masks)', async (gpu) => {
+  await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.constantFrom([1, 1], [2, 1], [4, 2], [3, 3], [6, 2]),
+    // Head dims 4/5 share one compiled variant (lavapipe takes seconds per attention pipeline).
+    fc.integer({ min: 1, max: 24 }), fc.integer({ min: 1, max: 30 }), fc.constant(4), fc.constant(5),
+    fc.boolean(), fc.constantFrom('none', 'per-batch', 'per-head', 'shared'),
+    async (batch, [heads, kvHeads], tq, tk0, dim, dimV, causal, maskKind) => {
+      const tk = causal ? Math.max(tk0, tq) : tk0;
+      const a: AttentionArgs = { batch, heads: heads!, kvHeads: kvHeads!, tq, tk, dim, dimV, scale: 1 / Math.sqrt(dim), causal, maskBatchStride: 0, maskHeadStride: 0 };
+      const q = ramp(batch * heads! * tq * dim, 1e-4), k = ramp(batch * kvHeads! * tk * dim, 1e-4, 1), v = ramp(batch * kvHeads! * tk * dimV, 1e-3, 2);
+      const gOut = ramp(batch * heads! * tq * dimV, 1e-3, 3);
+      const mb = maskKind === 'per-batch' ? tq * tk : maskKind === 'per-head' ? heads! * tq * tk : 0;
+      const mh = maskKind === 'per-head' ? tq * tk : 0;
+      const count = maskKind === 'shared' ? tq * tk : maskKind === 'per-batch' ? batch * tq * tk : batch * heads! * tq * tk;
+      // Padding-style mask: -1e9 on some keys (never key 0, so no row is fully hidden) plus a bias.
+      const mask = ramp(count, 0, 4).map((x, i) => (i % tk !== 0 && x > 2 ? -1e9 : x * 0.1));
+      await sameAll(gpu, `attention ${JSON.stringify({ ...a, maskKind })}`, (be, up) => {
+        const args = maskKind === 'none' ? a : { ...a, mask: up(mask), maskBatchStride: mb, maskHeadStride: mh };
+        const { out, lse } = be.attention(up(q), up(k), up(v), args);
+        const { gq, gk, gv } = be.attentionGrad(up(q), up(k), up(v), out, lse, up(gOut), args);
+        return { out, lse, gq, gk, gv };
+      }, 2e-4);
+    }), {
+    numRuns: 12, seed: 7,
+    // GQA groups of 3 heads straddling ranges (the dK/dV sums continue in the next dispatch).
+    examples: [[3, [6, 2], 21, 3, 4, 5, false, 'per-head'], [2, [6, 2], 24, 30, 4, 5, true, 'none'], [3, [4, 2], 17, 29, 4, 5, true, 'per-batch']],
+  });
+});
+
+gpuTest('ops whose single slice exceeds one binding say so, naming the op, tensor, shape and limit', async (gpu) => {
+  const big = (n: number) => gpu.zeros(n, 'float32');
+  const a: AttentionArgs = { batch: 2, heads: 2, kvHeads: 1, tq: 40, tk: 8, dim: 32, dimV: 8, scale: 1, causal: false, maskBatchStride: 0, maskHeadStride: 0 };
+  assert.throws(() => gpu.attention(big(2 * 2 * 40 * 32), big(2 * 8 * 32), big(2 * 8 * 8), a),
+    /attention B2 H2\/1 tq40 tk8 d32\/8: one \(batch, head\) slice of q \(1280 elements, 5120 bytes\) exceeds maxStorageBufferBindingSize 4096/);
+  const c = convArgs(2, 4, 17, 17, 2, 3, 3, [1, 1], [1, 1, 1, 1]);
+  assert.throws(() => gpu.conv2d(big(2 * 4 * 289), big(2 * 4 * 9), undefined, c),
+    /conv2d x\[2,4,17,17\] w\[2,4,3,3\].*: one image of x \(1156 elements, 4624 bytes\) exceeds maxStorageBufferBindingSize 4096/);
+  assert.throws(() => gpu.rope(big(2 * 1100), big(2 * 1100), big(2 * 1100), 1, 1, 2, 1100, false),
+    /rope\[1,1,2,1100\]: one row of x \(1100 elements, 4400 bytes\) exceeds maxStorageBufferBindingSize 4096/);
+  assert.throws(() => gpu.indexAdd(big(3 * 1100), { outer: 1, len: 5, inner: 1100 }, gpu.fromArray(new Int32Array([0, 4, 2]))),
+    /indexAdd\[1,5,1100\] ids 3: one row of the output, 1100 elements \(4400 bytes\) exceeds maxStorageBufferBindingSize 4096/);
+  assert.throws(() => gpu.combineRows([big(2 * 1100)], [big(2)], 2, 1100),
+    /combineRows\[1x2,1100\]: one row of an input, 1100 elements \(4400 bytes\) exceeds maxStorageBufferBindingSize 4096/);
+  const y = gpu.fromArray(new Float32Array([1, 2, 3]));
+  assert.deepEqual([...(await gpu.read(gpu.unary('neg', y)))], [-1, -2, -3]); // the backend still works
+});
+
+gpuTest('an embedding forward and backward through autograd, scaled down 100x from Qwen2-0.5B (151936x896)', async (gpu) => {
+  // [1519, 9] spans 15 bindings of the 4 KiB limit, as [151936, 896] spans 5 of lavapipe's 128 MiB.
+  const vocab = 1519, dim = 9;
+  const w = ramp(vocab * dim, 1e-4);
+  const ids = Int32Array.from({ length: 2 * 37 }, (_, i) => (i * 613 + (i % 3) * 1500) % vocab); // repeats, both ends
+  const probe = ramp(2 * 37 * dim, 0, 1);
+  const run = async (be: Backend) => {
+    const weight = F.tensor(w, [vocab, dim], { backend: be, requiresGrad: true });
+    const y = F.embedding(F.tensor(ids, [2, 37], { backend: be, dtype: 'int32' }), weight);
+    F.sum(F.mul(y, F.tensor(probe, [2, 37, dim], { backend: be }))).backward();
+    return { y: await y.data(), g: await weight.grad!.data() };
+  };
+  const want = await run(cpu), have = await run(gpu);
+  assert.deepEqual([...have.y], [...want.y]);
+  have.g.forEach((v, i) => assert.ok(Math.abs(v - want.g[i]!) <= 1e-5 * (1 + Math.abs(want.g[i]!)), `grad ${i}: ${v} vs ${want.g[i]}`));
+});
+
+test('webgpu split: the real [151936, 896] embedding plan under a 128 MiB binding limit (shapes only)', () => {
+  // The split plan of indexSelect/indexAdd, without allocating 544 MB: row windows that cover the
+  // table exactly, each within one binding at its aligned offset.
+  const rt = { maxBinding: 128 * 1024 * 1024, bindAlign: 256 } as WebGPURuntime;
+  const rows = 151936, inner = 896;
+  const ranges = rowRanges(rt, rows, inner, 'indexAdd[1,151936,896]');
+  assert.equal(ranges.length, 5);
+  let next = 0;
+  for (const r of ranges) {
+    assert.equal(r.start, next);
+    assert.ok(windowFits(rt, r.start * inner, (r.start + r.count) * inner), `rows ${r.start}..${r.start + r.count}`);
+    next = r.start + r.count;
+  }
+  assert.equal(next, rows);
+});
+
+test('webgpu split: broadcastHull is the min/max of the strided index over an output range (fast-check)', () => {
+  const layout = fc.array(fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 7 })), { minLength: 1, maxLength: 4 });
+  fc.assert(fc.property(layout, fc.nat(), fc.nat(), (dims, x, y) => {
+    const shape = dims.map((d) => d[0]), strides = dims.map((d) => d[1]);
+    const n = shape.reduce((p, q) => p * q, 1);
+    const start = x % n, end = start + 1 + (y % (n - start));
+    let lo = Infinity, hi = -Infinity;
+    for (let g = start; g < end; g++) {
+      let at = 0;
+      for (let d = shape.length - 1, rem = g; d >= 0; d--) { at += (rem % shape[d]!) * strides[d]!; rem = Math.floor(rem / shape[d]!); }
+      lo = Math.min(lo, at); hi = Math.max(hi, at);
+    }
+    assert.deepEqual(broadcastHull(shape, strides, start, end), [lo, hi + 1]);
+  }), { numRuns: 500 });
+});
+
+gpuTest('binary and where with broadcast operands over the limit (windowed at the hull each range reads)', async (gpu) => {
+  const cases: [number[], number[]][] = [
+    [[3, 1500], [1, 1500]],       // a bias row over one binding: ranges cut at output rows
+    [[40, 1], [1, 1100]],         // both broadcast, the output is their outer product
+    [[1100, 1], [1100, 3]],       // a column over one binding
+    [[2, 1, 600], [2, 5, 600]],   // broadcast over a middle dim
+  ];
+  const outOf = (a: number[], b: number[]) => a.map((d, i) => Math.max(d, b[i]!));
+  const numel = (s: number[]) => s.reduce((p, q) => p * q, 1);
+  for (const [as, bs] of cases) {
+    const os = outOf(as, bs);
+    const a = ramp(numel(as)), b = ramp(numel(bs), 1e-3, 1);
+    for (const op of ['add', 'mul', 'gt'] as const) {
+      await same(gpu, `binary.${op} [${as}]x[${bs}]`, (be, up) => be.binary(op, up(a), as, up(b), bs, os, op === 'gt' ? 'int32' : 'float32'), 1e-6);
+      await same(gpu, `binary.${op} [${bs}]x[${as}]`, (be, up) => be.binary(op, up(b), bs, up(a), as, os, op === 'gt' ? 'int32' : 'float32'), 1e-6);
+    }
+    const c = Int32Array.from({ length: numel(bs) }, (_, i) => i % 3 === 0 ? 1 : 0);
+    const one = as.map(() => 1); // backends take operands of the output's rank
+    await same(gpu, `where [${bs}],[${as}],[${one}]`, (be, up) => be.where(up(c), bs, up(a), as, up(new Float32Array([7])), one, os), 0);
+    await same(gpu, `where [${as}],[${bs}],[${as}]`, (be, up) => be.where(up(Int32Array.from(a, (v) => (v > 0 ? 1 : 0))), as, up(b), bs, up(a), as, os), 0);
+  }
+});
+
+gpuTest('the cases above really split: each op records several dispatches', async (gpu) => {
+  const up = (a: Float32Array | Int32Array) => gpu.fromArray(a);
+  const count = (what: string, run: () => unknown, atLeast: number) => {
+    const before = gpu.rt.totalDispatches;
+    run();
+    assert.ok(gpu.rt.totalDispatches - before >= atLeast, `${what}: ${gpu.rt.totalDispatches - before} dispatches`);
+  };
+  const ids = up(Int32Array.from({ length: 11 }, (_, j) => (j * 7) % 37));
+  count('indexSelect', () => gpu.indexSelect(up(ramp(37 * 150)), { outer: 1, len: 37, inner: 150 }, ids), 3);
+  count('indexAdd', () => gpu.indexAdd(up(ramp(11 * 150)), { outer: 1, len: 37, inner: 150 }, ids), 3);
+  count('rope', () => gpu.rope(up(ramp(2 * 3 * 17 * 40)), up(ramp(2 * 17 * 40)), up(ramp(2 * 17 * 40)), 2, 3, 17, 40, false), 3);
+  count('combineRows', () => gpu.combineRows([up(ramp(11 * 300))], [up(ramp(11))], 11, 300), 3);
+  const c = convArgs(7, 3, 9, 7, 4, 3, 3, [1, 1], [1, 1, 1, 1]);
+  count('conv2d', () => gpu.conv2d(up(ramp(7 * 189)), up(ramp(108)), undefined, c), 2);
+  count('conv2dGradInput', () => gpu.conv2dGradInput(up(ramp(7 * 252)), up(ramp(108)), c), 2);
+  count('conv2dGradWeight', () => gpu.conv2dGradWeight(up(ramp(7 * 189)), up(ramp(7 * 252)), c), 2);
+  const a: AttentionArgs = { batch: 3, heads: 6, kvHeads: 2, tq: 21, tk: 3, dim: 4, dimV: 5, scale: 0.5, causal: false, maskBatchStride: 0, maskHeadStride: 0 };
+  const q = up(ramp(3 * 6 * 21 * 4)), k = up(ramp(3 * 2 * 3 * 4)), v = up(ramp(3 * 2 * 3 * 5));
+  let fwd = { out: q, lse: q };
+  count('attention', () => { fwd = gpu.attention(q, k, v, a); }, 2);
+  count('attentionGrad', () => gpu.attentionGrad(q, k, v, fwd.out, fwd.lse, up(ramp(3 * 6 * 21 * 5)), a), 6);
+  count('binary broadcast', () => gpu.binary('add', up(ramp(3 * 1500)), [3, 1500], up(ramp(1500)), [1, 1500], [3, 1500], 'float32'), 6);
+  await gpu.sync();
 });

@@ -48,7 +48,8 @@ class Mlp extends Module {
     this.fc1 = this.registerModule('fc1', new nn.Linear(dim, hidden, init));
     this.fc2 = this.registerModule('fc2', new nn.Linear(hidden, dim, init));
   }
-  forward(x: Tensor): Tensor { return this.fc2.forward(F.gelu(this.fc1.forward(x), 'tanh')); }
+  // GELU(tanh) in fc1's matmul epilogue (one dispatch when no gradient is recorded, e.g. sampling).
+  forward(x: Tensor): Tensor { return this.fc2.forward(this.fc1.forward(x, 'gelu_tanh')); }
 }
 
 /** x += gate_msa * Attn(mod(LN(x))); x += gate_mlp * MLP(mod(LN(x))), modulation per token. */
@@ -105,7 +106,7 @@ class TimestepEmbedder extends Module {
   forward(t: Tensor, trace?: Trace): Tensor {
     const freq = timestepFrequencies(t, this.cfg.frequencyEmbeddingSize, this.cfg.maxPeriod);
     trace?.set('t_freq', freq);
-    return this.fc2.forward(F.silu(this.fc0.forward(freq)));
+    return this.fc2.forward(this.fc0.forward(freq, 'silu'));
   }
 }
 

@@ -60,7 +60,8 @@ class Qwen2MLP extends Module {
     this.down_proj = this.registerModule('down_proj', new nn.Linear(cfg.intermediateSize, cfg.hiddenSize, opts));
   }
   forward(x: Tensor): Tensor {
-    return this.down_proj.forward(F.mul(F.silu(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+    // silu in gate_proj's matmul epilogue (one dispatch when no gradient is recorded).
+    return this.down_proj.forward(F.mul(this.gate_proj.forward(x, 'silu'), this.up_proj.forward(x)));
   }
 }
 

@@ -24,7 +24,8 @@ class SiglipMLP extends Module {
     this.fc1 = this.registerModule('fc1', new nn.Linear(cfg.hiddenSize, cfg.intermediateSize, init));
     this.fc2 = this.registerModule('fc2', new nn.Linear(cfg.intermediateSize, cfg.hiddenSize, init));
   }
-  forward(x: Tensor): Tensor { return this.fc2.forward(F.gelu(this.fc1.forward(x), 'tanh')); }
+  // gelu_pytorch_tanh in fc1's matmul epilogue (one dispatch when no gradient is recorded).
+  forward(x: Tensor): Tensor { return this.fc2.forward(this.fc1.forward(x, 'gelu_tanh')); }
 }
 
 class SiglipAttention extends Module {

@@ -1,13 +1,23 @@
 // Matrix products. Transposed operands and batch broadcasting are passed to the backend as
 // flags and strides, so neither the forward nor the backward pass copies a transpose.
-import type { MatmulArgs } from '../backend.ts';
+import type { MatmulActivation, MatmulArgs } from '../backend.ts';
+import { engine } from '../engine.ts';
 import { broadcastShapes, shapeStr } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
+import { gelu, relu, silu } from './elementwise.ts';
 import { expand, reshape, squeeze, unsqueeze } from './layout.ts';
 import { f32, record, requireFloat, sameBackend, wrap } from './record.ts';
 import { sum } from './reduce.ts';
 
-interface RawMatmul { batch: number; m: number; k: number; n: number; transA?: boolean; transB?: boolean; aBatchStride?: number; bBatchStride?: number; bias?: Tensor }
+interface RawMatmul {
+  batch: number; m: number; k: number; n: number; transA?: boolean; transB?: boolean; aBatchStride?: number; bBatchStride?: number;
+  bias?: Tensor; activation?: MatmulActivation;
+}
+
+/** Each epilogue activation as its own recorded op (the unfused path, which keeps z for the gradient). */
+const ACTIVATION_OPS: Readonly<Record<MatmulActivation, (z: Tensor) => Tensor>> = {
+  gelu_erf: (z) => gelu(z), gelu_tanh: (z) => gelu(z, 'tanh'), silu, relu,
+};
 
 /** [batch, m, n] = op(a) @ op(b) without recording a graph. */
 function mm(a: Tensor, b: Tensor, r: RawMatmul): Tensor {
@@ -15,6 +25,7 @@ function mm(a: Tensor, b: Tensor, r: RawMatmul): Tensor {
     batch: r.batch, m: r.m, k: r.k, n: r.n, transA: r.transA ?? false, transB: r.transB ?? false,
     aBatchStride: r.aBatchStride ?? r.m * r.k, bBatchStride: r.bBatchStride ?? r.k * r.n,
     ...(r.bias ? { bias: f32(r.bias).storage } : {}), // operands may be float16, the bias is float32
+    ...(r.activation ? { activation: r.activation } : {}),
   };
   return wrap(a.backend, a.backend.matmul(a.storage, b.storage, args), [r.batch, r.m, r.n]);
 }
@@ -67,8 +78,20 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   });
 }
 
-/** y = x @ w^T + bias, w as [out, in] (PyTorch's Linear layout), bias fused into the product. */
-export function linear(x: Tensor, w: Tensor, bias?: Tensor | null): Tensor {
+export interface LinearActivation {
+  /** act(x @ w^T + bias), fused into the product's epilogue when no gradient is recorded. */
+  activation?: MatmulActivation;
+}
+
+/** y = x @ w^T + bias, w as [out, in] (PyTorch's Linear layout), bias fused into the product;
+ * with `activation`, y = act(x @ w^T + bias).
+ *
+ * The activation's gradient needs the pre-activation z. When a gradient is recorded, z comes
+ * from the bias epilogue and the activation runs as its own unary op that keeps z; a single
+ * dispatch cannot give z back (gelu/silu/relu are not invertible), and writing both z and y
+ * from one kernel moves the same bytes as the unary pass that reads z and writes y. When none
+ * is recorded (noGrad, frozen weights and inputs), it is one fused dispatch. */
+export function linear(x: Tensor, w: Tensor, bias?: Tensor | null, opts: LinearActivation = {}): Tensor {
   requireFloat('linear', x, w);
   sameBackend('linear', x, w);
   const inF = w.shape[1]!, outF = w.shape[0]!;
@@ -76,11 +99,17 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor | null): Tensor {
     throw new Error(`linear: input ${shapeStr(x.shape)} does not match weight ${shapeStr(w.shape)} (expected [..., ${inF}])`);
   }
   if (bias && (bias.rank !== 1 || bias.shape[0] !== outF)) throw new Error(`linear: bias ${shapeStr(bias.shape)} does not match weight ${shapeStr(w.shape)}`);
+  const act = opts.activation;
+  if (act !== undefined && !Object.hasOwn(ACTIVATION_OPS, act)) throw new Error(`linear: activation "${String(act)}" is not one of ${Object.keys(ACTIVATION_OPS).join(', ')}`);
+  const inputs = bias ? [x, w, bias] : [x, w];
   const x2 = reshape(x, [-1, inF]);
   const rows = x2.shape[0]!;
-  const out = reshape(mm(x2, w, { batch: 1, m: rows, k: inF, n: outF, transB: true, ...(bias ? { bias } : {}) }), [...x.shape.slice(0, -1), outF]);
-  const inputs = bias ? [x, w, bias] : [x, w];
-  return record(out, 'linear', inputs, (gy) => {
+  const outShape = [...x.shape.slice(0, -1), outF];
+  const product = (activation?: MatmulActivation): Tensor =>
+    reshape(mm(x2, w, { batch: 1, m: rows, k: inF, n: outF, transB: true, ...(bias ? { bias } : {}), ...(activation ? { activation } : {}) }), outShape);
+  const recording = engine.gradEnabled && inputs.some((t) => t.requiresGrad);
+  if (act && !recording) return product(act);
+  const z = record(product(), 'linear', inputs, (gy) => {
     const g2 = reshape(gy, [rows, outF]);
     return [
       x.requiresGrad ? reshape(mm(g2, w, { batch: 1, m: rows, k: outF, n: inF }), x.shape) : null,
@@ -88,4 +117,5 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor | null): Tensor {
       bias?.requiresGrad ? sum(g2, 0) : null,
     ];
   });
+  return act ? ACTIVATION_OPS[act](z) : z;
 }

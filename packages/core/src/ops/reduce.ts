@@ -31,11 +31,28 @@ function reduceAxis(op: ReduceOp, x0: Tensor, axis: number): Tensor {
   return wrap(x.backend, x.backend.reduce(op, x.storage, s), shape);
 }
 
+/** Sum over the adjacent axes first..last in one backend pass (they are one axis of a
+ * contiguous tensor), keeping them as size 1. */
+function sumAxes(x: Tensor, first: number, last: number): Tensor {
+  const outer = x.shape.slice(0, first).reduce((p, d) => p * d, 1);
+  const len = x.shape.slice(first, last + 1).reduce((p, d) => p * d, 1);
+  const inner = x.shape.slice(last + 1).reduce((p, d) => p * d, 1);
+  const shape = x.shape.map((d, i) => (i >= first && i <= last ? 1 : d));
+  return wrap(x.backend, x.backend.reduce('sum', x.storage, { outer, len, inner }), shape);
+}
+
 export function sum(x: Tensor, dim?: number | number[], keepdim = false): Tensor {
   const axes = axesOf(x, dim, 'sum');
   if (axes.length === 0) return x; // a 0-dim tensor sums to itself
+  // Raw reductions (no graph per pass), one pass per run of adjacent axes: a broadcast
+  // gradient [B, T, C] -> [C] is one [1, B*T, C] reduction, not two.
   let y = x;
-  for (const a of axes) y = reduceAxis('sum', y, a); // raw reductions: no graph per axis
+  for (let i = 0; i < axes.length;) {
+    let j = i;
+    while (j + 1 < axes.length && axes[j + 1] === axes[j]! + 1) j++;
+    y = sumAxes(y, axes[i]!, axes[j]!);
+    i = j + 1;
+  }
   const out = reshape(y, finalShape(x.shape, axes, keepdim));
   return record(out, 'sum', [x], (gy) => [expand(reshape(gy, keptShape(x.shape, axes)), x.shape)]);
 }

@@ -1,7 +1,9 @@
 // Batched matmul for the CPU reference: operands are first packed row-major (so transposed
 // operands cost one copy), then an i-k-j loop over k-blocks accumulates each output row in
 // float64. Correct first, reasonably quick second; the Wasm backend is the fast CPU path.
+// The activation epilogue runs the unary op's own loop in place over the finished product.
 import type { MatmulArgs } from '../../backend.ts';
+import { unary } from './elementwise.ts';
 
 const KB = 128; // k-block: keeps a panel of B hot in cache while a row of A streams over it
 
@@ -31,6 +33,11 @@ function matmulTransB(a: Float32Array, b: Float32Array, bias: Float32Array | und
 }
 
 export function matmul(a: Float32Array, b: Float32Array, bias: Float32Array | undefined, args: MatmulArgs, out: Float32Array): void {
+  product(a, b, bias, args, out);
+  if (args.activation) unary(args.activation, out, out);
+}
+
+function product(a: Float32Array, b: Float32Array, bias: Float32Array | undefined, args: MatmulArgs, out: Float32Array): void {
   const { batch, m, k, n, transA, transB, aBatchStride, bBatchStride } = args;
   // Few rows against a transposed weight (decoding, small batches): dot products beat packing B.
   if (transB && !transA && m <= 16) { matmulTransB(a, b, bias, args, out); return; }

@@ -15,7 +15,7 @@ import { Runtime, type RuntimeOptions } from './runtime.ts';
 import { Scratch } from './scratch.ts';
 import { WasmStorage } from './storage.ts';
 import { BIAS_NONE, gemmCalls } from './ops/matmul.ts';
-import { BIAS_PER_COLUMN } from './kernels/gemm.ts';
+import { actCode, BIAS_PER_COLUMN } from './kernels/gemm.ts';
 import { emitRope, NATIVE_BINARY, NATIVE_UNARY, NATIVE_UNARY_GRAD } from './kernels/elementwise.ts';
 import { splitRange } from './ops/split.ts';
 import { binaryCalls, elementwiseKernels, flatCalls } from './ops/elementwise.ts';
@@ -25,6 +25,18 @@ import { conv2dForward, conv2dGradInput, conv2dGradWeight } from './ops/conv2d.t
 import { stridedCopy } from './ops/layout.ts';
 import { reduceNative } from './ops/reduce.ts';
 import { NATIVE_REDUCE, type NativeReduce } from './kernels/reduce.ts';
+import { Profiler, type ProfileRow } from './profile.ts';
+
+/** The Backend methods the profiler times (everything that runs a kernel or allocates). */
+const PROFILED_METHODS = ['zeros', 'fill', 'fromArray', 'readSync', 'free', 'cast', 'unary', 'unaryGrad', 'binary', 'where', 'gatherStrided',
+  'scatterStridedInto', 'reduce', 'indexSelect', 'indexAdd', 'takeAlongAxis', 'takeAlongAxisGrad', 'matmul', 'softmax', 'softmaxGrad',
+  'normalize', 'normalizeGrad', 'crossEntropy', 'crossEntropyGrad', 'attention', 'attentionGrad', 'rope', 'conv2d', 'conv2dGradInput',
+  'conv2dGradWeight', 'random', 'combineRows', 'adamwInPlace'] as const;
+
+export interface WasmBackendConfig extends RuntimeOptions {
+  /** Time every op (RECONVLA_DEBUG=wasm-profile); see profileReport(). */
+  profile?: boolean;
+}
 
 const nativeBinary = new Set<string>(NATIVE_BINARY), nativeUnary = new Set<string>(NATIVE_UNARY), nativeUnaryGrad = new Set<string>(NATIVE_UNARY_GRAD);
 
@@ -43,12 +55,21 @@ export class WasmBackend implements Backend {
   private liveBytes = 0;
   private readonly fallbacks = new Map<string, number>();
   private readonly nativeCalls = new Map<string, number>();
+  /** Per-op wall times, when profiling is on. */
+  readonly profiler: Profiler | undefined;
 
-  constructor(opts: RuntimeOptions) {
+  constructor(opts: WasmBackendConfig) {
     this.rt = new Runtime(opts);
     this.scratch = new Scratch(this.rt.heap);
     this.rt.heap.describeLive = () => `${this.live} storages, ${(this.liveBytes / 2 ** 20).toFixed(1)} MiB`;
+    if (opts.profile) {
+      this.profiler = new Profiler();
+      this.profiler.wrap(this, PROFILED_METHODS);
+    }
   }
+
+  /** Per-op totals since the last reset (empty unless created with profile: true). */
+  profileReport(): ProfileRow[] { return this.profiler?.report() ?? []; }
 
   info(): BackendInfo {
     const mem = this.memory();
@@ -60,6 +81,7 @@ export class WasmBackend implements Backend {
       'pooled bytes': String(mem.pooledBytes),
       'scratch bytes': String(this.scratch.bytes),
       'compiled modules': String(this.rt.compiledModules),
+      'worker restarts': String(this.rt.pool.restarts),
       fallbacks: [...this.fallbacks].map(([op, n]) => `${op}:${n}`).join(', ') || 'none',
     };
     for (const [op, n] of this.fallbacks) details[`fallback.${op}`] = String(n);
@@ -306,13 +328,14 @@ export class WasmBackend implements Backend {
     if (k === 0) {
       const o = this.f32(out, 'matmul');
       for (let r = 0; r < batch * m; r++) if (bias) o.set(bias, r * n); else o.fill(0, r * n, r * n + n);
+      if (args.activation) ref.unary(args.activation, o, o);
       return out;
     }
     this.rt.run(gemmCalls(this.rt, this.scratch, {
       batch, m, n, k,
       a: this.ptr(a), aStride: args.aBatchStride * 4, b: this.ptr(b), bStride: args.bBatchStride * 4, c: out.ptr, cStride: m * n * 4,
       rsA: transA ? 4 : k * 4, csA: transA ? m * 4 : 4, rsB: transB ? 4 : n * 4, csB: transB ? k * 4 : 4,
-      bias: args.bias ? this.ptr(args.bias) : 0, biasMode: args.bias ? BIAS_PER_COLUMN : BIAS_NONE,
+      bias: args.bias ? this.ptr(args.bias) : 0, biasMode: args.bias ? BIAS_PER_COLUMN : BIAS_NONE, act: actCode(args.activation),
     }));
     return out;
   }
@@ -382,8 +405,10 @@ export class WasmBackend implements Backend {
     return { out, lse };
   }
   attentionGrad(q: Storage, k: Storage, v: Storage, out: Storage, lse: Storage, gOut: Storage, args: AttentionArgs): { gq: Storage; gk: Storage; gv: Storage } {
-    const gq = this.zeros(q.size, 'float32'), gk = this.zeros(k.size, 'float32'), gv = this.zeros(v.size, 'float32');
-    if (q.size > 0 && args.tk > 0 && args.dim > 0 && args.dimV > 0) {
+    const native = q.size > 0 && args.tk > 0 && args.dim > 0 && args.dimV > 0;
+    // The native kernel overwrites every row of gq (and accumulates gk, gv); the reference adds to all three.
+    const gq = native ? this.alloc(q.size, 'float32') : this.zeros(q.size, 'float32'), gk = this.zeros(k.size, 'float32'), gv = this.zeros(v.size, 'float32');
+    if (native) {
       this.native('attentionGrad');
       for (const s of [q, k, v, out, lse, gOut]) this.f32(s, 'attention');
       attentionBackward(this.rt, this.scratch, {

@@ -115,6 +115,8 @@ export const v128 = {
   zero: (): Code => [...simd(0x0c), ...new Array<number>(16).fill(0)],
   not: sun(0x4d), and: sbin(0x4e), andnot: sbin(0x4f), or: sbin(0x50), xor: sbin(0x51),
   bitselect: (a: Code, b: Code, mask: Code): Code => [...a, ...b, ...mask, ...simd(0x52)],
+  /** 1 when any bit of v is set (i32). */
+  any_true: sun(0x53),
 };
 
 export const f32x4 = {

@@ -25,6 +25,9 @@ export interface WasmBackendOptions {
   maximumMemoryBytes?: number;
   /** Debug log sink (default: stderr when RECONVLA_DEBUG contains 'wasm'). */
   debug?: (message: string) => void;
+  /** Time every op by kind and matmul shape (default: RECONVLA_DEBUG contains 'wasm-profile');
+   * read with backend.profileReport(), printed to stderr at exit when set by the environment. */
+  profile?: boolean;
 }
 
 const MAX_BYTES = 2 ** 32;
@@ -34,17 +37,27 @@ export function createWasmBackend(opts: WasmBackendOptions = {}): WasmBackend {
   const threads = Math.max(1, Math.min(MAX_WORKERS + 1, Math.floor(opts.threads ?? (envThreads > 0 ? envThreads : availableParallelism()))));
   const env = process.env.RECONVLA_WASM_RELAXED_SIMD;
   const wantRelaxed = opts.relaxedSimd ?? (env !== undefined && env !== '' ? /^(1|true|yes)$/i.test(env) : detectRelaxedSimd(false));
-  const debugOn = (process.env.RECONVLA_DEBUG ?? '').split(',').includes('wasm');
+  const debugFlags = (process.env.RECONVLA_DEBUG ?? '').split(',');
+  const debugOn = debugFlags.includes('wasm');
+  const profileEnv = debugFlags.includes('wasm-profile');
   const debug = opts.debug ?? (debugOn ? (m: string) => process.stderr.write(`reconvla wasm: ${m}\n`) : () => {});
   const relaxedSimd = wantRelaxed && detectRelaxedSimd(true);
   if (wantRelaxed && !relaxedSimd) debug('relaxed SIMD requested but not supported by this engine; using mul+add');
-  return new WasmBackend({
+  const backend = new WasmBackend({
     threads,
     relaxedSimd,
     initialBytes: opts.initialMemoryBytes ?? 64 * 2 ** 20,
     maximumBytes: Math.min(MAX_BYTES, opts.maximumMemoryBytes ?? MAX_BYTES),
     debug,
+    profile: opts.profile ?? profileEnv,
   });
+  if (opts.profile === undefined && profileEnv) {
+    process.once('exit', () => {
+      const { local, pooled } = backend.rt.launches;
+      process.stderr.write(`reconvla wasm profile (${threads} threads; ${pooled} kernel launches on the pool, ${local} on the calling thread alone):\n${backend.profiler!.format()}\n`);
+    });
+  }
+  return backend;
 }
 
 /** Whether this engine has WebAssembly SIMD128 and shared memory (a module using both validates). */

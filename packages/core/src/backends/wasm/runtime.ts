@@ -34,11 +34,12 @@ export class Runtime {
   readonly pool: WorkerPool;
   private readonly modules = new Map<string, Record<string, KernelFn>>();
   private readonly fnTable: Array<(...args: number[]) => number | void> = [];
+  private readonly fnNames: string[] = [];
   compiledModules = 0;
 
   constructor(readonly opts: RuntimeOptions) {
     this.heap = new Heap(Math.ceil(opts.initialBytes / PAGE), Math.floor(opts.maximumBytes / PAGE));
-    this.pool = new WorkerPool(this.heap.memory, opts.threads);
+    this.pool = new WorkerPool(this.heap.memory, opts.threads, (fn) => this.fnNames[fn] ?? `#${fn}`);
   }
 
   get threads(): number { return this.pool.threads; }
@@ -60,6 +61,7 @@ export class Runtime {
       const fn = value as (...args: number[]) => number | void;
       const id = this.fnTable.length;
       this.fnTable.push(fn);
+      this.fnNames.push(`${key}.${name}`);
       fns[name] = { id, name, call: fn };
       ids.push([id, name]);
     }
@@ -70,9 +72,13 @@ export class Runtime {
     return fns;
   }
 
+  /** Kernel launches: on this thread alone, and with the pool (each a wake-up and a wait). */
+  readonly launches = { local: 0, pooled: 0 };
+
   /** Runs per-thread call lists (index 0 on this thread) and waits for all. */
   run(lists: KernelCall[][]): void {
-    if (lists.length === 1) { for (const c of lists[0]!) this.fnTable[c.fn]!(...c.args); return; }
+    if (lists.length === 1) { this.launches.local++; for (const c of lists[0]!) this.fnTable[c.fn]!(...c.args); return; }
+    this.launches.pooled++;
     this.pool.run(lists, (c) => { this.fnTable[c.fn]!(...c.args); });
   }
 

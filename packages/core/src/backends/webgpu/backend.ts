@@ -12,8 +12,9 @@ import * as layout from './ops/layout.ts';
 import * as mm from './ops/matmul.ts';
 import * as nn from './ops/nn.ts';
 import * as red from './ops/reduce.ts';
+import { Fusion } from './fusion.ts';
 import { WebGPURuntime } from './runtime.ts';
-import { asGPU } from './storage.ts';
+import { asGPU, asGPULazy } from './storage.ts';
 
 export interface WebGPUBackendOptions extends AcquireOptions {
   /** Override the matmul register tiling (benchmarks/tuning); default picks by adapter. */
@@ -22,6 +23,8 @@ export interface WebGPUBackendOptions extends AcquireOptions {
   attentionTiling?: att.AttentionTiling;
   /** Override the conv2d register tiling (benchmarks/tuning). */
   convTiling?: conv.ConvTiling;
+  /** Fuse chains of float32 elementwise ops into generated kernels (fusion.ts); default true. */
+  fuseElementwise?: boolean;
 }
 
 export class WebGPUBackend implements Backend {
@@ -29,7 +32,9 @@ export class WebGPUBackend implements Backend {
   readonly tiling: mm.MatmulTiling;
   readonly attentionTiling: att.AttentionTiling;
   readonly convTiling: conv.ConvTiling;
-  constructor(readonly rt: WebGPURuntime, opts: Pick<WebGPUBackendOptions, 'matmulTiling' | 'attentionTiling' | 'convTiling'> = {}) {
+  readonly fusion: Fusion;
+  constructor(readonly rt: WebGPURuntime, opts: Pick<WebGPUBackendOptions, 'matmulTiling' | 'attentionTiling' | 'convTiling' | 'fuseElementwise'> = {}) {
+    this.fusion = new Fusion(rt, opts.fuseElementwise ?? true);
     this.convTiling = opts.convTiling ?? conv.DEFAULT_CONV_TILING;
     this.tiling = opts.matmulTiling ?? mm.defaultTiling(rt);
     this.attentionTiling = opts.attentionTiling ?? att.DEFAULT_ATTENTION_TILING;
@@ -55,20 +60,27 @@ export class WebGPUBackend implements Backend {
   readSync(_s: Storage): Float32Array | Int32Array {
     throw new Error('webgpu backend: readSync is not possible (GPU memory is read asynchronously); use `await tensor.data()`');
   }
-  free(s: Storage): void { this.rt.free(asGPU(s)); }
+  free(s: Storage): void { this.fusion.free(asGPULazy(s)); }
   memory(): { liveStorages: number; liveBytes: number; pooledBytes?: number } {
     return { liveStorages: this.rt.liveStorages, liveBytes: this.rt.liveBytes, pooledBytes: this.rt.pooledBytes };
   }
-  sync(): Promise<void> { return this.rt.sync(); }
+  async sync(): Promise<void> { this.fusion.materialiseAll(); await this.rt.sync(); }
 
   // --- elementwise --------------------------------------------------------------------------
   fill(size: number, dtype: DType, value: number): Storage { return ew.fill(this.rt, size, dtype, value); }
   cast(x: Storage, dtype: DType): Storage { return ew.cast(this.rt, asGPU(x), dtype); }
-  unary(op: UnaryOp, x: Storage): Storage { return ew.unary(this.rt, op, asGPU(x)); }
-  unaryGrad(op: DifferentiableUnaryOp, x: Storage, gy: Storage): Storage { return ew.unaryGrad(this.rt, op, asGPU(x), asGPU(gy)); }
+  // unary, unaryGrad and binary return a pending storage when fusion.ts's rule allows.
+  unary(op: UnaryOp, x: Storage): Storage {
+    return this.fusion.unary(op, asGPULazy(x)) ?? ew.unary(this.rt, op, asGPU(x));
+  }
+  unaryGrad(op: DifferentiableUnaryOp, x: Storage, gy: Storage): Storage {
+    return this.fusion.unaryGrad(op, asGPULazy(x), asGPULazy(gy)) ?? ew.unaryGrad(this.rt, op, asGPU(x), asGPU(gy));
+  }
   binary(op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[],
     outShape: readonly number[], outDtype: DType): Storage {
-    return ew.binary(this.rt, op, asGPU(a), aShape, asGPU(b), bShape, outShape, outDtype);
+    const n = outShape.reduce((p, d) => p * d, 1);
+    return this.fusion.binary(op, asGPULazy(a), asGPULazy(b), n, outDtype === 'float32')
+      ?? ew.binary(this.rt, op, asGPU(a), aShape, asGPU(b), bShape, outShape, outDtype);
   }
   where(cond: Storage, condShape: readonly number[], a: Storage, aShape: readonly number[],
     b: Storage, bShape: readonly number[], outShape: readonly number[]): Storage {
@@ -78,7 +90,9 @@ export class WebGPUBackend implements Backend {
   // --- layout ---------------------------------------------------------------------------
   gatherStrided(x: Storage, view: StridedView): Storage { return layout.gatherStrided(this.rt, asGPU(x), view); }
   scatterStridedInto(dst: Storage, view: StridedView, src: Storage): void {
-    layout.scatterStridedInto(this.rt, asGPU(dst, 'dst'), view, asGPU(src, 'src'));
+    const d = asGPU(dst, 'dst'), s = asGPU(src, 'src');
+    this.fusion.beforeWrite(d);
+    layout.scatterStridedInto(this.rt, d, view, s);
   }
 
   // --- reductions ---------------------------------------------------------------------------
@@ -141,7 +155,9 @@ export class WebGPUBackend implements Backend {
     return nn.combineRows(this.rt, inputs.map((s) => asGPU(s, 'combineRows input')), coefs.map((s) => asGPU(s, 'combineRows coefficient')), rows, cols);
   }
   adamwInPlace(param: Storage, grad: Storage, m: Storage, v: Storage, args: AdamWArgs): void {
-    nn.adamwInPlace(this.rt, asGPU(param, 'param'), asGPU(grad, 'grad'), asGPU(m, 'm'), asGPU(v, 'v'), args);
+    const pg = asGPU(param, 'param'), gg = asGPU(grad, 'grad'), mg = asGPU(m, 'm'), vg = asGPU(v, 'v');
+    for (const s of [pg, mg, vg]) this.fusion.beforeWrite(s);
+    nn.adamwInPlace(this.rt, pg, gg, mg, vg, args);
   }
 
   /** Releases the pooled buffers and the device. */

@@ -22,6 +22,7 @@ interface PipelineEntry { pipeline: GPUComputePipeline; layout: GPUBindGroupLayo
 
 /** Pipeline cache key: file, entry, text substitutions and override constants. */
 function specKey(spec: KernelSpec): string {
+  if (spec.generated) return `${spec.file}:${spec.entry}:generated:${spec.generated}`;
   let k = `${spec.file}:${spec.entry}`;
   const s = spec.subst, o = spec.overrides;
   if (s) for (const n in s) k += `:${n}=${s[n]}`;
@@ -55,6 +56,8 @@ export interface KernelSpec {
   subst?: Readonly<Record<string, string>>;
   /** Pipeline-overridable constants. */
   overrides?: Readonly<Record<string, number>>;
+  /** Complete generated source (fusion.ts), used instead of the file; `file` names it. */
+  generated?: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -65,6 +68,8 @@ export class WebGPURuntime {
   readonly maxWorkgroupsPerDim: number;
   /** Smallest offset alignment for binding windows. */
   readonly bindAlign: number;
+  /** Storage buffers one kernel may bind (fused kernels size their operand count by it). */
+  readonly maxStorageBuffers: number;
   private pool: BufferPool;
   private staging: BufferPool;
   private pipelines = new Map<string, PipelineEntry>();
@@ -94,10 +99,14 @@ export class WebGPURuntime {
    * spends tens of µs per dispatch however small it is; a chain of small ops is all that). */
   private pendingDispatches = 0;
   private msPerDispatch = 0.005;
+  /** Storages not freed yet (pending ones included). */
   liveStorages = 0;
+  /** Bytes of buffers out of the pool: live storages, and freed ones a pending expression still reads. */
   liveBytes = 0;
   /** Dispatches recorded since creation (for tests and benches). */
   totalDispatches = 0;
+  /** Dispatches recorded since creation per kernel, keyed `file:entry` (e.g. 'matmul:matmul'). */
+  readonly dispatchesByKernel = new Map<string, number>();
 
   constructor(readonly acquired: AcquiredDevice) {
     const device = acquired.device;
@@ -105,6 +114,7 @@ export class WebGPURuntime {
     this.maxBinding = acquired.maxBinding;
     this.maxWorkgroupsPerDim = device.limits.maxComputeWorkgroupsPerDimension;
     this.bindAlign = Math.max(256, device.limits.minStorageBufferOffsetAlignment);
+    this.maxStorageBuffers = device.limits.maxStorageBuffersPerShaderStage;
     this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'storage');
     this.staging = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'staging');
     this.uniformBuffer = device.createBuffer({
@@ -133,15 +143,35 @@ export class WebGPURuntime {
     return new GPUStorage(dtype, size, buffer, capacity);
   }
 
+  /** The owner is done with s. Its buffer goes back to the pool unless a pending expression
+   * still reads it (then when the last one is computed or dropped, see fusion.ts); a pending
+   * storage's own buffer was never written, so it goes back at once. */
   free(s: GPUStorage): void {
     if (s.freed) return;
     s.freed = true;
     this.liveStorages--;
+    if (s.users === 0 || s.pending) this.release(s);
+  }
+
+  /** Returns the buffer of a freed storage to the pool; liveBytes counts it until then. */
+  release(s: GPUStorage): void {
+    if (s.released) return;
+    s.released = true;
     this.liveBytes -= s.capacity;
     // Back to the pool at once: later kernels of this batch may reuse it (command order keeps
     // that safe). Only an upload must not, see upload().
     this.pool.release(s.buffer, s.capacity);
     if (this.encoder) this.freedInBatch.add(s.buffer);
+  }
+
+  /** Gives a freed pending storage (its buffer went back to the pool unwritten) a buffer
+   * again, for fusion.ts to compute it on its own; released when its last reader is done. */
+  rebuffer(s: GPUStorage): void {
+    const { buffer, capacity } = this.pool.acquire(Math.max(s.size, 1) * 4);
+    s.buffer = buffer;
+    s.capacity = capacity;
+    s.released = false;
+    this.liveBytes += capacity;
   }
 
   get pooledBytes(): number { return this.pool.pooledBytes; }
@@ -183,7 +213,7 @@ export class WebGPURuntime {
     let p = this.pipelines.get(key);
     if (p) return p;
     this.begin(); // inside the batch's error scope, so a compile error names this batch
-    let code = shaderSource(spec.file);
+    let code = spec.generated ?? shaderSource(spec.file);
     if (spec.subst) code = specialise(code, spec.subst);
     const module = this.device.createShaderModule({ code, label: `${spec.file}.wgsl` });
     const compute: GPUProgrammableStage = { module, entryPoint: spec.entry };
@@ -249,6 +279,8 @@ export class WebGPURuntime {
     this.batchOps.push(label);
     this.dispatches++;
     this.totalDispatches++;
+    const kernel = `${spec.file}:${spec.entry}`;
+    this.dispatchesByKernel.set(kernel, (this.dispatchesByKernel.get(kernel) ?? 0) + 1);
     if (this.dispatches >= MAX_BATCH) this.flush();
   }
 

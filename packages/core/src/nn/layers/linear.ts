@@ -1,4 +1,5 @@
 // nn.Linear: y = x @ weight^T + bias, weight [out, in] as PyTorch stores it.
+import type { MatmulActivation } from '../../backend.ts';
 import type { Tensor } from '../../tensor.ts';
 import { linear } from '../../ops/linalg.ts';
 import { fanInUniform, kaimingUniform, type InitOptions } from '../init.ts';
@@ -17,5 +18,8 @@ export class Linear extends Module {
     this.bias = (opts.bias ?? true) ? this.registerParameter('bias', fanInUniform([outFeatures], inFeatures, opts)) : this.registerParameter('bias', null);
   }
 
-  forward(x: Tensor): Tensor { return linear(x, this.weight, this.bias); }
+  /** With `activation`, act(x W^T + b) in the matmul's epilogue (see ops/linalg.ts linear). */
+  forward(x: Tensor, activation?: MatmulActivation): Tensor {
+    return linear(x, this.weight, this.bias, activation ? { activation } : {});
+  }
 }

@@ -25,7 +25,8 @@ const geluInner = (v: Code): Code => f32x4.mul(splat(SQRT_2_OVER_PI), f32x4.add(
 
 const sigmoid = (x: Code, T: ExpTemps): Code => f32x4.div(splat(1), f32x4.add(splat(1), vexp(f32x4.neg(x), T)));
 
-function unaryOp(op: NativeUnary, x: Local, T: MathTemps): Code {
+/** op(x) on four lanes (also the matmul activation epilogue, kernels/gemm.ts). */
+export function unaryOp(op: NativeUnary, x: Local, T: MathTemps): Code {
   const v = get(x);
   switch (op) {
     case 'neg': return f32x4.neg(v);

@@ -10,10 +10,17 @@
 // Operands are addressed by (row stride, column stride) in bytes, so packing absorbs
 // transposes. The first K block writes C (plus an optional bias), later blocks accumulate;
 // with `accumulate` set every block adds to C (C += A B, for gradient sums).
+// Activation epilogue: after the last K block of an MC x NC block of C, a second pass applies
+// the activation to that block while it is still in L2 (128 KiB), with the unary kernels' SIMD
+// formulas. In the micro-kernel it would need the exp temporaries and constants (~16 more v128
+// locals) where the 4x8 tile already uses all the registers V8 gives wasm.
+import type { MatmulActivation } from '../../../backend.ts';
 import {
   brIf, call, cat, f32, f32x4, forRange, get, i32, ifThen, loop, memory, select, set, tee, v128,
   type Code, type ModuleBuilder, type FuncRef,
 } from '../emitter.ts';
+import { unaryOp } from './elementwise.ts';
+import { at, mathTemps, vecLoop } from './simd.ts';
 
 export const MR = 4, NR = 8;
 
@@ -26,6 +33,10 @@ export const DEFAULT_BLOCKING: GemmBlocking = { kc: 256, mc: 128, nc: 256 };
 
 /** Bias modes of the epilogue. */
 export const BIAS_NONE = 0, BIAS_PER_COLUMN = 1, BIAS_PER_ROW = 2;
+
+/** Activation codes of the epilogue (the gemm `act` argument): 0 is none, then index + 1. */
+export const GEMM_ACTIVATIONS: readonly MatmulActivation[] = ['gelu_erf', 'gelu_tanh', 'silu', 'relu'];
+export const actCode = (act: MatmulActivation | undefined): number => (act ? GEMM_ACTIVATIONS.indexOf(act) + 1 : 0);
 
 /** Scratch bytes one thread needs for an n-column GEMM: packed A block, packed B block, tile. */
 export function gemmScratchBytes(n: number, b: GemmBlocking = DEFAULT_BLOCKING): { packA: number; packB: number; tile: number } {
@@ -71,20 +82,30 @@ export function emitGemm(m: ModuleBuilder, relaxed: boolean, blocking: GemmBlock
   }
 
   // packA: src at (ic, pc); mc rows, kc columns -> ceil(mc/MR) panels of [kc][MR], zero-padded.
+  // When A's rows are adjacent (a transposed operand, rs = 4: the weight gradients' gy^T), the
+  // MR values of a panel column are one v128 load; otherwise they are gathered one by one.
   const pa = m.func('packA', { src: 'i32', rs: 'i32', cs: 'i32', kc: 'i32', mc: 'i32', dst: 'i32' }, undefined, false);
   {
     const { src, rs, cs, kc, mc, dst } = pa.p;
     const ip = pa.local('i32'), i = pa.local('i32'), p = pa.local('i32'), s = pa.local('i32'), d = pa.local('i32');
     pa.body = forRange(ip, i32.const(0), get(mc), MR,
-      ifThen(i32.lt_s(i32.sub(get(mc), get(ip)), i32.const(MR)), [memory.fill(get(dst), i32.const(0), i32.mul(get(kc), i32.const(MR * 4)))]),
-      forRange(i, i32.const(0), imin(i32.const(MR), i32.sub(get(mc), get(ip))), 1,
-        set(s, i32.add(get(src), i32.mul(i32.add(get(ip), get(i)), get(rs)))),
-        set(d, i32.add(get(dst), i32.shl(get(i), i32.const(2)))),
+      ifThen(i32.and(i32.eq(get(rs), i32.const(4)), i32.ge_s(i32.sub(get(mc), get(ip)), i32.const(MR))), [
+        set(s, i32.add(get(src), i32.shl(get(ip), i32.const(2)))),
         forRange(p, i32.const(0), get(kc), 1,
-          f32.store(get(d), f32.load(get(s))),
+          v128.store(get(dst), v128.load(get(s))),
           set(s, i32.add(get(s), get(cs))),
-          set(d, i32.add(get(d), i32.const(MR * 4))))),
-      set(dst, i32.add(get(dst), i32.mul(get(kc), i32.const(MR * 4)))));
+          set(dst, i32.add(get(dst), i32.const(MR * 4)))),
+      ], [
+        ifThen(i32.lt_s(i32.sub(get(mc), get(ip)), i32.const(MR)), [memory.fill(get(dst), i32.const(0), i32.mul(get(kc), i32.const(MR * 4)))]),
+        forRange(i, i32.const(0), imin(i32.const(MR), i32.sub(get(mc), get(ip))), 1,
+          set(s, i32.add(get(src), i32.mul(i32.add(get(ip), get(i)), get(rs)))),
+          set(d, i32.add(get(dst), i32.shl(get(i), i32.const(2)))),
+          forRange(p, i32.const(0), get(kc), 1,
+            f32.store(get(d), f32.load(get(s))),
+            set(s, i32.add(get(s), get(cs))),
+            set(d, i32.add(get(d), i32.const(MR * 4))))),
+        set(dst, i32.add(get(dst), i32.mul(get(kc), i32.const(MR * 4)))),
+      ]));
   }
 
   // The MRxNR micro-kernel.
@@ -147,10 +168,25 @@ export function emitGemm(m: ModuleBuilder, relaxed: boolean, blocking: GemmBlock
     );
   }
 
+  // act_block: C[rows, cols] (row stride ldc bytes) = act(C), one loop per activation.
+  const ab = m.func('act_block', { c: 'i32', ldc: 'i32', rows: 'i32', cols: 'i32', act: 'i32' }, undefined, false);
+  {
+    const P = ab.p;
+    const r = ab.local('i32'), j = ab.local('i32'), row = ab.local('i32'), v = ab.local('v128');
+    const T = mathTemps(ab);
+    ab.body = cat(...GEMM_ACTIVATIONS.map((op, i) => ifThen(i32.eq(get(P.act), i32.const(i + 1)), [
+      forRange(r, i32.const(0), get(P.rows), 1,
+        set(row, i32.add(get(P.c), i32.mul(get(r), get(P.ldc)))),
+        vecLoop(j, get(P.cols),
+          [set(v, v128.load(at(row, get(j)))), v128.store(at(row, get(j)), unaryOp(op, v, T))],
+          [set(v, f32x4.splat(f32.load(at(row, get(j))))), f32.store(at(row, get(j)), f32x4.extract_lane(unaryOp(op, v, T), 0))])),
+    ])));
+  }
+
   // The blocked driver for rows m0..m1 of one matrix.
   const g = m.func('gemm', {
     a: 'i32', b: 'i32', c: 'i32', bias: 'i32', biasMode: 'i32', n: 'i32', k: 'i32',
-    rsA: 'i32', csA: 'i32', rsB: 'i32', csB: 'i32', m0: 'i32', m1: 'i32', packA: 'i32', packB: 'i32', tile: 'i32', accumulate: 'i32',
+    rsA: 'i32', csA: 'i32', rsB: 'i32', csB: 'i32', m0: 'i32', m1: 'i32', packA: 'i32', packB: 'i32', tile: 'i32', accumulate: 'i32', act: 'i32',
   });
   {
     const P = g.p;
@@ -180,7 +216,12 @@ export function emitGemm(m: ModuleBuilder, relaxed: boolean, blocking: GemmBlock
                 get(P.biasMode),
                 i32.add(get(P.bias), i32.shl(
                   select(i32.add(get(ic), get(ir)), i32.add(get(jc), get(jr)), i32.eq(get(P.biasMode), i32.const(BIAS_PER_ROW))), i32.const(2))),
-                get(P.tile)))))));
+                get(P.tile)))),
+          // This block of C holds its full sum after the last K block: apply the activation.
+          ifThen(i32.and(i32.ne(get(P.act), i32.const(0)), i32.ge_s(i32.add(get(pc), get(kc)), get(P.k))), [
+            call(ab, i32.add(get(P.c), i32.shl(i32.add(i32.mul(get(ic), get(P.n)), get(jc)), i32.const(2))),
+              i32.shl(get(P.n), i32.const(2)), get(mc), get(nc), get(P.act)),
+          ]))));
   }
   return { gemm: g };
 }

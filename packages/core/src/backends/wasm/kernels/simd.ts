@@ -1,7 +1,7 @@
 // SIMD building blocks shared by the row and elementwise kernels: constants, horizontal
 // reductions, the "vector body then scalar tail" loop, and exp on four lanes.
 import {
-  block, br, brIf, cat, f32, f32x4, get, i32, i32x4, loop, set, v128,
+  block, br, brIf, cat, f32, f32x4, get, i32, i32x4, ifThen, loop, set, v128,
   type Code, type Func, type Local, type ValType,
 } from '../emitter.ts';
 
@@ -101,19 +101,22 @@ export function vtanh(v: Code, T: MathTemps): Code {
 }
 
 /** erf on four lanes: Cephes' series polynomial for |x| < 1 (1e-9 relative), Abramowitz-Stegun
- * 7.1.26 beyond (1.4e-7 absolute, ~2 ulp of erf there). */
+ * 7.1.26 beyond (1.4e-7 absolute, ~2 ulp of erf there). The A-S branch (a division and an exp)
+ * runs only when some lane needs it: GELU's inputs are mostly below 1. */
 export function verf(v: Code, T: MathTemps): Code {
   const { a, b, c, d } = T;
   return cat(
     set(a, v), set(b, f32x4.abs(get(a))),
-    set(d, f32x4.div(splat(1), f32x4.add(splat(1), f32x4.mul(splat(0.3275911), get(b))))),
-    set(c, f32x4.sub(splat(1), f32x4.mul(f32x4.mul(horner([1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592], get(d)), get(d)),
-      vexp(f32x4.neg(f32x4.mul(get(b), get(b))), T)))),
-    set(c, copySign(get(c), get(a))),
     set(d, f32x4.mul(get(a), get(a))),
-    v128.bitselect(
-      f32x4.mul(get(a), horner([7.853861353153693e-5, -8.010193625184903e-4, 5.188327685732524e-3, -2.685381193529856e-2, 1.128358514861418e-1,
-        -3.761262582423300e-1, 1.128379165726710], get(d))),
-      get(c), f32x4.lt(get(b), splat(1))),
+    set(c, f32x4.mul(get(a), horner([7.853861353153693e-5, -8.010193625184903e-4, 5.188327685732524e-3, -2.685381193529856e-2, 1.128358514861418e-1,
+      -3.761262582423300e-1, 1.128379165726710], get(d)))),
+    // NaN lanes fail both compares and keep the series value (NaN as well).
+    ifThen(v128.any_true(f32x4.ge(get(b), splat(1))), [
+      set(d, f32x4.div(splat(1), f32x4.add(splat(1), f32x4.mul(splat(0.3275911), get(b))))),
+      set(d, f32x4.sub(splat(1), f32x4.mul(f32x4.mul(horner([1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592], get(d)), get(d)),
+        vexp(f32x4.neg(f32x4.mul(get(b), get(b))), T)))),
+      set(c, v128.bitselect(get(c), copySign(get(d), get(a)), f32x4.lt(get(b), splat(1)))),
+    ]),
+    get(c),
   );
 }

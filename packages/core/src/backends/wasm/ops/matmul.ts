@@ -19,6 +19,8 @@ export interface GemmProblem {
   bias: number; biasMode: number;
   /** Add into C instead of overwriting it. */
   accumulate?: boolean;
+  /** Activation epilogue code (kernels/gemm.ts actCode); 0 or absent for none. */
+  act?: number;
 }
 
 export function gemmKernel(rt: Runtime, b: GemmBlocking = DEFAULT_BLOCKING): number {
@@ -30,7 +32,7 @@ function threadCalls(fn: number, p: GemmProblem, s: { packA: number; packB: numb
   const calls: KernelCall[] = [];
   for (let bi = b0; bi < b1; bi++) {
     calls.push({ fn, args: [p.a + bi * p.aStride, p.b + bi * p.bStride, p.c + bi * p.cStride, p.bias, p.biasMode, p.n, p.k,
-      p.rsA, p.csA, p.rsB, p.csB, m0, m1, s.packA, s.packB, s.tile, p.accumulate ? 1 : 0] });
+      p.rsA, p.csA, p.rsB, p.csB, m0, m1, s.packA, s.packB, s.tile, p.accumulate ? 1 : 0, p.act ?? 0] });
   }
   return calls;
 }
@@ -64,5 +66,5 @@ export interface GemmCall {
   rsA: number; csA: number; rsB: number; csB: number; accumulate?: boolean;
 }
 export function gemmCall(fn: number, g: GemmCall, s: { packA: number; packB: number; tile: number }): KernelCall {
-  return { fn, args: [g.a, g.b, g.c, 0, BIAS_NONE, g.n, g.k, g.rsA, g.csA, g.rsB, g.csB, 0, g.m, s.packA, s.packB, s.tile, g.accumulate ? 1 : 0] };
+  return { fn, args: [g.a, g.b, g.c, 0, BIAS_NONE, g.n, g.k, g.rsA, g.csA, g.rsB, g.csB, 0, g.m, s.packA, s.packB, s.tile, g.accumulate ? 1 : 0, 0] };
 }

@@ -2,16 +2,16 @@
 import type { BinaryOp, DifferentiableUnaryOp, DType, UnaryOp } from '../../../backend.ts';
 import { Params, type WebGPURuntime } from '../runtime.ts';
 import type { GPUStorage } from '../storage.ts';
-import { elementRanges, fitsBinding, windowOf } from '../windows.ts';
+import { broadcastHull, elementRanges, elementwiseRanges, fitsBinding, type Span, windowOf, windowOfSpan } from '../windows.ts';
 
 const WG = 256;
 const MAX_RANK = 8;
 
-const UNARY_CODES: Record<UnaryOp, number> = {
+export const UNARY_CODES: Record<UnaryOp, number> = {
   neg: 0, exp: 1, log: 2, sqrt: 3, rsqrt: 4, abs: 5, tanh: 6, sigmoid: 7, silu: 8, gelu_erf: 9,
   gelu_tanh: 10, relu: 11, sin: 12, cos: 13, square: 14, reciprocal: 15, sign: 16,
 };
-const BINARY_CODES: Record<BinaryOp, number> = {
+export const BINARY_CODES: Record<BinaryOp, number> = {
   add: 0, sub: 1, mul: 2, div: 3, pow: 4, max: 5, min: 6, eq: 7, ne: 8, lt: 9, le: 10, gt: 11, ge: 12,
 };
 
@@ -109,14 +109,18 @@ export function binary(rt: WebGPURuntime, op: BinaryOp, a: GPUStorage, aShape: r
   const dimsKey = `${aShape}x${bShape}>${outShape}`;
   const { shape, as, bs, rank } = binaryLayout(dimsKey, aShape, bShape, outShape);
   const label = `binary.${op}[${aShape}]x[${bShape}]->[${outShape}]`;
-  // A broadcast operand is read at scattered places, so only full-size operands get windows.
+  // Output ranges; full-size operands are windowed at the range. A broadcast operand that fits
+  // is bound whole; one over one binding at the hull of the indices a range reads (ranges are
+  // cut where that hull would not fit, e.g. at rows of a huge bias).
   const aFull = a.size === n, bFull = b.size === n;
-  if ((!aFull && !fitsBinding(rt, a)) || (!bFull && !fitsBinding(rt, b))) {
-    throw new Error(`webgpu ${label}: a broadcast operand over maxStorageBufferBindingSize is not supported`);
-  }
-  for (const r of elementRanges(rt, n)) {
-    const aw = windowOf(rt, a, aFull ? r.start : 0, aFull ? r.count : a.size);
-    const bw = windowOf(rt, b, bFull ? r.start : 0, bFull ? r.count : b.size);
+  const ranges = (aFull || fitsBinding(rt, a)) && (bFull || fitsBinding(rt, b))
+    ? elementRanges(rt, n).map((r) => ({ ...r, spans: [aFull ? [r.start, r.start + r.count] : [0, a.size], bFull ? [r.start, r.start + r.count] : [0, b.size]] as Span[] }))
+    : elementwiseRanges(rt, n, [
+      { s: a, full: aFull, hull: (s, e) => broadcastHull(shape, as, s, e) },
+      { s: b, full: bFull, hull: (s, e) => broadcastHull(shape, bs, s, e) },
+    ]);
+  for (const r of ranges) {
+    const aw = windowOfSpan(rt, a, r.spans[0]!), bw = windowOfSpan(rt, b, r.spans[1]!);
     const ow = windowOf(rt, out, r.start, r.count);
     const p = new Params().u(r.count).u(r.start).u(aw.base).u(bw.base).u(ow.base).u(rank).u(0).u(0);
     for (const v of shape) p.u(v);
@@ -134,15 +138,12 @@ export function where(rt: WebGPURuntime, cond: GPUStorage, condShape: readonly n
   if (n === 0) return out;
   const spec = { file: 'where', entry: 'where_', subst: { K: wgslType(cond.dtype), T: wgslType(a.dtype) }, overrides: { WG } };
   const label = `where[${condShape}],[${aShape}],[${bShape}]->[${outShape}]`;
-  // As binary: full-size operands get windows per output range; broadcast ones must fit.
-  const full = [cond, a, b].map((s) => s.size === n);
-  if ([cond, a, b].some((s, i) => !full[i] && !fitsBinding(rt, s))) {
-    throw new Error(`webgpu ${label}: a broadcast operand over maxStorageBufferBindingSize is not supported`);
-  }
+  // As binary: full-size operands windowed per output range, broadcast ones at their hulls.
   const shape = paddedShape(outShape);
   const strides = [condShape, aShape, bShape].map((sh) => paddedBroadcastStrides(sh, outShape));
-  for (const r of elementRanges(rt, n)) {
-    const [cw, aw, bw] = [cond, a, b].map((s, i) => windowOf(rt, s, full[i] ? r.start : 0, full[i] ? r.count : s.size)) as [Win, Win, Win];
+  const ranges = elementwiseRanges(rt, n, [cond, a, b].map((s, i) => ({ s, full: s.size === n, hull: (lo: number, hi: number) => broadcastHull(shape, strides[i]!, lo, hi) })));
+  for (const r of ranges) {
+    const [cw, aw, bw] = [cond, a, b].map((s, i) => windowOfSpan(rt, s, r.spans[i]!)) as [Win, Win, Win];
     const ow = windowOf(rt, out, r.start, r.count);
     const p = new Params().u(r.count).u(r.start).u(cw.base).u(aw.base).u(ow.base).u(bw.base).u(0).u(0);
     for (const v of shape) p.u(v);

@@ -2,10 +2,16 @@
 import type { ReduceShape } from '../../../backend.ts';
 import { Params, type WebGPURuntime } from '../runtime.ts';
 import type { GPUStorage } from '../storage.ts';
-import { rowRanges, windowOf } from '../windows.ts';
+import { type ElementRange, requireFits, rowRanges, windowOf } from '../windows.ts';
 
 const WG = 64;
 const spec = (entry: string) => ({ file: 'index', entry, overrides: { WG } });
+
+/** Outer slices [first, last] that flattened rows [r.start, r.start + r.count) of an
+ * [outer, rowsPerSlice, inner] tensor belong to. */
+function slicesOf(r: ElementRange, rowsPerSlice: number): [number, number] {
+  return [Math.floor(r.start / rowsPerSlice), Math.floor((r.start + r.count - 1) / rowsPerSlice)];
+}
 
 export function indexSelect(rt: WebGPURuntime, x: GPUStorage, shape: ReduceShape, ids: GPUStorage): GPUStorage {
   const { outer, len, inner } = shape;
@@ -16,22 +22,32 @@ export function indexSelect(rt: WebGPURuntime, x: GPUStorage, shape: ReduceShape
   const out = rt.alloc(n, half ? 'float32' : x.dtype);
   if (n === 0) return out;
   const label = `indexSelect[${outer},${len},${inner}] ids ${nids}${half ? ' f16' : ''}`;
-  if (x.bytes <= rt.maxBinding) {
-    const p = new Params().u(outer).u(len).u(inner).u(nids).u(0).u(len).u(0).u(0);
-    rt.dispatch(spec(entry), p, [x, ids, out], rt.grid1D(n, WG), label);
-    return out;
-  }
-  // x over the binding limit (a vocabulary embedding): one dispatch per window of rows, each
-  // writing the outputs whose id falls in it. Ids out of range are zeroed by the first window.
-  if (outer !== 1) throw new Error(`webgpu ${label}: x over maxStorageBufferBindingSize needs outer == 1`);
-  const rowsPerWindow = Math.max(1, Math.floor((rt.maxBinding - rt.bindAlign) / x.elemBytes / inner));
-  for (let lo = 0; lo < len; lo += rowsPerWindow) {
-    const hi = Math.min(len, lo + rowsPerWindow);
-    const w = windowOf(rt, x, lo * inner, (hi - lo) * inner);
-    const p = new Params().u(outer).u(len).u(inner).u(nids).u(lo).u(hi).u(w.base).u(0);
-    rt.dispatch(spec(entry), p, [w.binding, ids, out], rt.grid1D(n, WG), `${label} rows ${lo}..${hi}`);
+  requireFits(rt, ids, label, 'ids');
+  // Over one binding (a vocabulary embedding, or many ids): one dispatch per pair of a row range
+  // of x and a row range of out that share an outer slice; each writes the outputs whose id
+  // falls in its rows of x.
+  const xRanges = rowRanges(rt, outer * len, inner, label, 'x');
+  const outRanges = rowRanges(rt, outer * nids, inner, label, 'the output');
+  const whole = xRanges.length === 1;
+  for (const xr of xRanges) {
+    const xw = windowOf(rt, x, xr.start * inner, xr.count * inner);
+    // One window: every row is in it (also when len == 0, where ids only give zeros).
+    const rowHi = whole ? 0xffffffff : xr.start + xr.count;
+    for (const or of outRanges) {
+      if (!whole && !overlap(slicesOf(xr, len), slicesOf(or, nids))) continue;
+      const ow = windowOf(rt, out, or.start * inner, or.count * inner);
+      const p = new Params().u(outer).u(len).u(inner).u(nids).u(xr.start).u(rowHi).u(xw.base).u(0)
+        .u(0).u(0).u(ow.base).u(0).u(or.start * inner).u(or.count * inner).u(0).u(0);
+      rt.dispatch(spec(entry), p, [xw.binding, ids, ow.binding], rt.grid1D(or.count * inner, WG), label);
+    }
   }
   return out;
+}
+
+/** The intersection of two inclusive ranges, or null. */
+function overlap(a: [number, number], b: [number, number]): [number, number] | null {
+  const lo = Math.max(a[0], b[0]), hi = Math.min(a[1], b[1]);
+  return lo <= hi ? [lo, hi] : null;
 }
 
 export function indexAdd(rt: WebGPURuntime, g: GPUStorage, shape: ReduceShape, ids: GPUStorage): GPUStorage {
@@ -39,15 +55,38 @@ export function indexAdd(rt: WebGPURuntime, g: GPUStorage, shape: ReduceShape, i
   const nids = ids.size;
   const out = rt.alloc(outer * len * inner, 'float32');
   if (outer * len * inner === 0) return out;
-  const p = new Params().u(outer).u(len).u(inner).u(nids).u(0).u(len).u(0).u(0);
   const label = `indexAdd[${outer},${len},${inner}] ids ${nids}`;
-  // Column walk: outer*inner invocations of nids steps each. When that leaves the GPU idle
-  // (tiny outer*inner) and the per-element form is not much more work, use that instead.
-  if (outer * inner < 1024 && len * nids <= 1 << 16) {
-    rt.dispatch(spec('index_add_elements'), p, [null, ids, null, g, out], rt.grid1D(outer * len * inner, WG), label);
-  } else {
-    rt.clear(out);
-    rt.dispatch(spec('index_add_columns'), p, [null, ids, null, g, out], rt.grid1D(outer * inner, WG), label);
+  if (nids === 0) { rt.clear(out); return out; }
+  requireFits(rt, ids, label, 'ids');
+  const accRanges = rowRanges(rt, outer * len, inner, label, 'the output');
+  const gRanges = rowRanges(rt, outer * nids, inner, label, 'g');
+  if (accRanges.length === 1 && gRanges.length === 1) {
+    const p = new Params().u(outer).u(len).u(inner).u(nids).u(0).u(outer * len).u(0).u(0).u(0).u(0).u(0).u(0).u(0).u(0).u(0).u(outer * nids);
+    // Column walk: outer*inner invocations of nids steps each. When that leaves the GPU idle
+    // (tiny outer*inner) and the per-element form is not much more work, use that instead.
+    if (outer * inner < 1024 && len * nids <= 1 << 16) {
+      rt.dispatch(spec('index_add_elements'), p, [null, ids, null, g, out], rt.grid1D(outer * len * inner, WG), label);
+    } else {
+      rt.clear(out);
+      rt.dispatch(spec('index_add_columns'), p, [null, ids, null, g, out], rt.grid1D(outer * inner, WG), label);
+    }
+    return out;
+  }
+  // Over one binding (the gradient of a vocabulary embedding): one column-walk dispatch per pair
+  // of a row range of the output and a row range of g sharing outer slices. g ranges run in
+  // order, so every element still sums its contributions in id order.
+  rt.clear(out);
+  for (const ar of accRanges) {
+    const aw = windowOf(rt, out, ar.start * inner, ar.count * inner);
+    for (const gr of gRanges) {
+      const os = overlap(slicesOf(ar, len), slicesOf(gr, nids));
+      if (!os) continue;
+      const gw = windowOf(rt, g, gr.start * inner, gr.count * inner);
+      const slices = os[1] - os[0] + 1;
+      const p = new Params().u(slices).u(len).u(inner).u(nids).u(ar.start).u(ar.start + ar.count).u(0).u(0)
+        .u(os[0]).u(0).u(aw.base).u(gw.base).u(0).u(0).u(gr.start).u(gr.start + gr.count);
+      rt.dispatch(spec('index_add_columns'), p, [null, ids, null, gw.binding, aw.binding], rt.grid1D(slices * inner, WG), label);
+    }
   }
   return out;
 }

@@ -1,5 +1,7 @@
 // Batched matmul, with sub-block dispatches for operands over the storage binding limit.
-import type { MatmulArgs } from '../../../backend.ts';
+// The activation epilogue runs in the dispatch that completes each output's sum: the only one,
+// or the block with the last K range when K is split (earlier blocks accumulate raw sums).
+import type { MatmulActivation, MatmulArgs } from '../../../backend.ts';
 import { Params, type WebGPURuntime } from '../runtime.ts';
 import type { GPUStorage } from '../storage.ts';
 import { windowOf } from '../windows.ts';
@@ -17,6 +19,9 @@ export function defaultTiling(rt: WebGPURuntime): MatmulTiling {
 
 interface Block { i0: number; i1: number; j0: number; j1: number; p0: number; p1: number }
 
+/** The ACT override of matmul.wgsl (codes of shaders/activation.wgsl). */
+const ACT_CODE: Readonly<Record<MatmulActivation, number>> = { gelu_erf: 1, gelu_tanh: 2, silu: 3, relu: 4 };
+
 export function matmul(rt: WebGPURuntime, a: GPUStorage, b: GPUStorage, args: MatmulArgs, bias: GPUStorage | undefined, tiling: MatmulTiling): GPUStorage {
   return withReadableHalves(rt, [a, b], ([a2, b2]) => matmulOf(rt, a2!, b2!, args, bias, tiling));
 }
@@ -25,8 +30,9 @@ function matmulOf(rt: WebGPURuntime, a: GPUStorage, b: GPUStorage, args: MatmulA
   const { batch, m, k, n, transA, transB } = args;
   const c = rt.alloc(batch * m * n, 'float32');
   if (batch * m * n === 0) return c;
-  const label = `matmul b${batch} [${m},${k}]${transA ? 'T' : ''} x [${k},${n}]${transB ? 'T' : ''}${bias ? ' +bias' : ''}`;
-  if (k === 0) { // empty sum: C = bias or 0
+  const act = args.activation;
+  const label = `matmul b${batch} [${m},${k}]${transA ? 'T' : ''} x [${k},${n}]${transB ? 'T' : ''}${bias ? ' +bias' : ''}${act ? ` ${act}` : ''}`;
+  if (k === 0) { // empty sum: C = act(bias) or act(0) = 0 (0 for every epilogue activation)
     rt.clear(c);
     if (!bias) return c;
   }
@@ -37,6 +43,7 @@ function matmulOf(rt: WebGPURuntime, a: GPUStorage, b: GPUStorage, args: MatmulA
     subst: { TM: `${tiling.tm}u`, TN: `${tiling.tn}u`, AT: elemType(a), BT: elemType(b) },
     overrides: { WGX: tiling.wgx, WGY: tiling.wgy },
   };
+  const actSpec = act ? { ...spec, overrides: { ...spec.overrides, ACT: ACT_CODE[act] } } : spec;
   const fits = a.bytes <= rt.maxBinding && b.bytes <= rt.maxBinding && c.bytes <= rt.maxBinding;
   const dispatchBlock = (blk: Block, z0: number, zn: number, accumulate: boolean) => {
     const bm = blk.i1 - blk.i0, bn = blk.j1 - blk.j0, bk = blk.p1 - blk.p0;
@@ -56,7 +63,7 @@ function matmulOf(rt: WebGPURuntime, a: GPUStorage, b: GPUStorage, args: MatmulA
       .u(aStart - aw.base).u(bStart - bw.base).u(cStart - cw.base).u(flags)
       .u(args.aBatchStride).u(args.bBatchStride).u(m * n).u(blk.j0);
     const groups: [number, number, number] = [Math.ceil(bn / tiling.tn / tiling.wgx), Math.ceil(bm / tiling.tm / tiling.wgy), zn];
-    rt.dispatch(spec, p, [aw.binding, bw.binding, cw.binding, bias ?? aw.binding], groups, label, 2 * bm * bn * Math.max(bk, 1) * zn);
+    rt.dispatch(blk.p1 === k ? actSpec : spec, p, [aw.binding, bw.binding, cw.binding, bias ?? aw.binding], groups, label, 2 * bm * bn * Math.max(bk, 1) * zn);
   };
   const whole: Block = { i0: 0, i1: m, j0: 0, j1: n, p0: 0, p1: k };
   if (fits && batch <= rt.maxWorkgroupsPerDim) {

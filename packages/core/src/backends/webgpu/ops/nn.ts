@@ -2,7 +2,7 @@
 import type { AdamWArgs } from '../../../backend.ts';
 import { Params, type WebGPURuntime } from '../runtime.ts';
 import type { GPUStorage } from '../storage.ts';
-import { elementRanges, rowRanges, windowOf } from '../windows.ts';
+import { elementRanges, rowRanges, unitRanges, windowOf, windowOfSpan } from '../windows.ts';
 import { rowGrid } from './reduce.ts';
 
 const ROW_WG = 64;
@@ -102,8 +102,18 @@ export function rope(rt: WebGPURuntime, x: GPUStorage, cos: GPUStorage, sin: GPU
   if (n === 0) return y;
   if (d % 2 !== 0) throw new Error(`webgpu rope: head dim ${d} must be even`);
   const WG = 256;
-  rt.dispatch({ file: 'rope', entry: 'rope', overrides: { WG } }, new Params().u(b).u(h).u(t).u(d).u(inverse ? 1 : 0).u(0).u(0).u(0),
-    [x, cos, sin, y], rt.grid1D(n, WG), `rope${inverse ? 'Inverse' : ''}[${b},${h},${t},${d}]`);
+  const label = `rope${inverse ? 'Inverse' : ''}[${b},${h},${t},${d}]`;
+  // Over one binding: ranges of rows of x; a range's cos/sin rows are the hull of its (b, t).
+  const names = ['x', 'the output', 'cos', 'sin'];
+  const ranges = unitRanges(rt, b * h * t, [x, y, cos, sin], (r) => {
+    const cs = (Math.floor(r / (h * t)) * t + (r % t)) * d;
+    return [[r * d, (r + 1) * d], [r * d, (r + 1) * d], [cs, cs + d], [cs, cs + d]];
+  }, (i) => `webgpu ${label}: one row of ${names[i]} (${d} elements, ${d * 4} bytes) exceeds maxStorageBufferBindingSize ${rt.maxBinding}`);
+  for (const r of ranges) {
+    const [xw, yw, cw, sw] = [x, y, cos, sin].map((s, i) => windowOfSpan(rt, s, r.spans[i]!)) as [Win, Win, Win, Win];
+    const p = new Params().u(b).u(h).u(t).u(d).u(inverse ? 1 : 0).u(r.start).u(r.count * d).u(xw.base).u(cw.base).u(sw.base).u(yw.base).u(0);
+    rt.dispatch({ file: 'rope', entry: 'rope', overrides: { WG } }, p, [xw.binding, cw.binding, sw.binding, yw.binding], rt.grid1D(r.count * d, WG), label);
+  }
   return y;
 }
 
@@ -135,8 +145,18 @@ export function combineRows(rt: WebGPURuntime, xs: readonly GPUStorage[], cs: re
   const y = rt.alloc(rows * cols, 'float32');
   if (rows * cols === 0) return y;
   const WG = 256;
+  const label = `combineRows[${xs.length}x${rows},${cols}]`;
   const slot = (a: readonly GPUStorage[], i: number): GPUStorage => a[i] ?? a[0]!;
-  rt.dispatch({ file: 'combine_rows', entry: 'combine_rows', overrides: { WG } }, new Params().u(rows).u(cols).u(xs.length).u(0),
-    [slot(xs, 0), slot(xs, 1), slot(xs, 2), slot(cs, 0), slot(cs, 1), slot(cs, 2), y], rt.grid1D(rows * cols, WG), `combineRows[${xs.length}x${rows},${cols}]`);
+  // Over one binding: one dispatch per range of rows, every operand windowed at those rows.
+  for (const r of rowRanges(rt, rows, cols, label, 'an input')) {
+    const xw = [0, 1, 2].map((i) => windowOf(rt, slot(xs, i), r.start * cols, r.count * cols));
+    const cw = [0, 1, 2].map((i) => windowOf(rt, slot(cs, i), r.start, r.count));
+    const yw = windowOf(rt, y, r.start * cols, r.count * cols);
+    const p = new Params().u(r.count).u(cols).u(xs.length).u(r.start);
+    for (const w of [...xw, ...cw, yw]) p.u(w.base);
+    p.u(0);
+    rt.dispatch({ file: 'combine_rows', entry: 'combine_rows', overrides: { WG } }, p,
+      [...xw.map((w) => w.binding), ...cw.map((w) => w.binding), yw.binding], rt.grid1D(r.count * cols, WG), label);
+  }
   return y;
 }
