@@ -24,6 +24,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> acc: array<f32>;
 
 override WG: u32 = 256u;
+// index_select: 1 when x is a float16 table (packed halves, x_base in halves and even), read into
+// float32 rows with unpack2x16float (core WGSL: no shader-f16 needed).
+override HALF: u32 = 0u;
 
 fn flat_id(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 
@@ -45,29 +48,8 @@ fn index_select(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   }
   let r = o * p.len + u32(id);
   if (r < p.row_lo || r >= p.row_hi) { return; }
-  dst[e - p.ob] = src[r * p.inner + i - p.x_base];
-}
-
-// index_select of a float16 table (packed halves; x_base in halves, even) into float32 rows:
-// an embedding stored in half precision. Same windows as index_select; unpack2x16float is core
-// WGSL (no shader-f16 needed).
-@compute @workgroup_size(WG)
-fn index_select_half(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let t = flat_id(gid, nwg);
-  if (t >= p.count) { return; }
-  let e = p.e0 + t;
-  let i = e % p.inner;
-  let j = (e / p.inner) % p.nids;
-  let o = e / (p.inner * p.nids);
-  let id = ids[j];
-  if (id < 0 || u32(id) >= p.len) {
-    if (o * p.len >= p.row_lo && o * p.len < p.row_hi) { dst[e - p.ob] = 0u; }
-    return;
-  }
-  let r = o * p.len + u32(id);
-  if (r < p.row_lo || r >= p.row_hi) { return; }
-  let h = r * p.inner + i - p.x_base;
-  dst[e - p.ob] = bitcast<u32>(unpack2x16float(src[h / 2u])[h % 2u]);
+  let s = r * p.inner + i - p.x_base;
+  if (HALF != 0u) { dst[e - p.ob] = bitcast<u32>(unpack2x16float(src[s / 2u])[s % 2u]); } else { dst[e - p.ob] = src[s]; }
 }
 
 // acc (zero-filled [outer, len, inner]) [o, ids[j], i] += g[o, j, i], one invocation per (o, i)

@@ -5,7 +5,7 @@ import type { GPUStorage } from '../storage.ts';
 import { type ElementRange, requireFits, rowRanges, windowOf } from '../windows.ts';
 
 const WG = 64;
-const spec = (entry: string) => ({ file: 'index', entry, overrides: { WG } });
+const spec = (entry: string, half = false) => ({ file: 'index', entry, overrides: { WG, HALF: half ? 1 : 0 } });
 
 /** Outer slices [first, last] that flattened rows [r.start, r.start + r.count) of an
  * [outer, rowsPerSlice, inner] tensor belong to. */
@@ -18,7 +18,7 @@ export function indexSelect(rt: WebGPURuntime, x: GPUStorage, shape: ReduceShape
   const nids = ids.size;
   const n = outer * nids * inner;
   // A float16 table (a half embedding) gives float32 rows.
-  const half = x.dtype === 'float16', entry = half ? 'index_select_half' : 'index_select';
+  const half = x.dtype === 'float16';
   const out = rt.alloc(n, half ? 'float32' : x.dtype);
   if (n === 0) return out;
   const label = `indexSelect[${outer},${len},${inner}] ids ${nids}${half ? ' f16' : ''}`;
@@ -38,7 +38,7 @@ export function indexSelect(rt: WebGPURuntime, x: GPUStorage, shape: ReduceShape
       const ow = windowOf(rt, out, or.start * inner, or.count * inner);
       const p = new Params().u(outer).u(len).u(inner).u(nids).u(xr.start).u(rowHi).u(xw.base).u(0)
         .u(0).u(0).u(ow.base).u(0).u(or.start * inner).u(or.count * inner).u(0).u(0);
-      rt.dispatch(spec(entry), p, [xw.binding, ids, ow.binding], rt.grid1D(or.count * inner, WG), label);
+      rt.dispatch(spec('index_select', half), p, [xw.binding, ids, ow.binding], rt.grid1D(or.count * inner, WG), label);
     }
   }
   return out;
