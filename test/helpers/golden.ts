@@ -31,6 +31,11 @@ export class Fixture {
     if (v === undefined) throw new Error(`${this.path}: __metadata__ has no "${key}"`);
     return JSON.parse(v) as T;
   }
+  /** The model config: the sidecar <name>.json when there is one, else __metadata__.config. */
+  config<T = unknown>(): T {
+    const json = this.path.replace(/\.safetensors$/, '.json');
+    return fs.existsSync(json) ? JSON.parse(fs.readFileSync(json, 'utf8')) as T : this.meta<T>('config');
+  }
   has(name: string): boolean { return this.file.has(name); }
   shape(name: string): number[] { return [...this.file.info(name).shape]; }
   f32(name: string): Float32Array { return this.file.readFloat32(name); }

@@ -2,7 +2,6 @@
 // loss, and the gradients of every parameter and of the raw condition tokens, on every backend.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import { tidy, type Backend } from '@reconvla/core';
 import { findFixtures, Fixture } from '../../../test/helpers/golden.ts';
 import { testBackends } from '../../../test/helpers/backends.ts';
@@ -20,8 +19,7 @@ test('dit fixtures are present', (t) => {
 
 for (const file of files) {
   const fx = new Fixture(file);
-  const jsonPath = file.replace(/\.safetensors$/, '.json');
-  const config = parseDiTConfig(fs.existsSync(jsonPath) ? JSON.parse(fs.readFileSync(jsonPath, 'utf8')) : fx.meta('config'));
+  const config = parseDiTConfig(fx.config());
   for (const tb of backends) {
     test(`${fx.name} on ${tb.name}`, { skip: tb.skip ?? false }, async () => {
       const backend = tb.backend as Backend;

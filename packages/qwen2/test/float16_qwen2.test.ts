@@ -31,8 +31,7 @@ test('qwen2 float16: fixtures are present', (t) => {
 
 for (const file of files) {
   const fx = new Fixture(file);
-  const jsonPath = file.replace(/\.safetensors$/, '.json');
-  const config = parseQwen2Config(fs.existsSync(jsonPath) ? JSON.parse(fs.readFileSync(jsonPath, 'utf8')) : fx.meta('config'));
+  const config = parseQwen2Config(fx.config());
   const cpu = backends[0]!.backend!;
 
   /** A model on backend with the fixture's weights; half: Module.half() first, so rank-2 weights
@@ -84,8 +83,7 @@ test('qwen2 fromPretrained({ float16: true }): a BF16 checkpoint is converted to
   const [file] = files;
   if (!file) { t.skip('no qwen2 fixture'); return; }
   const fx = new Fixture(file);
-  const jsonPath = file.replace(/\.safetensors$/, '.json');
-  const config = parseQwen2Config(fs.existsSync(jsonPath) ? JSON.parse(fs.readFileSync(jsonPath, 'utf8')) : fx.meta('config'));
+  const config = parseQwen2Config(fx.config());
   const cpu = backends[0]!.backend!;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qwen2-f16-'));
   try {

@@ -19,8 +19,7 @@ test('qwen2 fixtures are present', (t) => {
 
 for (const file of files) {
   const fx = new Fixture(file);
-  const jsonPath = file.replace(/\.safetensors$/, '.json');
-  const config = parseQwen2Config(fs.existsSync(jsonPath) ? JSON.parse(fs.readFileSync(jsonPath, 'utf8')) : fx.meta('config'));
+  const config = parseQwen2Config(fx.config());
 
   for (const tb of backends) {
     test(`${fx.name}: logits, loss and gradients on ${tb.name}`, { skip: tb.skip ?? false }, async () => {

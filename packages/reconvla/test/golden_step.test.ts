@@ -3,7 +3,6 @@
 // the frozen ones), and the action tokenizer's ids and decodings. Sizes come from the fixture.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import { F, tidy, type Backend } from '@reconvla/core';
 import { findFixtures, Fixture } from '../../../test/helpers/golden.ts';
 import { testBackends } from '../../../test/helpers/backends.ts';
@@ -22,8 +21,7 @@ test('reconvla fixtures are present', (t) => {
 
 for (const file of files) {
   const fx = new Fixture(file);
-  const jsonPath = file.replace(/\.safetensors$/, '.json');
-  const config = parseReconVLAConfig(fs.existsSync(jsonPath) ? JSON.parse(fs.readFileSync(jsonPath, 'utf8')) : fx.meta('config'));
+  const config = parseReconVLAConfig(fx.config());
   const [b, t] = fx.shape('input.input_ids') as [number, number];
   const prompts: PromptBatch = {
     batchSize: b, seqLen: t, inputIds: fx.file.readInt32('input.input_ids'),

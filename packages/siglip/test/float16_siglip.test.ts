@@ -8,7 +8,6 @@
 //   8.9e-4 of max|ref|); bound 3e-3 of max|ref|.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import { F, tidy, type Backend, type Tensor } from '@reconvla/core';
 import { findFixtures, Fixture } from '../../../test/helpers/golden.ts';
 import { testBackends } from '../../../test/helpers/backends.ts';
@@ -24,8 +23,7 @@ test('siglip float16: fixtures are present', (t) => {
 
 for (const file of files) {
   const fx = new Fixture(file);
-  const jsonPath = file.replace(/\.safetensors$/, '.json');
-  const config = parseSiglipVisionConfig(fs.existsSync(jsonPath) ? JSON.parse(fs.readFileSync(jsonPath, 'utf8')) : fx.meta('config'));
+  const config = parseSiglipVisionConfig(fx.config());
   const cpu = backends[0]!.backend!;
 
   /** last_hidden_state, pooler_output (if any) and d loss / d pixels, read back. */

@@ -2,7 +2,6 @@
 // gradients of every parameter and of pixel_values, on every backend.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import { F, tidy, type Backend } from '@reconvla/core';
 import { findFixtures, Fixture } from '../../../test/helpers/golden.ts';
 import { testBackends } from '../../../test/helpers/backends.ts';
@@ -24,8 +23,7 @@ test('siglip fixtures are present', (t) => {
 
 for (const file of files) {
   const fx = new Fixture(file);
-  const jsonPath = file.replace(/\.safetensors$/, '.json');
-  const config = parseSiglipVisionConfig(fs.existsSync(jsonPath) ? JSON.parse(fs.readFileSync(jsonPath, 'utf8')) : fx.meta('config'));
+  const config = parseSiglipVisionConfig(fx.config());
   const d = config.hiddenSize;
 
   for (const tb of backends) {

@@ -4,7 +4,6 @@
 // encoder, so it loads non-strictly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import { tidy, type Backend } from '@reconvla/core';
 import { findFixtures, Fixture } from '../../../test/helpers/golden.ts';
 import { testBackends } from '../../../test/helpers/backends.ts';
@@ -18,8 +17,7 @@ const backends = await testBackends();
 
 for (const file of files) {
   const fx = new Fixture(file);
-  const jsonPath = file.replace(/\.safetensors$/, '.json');
-  const full = (fs.existsSync(jsonPath) ? JSON.parse(fs.readFileSync(jsonPath, 'utf8')) : fx.meta('config')) as { vae_config: unknown };
+  const full = fx.config<{ vae_config: unknown }>();
   const config = parseVaeConfig(full.vae_config);
   for (const tb of backends) {
     test(`${fx.name}: VAE target latent on ${tb.name}`, { skip: tb.skip ?? false }, async () => {
