@@ -28,6 +28,15 @@ function intArg(name: string, min: number): (v: string) => number {
   };
 }
 
+/** A parser accepting one of `values`; the error lists them ("a, b or c"). */
+function choiceArg<T extends string>(name: string, values: readonly T[]): (v: string) => T {
+  const list = `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
+  return (v: string): T => {
+    if ((values as readonly string[]).includes(v)) return v as T;
+    throw new InvalidArgumentError(`${name} must be ${list}.`);
+  };
+}
+
 function backendArg(v: string): BackendFlag {
   if (v === 'cpu' || v === 'wasm' || v === 'webgpu' || v === 'auto') return v;
   throw new InvalidArgumentError(`backend must be cpu, wasm, webgpu or auto, got "${v}".`);
@@ -190,14 +199,8 @@ function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetun
     .option('--lr <x>', 'peak learning rate of pretrain and finetune', (v) => Number(v), 1e-3)
     .option('--seed <n>', 'run seed', intArg('seed', 0), 0)
     .option('--no-recon', 'ablation: no reconstructive branch (a plain VLA)')
-    .option('--recon-target <what>', 'ablation: reconstruct the gaze crop or the full frame', (v) => {
-      if (v !== 'gaze' && v !== 'full') throw new InvalidArgumentError('recon-target must be gaze or full.');
-      return v;
-    }, 'gaze')
-    .option('--layout <order>', 'ablation: where the image sits in the prompt', (v) => {
-      if (v !== 'instr-image-instr' && v !== 'image-instr' && v !== 'instr-image') throw new InvalidArgumentError('layout must be instr-image-instr, image-instr or instr-image.');
-      return v;
-    }, 'instr-image-instr')
+    .option('--recon-target <what>', 'ablation: reconstruct the gaze crop or the full frame', choiceArg('recon-target', ['gaze', 'full']), 'gaze')
+    .option('--layout <order>', 'ablation: where the image sits in the prompt', choiceArg('layout', ['instr-image-instr', 'image-instr', 'instr-image']), 'instr-image-instr')
     .option('--chunk <n>', 'actions per model call (action chunking)', intArg('chunk', 1), 2);
 }
 
@@ -223,10 +226,7 @@ export function registerReconVLA(program: Command): void {
     .option('--max-steps <n>', 'steps per task', intArg('max-steps', 1), 300)
     .option('--seed <n>', 'chain seed', intArg('seed', 0), 0)
     .option('--json <file>', 'write the result JSON here (default RUN/eval-<env>.json)')
-    .option('--paraphrases <set>', 'instructions: heldout (the benchmark) or train (a sanity check)', (v) => {
-      if (v !== 'train' && v !== 'heldout') throw new InvalidArgumentError('paraphrases must be train or heldout.');
-      return v;
-    }, 'heldout')
+    .option('--paraphrases <set>', 'instructions: heldout (the benchmark) or train (a sanity check)', choiceArg('paraphrases', ['train', 'heldout']), 'heldout')
     .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
     .action(async (o: { run: string; env: EnvName; chains: number; maxSteps: number; seed: number; json?: string; paraphrases: 'train' | 'heldout'; backend: BackendFlag }) => {
       await loadLib();
