@@ -7,6 +7,11 @@
 // as outer-product updates (S = Q K^T, then O += P V), so every k/v/q element loaded from
 // memory feeds TQ (or TK) FMAs instead of one. On lavapipe, where invocations are SIMD lanes of
 // a CPU core, that ratio is what bounds speed; workgroup memory would add barriers for nothing.
+// Accumulators indexed by the head dimension (acc, dq, dk, dv) are updated one column at a time
+// with the block's BK terms summed in registers: lavapipe keeps private arrays in memory as
+// [element][lane], so an index that is a loop counter costs a per-lane gather (and a masked
+// scatter to write back); reading and writing each column once per block instead of once per key
+// made the forward 2x and the backward 1.6x faster there.
 //
 //   forward: per key block, online softmax: m = running max, l = running sum, the accumulator
 //            is rescaled by exp(m_old - m_new) once per block (not per key).
@@ -131,6 +136,7 @@ fn attention(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
       }
     }
     // Online softmax: s becomes p = exp(s - m_new); acc and l are rescaled once per block.
+    var corr_r = array<f32, TQ>();
     for (var r = 0u; r < TQ; r++) {
       var mb = m[r];
       for (var c = 0u; c < BK; c++) {
@@ -147,15 +153,19 @@ fn attention(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
         sum += pv;
       }
       l[r] = sum;
-      if (corr != 1.0) { for (var e = 0u; e < v_dim(); e++) { acc[r][e] *= corr; } }
+      corr_r[r] = corr;
     }
-    // O += P V.
-    for (var c = 0u; c < BK; c++) {
-      let vb = qt.vbase + kr[c] * v_dim();
-      for (var e = 0u; e < v_dim(); e++) {
-        let vv = f32(v[vb + e]);
-        for (var r = 0u; r < TQ; r++) { acc[r][e] = fma(s[r][c], vv, acc[r][e]); }
+    // O = O * corr + P V, one output column at a time: acc[r][e] (indexed by a loop counter, so a
+    // per-lane gather/scatter on lavapipe) is read and written once per column and block, while
+    // the BK keys accumulate in registers.
+    for (var e = 0u; e < v_dim(); e++) {
+      var o = array<f32, TQ>();
+      for (var r = 0u; r < TQ; r++) { o[r] = acc[r][e] * corr_r[r]; }
+      for (var c = 0u; c < BK; c++) {
+        let vv = f32(v[qt.vbase + kr[c] * v_dim() + e]);
+        for (var r = 0u; r < TQ; r++) { o[r] = fma(s[r][c], vv, o[r]); }
       }
+      for (var r = 0u; r < TQ; r++) { acc[r][e] = o[r]; }
     }
   }
 
@@ -234,13 +244,15 @@ fn attention_dq(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
         s[r][c] = pr * (dp[r][c] - dl[r]) * p.scale;
       }
     }
-    // dQ += dS K.
-    for (var c = 0u; c < BK; c++) {
-      let kb = qt.kbase + kr[c] * qk_dim();
-      for (var d = 0u; d < qk_dim(); d++) {
-        let kv = f32(k[kb + d]);
-        for (var r = 0u; r < TQ; r++) { dq[r][d] = fma(s[r][c], kv, dq[r][d]); }
+    // dQ += dS K, a column at a time (as O += P V in the forward kernel).
+    for (var d = 0u; d < qk_dim(); d++) {
+      var g = array<f32, TQ>();
+      for (var r = 0u; r < TQ; r++) { g[r] = dq[r][d]; }
+      for (var c = 0u; c < BK; c++) {
+        let kv = f32(k[qt.kbase + kr[c] * qk_dim() + d]);
+        for (var r = 0u; r < TQ; r++) { g[r] = fma(s[r][c], kv, g[r]); }
       }
+      for (var r = 0u; r < TQ; r++) { dq[r][d] = g[r]; }
     }
   }
 
@@ -316,16 +328,24 @@ fn attention_dkv(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
           dp[r][c] = pr * (dp[r][c] - dl) * p.scale;
         }
       }
-      // dK += dS Q, dV += P dO.
-      for (var c = 0u; c < BK; c++) {
-        for (var d = 0u; d < qk_dim(); d++) {
+      // dK += dS Q, dV += P dO, a column at a time (as O += P V in the forward kernel).
+      for (var d = 0u; d < qk_dim(); d++) {
+        var g = array<f32, TK>();
+        for (var r = 0u; r < TK; r++) { g[r] = dk[r][d]; }
+        for (var c = 0u; c < BK; c++) {
           let qv = f32(q[rows[c] * qk_dim() + d - p.q_base]);
-          for (var r = 0u; r < TK; r++) { dk[r][d] = fma(dp[r][c], qv, dk[r][d]); }
+          for (var r = 0u; r < TK; r++) { g[r] = fma(dp[r][c], qv, g[r]); }
         }
-        for (var e = 0u; e < v_dim(); e++) {
+        for (var r = 0u; r < TK; r++) { dk[r][d] = g[r]; }
+      }
+      for (var e = 0u; e < v_dim(); e++) {
+        var g = array<f32, TK>();
+        for (var r = 0u; r < TK; r++) { g[r] = dv[r][e]; }
+        for (var c = 0u; c < BK; c++) {
           let gv = g_out[rows[c] * v_dim() + e - p.g_out_base];
-          for (var r = 0u; r < TK; r++) { dv[r][e] = fma(s[r][c], gv, dv[r][e]); }
+          for (var r = 0u; r < TK; r++) { g[r] = fma(s[r][c], gv, g[r]); }
         }
+        for (var r = 0u; r < TK; r++) { dv[r][e] = g[r]; }
       }
     }
   }
