@@ -20,13 +20,19 @@ const FAMILIES: Record<string, BenchFamily> = {
   elementwise: benchElementwise, training: benchTraining, wasm: benchWasm,
 };
 
+// Other names users type for a family.
+const ALIASES: Record<string, string> = { layernorm: 'layer_norm', step: 'training', train: 'training' };
+
 const argv = process.argv.slice(2);
 const variant = parseVariant(argv);
-const wanted = argv.filter((a, i) => !a.startsWith('-') && argv[i - 1] !== '--variant');
+const wanted = argv.filter((a, i) => !a.startsWith('-') && argv[i - 1] !== '--variant').map((w) => ALIASES[w] ?? w);
 for (const w of wanted) {
-  if (!(w in FAMILIES)) { console.error(`unknown bench family '${w}' (known: ${Object.keys(FAMILIES).join(', ')})`); process.exit(2); }
+  if (!(w in FAMILIES)) {
+    console.error(`unknown bench family '${w}' (known: ${Object.keys(FAMILIES).join(', ')}; aliases: ${Object.keys(ALIASES).join(', ')})`);
+    process.exit(2);
+  }
 }
-const families = wanted.length ? wanted : Object.keys(FAMILIES);
+const families = wanted.length ? [...new Set(wanted)] : Object.keys(FAMILIES);
 
 const be = await createWebGPUBackend();
 const adapter = be.info().summary;
