@@ -60,6 +60,10 @@ export interface KernelSpec {
   generated?: string;
 }
 
+/** The work estimate (flop-equivalents, the unit of `dispatch`'s `work`) of moving `bytes`
+ * through a memory-bound kernel: 2 per byte, see `memoryWork`. */
+export const workOfBytes = (bytes: number): number => 2 * bytes;
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class WebGPURuntime {
@@ -237,7 +241,7 @@ export class WebGPURuntime {
     work?: number): void {
     this.check();
     const gx = groups[0], gy = groups[1] ?? 1, gz = groups[2] ?? 1;
-    this.pendingWork += work ?? gx * gy * gz * 64;
+    this.pendingWork += work ?? this.memoryWork(bindings, gx * gy * gz, label);
     this.pendingDispatches++;
     const p = this.pipelineFor(spec);
     const slot = this.dispatches;
@@ -282,6 +286,21 @@ export class WebGPURuntime {
     const kernel = `${spec.file}:${spec.entry}`;
     this.dispatchesByKernel.set(kernel, (this.dispatchesByKernel.get(kernel) ?? 0) + 1);
     if (this.dispatches >= MAX_BATCH) this.flush();
+  }
+
+  /** Work estimate of a dispatch that gave none: a memory-bound kernel that reads or writes its
+   * bindings once. Counted as 2 flop-equivalents per byte (lavapipe here moves ~1 byte per 2
+   * matmul flops), at least 64 per workgroup. Without it, a layer norm over 15 MB predicted
+   * ~0 ms, so the read slept 1 ms and dawn.node then polled on the JS thread for the 40 ms the
+   * kernel took, taking a core from lavapipe. Ops binding much more than they touch (gathers
+   * from a table, scatters into one) pass their own estimate. */
+  private memoryWork(bindings: readonly (Binding | null)[], workgroups: number, label: string): number {
+    let bytes = 0;
+    for (const b of bindings) {
+      if (!b) continue;
+      bytes += b instanceof GPUStorage ? this.wholeBindingSize(b, label) : b.size;
+    }
+    return Math.max(workgroups * 64, workOfBytes(bytes));
   }
 
   /** Workgroup counts for `n` invocations of a 1-D kernel with `wg` lanes, split over x and y

@@ -1,6 +1,6 @@
 // indexSelect / indexAdd and takeAlongAxis / takeAlongAxisGrad.
 import type { ReduceShape } from '../../../backend.ts';
-import { Params, type WebGPURuntime } from '../runtime.ts';
+import { Params, type WebGPURuntime, workOfBytes } from '../runtime.ts';
 import type { GPUStorage } from '../storage.ts';
 import { type ElementRange, requireFits, rowRanges, windowOf } from '../windows.ts';
 
@@ -38,7 +38,7 @@ export function indexSelect(rt: WebGPURuntime, x: GPUStorage, shape: ReduceShape
       const ow = windowOf(rt, out, or.start * inner, or.count * inner);
       const p = new Params().u(outer).u(len).u(inner).u(nids).u(xr.start).u(rowHi).u(xw.base).u(0)
         .u(0).u(0).u(ow.base).u(0).u(or.start * inner).u(or.count * inner).u(0).u(0);
-      rt.dispatch(spec('index_select', half), p, [xw.binding, ids, ow.binding], rt.grid1D(or.count * inner, WG), label);
+      rt.dispatch(spec('index_select', half), p, [xw.binding, ids, ow.binding], rt.grid1D(or.count * inner, WG), label, workOfBytes(8 * or.count * inner));
     }
   }
   return out;
@@ -68,7 +68,7 @@ export function indexAdd(rt: WebGPURuntime, g: GPUStorage, shape: ReduceShape, i
       rt.dispatch(spec('index_add_elements'), p, [null, ids, null, g, out], rt.grid1D(outer * len * inner, WG), label);
     } else {
       rt.clear(out);
-      rt.dispatch(spec('index_add_columns'), p, [null, ids, null, g, out], rt.grid1D(outer * inner, WG), label);
+      rt.dispatch(spec('index_add_columns'), p, [null, ids, null, g, out], rt.grid1D(outer * inner, WG), label, workOfBytes(12 * g.size));
     }
     return out;
   }
@@ -85,7 +85,8 @@ export function indexAdd(rt: WebGPURuntime, g: GPUStorage, shape: ReduceShape, i
       const slices = os[1] - os[0] + 1;
       const p = new Params().u(slices).u(len).u(inner).u(nids).u(ar.start).u(ar.start + ar.count).u(0).u(0)
         .u(os[0]).u(0).u(aw.base).u(gw.base).u(0).u(0).u(gr.start).u(gr.start + gr.count);
-      rt.dispatch(spec('index_add_columns'), p, [null, ids, null, gw.binding, aw.binding], rt.grid1D(slices * inner, WG), label);
+      rt.dispatch(spec('index_add_columns'), p, [null, ids, null, gw.binding, aw.binding], rt.grid1D(slices * inner, WG), label,
+        workOfBytes(12 * gr.count * inner));
     }
   }
   return out;
@@ -103,7 +104,7 @@ export function takeAlongAxis(rt: WebGPURuntime, x: GPUStorage, shape: ReduceSha
     const iw = windowOf(rt, idx, r.start * k * inner, r.count * k * inner);
     const ow = windowOf(rt, out, r.start * k * inner, r.count * k * inner);
     const p = new Params().u(r.count).u(len).u(inner).u(k).u(0).u(len).u(xw.base).u(0).u(r.start).u(iw.base).u(ow.base).u(0);
-    rt.dispatch(spec('take_along'), p, [xw.binding, iw.binding, ow.binding], rt.grid1D(r.count * k * inner, WG), label);
+    rt.dispatch(spec('take_along'), p, [xw.binding, iw.binding, ow.binding], rt.grid1D(r.count * k * inner, WG), label, workOfBytes(12 * r.count * k * inner));
   }
   return out;
 }
@@ -119,7 +120,8 @@ export function takeAlongAxisGrad(rt: WebGPURuntime, g: GPUStorage, shape: Reduc
     const iw = windowOf(rt, idx, r.start * k * inner, r.count * k * inner);
     const ow = windowOf(rt, out, r.start * len * inner, r.count * len * inner);
     const p = new Params().u(r.count).u(len).u(inner).u(k).u(0).u(len).u(0).u(0).u(r.start).u(iw.base).u(ow.base).u(gw.base);
-    rt.dispatch(spec('take_along_grad'), p, [null, iw.binding, null, gw.binding, ow.binding], rt.grid1D(r.count * inner, WG), label);
+    rt.dispatch(spec('take_along_grad'), p, [null, iw.binding, null, gw.binding, ow.binding], rt.grid1D(r.count * inner, WG), label,
+      workOfBytes(12 * r.count * k * inner));
   }
   return out;
 }

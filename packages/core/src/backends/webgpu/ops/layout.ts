@@ -1,6 +1,6 @@
 // Strided gather/scatter (layout changes are explicit copies).
 import type { StridedView } from '../../../backend.ts';
-import { Params, type WebGPURuntime } from '../runtime.ts';
+import { Params, type WebGPURuntime, workOfBytes } from '../runtime.ts';
 import type { GPUStorage } from '../storage.ts';
 import { windowOf } from '../windows.ts';
 import { paddedShape } from './elementwise.ts';
@@ -87,7 +87,7 @@ export function gatherStrided(rt: WebGPURuntime, x: GPUStorage, view: StridedVie
   for (const part of viewParts(rt, x, out, view)) {
     const xw = windowOf(rt, x, part.lo, part.span), ow = windowOf(rt, out, part.start, part.count);
     rt.dispatch({ file: 'strided', entry: 'gather', overrides: { WG } }, viewParams(part.count, part.shape, part.strides, part.offset - xw.base, part.start - ow.base),
-      [xw.binding, ow.binding], rt.grid1D(part.count, WG), label);
+      [xw.binding, ow.binding], rt.grid1D(part.count, WG), label, workOfBytes(8 * part.count));
   }
   return out;
 }
@@ -99,6 +99,6 @@ export function scatterStridedInto(rt: WebGPURuntime, dst: GPUStorage, view: Str
   for (const part of viewParts(rt, dst, src, view)) {
     const dw = windowOf(rt, dst, part.lo, part.span), sw = windowOf(rt, src, part.start, part.count);
     rt.dispatch({ file: 'strided', entry: 'scatter', overrides: { WG } }, viewParams(part.count, part.shape, part.strides, part.offset - dw.base, part.start - sw.base),
-      [sw.binding, dw.binding], rt.grid1D(part.count, WG), label);
+      [sw.binding, dw.binding], rt.grid1D(part.count, WG), label, workOfBytes(8 * part.count));
   }
 }
