@@ -78,18 +78,19 @@ fn binary(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
     let outer = 8i - i32(p.rank);
     // A constant trip count, so the loop unrolls and every p.shape[..] index is a constant (on
     // lavapipe a loop-counter index into an array is a per-lane gather, even a uniform one).
-    for (var d = 7i; d >= 1i; d--) {
+    for (var d = 7i; d >= 0i; d--) {
       if (d > outer) {
         let dim = p.shape[d / 4][d % 4];
         let idx = rem % dim;
         rem = rem / dim;
         ai += idx * p.a_strides[d / 4][d % 4];
         bi += idx * p.b_strides[d / 4][d % 4];
+      } else if (d == outer) {
+        // The outermost index is what is left (g < n): no division.
+        ai += rem * p.a_strides[d / 4][d % 4];
+        bi += rem * p.b_strides[d / 4][d % 4];
       }
     }
-    // The outermost index is what is left (g < n): no division.
-    ai += rem * p.a_strides[outer / 4][outer % 4];
-    bi += rem * p.b_strides[outer / 4][outer % 4];
   }
   out[g - p.o_base] = binary_op(OP, C(a[ai - p.a_base]), C(b[bi - p.b_base]));
 }

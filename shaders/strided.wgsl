@@ -4,7 +4,7 @@
 struct Params {
   // lin: element of the contiguous side (dst of gather, src of scatter) for i = 0, so a split
   // dispatch can write a window of it; offset is relative to the strided side's window.
-  n: u32, offset: i32, lin: u32, _pad1: u32,
+  n: u32, offset: i32, lin: u32, rank: u32,
   shape: array<vec4u, 2>,
   strides: array<vec4i, 2>,
 }
@@ -15,14 +15,23 @@ struct Params {
 
 override WG: u32 = 256u;
 
-// Position in the strided view of the i-th element in row-major order over shape.
+// Position in the strided view of the i-th element in row-major order over shape. Only the
+// `rank` innermost dims are walked (the host dropped size-1 dims and merged contiguous ones);
+// the outermost of them is what is left (i < n), so it needs no division. The loop has a
+// constant trip count, so it unrolls and every p.shape/p.strides index is a constant (on
+// lavapipe an index that is a loop counter is a per-lane gather, and u32 division is scalar).
 fn view_index(i: u32) -> u32 {
   var rem = i;
   var at = p.offset;
-  for (var d = 7i; d >= 0; d--) {
-    let dim = p.shape[d / 4][d % 4];
-    at += i32(rem % dim) * p.strides[d / 4][d % 4];
-    rem = rem / dim;
+  let outer = 8i - i32(p.rank);
+  for (var d = 7i; d >= 0i; d--) {
+    if (d > outer) {
+      let dim = p.shape[d / 4][d % 4];
+      at += i32(rem % dim) * p.strides[d / 4][d % 4];
+      rem = rem / dim;
+    } else if (d == outer) {
+      at += i32(rem) * p.strides[d / 4][d % 4];
+    }
   }
   return u32(at);
 }

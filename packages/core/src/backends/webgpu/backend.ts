@@ -13,6 +13,7 @@ import * as mm from './ops/matmul.ts';
 import * as nn from './ops/nn.ts';
 import * as red from './ops/reduce.ts';
 import { Fusion } from './fusion.ts';
+import type { GpuProfileRow } from './profile.ts';
 import { WebGPURuntime } from './runtime.ts';
 import { asGPU, asGPULazy } from './storage.ts';
 
@@ -160,6 +161,11 @@ export class WebGPUBackend implements Backend {
     nn.adamwInPlace(this.rt, pg, gg, mg, vg, args);
   }
 
+  /** GPU time per kernel and op since creation (or the last reset), when profiling is on
+   * (`profile: true` or RECONVLA_DEBUG=webgpu-profile); null otherwise. Complete up to the last
+   * read or sync. */
+  profileReport(): GpuProfileRow[] | null { return this.rt.profiler?.report() ?? null; }
+
   /** Releases the pooled buffers and the device. */
   destroy(): void { this.rt.destroy(); }
 }
@@ -167,5 +173,9 @@ export class WebGPUBackend implements Backend {
 export async function createWebGPUBackend(opts: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
   const acquired = await acquireDevice(opts);
   const rt = new WebGPURuntime(acquired);
+  if (opts.profile === undefined && rt.profiler) {
+    const profiler = rt.profiler;
+    process.once('exit', () => process.stderr.write(`reconvla webgpu profile (GPU time from timestamp queries, up to the last read):\n${profiler.format()}\n`));
+  }
   return new WebGPUBackend(rt, opts);
 }

@@ -14,6 +14,9 @@ export interface AcquireOptions {
   maxStorageBufferBindingSize?: number;
   /** false: do not request `shader-f16` even when offered (tests the path without it). */
   shaderF16?: boolean;
+  /** Time every dispatch on the GPU (timestamp queries, see profile.ts); default: RECONVLA_DEBUG
+   * contains 'webgpu-profile'. Ignored where the adapter has no `timestamp-query`. */
+  profile?: boolean;
 }
 
 export interface AcquiredDevice {
@@ -27,6 +30,8 @@ export interface AcquiredDevice {
   /** The binding limit kernels must respect (the device's, or the lowered test value). */
   maxBinding: number;
   hasF16: boolean;
+  /** `timestamp-query` was requested (profiling). */
+  timestamps: boolean;
 }
 
 // Every GPU object create() ever returned, kept for the whole process (see `gpu` above).
@@ -48,8 +53,10 @@ function ensureRuntimeDir(): void {
   process.env.XDG_RUNTIME_DIR = dir;
 }
 
-async function tryBackend(backend: 'vulkan' | 'opengl'): Promise<{ gpu: GPU; adapter: GPUAdapter } | { error: string }> {
+async function tryBackend(backend: 'vulkan' | 'opengl', profile: boolean): Promise<{ gpu: GPU; adapter: GPUAdapter } | { error: string }> {
   const flags = [`backend=${backend}`];
+  // Dawn rounds timestamps (a timing-attack guard for browsers); a profile wants them whole.
+  if (profile) flags.push('disable-dawn-features=timestamp_quantization');
   if (backend === 'opengl') process.env.EGL_PLATFORM ??= 'surfaceless';
   let gpu: GPU;
   try {
@@ -107,14 +114,16 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
   const forced = opts.backend ?? (env === 'vulkan' || env === 'opengl' ? env : undefined);
   const order: ('vulkan' | 'opengl')[] = forced ? [forced] : ['vulkan', 'opengl'];
   const errors: string[] = [];
+  const profile = opts.profile ?? (process.env.RECONVLA_DEBUG ?? '').split(',').includes('webgpu-profile');
   for (const backend of order) {
-    const got = await tryBackend(backend);
+    const got = await tryBackend(backend, profile);
     if ('error' in got) { errors.push(got.error); continue; }
     const { gpu, adapter } = got;
     const requiredLimits: Record<string, number> = {};
     for (const k of RAISED_LIMITS) requiredLimits[k] = adapter.limits[k];
     const hasF16 = adapter.features.has('shader-f16') && opts.shaderF16 !== false;
-    const requiredFeatures: GPUFeatureName[] = hasF16 ? ['shader-f16'] : [];
+    const timestamps = profile && adapter.features.has('timestamp-query');
+    const requiredFeatures: GPUFeatureName[] = [...(hasF16 ? ['shader-f16' as const] : []), ...(timestamps ? ['timestamp-query' as const] : [])];
     let device: GPUDevice;
     try {
       device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'reconvla' });
@@ -125,7 +134,7 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
     const info = adapterInfo(adapter, backend);
     const deviceMax = device.limits.maxStorageBufferBindingSize;
     const maxBinding = Math.min(deviceMax, opts.maxStorageBufferBindingSize ?? deviceMax);
-    return { device, adapter, backend, gpu, info, maxBinding, hasF16 };
+    return { device, adapter, backend, gpu, info, maxBinding, hasF16, timestamps };
   }
   throw new WebGPUUnavailableError(errors);
 }

@@ -20,7 +20,7 @@
 // dropped; freeing a pending storage nobody reads drops it without computing it.
 import type { BinaryOp, DifferentiableUnaryOp, UnaryOp } from '../../backend.ts';
 import { BINARY_CODES, UNARY_CODES } from './ops/elementwise.ts';
-import { Params, type WebGPURuntime } from './runtime.ts';
+import { Params, type WebGPURuntime, workOfBytes } from './runtime.ts';
 import { replaceSection, shaderSection, shaderSource } from './shaders.ts';
 import type { GPUStorage } from './storage.ts';
 
@@ -210,7 +210,9 @@ export class Fusion {
     });
     const label = `fused[${n}](${summarise(order.map((s) => s.pending!.op))})`;
     const spec = { file: 'fused_elementwise', entry: 'fused', generated: this.source(bindings, body), overrides: { WG } };
-    this.rt.dispatch(spec, new Params().u(n).u(0).u(0).u(0), [...leaves, ...outputs], this.rt.grid1D(n, WG), label, n * order.length);
+    this.rt.dispatch(spec, new Params().u(n).u(0).u(0).u(0), [...leaves, ...outputs], this.rt.grid1D(n, WG), label,
+      // ~8 flop-equivalents per op and element, plus the bytes every operand and output moves
+      8 * n * order.length + workOfBytes(4 * n * (leaves.length + outputs.length)));
     this.fusedDispatches++;
 
     const done = outputs.map((o) => { const node = o.pending!; o.pending = null; this.live.delete(o); return node; });

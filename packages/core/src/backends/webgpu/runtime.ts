@@ -9,6 +9,7 @@ import type { DType, HostArray } from '../../backend.ts';
 import { decodeF16 } from '../../half.ts';
 import { BufferPool } from './buffer_pool.ts';
 import type { AcquiredDevice } from './device.ts';
+import { GpuProfiler } from './profile.ts';
 import { shaderSource, specialise } from './shaders.ts';
 import { GPUStorage, storageBytes } from './storage.ts';
 
@@ -98,7 +99,7 @@ export class WebGPURuntime {
   /** Work submitted or recorded since the queue was last known idle, and the learned speed
    * (ms per unit of work) used to sleep through most of it before waiting on the GPU. */
   private pendingWork = 0;
-  private msPerWork = 1 / 5e6;
+  private msPerWork: number;
   /** Dispatches since the last wait, and the learned fixed GPU cost of one (a software adapter
    * spends tens of µs per dispatch however small it is; a chain of small ops is all that). */
   private pendingDispatches = 0;
@@ -111,6 +112,8 @@ export class WebGPURuntime {
   totalDispatches = 0;
   /** Dispatches recorded since creation per kernel, keyed `file:entry` (e.g. 'matmul:matmul'). */
   readonly dispatchesByKernel = new Map<string, number>();
+  /** GPU time per kernel, when the device was acquired with `profile` (profile.ts). */
+  readonly profiler: GpuProfiler | null;
 
   constructor(readonly acquired: AcquiredDevice) {
     const device = acquired.device;
@@ -119,6 +122,12 @@ export class WebGPURuntime {
     this.maxWorkgroupsPerDim = device.limits.maxComputeWorkgroupsPerDimension;
     this.bindAlign = Math.max(256, device.limits.minStorageBufferOffsetAlignment);
     this.maxStorageBuffers = device.limits.maxStorageBuffersPerShaderStage;
+    this.profiler = acquired.timestamps ? new GpuProfiler(device, MAX_BATCH) : null;
+    // First guess of the speed, refined by every wait: a software adapter (lavapipe here ran
+    // 15-25 G work units/s on a training step) or a GPU (assume 1000 G/s: an overestimate of
+    // the speed only makes the first waits poll longer, an underestimate makes them sleep).
+    const software = acquired.info.isFallbackAdapter === 'true' || acquired.info.architecture === 'software' || acquired.info.adapterType === 'cpu';
+    this.msPerWork = software ? 1 / 1e7 : 1 / 1e9;
     this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'storage');
     this.staging = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'staging');
     this.uniformBuffer = device.createBuffer({
@@ -241,8 +250,10 @@ export class WebGPURuntime {
     work?: number): void {
     this.check();
     const gx = groups[0], gy = groups[1] ?? 1, gz = groups[2] ?? 1;
-    this.pendingWork += work ?? this.memoryWork(bindings, gx * gy * gz, label);
+    const w = work ?? this.memoryWork(bindings, gx * gy * gz, label);
+    this.pendingWork += w;
     this.pendingDispatches++;
+    if (this.profiler?.full) this.flush();
     const p = this.pipelineFor(spec);
     const slot = this.dispatches;
     const words = params.words, at = (slot * UNIFORM_SLOT) / 4;
@@ -276,14 +287,15 @@ export class WebGPURuntime {
       bindGroup = this.device.createBindGroup({ layout: p.layout, entries, label });
       this.bindGroups.set(key, bindGroup);
     }
-    const pass = this.beginPass();
+    const kernel = `${spec.file}:${spec.entry}`;
+    const pass = this.profiler ? this.timedPass(kernel, label, w) : this.beginPass();
     if (this.passPipeline !== p.pipeline) { pass.setPipeline(p.pipeline); this.passPipeline = p.pipeline; }
     pass.setBindGroup(0, bindGroup);
     if (gx > 0 && gy > 0 && gz > 0) pass.dispatchWorkgroups(gx, gy, gz);
+    if (this.profiler) this.endPass();
     this.batchOps.push(label);
     this.dispatches++;
     this.totalDispatches++;
-    const kernel = `${spec.file}:${spec.entry}`;
     this.dispatchesByKernel.set(kernel, (this.dispatchesByKernel.get(kernel) ?? 0) + 1);
     if (this.dispatches >= MAX_BATCH) this.flush();
   }
@@ -335,6 +347,13 @@ export class WebGPURuntime {
     return this.pass;
   }
 
+  /** A pass of its own for one profiled dispatch, with begin/end timestamps. */
+  private timedPass(kernel: string, label: string, work: number): GPUComputePassEncoder {
+    this.endPass();
+    this.pass = this.begin().beginComputePass({ timestampWrites: this.profiler!.passWrites(kernel, label, work) });
+    return this.pass;
+  }
+
   private endPass(): void {
     if (this.pass) { this.pass.end(); this.pass = null; this.passPipeline = null; }
   }
@@ -346,6 +365,7 @@ export class WebGPURuntime {
     if (this.dispatches > 0) {
       this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging.buffer, 0, this.dispatches * UNIFORM_SLOT);
     }
+    this.profiler?.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
     const ops = this.batchOps;
     const validation = this.device.popErrorScope();
@@ -378,6 +398,7 @@ export class WebGPURuntime {
       const copy = stage.getMappedRange(0, bytes).slice(0);
       stage.unmap();
       this.staging.release(stage, capacity);
+      await this.profiler?.collect();
       await this.drainErrors();
       if (s.dtype === 'float16') return decodeF16(new Uint16Array(copy, 0, s.size));
       return s.dtype === 'int32' ? new Int32Array(copy) : new Float32Array(copy);
@@ -394,11 +415,15 @@ export class WebGPURuntime {
     await this.waitIdleish();
     await this.device.queue.onSubmittedWorkDone();
     this.learn();
+    await this.profiler?.collect();
     await this.drainErrors();
   }
 
   private waitStart = 0;
   private waitPredictedMs = 0;
+  private wokeAt = 0;
+  /** RECONVLA_DEBUG=webgpu-wait: print every wait's prediction and outcome. */
+  private readonly debugWaits = (process.env.RECONVLA_DEBUG ?? '').split(',').includes('webgpu-wait');
 
   /** While a map or onSubmittedWorkDone is pending, dawn.node polls on the JS thread and takes
    * a core from a software GPU. So first sleep on a timer through most of the predicted GPU
@@ -406,24 +431,38 @@ export class WebGPURuntime {
   private async waitIdleish(): Promise<void> {
     this.waitStart = performance.now();
     this.waitPredictedMs = this.pendingWork * this.msPerWork + this.pendingDispatches * this.msPerDispatch;
-    await sleep(Math.max(1, 0.8 * this.waitPredictedMs));
+    await sleep(Math.max(1, 0.9 * this.waitPredictedMs));
+    this.wokeAt = performance.now();
   }
 
   /** Updates the speed estimate from the wait that just ended; the queue is now idle. */
   private learn(): void {
-    const elapsed = performance.now() - this.waitStart;
+    const now = performance.now();
+    const elapsed = now - this.waitStart;
+    if (this.debugWaits) {
+      process.stderr.write(`reconvla webgpu wait: predicted ${this.waitPredictedMs.toFixed(1)} ms, took ${elapsed.toFixed(1)} ms `
+        + `(${(now - this.wokeAt).toFixed(1)} ms after the sleep), work ${this.pendingWork.toExponential(2)}, ${this.pendingDispatches} dispatches\n`);
+    }
+    // The queue was already idle when the sleep ended: elapsed is only an upper bound of the GPU
+    // time, and learning from it would keep the sleep too long (it converged by ~6% a step:
+    // 3.7 s sleeps for 2.3 s of work). Shrink the estimate instead. Woken early, the rest ran
+    // while dawn.node polled on the JS thread, which halves a 2-core software GPU: count that
+    // part at half its length.
+    const slept = this.wokeAt - this.waitStart;
+    const overslept = now - this.wokeAt < 1 && this.waitPredictedMs > 2;
+    const gpuMs = slept + (elapsed - slept) / 2;
     // Learn only from big batches (small ones are dominated by fixed costs and timer slack),
     // and keep the estimate between 1 GFLOP/s and 100 TFLOP/s so one odd wait cannot make
     // the next read sleep for seconds.
-    if (this.pendingWork >= 5e7 && elapsed > 5) {
-      const observed = elapsed / this.pendingWork;
-      this.msPerWork = Math.min(1e-6, Math.max(1e-11, 0.7 * this.msPerWork + 0.3 * observed));
+    if (this.pendingWork >= 5e7 && gpuMs > 5) {
+      const observed = gpuMs / this.pendingWork;
+      this.msPerWork = Math.min(1e-6, Math.max(1e-11, overslept ? 0.85 * this.msPerWork : 0.7 * this.msPerWork + 0.3 * observed));
     }
     // Many dispatches with little work: learn the per-dispatch cost (from the time left after
     // recording, so it stays an underestimate when the GPU overlapped the recording).
     if (this.pendingWork < 5e7 && this.pendingDispatches >= 64) {
-      const observed = elapsed / this.pendingDispatches;
-      this.msPerDispatch = Math.min(0.1, Math.max(0, 0.7 * this.msPerDispatch + 0.3 * observed));
+      const observed = gpuMs / this.pendingDispatches;
+      this.msPerDispatch = Math.min(0.1, Math.max(0, overslept ? 0.85 * this.msPerDispatch : 0.7 * this.msPerDispatch + 0.3 * observed));
     }
     this.pendingWork = 0;
     this.pendingDispatches = 0;

@@ -8,7 +8,7 @@ import { paddedShape } from './elementwise.ts';
 const WG = 256;
 
 function viewParams(n: number, shape: readonly number[], strides: readonly number[], offset: number, lin: number): Params {
-  const p = new Params().u(n).i(offset).u(lin).u(0);
+  const p = new Params().u(n).i(offset).u(lin).u(shape.length);
   for (const d of paddedShape(shape)) p.u(d);
   const pad = 8 - strides.length;
   for (let d = 0; d < 8; d++) p.i(d < pad ? 0 : strides[d - pad]!);
