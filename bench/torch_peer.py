@@ -8,22 +8,33 @@ import torch.nn.functional as F
 
 torch.manual_seed(0)
 
-def blas_name():
-    # Debian's torch calls the system libblas.so.3: reference BLAS, or OpenBLAS when
-    # libopenblas0-pthread is installed (update-alternatives picks it).
+def loaded_blas():
+    # The libblas.so.3 this process really loaded (torch links it; update-alternatives picks
+    # reference BLAS or OpenBLAS, and LD_LIBRARY_PATH can override that: training.ts runs this
+    # script a second time against the reference BLAS when OpenBLAS is installed).
+    # The mapped libblas.so.3 is the one that resolved torch's GEMM symbols (liblapack.so.3 may
+    # map libopenblas too, even when the BLAS is the reference one).
     try:
-        target = os.path.realpath('/usr/lib/x86_64-linux-gnu/libblas.so.3')
-        return 'openblas' if 'openblas' in target else ('reference BLAS' if 'blas/' in target else os.path.basename(target))
+        with open('/proc/self/maps') as f:
+            paths = sorted({line.split()[-1] for line in f if os.path.basename(line.split()[-1]).startswith('libblas.so')})
     except OSError:
+        return None
+    return paths[0] if paths else None
+
+def blas_name():
+    path = loaded_blas()
+    if path is None:
         return '?'
+    return 'openblas' if 'openblas' in path else ('reference BLAS' if '/blas/' in path else os.path.basename(path))
 
 def blas_threads():
     # torch.get_num_threads() is torch's own intra-op pool; the GEMMs run inside the system BLAS,
     # and OpenBLAS (libopenblas0-pthread) starts its own threads, one per core by default. Ask
     # the loaded library (ctypes opens the same already-loaded copy) how many it uses.
+    path = loaded_blas()
     try:
-        lib = ctypes.CDLL(os.path.realpath('/usr/lib/x86_64-linux-gnu/libblas.so.3'))
-    except OSError:
+        lib = ctypes.CDLL(path)
+    except (OSError, TypeError):
         return None
     for fn in ('openblas_get_num_threads', 'bli_thread_get_num_threads', 'MKL_Get_Max_Threads'):
         if hasattr(lib, fn):
@@ -94,6 +105,7 @@ def matmul_step(n=1024):
     return lambda: (a @ b)[0, 0].item()
 
 runs = int(os.environ.get('TORCH_PEER_RUNS', '5'))
-bt = blas_threads()
+times = {'mlp_ms': timed(mlp_step(), runs), 'gpt_ms': timed(gpt_step(), runs), 'matmul1024_ms': timed(matmul_step(), runs)}
+bt = blas_threads()  # after the GEMMs ran, so the BLAS is surely mapped
 name = f'pytorch {torch.__version__} cpu {torch.get_num_threads()} intra-op threads, {blas_name()} {"?" if bt is None else bt} BLAS thread{"" if bt == 1 else "s"}'
-print(json.dumps({'name': name, 'mlp_ms': timed(mlp_step(), runs), 'gpt_ms': timed(gpt_step(), runs), 'matmul1024_ms': timed(matmul_step(), runs)}))
+print(json.dumps({'name': name, **times}))

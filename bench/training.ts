@@ -57,12 +57,17 @@ const mlpFlops = 6 * MLP.batch * MLP.dims.slice(1).reduce((s, d, i) => s + d * M
 
 export interface TorchResult { name: string; mlp_ms: number; gpt_ms: number; matmul1024_ms?: number }
 
-/** Runs bench/torch_peer.py; null when python3 or torch is missing. */
-export function torchPeer(log: (s: string) => void): TorchResult | null {
+// Debian's reference BLAS: with OpenBLAS installed (update-alternatives points libblas.so.3 at
+// it), putting this directory first on LD_LIBRARY_PATH gives torch the default BLAS again.
+const REFERENCE_BLAS_DIR = '/usr/lib/x86_64-linux-gnu/blas';
+
+/** Runs bench/torch_peer.py (extra environment: `env`); null when python3 or torch is missing. */
+export function torchPeer(log: (s: string) => void, env: Record<string, string> = {}): TorchResult | null {
   try {
     // Debian's python3 (the one python3-torch installs into), unless PYTHON says otherwise.
     const python = process.env.PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
-    const out = execFileSync(python, [new URL('./torch_peer.py', import.meta.url).pathname], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
+    const out = execFileSync(python, [new URL('./torch_peer.py', import.meta.url).pathname],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000, env: { ...process.env, ...env } });
     return JSON.parse(out.trim().split('\n').at(-1)!) as TorchResult;
   } catch (e) {
     log(`PyTorch peer unavailable: ${(e as Error).message.split('\n')[0]}`);
@@ -76,6 +81,11 @@ export async function benchTraining(ctx: BenchContext): Promise<ResultRow[]> {
   const torch = torchPeer(ctx.log);
   if (torch) ctx.log(`PyTorch: ${torch.name}: MLP ${torch.mlp_ms.toFixed(1)} ms, small GPT ${torch.gpt_ms.toFixed(1)} ms`);
   const peerOf = (ms: number | undefined) => (torch && ms !== undefined ? { name: torch.name, ms } : null);
+  // The issue compares the WebGPU step with PyTorch on Debian's default (reference) BLAS and
+  // reports the ratio to OpenBLAS: with OpenBLAS installed, time torch on both.
+  const reference = torch?.name.includes('openblas') && existsSync(`${REFERENCE_BLAS_DIR}/libblas.so.3`)
+    ? torchPeer(ctx.log, { LD_LIBRARY_PATH: [REFERENCE_BLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') }) : null;
+  if (reference) ctx.log(`PyTorch: ${reference.name}: MLP ${reference.mlp_ms.toFixed(1)} ms, small GPT ${reference.gpt_ms.toFixed(1)} ms`);
   // The wasm backend as created by default (plain SIMD on Node 20) and, where the engine can
   // enable it, with relaxed SIMD (FMA), which the GEMMs that dominate a step gain most from.
   const backends: [string, Backend][] = [['reconvla-wasm', createWasmBackend()]];
@@ -94,6 +104,11 @@ export async function benchTraining(ctx: BenchContext): Promise<ResultRow[]> {
       const r = await time(async () => { await step(); }, { warmup: 1, runs: slow ? 2 : 5, maxMs: 60_000 });
       const res = row('training', kase, name, r.medianMs, flop, peerOf(Number.isNaN(torchMs) ? undefined : torchMs), { main_thread_cpu_percent: name === 'reconvla-webgpu' ? r.mainThreadCpuPercent : null });
       ctx.log(describeRow(res)); rows.push(res);
+      if (reference && name === 'reconvla-webgpu') {
+        const refMs = kase.startsWith('MLP') ? reference.mlp_ms : reference.gpt_ms;
+        const again = row('training', kase, name, r.medianMs, flop, { name: reference.name, ms: refMs }, { main_thread_cpu_percent: r.mainThreadCpuPercent });
+        ctx.log(describeRow(again)); rows.push(again);
+      }
     }
   }
   return rows;
