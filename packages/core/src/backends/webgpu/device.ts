@@ -30,8 +30,10 @@ export interface AcquiredDevice {
   /** The binding limit kernels must respect (the device's, or the lowered test value). */
   maxBinding: number;
   hasF16: boolean;
-  /** `timestamp-query` was requested (profiling). */
+  /** `timestamp-query` is enabled (the runtime's wait clock, or the profiler). */
   timestamps: boolean;
+  /** Every dispatch is timed (profile.ts). */
+  profile: boolean;
 }
 
 // Every GPU object create() ever returned, kept for the whole process (see `gpu` above).
@@ -122,7 +124,7 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
     const requiredLimits: Record<string, number> = {};
     for (const k of RAISED_LIMITS) requiredLimits[k] = adapter.limits[k];
     const hasF16 = adapter.features.has('shader-f16') && opts.shaderF16 !== false;
-    const timestamps = profile && adapter.features.has('timestamp-query');
+    const timestamps = adapter.features.has('timestamp-query');
     const requiredFeatures: GPUFeatureName[] = [...(hasF16 ? ['shader-f16' as const] : []), ...(timestamps ? ['timestamp-query' as const] : [])];
     let device: GPUDevice;
     try {
@@ -134,7 +136,7 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
     const info = adapterInfo(adapter, backend);
     const deviceMax = device.limits.maxStorageBufferBindingSize;
     const maxBinding = Math.min(deviceMax, opts.maxStorageBufferBindingSize ?? deviceMax);
-    return { device, adapter, backend, gpu, info, maxBinding, hasF16, timestamps };
+    return { device, adapter, backend, gpu, info, maxBinding, hasF16, timestamps, profile: profile && timestamps };
   }
   throw new WebGPUUnavailableError(errors);
 }

@@ -9,6 +9,7 @@ import type { DType, HostArray } from '../../backend.ts';
 import { decodeF16 } from '../../half.ts';
 import { BufferPool } from './buffer_pool.ts';
 import type { AcquiredDevice } from './device.ts';
+import { BatchClock } from './batch_clock.ts';
 import { GpuProfiler } from './profile.ts';
 import { shaderSource, specialise } from './shaders.ts';
 import { GPUStorage, storageBytes } from './storage.ts';
@@ -114,6 +115,8 @@ export class WebGPURuntime {
   readonly dispatchesByKernel = new Map<string, number>();
   /** GPU time per kernel, when the device was acquired with `profile` (profile.ts). */
   readonly profiler: GpuProfiler | null;
+  /** GPU busy time per wait, where the device has timestamp queries and no profiler runs. */
+  private readonly clock: BatchClock | null;
 
   constructor(readonly acquired: AcquiredDevice) {
     const device = acquired.device;
@@ -122,7 +125,8 @@ export class WebGPURuntime {
     this.maxWorkgroupsPerDim = device.limits.maxComputeWorkgroupsPerDimension;
     this.bindAlign = Math.max(256, device.limits.minStorageBufferOffsetAlignment);
     this.maxStorageBuffers = device.limits.maxStorageBuffersPerShaderStage;
-    this.profiler = acquired.timestamps ? new GpuProfiler(device, MAX_BATCH) : null;
+    this.profiler = acquired.timestamps && acquired.profile ? new GpuProfiler(device, MAX_BATCH) : null;
+    this.clock = acquired.timestamps && !acquired.profile ? new BatchClock(device) : null;
     // First guess of the speed, refined by every wait: a software adapter (lavapipe here ran
     // 15-25 G work units/s on a training step) or a GPU (assume 1000 G/s: an overestimate of
     // the speed only makes the first waits poll longer, an underestimate makes them sleep).
@@ -343,7 +347,7 @@ export class WebGPURuntime {
   }
 
   private beginPass(): GPUComputePassEncoder {
-    if (!this.pass) this.pass = this.begin().beginComputePass();
+    if (!this.pass) this.pass = this.begin().beginComputePass(this.clock ? { timestampWrites: this.clock.passWrites() } : undefined);
     return this.pass;
   }
 
@@ -367,6 +371,7 @@ export class WebGPURuntime {
     }
     this.profiler?.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
+    if (this.firstSubmitAt === null) this.firstSubmitAt = performance.now();
     const ops = this.batchOps;
     const validation = this.device.popErrorScope();
     const oom = this.device.popErrorScope();
@@ -394,7 +399,7 @@ export class WebGPURuntime {
     try {
       await this.waitIdleish();
       await stage.mapAsync(GPUMapMode.READ, 0, bytes);
-      this.learn();
+      await this.learn();
       const copy = stage.getMappedRange(0, bytes).slice(0);
       stage.unmap();
       this.staging.release(stage, capacity);
@@ -414,7 +419,7 @@ export class WebGPURuntime {
     this.flush();
     await this.waitIdleish();
     await this.device.queue.onSubmittedWorkDone();
-    this.learn();
+    await this.learn();
     await this.profiler?.collect();
     await this.drainErrors();
   }
@@ -422,50 +427,58 @@ export class WebGPURuntime {
   private waitStart = 0;
   private waitPredictedMs = 0;
   private wokeAt = 0;
+  /** When the first batch since the last wait was submitted (the GPU started then). */
+  private firstSubmitAt: number | null = null;
   /** RECONVLA_DEBUG=webgpu-wait: print every wait's prediction and outcome. */
   private readonly debugWaits = (process.env.RECONVLA_DEBUG ?? '').split(',').includes('webgpu-wait');
 
   /** While a map or onSubmittedWorkDone is pending, dawn.node polls on the JS thread and takes
-   * a core from a software GPU. So first sleep on a timer through most of the predicted GPU
-   * time (work since the last wait times the learned speed), then wait for the rest. */
+   * a core from a software GPU. So first sleep on a timer until the predicted end of the GPU
+   * work (work since the last wait times the learned speed, counted from the first submit), then
+   * wait for the rest. */
   private async waitIdleish(): Promise<void> {
+    this.clock?.resolve();
     this.waitStart = performance.now();
     this.waitPredictedMs = this.pendingWork * this.msPerWork + this.pendingDispatches * this.msPerDispatch;
-    await sleep(Math.max(1, 0.9 * this.waitPredictedMs));
+    const started = this.firstSubmitAt ?? this.waitStart;
+    await sleep(Math.max(1, started + this.waitPredictedMs - this.waitStart));
     this.wokeAt = performance.now();
   }
 
   /** Updates the speed estimate from the wait that just ended; the queue is now idle. */
-  private learn(): void {
+  private async learn(): Promise<void> {
     const now = performance.now();
-    const elapsed = now - this.waitStart;
+    const elapsed = now - (this.firstSubmitAt ?? this.waitStart);
+    // With timestamp queries, the GPU's own span of the work since the last wait (BatchClock).
+    // Without, the wall time from the first submit: when the queue was already idle as the sleep
+    // ended, that only bounds the GPU time from above, and learning from it kept the sleep too
+    // long (it shrank ~6% a step: a small-GPT step slept 3.7 s for ~1.2 s of work), so the
+    // estimate shrinks by 5% instead; woken early, the wall time is a slight overestimate (the
+    // rest ran while dawn.node polled), which keeps the estimate around the GPU time, not below.
+    const clockMs = this.clock ? await this.clock.read() : null;
+    const overslept = clockMs === null && now - this.wokeAt < 1 && this.waitPredictedMs > 2;
+    const gpuMs = clockMs ?? elapsed;
     if (this.debugWaits) {
-      process.stderr.write(`reconvla webgpu wait: predicted ${this.waitPredictedMs.toFixed(1)} ms, took ${elapsed.toFixed(1)} ms `
-        + `(${(now - this.wokeAt).toFixed(1)} ms after the sleep), work ${this.pendingWork.toExponential(2)}, ${this.pendingDispatches} dispatches\n`);
+      process.stderr.write(`reconvla webgpu wait: predicted ${this.waitPredictedMs.toFixed(1)} ms, took ${elapsed.toFixed(1)} ms from the first submit `
+        + `(${(now - this.wokeAt).toFixed(1)} ms after the sleep), GPU clock ${clockMs === null ? '-' : `${clockMs.toFixed(1)} ms`}, `
+        + `work ${this.pendingWork.toExponential(2)}, ${this.pendingDispatches} dispatches\n`);
     }
-    // The queue was already idle when the sleep ended: elapsed is only an upper bound of the GPU
-    // time, and learning from it would keep the sleep too long (it converged by ~6% a step:
-    // 3.7 s sleeps for 2.3 s of work). Shrink the estimate instead. Woken early, the rest ran
-    // while dawn.node polled on the JS thread, which halves a 2-core software GPU: count that
-    // part at half its length.
-    const slept = this.wokeAt - this.waitStart;
-    const overslept = now - this.wokeAt < 1 && this.waitPredictedMs > 2;
-    const gpuMs = slept + (elapsed - slept) / 2;
+    const rate = clockMs === null ? 0.3 : 0.5;
     // Learn only from big batches (small ones are dominated by fixed costs and timer slack),
     // and keep the estimate between 1 GFLOP/s and 100 TFLOP/s so one odd wait cannot make
     // the next read sleep for seconds.
-    if (this.pendingWork >= 5e7 && gpuMs > 5) {
+    if (this.pendingWork >= 5e7 && gpuMs > 2) {
       const observed = gpuMs / this.pendingWork;
-      this.msPerWork = Math.min(1e-6, Math.max(1e-11, overslept ? 0.85 * this.msPerWork : 0.7 * this.msPerWork + 0.3 * observed));
+      this.msPerWork = Math.min(1e-6, Math.max(1e-11, overslept ? 0.95 * this.msPerWork : (1 - rate) * this.msPerWork + rate * observed));
     }
-    // Many dispatches with little work: learn the per-dispatch cost (from the time left after
-    // recording, so it stays an underestimate when the GPU overlapped the recording).
+    // Many dispatches with little work: learn the per-dispatch cost.
     if (this.pendingWork < 5e7 && this.pendingDispatches >= 64) {
       const observed = gpuMs / this.pendingDispatches;
-      this.msPerDispatch = Math.min(0.1, Math.max(0, overslept ? 0.85 * this.msPerDispatch : 0.7 * this.msPerDispatch + 0.3 * observed));
+      this.msPerDispatch = Math.min(0.1, Math.max(0, overslept ? 0.95 * this.msPerDispatch : (1 - rate) * this.msPerDispatch + rate * observed));
     }
     this.pendingWork = 0;
     this.pendingDispatches = 0;
+    this.firstSubmitAt = null;
   }
 
   private async drainErrors(): Promise<void> {
