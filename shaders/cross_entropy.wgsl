@@ -1,6 +1,7 @@
 // Cross-entropy over logits [rows, cols] with integer targets: loss = logsumexp(x) - x[t]
 // (0 where t == ignore_index), and its gradient (softmax(x) - onehot(t)) * g_loss[grow - p.rb].
-// One workgroup per row.
+// One workgroup per row (cross_entropy, cross_entropy_grad) or one invocation per row
+// (*_rows: software adapters; see normalize.wgsl).
 
 // Row splitting: rows [row0, row0 + rows); x (and dx) bound as windows starting at xb (ob);
 // targets, loss, valid and g_loss are windows starting at row rb.
@@ -29,13 +30,37 @@ fn reduce(v: f32, lid: u32, is_max: bool) -> f32 {
   return r;
 }
 
-fn logsumexp(xo: u32, lid: u32) -> f32 {
+// Passes over one row's logits, walking columns first, first + step, ... (step WG or 1).
+fn part_max(xo: u32, first: u32, step: u32) -> f32 {
   var m = -3.4028234663852886e38;
-  for (var j = lid; j < p.cols; j += WG) { m = max(m, x[xo + j]); }
-  m = reduce(m, lid, true);
+  for (var j = first; j < p.cols; j += step) { m = max(m, x[xo + j]); }
+  return m;
+}
+
+fn part_sum_exp(xo: u32, m: f32, first: u32, step: u32) -> f32 {
   var s = 0.0;
-  for (var j = lid; j < p.cols; j += WG) { s += exp(x[xo + j] - m); }
-  return m + log(reduce(s, lid, false));
+  for (var j = first; j < p.cols; j += step) { s += exp(x[xo + j] - m); }
+  return s;
+}
+
+fn target_ok(t: i32) -> bool { return t != p.ignore_index && t >= 0 && u32(t) < p.cols; }
+
+fn write_loss(grow: u32, xo: u32, lse: f32) {
+  let t = targets[grow - p.rb];
+  let ok = target_ok(t);
+  loss[grow - p.rb] = select(0.0, lse - x[xo + u32(max(t, 0))], ok);
+  valid[grow - p.rb] = select(0.0, 1.0, ok);
+}
+
+// dx = (softmax(x) - onehot(t)) * g, or 0 for an ignored row.
+fn write_grad(grow: u32, xo: u32, oo: u32, lse: f32, first: u32, step: u32) {
+  let t = targets[grow - p.rb];
+  let ok = target_ok(t);
+  let g = g_loss[grow - p.rb];
+  for (var j = first; j < p.cols; j += step) {
+    let sm = exp(x[xo + j] - lse);
+    loss[oo + j] = select(0.0, (sm - select(0.0, 1.0, j == u32(t))) * g, ok);
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -44,13 +69,19 @@ fn cross_entropy(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   if (row >= p.rows) { return; }
   let grow = p.row0 + row;
   let xo = grow * p.cols - p.xb;
-  let lse = logsumexp(xo, lid);
-  if (lid == 0u) {
-    let t = targets[grow - p.rb];
-    let ok = t != p.ignore_index && t >= 0 && u32(t) < p.cols;
-    loss[grow - p.rb] = select(0.0, lse - x[xo + u32(max(t, 0))], ok);
-    valid[grow - p.rb] = select(0.0, 1.0, ok);
-  }
+  let m = reduce(part_max(xo, lid, WG), lid, true);
+  let lse = m + log(reduce(part_sum_exp(xo, m, lid, WG), lid, false));
+  if (lid == 0u) { write_loss(grow, xo, lse); }
+}
+
+@compute @workgroup_size(WG)
+fn cross_entropy_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = gid.x + gid.y * nwg.x * WG;
+  if (row >= p.rows) { return; }
+  let grow = p.row0 + row;
+  let xo = grow * p.cols - p.xb;
+  let m = part_max(xo, 0u, 1u);
+  write_loss(grow, xo, m + log(part_sum_exp(xo, m, 0u, 1u)));
 }
 
 @compute @workgroup_size(WG)
@@ -59,17 +90,17 @@ fn cross_entropy_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   if (row >= p.rows) { return; }
   let grow = p.row0 + row;
   let xo = grow * p.cols - p.xb;
-  let oo = grow * p.cols - p.ob;
-  let t = targets[grow - p.rb];
-  let ok = t != p.ignore_index && t >= 0 && u32(t) < p.cols;
-  if (!ok) {
-    for (var j = lid; j < p.cols; j += WG) { loss[oo + j] = 0.0; }
-    return;
-  }
-  let lse = logsumexp(xo, lid);
-  let g = g_loss[grow - p.rb];
-  for (var j = lid; j < p.cols; j += WG) {
-    let sm = exp(x[xo + j] - lse);
-    loss[oo + j] = (sm - select(0.0, 1.0, j == u32(t))) * g;
-  }
+  let m = reduce(part_max(xo, lid, WG), lid, true);
+  let lse = m + log(reduce(part_sum_exp(xo, m, lid, WG), lid, false));
+  write_grad(grow, xo, grow * p.cols - p.ob, lse, lid, WG);
+}
+
+@compute @workgroup_size(WG)
+fn cross_entropy_grad_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = gid.x + gid.y * nwg.x * WG;
+  if (row >= p.rows) { return; }
+  let grow = p.row0 + row;
+  let xo = grow * p.cols - p.xb;
+  let m = part_max(xo, 0u, 1u);
+  write_grad(grow, xo, grow * p.cols - p.ob, m + log(part_sum_exp(xo, m, 0u, 1u)), 0u, 1u);
 }

@@ -16,3 +16,18 @@ function gpuTest(name: string, fn: (gpu: Backend) => Promise<void>): void {
 }
 
 defineParitySuite(gpuTest, Number(process.env.WEBGPU_PARITY_RUNS ?? 25));
+
+// The row kernels (softmax, normalize, cross-entropy) have two mappings, a workgroup per row and
+// an invocation per row, and 'auto' picks one by adapter and shape; run their cases both ways.
+const ROW_KERNEL_TESTS = /softmax|normalize|crossEntropy/;
+for (const mode of ['workgroup', 'invocation'] as const) {
+  const be: Backend | Error = gpuOrError instanceof Error ? gpuOrError
+    : await createWebGPUBackend({ rowKernels: mode }).catch((e: unknown) => e as Error);
+  defineParitySuite((name, fn) => {
+    if (!ROW_KERNEL_TESTS.test(name)) return;
+    test(`webgpu parity (rows per ${mode}): ${name}`, async (t: TestContext) => {
+      if (be instanceof Error) { t.skip(`no WebGPU adapter: ${be.message}`); return; }
+      await fn(be);
+    });
+  }, Number(process.env.WEBGPU_PARITY_RUNS ?? 25));
+}

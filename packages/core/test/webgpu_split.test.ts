@@ -44,7 +44,15 @@ async function same(gpu: Backend, what: string, run: (be: Backend, up: (a: Float
 // rows x cols with cols not dividing the 960-float window: rows straddle window starts.
 const ROW_SHAPES: [number, number][] = [[11, 300], [7, 517], [3, 959], [2500, 3]];
 
-gpuTest('softmax, logSoftmax and their gradients', async (gpu) => {
+/** Runs a row-kernel test with a workgroup per row and with an invocation per row. */
+async function bothRowMappings(gpu: WebGPUBackend, fn: () => Promise<void>): Promise<void> {
+  for (const mode of ['workgroup', 'invocation'] as const) {
+    gpu.rt.rowKernels = mode;
+    try { await fn(); } finally { gpu.rt.rowKernels = 'auto'; }
+  }
+}
+
+gpuTest('softmax, logSoftmax and their gradients', (gpu) => bothRowMappings(gpu, async () => {
   for (const [rows, cols] of ROW_SHAPES) {
     for (const log of [false, true]) {
       const x = ramp(rows * cols), g = ramp(rows * cols, -2e-3, 1);
@@ -52,9 +60,9 @@ gpuTest('softmax, logSoftmax and their gradients', async (gpu) => {
       await same(gpu, `softmaxGrad ${rows}x${cols} log=${log}`, (be, up) => be.softmaxGrad(be.softmax(up(x), rows, cols, log), up(g), rows, cols, log), 1e-4);
     }
   }
-});
+}));
 
-gpuTest('crossEntropy and crossEntropyGrad (ignored and out-of-range targets)', async (gpu) => {
+gpuTest('crossEntropy and crossEntropyGrad (ignored and out-of-range targets)', (gpu) => bothRowMappings(gpu, async () => {
   for (const [rows, cols] of ROW_SHAPES) {
     const x = ramp(rows * cols);
     const t = Int32Array.from({ length: rows }, (_, r) => (r % 5 === 3 ? -100 : (r * 131) % cols));
@@ -63,9 +71,9 @@ gpuTest('crossEntropy and crossEntropyGrad (ignored and out-of-range targets)', 
     await same(gpu, `crossEntropy.valid ${rows}x${cols}`, (be, up) => be.crossEntropy(up(x), up(t), rows, cols, -100).valid, 0);
     await same(gpu, `crossEntropyGrad ${rows}x${cols}`, (be, up) => be.crossEntropyGrad(up(x), up(t), up(gl), rows, cols, -100), 1e-4);
   }
-});
+}));
 
-gpuTest('normalize (layer and rms) and normalizeGrad', async (gpu) => {
+gpuTest('normalize (layer and rms) and normalizeGrad', (gpu) => bothRowMappings(gpu, async () => {
   for (const [rows, cols] of ROW_SHAPES) {
     for (const rms of [false, true]) {
       const x = ramp(rows * cols), g = ramp(rows * cols, -2e-3, 1);
@@ -78,7 +86,7 @@ gpuTest('normalize (layer and rms) and normalizeGrad', async (gpu) => {
       }, 2e-3); // 3-column rows: rstd amplifies float32 rounding of xhat
     }
   }
-});
+}));
 
 gpuTest('reduce over outer ranges (row and column kernels, float and int)', async (gpu) => {
   const shapes: ReduceShape[] = [

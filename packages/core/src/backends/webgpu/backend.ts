@@ -26,6 +26,9 @@ export interface WebGPUBackendOptions extends AcquireOptions {
   convTiling?: conv.ConvTiling;
   /** Fuse chains of float32 elementwise ops into generated kernels (fusion.ts); default true. */
   fuseElementwise?: boolean;
+  /** Row kernels (softmax, normalize, cross-entropy): a workgroup or an invocation per row;
+   * default 'auto' (by adapter and shape, see WebGPURuntime.rowsPerInvocation). */
+  rowKernels?: 'auto' | 'workgroup' | 'invocation';
 }
 
 export class WebGPUBackend implements Backend {
@@ -173,6 +176,7 @@ export class WebGPUBackend implements Backend {
 export async function createWebGPUBackend(opts: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
   const acquired = await acquireDevice(opts);
   const rt = new WebGPURuntime(acquired);
+  rt.rowKernels = opts.rowKernels ?? 'auto';
   if (opts.profile === undefined && rt.profiler) {
     const profiler = rt.profiler;
     process.once('exit', () => process.stderr.write(`reconvla webgpu profile (GPU time from timestamp queries, up to the last read):\n${profiler.format()}\n`));

@@ -113,6 +113,11 @@ export class WebGPURuntime {
   totalDispatches = 0;
   /** Dispatches recorded since creation per kernel, keyed `file:entry` (e.g. 'matmul:matmul'). */
   readonly dispatchesByKernel = new Map<string, number>();
+  /** A CPU implementation (lavapipe, SwiftShader): invocations are SIMD lanes of CPU threads. */
+  readonly software: boolean;
+  /** How row kernels (softmax, normalize, cross-entropy) map rows: a workgroup per row, an
+   * invocation per row, or by adapter and shape ('auto'; see rowsPerInvocation). */
+  rowKernels: 'auto' | 'workgroup' | 'invocation' = 'auto';
   /** GPU time per kernel, when the device was acquired with `profile` (profile.ts). */
   readonly profiler: GpuProfiler | null;
   /** GPU busy time per wait, where the device has timestamp queries and no profiler runs. */
@@ -130,8 +135,8 @@ export class WebGPURuntime {
     // First guess of the speed, refined by every wait: a software adapter (lavapipe here ran
     // 15-25 G work units/s on a training step) or a GPU (assume 1000 G/s: an overestimate of
     // the speed only makes the first waits poll longer, an underestimate makes them sleep).
-    const software = acquired.info.isFallbackAdapter === 'true' || acquired.info.architecture === 'software' || acquired.info.adapterType === 'cpu';
-    this.msPerWork = software ? 1 / 1e7 : 1 / 1e9;
+    this.software = acquired.info.isFallbackAdapter === 'true' || acquired.info.architecture === 'software' || acquired.info.adapterType === 'cpu';
+    this.msPerWork = this.software ? 1 / 1e7 : 1 / 1e9;
     this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'storage');
     this.staging = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'staging');
     this.uniformBuffer = device.createBuffer({
@@ -317,6 +322,15 @@ export class WebGPURuntime {
       bytes += b instanceof GPUStorage ? this.wholeBindingSize(b, label) : b.size;
     }
     return Math.max(workgroups * 64, workOfBytes(bytes));
+  }
+
+  /** Whether a row kernel over [rows, cols] runs one invocation per row. On a software adapter
+   * that avoids the workgroup tree reduction (~5 µs a row there; layer norm [1024,64] 16x
+   * faster, [4096,896] 2x), unless a few long rows would leave most lanes idle. GPUs keep the
+   * coalesced workgroup-per-row kernels. */
+  rowsPerInvocation(rows: number, cols: number): boolean {
+    if (this.rowKernels !== 'auto') return this.rowKernels === 'invocation';
+    return this.software && (rows >= 128 || cols <= 1024);
   }
 
   /** Workgroup counts for `n` invocations of a 1-D kernel with `wg` lanes, split over x and y

@@ -11,11 +11,11 @@ export function softmax(rt: WebGPURuntime, x: GPUStorage, rows: number, cols: nu
   const y = rt.alloc(rows * cols, 'float32');
   if (rows * cols === 0) return y;
   const label = `${log ? 'logSoftmax' : 'softmax'}[${rows},${cols}]`;
-  const spec = { file: 'softmax', entry: 'softmax', overrides: { WG: ROW_WG } };
+  const { spec, grid } = rowKernel(rt, 'softmax', 'softmax', rows, cols);
   for (const r of rowRanges(rt, rows, cols, label)) {
     const xw = windowOf(rt, x, r.start * cols, r.count * cols), yw = windowOf(rt, y, r.start * cols, r.count * cols);
     const p = new Params().u(r.count).u(cols).u(log ? 1 : 0).u(r.start).u(xw.base).u(yw.base).u(0).u(0);
-    rt.dispatch(spec, p, [xw.binding, yw.binding], rowGrid(rt, r.count), label);
+    rt.dispatch(spec, p, [xw.binding, yw.binding], grid(r.count), label);
   }
   return y;
 }
@@ -24,16 +24,26 @@ export function softmaxGrad(rt: WebGPURuntime, y: GPUStorage, gy: GPUStorage, ro
   const dx = rt.alloc(rows * cols, 'float32');
   if (rows * cols === 0) return dx;
   const label = `${log ? 'logSoftmax' : 'softmax'}Grad[${rows},${cols}]`;
-  const spec = { file: 'softmax', entry: 'softmax_grad', overrides: { WG: ROW_WG } };
+  const { spec, grid } = rowKernel(rt, 'softmax', 'softmax_grad', rows, cols);
   for (const r of rowRanges(rt, rows, cols, label)) {
     const [yw, dw, gw] = [y, dx, gy].map((s) => windowOf(rt, s, r.start * cols, r.count * cols)) as [Win, Win, Win];
     const p = new Params().u(r.count).u(cols).u(log ? 1 : 0).u(r.start).u(yw.base).u(dw.base).u(gw.base).u(0);
-    rt.dispatch(spec, p, [yw.binding, dw.binding, gw.binding], rowGrid(rt, r.count), label);
+    rt.dispatch(spec, p, [yw.binding, dw.binding, gw.binding], grid(r.count), label);
   }
   return dx;
 }
 
 type Win = ReturnType<typeof windowOf>;
+
+/** The entry point and grid of a row kernel: `entry` with a workgroup per row, or `entry_rows`
+ * with an invocation per row (see normalize.wgsl, WebGPURuntime.rowsPerInvocation). */
+function rowKernel(rt: WebGPURuntime, file: string, entry: string, rows: number, cols: number) {
+  const lanes = rt.rowsPerInvocation(rows, cols);
+  return {
+    spec: { file, entry: lanes ? `${entry}_rows` : entry, overrides: { WG: ROW_WG } },
+    grid: (count: number) => (lanes ? rt.grid1D(count, ROW_WG) : rowGrid(rt, count)),
+  };
+}
 
 export function normalize(rt: WebGPURuntime, x: GPUStorage, rows: number, cols: number, eps: number, rms: boolean) {
   const y = rt.alloc(rows * cols, 'float32');
@@ -41,12 +51,12 @@ export function normalize(rt: WebGPURuntime, x: GPUStorage, rows: number, cols: 
   const rstd = rt.alloc(rows, 'float32');
   if (rows > 0) {
     const label = `${rms ? 'rmsNorm' : 'layerNorm'}[${rows},${cols}]`;
-    const spec = { file: 'normalize', entry: 'normalize', overrides: { WG: ROW_WG } };
+    const { spec, grid } = rowKernel(rt, 'normalize', 'normalize', rows, cols);
     for (const r of rowRanges(rt, rows, cols, label)) {
       const xw = windowOf(rt, x, r.start * cols, r.count * cols), yw = windowOf(rt, y, r.start * cols, r.count * cols);
       const [mw, rw] = [mean, rstd].map((s) => windowOf(rt, s, r.start, r.count, true)) as [Win, Win];
       const p = new Params().u(r.count).u(cols).u(rms ? 1 : 0).f(eps).u(r.start).u(xw.base).u(yw.base).u(0).u(mw.base);
-      rt.dispatch(spec, p, [xw.binding, yw.binding, mw.binding, rw.binding], rowGrid(rt, r.count), label);
+      rt.dispatch(spec, p, [xw.binding, yw.binding, mw.binding, rw.binding], grid(r.count), label);
     }
   }
   return { y, mean, rstd };
@@ -56,12 +66,12 @@ export function normalizeGrad(rt: WebGPURuntime, xhat: GPUStorage, rstd: GPUStor
   const dx = rt.alloc(rows * cols, 'float32');
   if (rows * cols === 0) return dx;
   const label = `${rms ? 'rmsNorm' : 'layerNorm'}Grad[${rows},${cols}]`;
-  const spec = { file: 'normalize', entry: 'normalize_grad', overrides: { WG: ROW_WG } };
+  const { spec, grid } = rowKernel(rt, 'normalize', 'normalize_grad', rows, cols);
   for (const r of rowRanges(rt, rows, cols, label)) {
     const [xw, dw, gw] = [xhat, dx, gy].map((s) => windowOf(rt, s, r.start * cols, r.count * cols)) as [Win, Win, Win];
     const rw = windowOf(rt, rstd, r.start, r.count, true);
     const p = new Params().u(r.count).u(cols).u(rms ? 1 : 0).f(0).u(r.start).u(xw.base).u(dw.base).u(gw.base).u(rw.base);
-    rt.dispatch(spec, p, [xw.binding, dw.binding, null, null, gw.binding, rw.binding], rowGrid(rt, r.count), label);
+    rt.dispatch(spec, p, [xw.binding, dw.binding, null, null, gw.binding, rw.binding], grid(r.count), label);
   }
   return dx;
 }
@@ -71,12 +81,12 @@ export function crossEntropy(rt: WebGPURuntime, logits: GPUStorage, targets: GPU
   const valid = rt.alloc(rows, 'float32');
   if (rows > 0) {
     const label = `crossEntropy[${rows},${cols}]`;
-    const spec = { file: 'cross_entropy', entry: 'cross_entropy', overrides: { WG: ROW_WG } };
+    const { spec, grid } = rowKernel(rt, 'cross_entropy', 'cross_entropy', rows, cols);
     for (const r of rowRanges(rt, rows, cols, label)) {
       const xw = windowOf(rt, logits, r.start * cols, r.count * cols);
       const [tw, lw, vw] = [targets, loss, valid].map((s) => windowOf(rt, s, r.start, r.count, true)) as [Win, Win, Win];
       const p = new Params().u(r.count).u(cols).i(ignoreIndex).u(r.start).u(xw.base).u(0).u(tw.base).u(0);
-      rt.dispatch(spec, p, [xw.binding, tw.binding, lw.binding, vw.binding], rowGrid(rt, r.count), label);
+      rt.dispatch(spec, p, [xw.binding, tw.binding, lw.binding, vw.binding], grid(r.count), label);
     }
   }
   return { loss, valid };
@@ -86,12 +96,12 @@ export function crossEntropyGrad(rt: WebGPURuntime, logits: GPUStorage, targets:
   const dx = rt.alloc(rows * cols, 'float32');
   if (rows * cols === 0) return dx;
   const label = `crossEntropyGrad[${rows},${cols}]`;
-  const spec = { file: 'cross_entropy', entry: 'cross_entropy_grad', overrides: { WG: ROW_WG } };
+  const { spec, grid } = rowKernel(rt, 'cross_entropy', 'cross_entropy_grad', rows, cols);
   for (const r of rowRanges(rt, rows, cols, label)) {
     const xw = windowOf(rt, logits, r.start * cols, r.count * cols), dw = windowOf(rt, dx, r.start * cols, r.count * cols);
     const [tw, gw] = [targets, gLoss].map((s) => windowOf(rt, s, r.start, r.count, true)) as [Win, Win];
     const p = new Params().u(r.count).u(cols).i(ignoreIndex).u(r.start).u(xw.base).u(dw.base).u(tw.base).u(0);
-    rt.dispatch(spec, p, [xw.binding, tw.binding, dw.binding, null, gw.binding], rowGrid(rt, r.count), label);
+    rt.dispatch(spec, p, [xw.binding, tw.binding, dw.binding, null, gw.binding], grid(r.count), label);
   }
   return dx;
 }
