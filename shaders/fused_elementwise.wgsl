@@ -2,7 +2,8 @@
 // Fused chains of float32 elementwise ops: one dispatch computes a whole expression of unary,
 // unaryGrad and binary ops per element (fusion.ts records the expression lazily and generates
 // this kernel from it). Every operand ("leaf") is either full size (read at i) or a single
-// element (read at 0: scalars are data, so one kernel serves every value). A kernel may write
+// element (read at 0: scalars are data, so one kernel serves every value); sizes divisible by 4
+// read, compute and write vec4s (the formulas per component). A kernel may write
 // intermediates that are still alive as extra outputs.
 //
 // fusion.ts replaces the two `generated` sections below and appends the `op formulas` sections
@@ -12,7 +13,7 @@
 alias C = f32; // compute and output types of binary.wgsl's binary_op
 alias O = f32;
 
-struct Params { n: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
+struct Params { n: u32, _pad0: u32, _pad1: u32, _pad2: u32 }  // n: invocations (elements, or vec4s)
 
 @group(0) @binding(0) var<uniform> p: Params;
 // BEGIN generated bindings

@@ -190,27 +190,39 @@ export class Fusion {
       if (s !== root && !s.freed && s.size === n) outputs.push(s);
     }
 
+    // Sizes divisible by 4 run as vec4: an invocation loads and stores 4 elements at once (on
+    // lavapipe every storage access is a per-lane loop, so this took a 4M-element mul-add from
+    // 15.8 to 8.9 ms); the op formulas stay scalar and are applied per component. Small sizes
+    // stay scalar: a quarter of the invocations would fill fewer workgroups than a software
+    // adapter has threads (a chain on [1024] ran 2x slower as vec4).
+    const vec = n % 4 === 0 && n >= 16 * WG;
+    const elem = vec ? 'vec4f' : 'f32';
+    const apply = (call: (...xs: string[]) => string, ...xs: string[]): string =>
+      vec ? `vec4f(${['x', 'y', 'z', 'w'].map((c) => call(...xs.map((x) => `${x}.${c}`))).join(', ')})` : call(...xs);
     const names = new Map<GPUStorage, string>();
     let bindings = '', body = '';
     leaves.forEach((l, j) => {
-      bindings += `@group(0) @binding(${j + 1}) var<storage, read> in${j}: array<f32>;\n`;
-      body += `  let v${names.size} = in${j}[${l.size === 1 ? '0' : 'i'}];\n`;
+      const scalar = l.size === 1;
+      bindings += `@group(0) @binding(${j + 1}) var<storage, read> in${j}: array<${scalar ? 'f32' : elem}>;\n`;
+      body += `  let v${names.size} = ${scalar ? `${elem}(in${j}[0])` : `in${j}[i]`};\n`;
       names.set(l, `v${names.size}`);
     });
     for (const s of order) {
       const node = s.pending!;
       const [a, b] = node.args.map((x) => names.get(x)!);
       const fn = node.kind === 'unary' ? 'unary_op' : node.kind === 'unaryGrad' ? 'unary_grad_op' : 'binary_op';
-      body += `  let v${names.size} = ${fn}(${node.code}u, ${node.kind === 'unary' ? a : `${a}, ${b}`});\n`;
+      const expr = node.kind === 'unary' ? apply((x) => `${fn}(${node.code}u, ${x})`, a!) : apply((x, y) => `${fn}(${node.code}u, ${x}, ${y})`, a!, b!);
+      body += `  let v${names.size} = ${expr};\n`;
       names.set(s, `v${names.size}`);
     }
     outputs.forEach((o, j) => {
-      bindings += `@group(0) @binding(${leaves.length + 1 + j}) var<storage, read_write> out${j}: array<f32>;\n`;
+      bindings += `@group(0) @binding(${leaves.length + 1 + j}) var<storage, read_write> out${j}: array<${elem}>;\n`;
       body += `  out${j}[i] = ${names.get(o)};\n`;
     });
+    const lanes = vec ? n / 4 : n;
     const label = `fused[${n}](${summarise(order.map((s) => s.pending!.op))})`;
     const spec = { file: 'fused_elementwise', entry: 'fused', generated: this.source(bindings, body), overrides: { WG } };
-    this.rt.dispatch(spec, new Params().u(n).u(0).u(0).u(0), [...leaves, ...outputs], this.rt.grid1D(n, WG), label,
+    this.rt.dispatch(spec, new Params().u(lanes).u(0).u(0).u(0), [...leaves, ...outputs], this.rt.grid1D(lanes, WG), label,
       // ~8 flop-equivalents per op and element, plus the bytes every operand and output moves
       8 * n * order.length + workOfBytes(4 * n * (leaves.length + outputs.length)));
     this.fusedDispatches++;
