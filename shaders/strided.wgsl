@@ -1,17 +1,25 @@
 // Strided copies between a contiguous buffer and a strided view (rank <= 8, strides may be
 // 0 or negative). Elements are copied as raw 32-bit words, so one kernel serves f32 and i32.
+// When the view's innermost dim is contiguous and every offset and outer stride is a multiple
+// of 4 (permutes that keep the last dim: head split/merge), the host specialises W = vec4u and
+// VEC = 4: an invocation copies 4 words at once (lavapipe pays a per-lane loop for every
+// storage access, so this halves the cost).
 
 struct Params {
-  // lin: element of the contiguous side (dst of gather, src of scatter) for i = 0, so a split
-  // dispatch can write a window of it; offset is relative to the strided side's window.
+  // n: invocations (elements / VEC). lin: element of the contiguous side (dst of gather, src of
+  // scatter) for i = 0, so a split dispatch can write a window of it; offset is relative to the
+  // strided side's window.
   n: u32, offset: i32, lin: u32, rank: u32,
   shape: array<vec4u, 2>,
   strides: array<vec4i, 2>,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> src: array<u32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<u32>;
+alias W = u32;   // the unit copied: u32, or vec4u with VEC = 4
+const VEC = 1u;
+
+@group(0) @binding(1) var<storage, read> src: array<W>;
+@group(0) @binding(2) var<storage, read_write> dst: array<W>;
 
 override WG: u32 = 256u;
 
@@ -40,12 +48,14 @@ fn view_index(i: u32) -> u32 {
 fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.n) { return; }
-  dst[p.lin + i] = src[view_index(i)];
+  let e = i * VEC;
+  dst[(p.lin + e) / VEC] = src[view_index(e) / VEC];
 }
 
 @compute @workgroup_size(WG)
 fn scatter(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.n) { return; }
-  dst[view_index(i)] = src[p.lin + i];
+  let e = i * VEC;
+  dst[view_index(e) / VEC] = src[(p.lin + e) / VEC];
 }

@@ -6,6 +6,7 @@ import type { Backend, MatmulArgs, Storage } from '../src/backend.ts';
 import { createCpuBackend } from '../src/backends/cpu/index.ts';
 import { createWebGPUBackend, describeWebGPU, type WebGPUBackend } from '../src/backends/webgpu/index.ts';
 import { shaderSource } from '../src/backends/webgpu/shaders.ts';
+import { vectorWidth } from '../src/backends/webgpu/ops/layout.ts';
 import { readdirSync } from 'node:fs';
 
 const cpu = createCpuBackend();
@@ -173,4 +174,34 @@ gpuTest('a validation error names the op and its shapes, once, and the backend k
   gpu.free(x);
   const y = gpu.fromArray(new Float32Array([1, 2, 3]));
   assert.deepEqual([...(await gpu.read(gpu.unary('neg', y)))], [-1, -2, -3]);
+});
+
+test('webgpu strided copies: vec4 only for contiguous, 4-aligned, large views', () => {
+  // [2, 64, 8, 64] -> [2, 8, 64, 64] (a head split): last dim contiguous, outer strides x4.
+  assert.equal(vectorWidth([2, 8, 64, 64], [32768, 64, 512, 1], 0, 0), 4);
+  assert.equal(vectorWidth([2, 8, 64, 64], [32768, 64, 512, 1], 2, 0), 1, 'offset not 4-aligned');
+  assert.equal(vectorWidth([2, 8, 64, 64], [32768, 64, 512, 1], 0, 6), 1, 'contiguous start not 4-aligned');
+  assert.equal(vectorWidth([2, 8, 64, 62], [31744, 62, 496, 1], 0, 0), 1, 'inner dim not divisible by 4');
+  assert.equal(vectorWidth([2, 8, 64, 64], [32768, 64, 1, 512], 0, 0), 1, 'inner dim strided');
+  assert.equal(vectorWidth([2, 8, 64, 64], [32768, 66, 512, 1], 0, 0), 1, 'outer stride not 4-aligned');
+  assert.equal(vectorWidth([8, 64], [64, 1], 0, 0), 1, 'too small to fill the lanes');
+});
+
+gpuTest('vec4 strided gathers and scatters match the CPU (permutes, negative outer strides, offsets)', async (gpu) => {
+  const n = 2 * 64 * 8 * 64; // x is [2, 64, 8, 64]
+  const x = ramp(n);
+  const views = [
+    { shape: [2, 8, 64, 64], strides: [32768, 64, 512, 1], offset: 0 },            // head split
+    { shape: [2, 8, 64, 64], strides: [32768, 64, -512, 1], offset: 63 * 512 },    // flipped outer dim
+    { shape: [2, 8, 32, 64], strides: [32768, 64, 1024, 1], offset: 512 },         // step 2 from row 1
+  ];
+  for (const view of views) {
+    assert.equal(vectorWidth(view.shape, view.strides, view.offset, 0), 4, `${JSON.stringify(view)} takes the vec4 path`);
+    const xc = cpu.fromArray(x), xg = gpu.fromArray(x);
+    await assertClose(gpu, `gather ${JSON.stringify(view)}`, gpu.gatherStrided(xg, view), await cpu.read(cpu.gatherStrided(xc, view)) as Float32Array, 0);
+    const m = view.shape.reduce((a, b) => a * b, 1), src = ramp(m, 2e-3);
+    cpu.scatterStridedInto(xc, view, cpu.fromArray(src));
+    gpu.scatterStridedInto(xg, view, gpu.fromArray(src));
+    await assertClose(gpu, `scatter ${JSON.stringify(view)}`, xg, await cpu.read(xc) as Float32Array, 0);
+  }
 });

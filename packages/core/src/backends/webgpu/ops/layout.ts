@@ -79,6 +79,22 @@ function viewParts(rt: WebGPURuntime, strided: GPUStorage, contiguous: GPUStorag
   return parts;
 }
 
+/** 4 when a part can be copied as vec4u (see strided.wgsl): innermost dim contiguous with a size
+ * divisible by 4, outer strides, the strided-side offset and the contiguous start 4-aligned, and
+ * enough vec4s to fill 16 workgroups (smaller copies keep every lane of a software adapter busy
+ * as words); else 1. `offset` and `start` are relative to their windows. */
+export function vectorWidth(shape: readonly number[], strides: readonly number[], offset: number, start: number): 1 | 4 {
+  const r = shape.length;
+  if (r === 0 || strides[r - 1] !== 1 || shape[r - 1]! % 4 !== 0) return 1;
+  if (offset % 4 !== 0 || start % 4 !== 0 || numel(shape) < 16 * WG * 4) return 1;
+  for (let d = 0; d < r - 1; d++) if (strides[d]! % 4 !== 0) return 1;
+  return 4;
+}
+
+function copySpec(entry: 'gather' | 'scatter', vec: 1 | 4) {
+  return { file: 'strided', entry, overrides: { WG }, ...(vec === 4 ? { subst: { W: 'vec4u', VEC: '4u' } } : {}) };
+}
+
 export function gatherStrided(rt: WebGPURuntime, x: GPUStorage, view: StridedView): GPUStorage {
   const n = numel(view.shape);
   const out = rt.alloc(n, x.dtype);
@@ -86,8 +102,9 @@ export function gatherStrided(rt: WebGPURuntime, x: GPUStorage, view: StridedVie
   const label = `gatherStrided[${view.shape}] strides [${view.strides}] +${view.offset}`;
   for (const part of viewParts(rt, x, out, view)) {
     const xw = windowOf(rt, x, part.lo, part.span), ow = windowOf(rt, out, part.start, part.count);
-    rt.dispatch({ file: 'strided', entry: 'gather', overrides: { WG } }, viewParams(part.count, part.shape, part.strides, part.offset - xw.base, part.start - ow.base),
-      [xw.binding, ow.binding], rt.grid1D(part.count, WG), label, workOfBytes(8 * part.count));
+    const vec = vectorWidth(part.shape, part.strides, part.offset - xw.base, part.start - ow.base);
+    rt.dispatch(copySpec('gather', vec), viewParams(part.count / vec, part.shape, part.strides, part.offset - xw.base, part.start - ow.base),
+      [xw.binding, ow.binding], rt.grid1D(part.count / vec, WG), label, workOfBytes(8 * part.count));
   }
   return out;
 }
@@ -98,7 +115,8 @@ export function scatterStridedInto(rt: WebGPURuntime, dst: GPUStorage, view: Str
   const label = `scatterStridedInto[${view.shape}] strides [${view.strides}] +${view.offset}`;
   for (const part of viewParts(rt, dst, src, view)) {
     const dw = windowOf(rt, dst, part.lo, part.span), sw = windowOf(rt, src, part.start, part.count);
-    rt.dispatch({ file: 'strided', entry: 'scatter', overrides: { WG } }, viewParams(part.count, part.shape, part.strides, part.offset - dw.base, part.start - sw.base),
-      [sw.binding, dw.binding], rt.grid1D(part.count, WG), label, workOfBytes(8 * part.count));
+    const vec = vectorWidth(part.shape, part.strides, part.offset - dw.base, part.start - sw.base);
+    rt.dispatch(copySpec('scatter', vec), viewParams(part.count / vec, part.shape, part.strides, part.offset - dw.base, part.start - sw.base),
+      [sw.binding, dw.binding], rt.grid1D(part.count / vec, WG), label, workOfBytes(8 * part.count));
   }
 }
