@@ -143,10 +143,13 @@ export function adamwInPlace(rt: WebGPURuntime, param: GPUStorage, grad: GPUStor
   const bc1 = 1 - Math.pow(a.beta1, a.step), bc2 = 1 - Math.pow(a.beta2, a.step);
   for (const r of elementRanges(rt, param.size)) {
     const ws = [param, grad, m, v].map((s) => windowOf(rt, s, r.start, r.count));
-    const p = new Params().u(r.count).u(r.start).u(ws[0]!.base).u(0)
+    // vec4 when the range is 4-aligned and big enough to fill 16 workgroups (see adamw.wgsl).
+    const vec = r.start % 4 === 0 && r.count % 4 === 0 && r.count >= 16 * WG * 4 ? 4 : 1;
+    const p = new Params().u(r.count / vec).u(r.start).u(ws[0]!.base).u(0)
       .f(a.beta1).f(1 - a.beta1).f(a.beta2).f(1 - a.beta2)
       .f(1 - a.lr * a.weightDecay).f(a.lr / bc1).f(1 / Math.sqrt(bc2)).f(a.eps);
-    rt.dispatch({ file: 'adamw', entry: 'adamw', overrides: { WG } }, p, ws.map((w) => w.binding), rt.grid1D(r.count, WG), `adamw[${param.size}]`);
+    const spec = { file: 'adamw', entry: 'adamw', overrides: { WG }, ...(vec === 4 ? { subst: { T: 'vec4f', VEC: '4u' } } : {}) };
+    rt.dispatch(spec, p, ws.map((w) => w.binding), rt.grid1D(r.count / vec, WG), `adamw[${param.size}]`);
   }
 }
 
