@@ -53,7 +53,9 @@ fn write_loss(grow: u32, xo: u32, lse: f32) {
 }
 
 // dx = (softmax(x) - onehot(t)) * g, or 0 for an ignored row.
-fn write_grad(grow: u32, xo: u32, oo: u32, lse: f32, first: u32, step: u32) {
+fn write_grad(grow: u32, lse: f32, first: u32, step: u32) {
+  let xo = grow * p.cols - p.xb;
+  let oo = grow * p.cols - p.ob;
   let t = targets[grow - p.rb];
   let ok = target_ok(t);
   let g = g_loss[grow - p.rb];
@@ -63,15 +65,24 @@ fn write_grad(grow: u32, xo: u32, oo: u32, lse: f32, first: u32, step: u32) {
   }
 }
 
+// logsumexp of a row: with the workgroup (lid, reductions in workgroup memory) or alone.
+fn lse_shared(xo: u32, lid: u32) -> f32 {
+  let m = reduce(part_max(xo, lid, WG), lid, true);
+  return m + log(reduce(part_sum_exp(xo, m, lid, WG), lid, false));
+}
+
+fn lse_alone(xo: u32) -> f32 {
+  let m = part_max(xo, 0u, 1u);
+  return m + log(part_sum_exp(xo, m, 0u, 1u));
+}
+
 @compute @workgroup_size(WG)
 fn cross_entropy(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.rows) { return; }
   let grow = p.row0 + row;
-  let xo = grow * p.cols - p.xb;
-  let m = reduce(part_max(xo, lid, WG), lid, true);
-  let lse = m + log(reduce(part_sum_exp(xo, m, lid, WG), lid, false));
-  if (lid == 0u) { write_loss(grow, xo, lse); }
+  let lse = lse_shared(grow * p.cols - p.xb, lid);
+  if (lid == 0u) { write_loss(grow, grow * p.cols - p.xb, lse); }
 }
 
 @compute @workgroup_size(WG)
@@ -79,9 +90,7 @@ fn cross_entropy_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_wo
   let row = gid.x + gid.y * nwg.x * WG;
   if (row >= p.rows) { return; }
   let grow = p.row0 + row;
-  let xo = grow * p.cols - p.xb;
-  let m = part_max(xo, 0u, 1u);
-  write_loss(grow, xo, m + log(part_sum_exp(xo, m, 0u, 1u)));
+  write_loss(grow, grow * p.cols - p.xb, lse_alone(grow * p.cols - p.xb));
 }
 
 @compute @workgroup_size(WG)
@@ -89,10 +98,7 @@ fn cross_entropy_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.rows) { return; }
   let grow = p.row0 + row;
-  let xo = grow * p.cols - p.xb;
-  let m = reduce(part_max(xo, lid, WG), lid, true);
-  let lse = m + log(reduce(part_sum_exp(xo, m, lid, WG), lid, false));
-  write_grad(grow, xo, grow * p.cols - p.ob, lse, lid, WG);
+  write_grad(grow, lse_shared(grow * p.cols - p.xb, lid), lid, WG);
 }
 
 @compute @workgroup_size(WG)
@@ -100,7 +106,5 @@ fn cross_entropy_grad_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(n
   let row = gid.x + gid.y * nwg.x * WG;
   if (row >= p.rows) { return; }
   let grow = p.row0 + row;
-  let xo = grow * p.cols - p.xb;
-  let m = part_max(xo, 0u, 1u);
-  write_grad(grow, xo, grow * p.cols - p.ob, m + log(part_sum_exp(xo, m, 0u, 1u)), 0u, 1u);
+  write_grad(grow, lse_alone(grow * p.cols - p.xb), 0u, 1u);
 }
