@@ -205,3 +205,18 @@ gpuTest('vec4 strided gathers and scatters match the CPU (permutes, negative out
     await assertClose(gpu, `scatter ${JSON.stringify(view)}`, xg, await cpu.read(xc) as Float32Array, 0);
   }
 });
+
+gpuTest('reads awaited together (Promise.all) each get their values', async (gpu) => {
+  // Several waits overlap: the runtime's wait clock (timestamp queries, one readback buffer)
+  // must stand aside for all but one of them instead of mapping its buffer twice.
+  const data = [0, 1, 2, 3, 4].map((i) => ramp(3000 + i, 1e-3 * (i + 1)));
+  const ys = data.map((d) => gpu.unary('exp', gpu.matmul(gpu.fromArray(d), gpu.fromArray(new Float32Array([1])), {
+    batch: 1, m: d.length, k: 1, n: 1, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0,
+  })));
+  const got = await Promise.all(ys.map((y) => gpu.read(y)));
+  got.forEach((g, i) => {
+    const want = data[i]!.map(Math.exp);
+    assert.equal(g.length, want.length);
+    for (let j = 0; j < want.length; j++) assert.ok(Math.abs(g[j]! - want[j]!) <= 1e-5 * (1 + want[j]!), `read ${i}, element ${j}: ${g[j]} vs ${want[j]}`);
+  });
+});

@@ -14,6 +14,9 @@ export class BatchClock {
   private started = false;
   /** Resolved and submitted: read() has a value to map. */
   private resolved = false;
+  /** A read is mapping the buffer: reads that overlap it (several tensors awaited at once) and
+   * resolves (which would copy into a buffer being mapped) stand aside. */
+  private mapping = false;
 
   constructor(private readonly device: GPUDevice) {
     this.querySet = device.createQuerySet({ type: 'timestamp', count: 2, label: 'batch clock' });
@@ -32,7 +35,7 @@ export class BatchClock {
 
   /** Submits the resolve of this interval's timestamps (after the last batch, before waiting). */
   resolve(): void {
-    if (!this.started || this.resolved) return;
+    if (!this.started || this.resolved || this.mapping) return;
     const encoder = this.device.createCommandEncoder({ label: 'batch clock' });
     encoder.resolveQuerySet(this.querySet, 0, 2, this.resolveBuffer, 0);
     encoder.copyBufferToBuffer(this.resolveBuffer, 0, this.readBuffer, 0, 16);
@@ -43,13 +46,20 @@ export class BatchClock {
   /** GPU ms from the first pass's start to the last pass's end since the previous read, or null
    * when no pass ran; call once the queue is idle. Starts the next interval. */
   async read(): Promise<number | null> {
+    if (this.mapping) return null;
     if (!this.resolved) { this.started = false; return null; }
-    await this.readBuffer.mapAsync(GPUMapMode.READ);
-    const t = new BigInt64Array(this.readBuffer.getMappedRange(), 0, 2);
-    const ms = Number(t[1]! - t[0]!) / 1e6;
-    this.readBuffer.unmap();
-    this.started = false;
-    this.resolved = false;
+    this.mapping = true;
+    let ms: number;
+    try {
+      await this.readBuffer.mapAsync(GPUMapMode.READ);
+      const t = new BigInt64Array(this.readBuffer.getMappedRange(), 0, 2);
+      ms = Number(t[1]! - t[0]!) / 1e6;
+      this.readBuffer.unmap();
+    } finally {
+      this.mapping = false;
+      this.started = false;
+      this.resolved = false;
+    }
     return Number.isFinite(ms) && ms >= 0 ? ms : null;
   }
 }
