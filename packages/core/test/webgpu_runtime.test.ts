@@ -7,7 +7,7 @@ import { createCpuBackend } from '../src/backends/cpu/index.ts';
 import { createWebGPUBackend, describeWebGPU, type WebGPUBackend } from '../src/backends/webgpu/index.ts';
 import { shaderSource } from '../src/backends/webgpu/shaders.ts';
 import { vectorWidth } from '../src/backends/webgpu/ops/layout.ts';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const cpu = createCpuBackend();
 const gpuOrError: WebGPUBackend | Error = await createWebGPUBackend().catch((e: unknown) => e as Error);
@@ -219,4 +219,32 @@ gpuTest('reads awaited together (Promise.all) each get their values', async (gpu
     assert.equal(g.length, want.length);
     for (let j = 0; j < want.length; j++) assert.ok(Math.abs(g[j]! - want[j]!) <= 1e-5 * (1 + want[j]!), `read ${i}, element ${j}: ${g[j]} vs ${want[j]}`);
   });
+});
+
+test('webgpu runtime: a full bind-group cache is dropped and collected, so lavapipe mappings stay bounded', async (t: TestContext) => {
+  const be = await createWebGPUBackend().catch((e: unknown) => e as Error);
+  if (be instanceof Error) { t.skip(`no WebGPU adapter: ${be.message}`); return; }
+  // On lavapipe every live bind group holds a memfd mapping (65,530 per process): without the
+  // collection, dropped groups waited for V8's next major GC and a long run crashed.
+  const memfdMaps = (): number | null => {
+    try { return readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes('memfd:')).length; } catch { return null; }
+  };
+  be.rt.maxBindGroups = 128;
+  const xs = Array.from({ length: 48 }, (_, i) => be.fromArray(ramp(16, 1e-3 * (i + 1))));
+  const before = memfdMaps();
+  let n = 0;
+  for (let i = 0; i < xs.length && n < 128 * 12; i++) {
+    for (let j = 0; j < xs.length && n < 128 * 12; j++, n++) {
+      const y = be.binary('add', xs[i]!, [16], xs[j]!, [16], [16], 'float32');
+      const got = await be.read(y);
+      assert.ok(Math.abs(got[3]! - (Math.sin(3 * 0.37) * 2 + 3e-3 * (i + j + 2))) < 1e-5, `sum ${i}+${j}`);
+      be.free(y);
+    }
+  }
+  assert.ok(be.rt.bindGroupCollections >= 10, `cache dropped and collected ${be.rt.bindGroupCollections} times for ${n} distinct bind groups`);
+  const after = memfdMaps();
+  if (before !== null && after !== null && after > 0) {
+    assert.ok(after - before < 4 * 128 + 256, `memfd mappings grew by ${after - before} for ${n} bind groups (cache of 128)`);
+  }
+  be.destroy();
 });

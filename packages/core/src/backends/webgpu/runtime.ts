@@ -10,6 +10,7 @@ import { decodeF16 } from '../../half.ts';
 import { BufferPool } from './buffer_pool.ts';
 import type { AcquiredDevice } from './device.ts';
 import { BatchClock } from './batch_clock.ts';
+import { collectGarbage } from './collect_garbage.ts';
 import { GpuProfiler } from './profile.ts';
 import { shaderSource, specialise } from './shaders.ts';
 import { GPUStorage, storageBytes } from './storage.ts';
@@ -109,6 +110,10 @@ export class WebGPURuntime {
   liveStorages = 0;
   /** Bytes of buffers out of the pool: live storages, and freed ones a pending expression still reads. */
   liveBytes = 0;
+  /** Bind groups cached at most (then the cache is dropped and collected); tests lower it. */
+  maxBindGroups = MAX_BIND_GROUPS;
+  /** Times the bind-group cache was dropped and garbage-collected. */
+  bindGroupCollections = 0;
   /** Dispatches recorded since creation (for tests and benches). */
   totalDispatches = 0;
   /** Dispatches recorded since creation per kernel, keyed `file:entry` (e.g. 'matmul:matmul'). */
@@ -246,6 +251,14 @@ export class WebGPURuntime {
     return p;
   }
 
+  /** Empties the bind-group cache and collects the dropped groups at once (collect_garbage.ts:
+   * on lavapipe each live one holds a memory mapping, and the process has 65,530). */
+  private dropBindGroups(): void {
+    this.bindGroups.clear();
+    collectGarbage();
+    this.bindGroupCollections++;
+  }
+
   private bufferId(b: GPUBuffer): number {
     let id = this.bufferIds.get(b);
     if (id === undefined) this.bufferIds.set(b, id = this.nextBufferId++);
@@ -292,7 +305,7 @@ export class WebGPURuntime {
           : { buffer: b.s.buffer, offset: b.offset, size: b.size };
         entries.push({ binding: i + 1, resource });
       }
-      if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
+      if (this.bindGroups.size >= this.maxBindGroups) this.dropBindGroups();
       bindGroup = this.device.createBindGroup({ layout: p.layout, entries, label });
       this.bindGroups.set(key, bindGroup);
     }
