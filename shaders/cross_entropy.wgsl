@@ -37,10 +37,15 @@ fn part_max(xo: u32, first: u32, step: u32) -> f32 {
   return m;
 }
 
+// Summed in blocks of 16 terms (one invocation may sum a 150k-column vocabulary row).
 fn part_sum_exp(xo: u32, m: f32, first: u32, step: u32) -> f32 {
-  var s = 0.0;
-  for (var j = first; j < p.cols; j += step) { s += exp(x[xo + j] - m); }
-  return s;
+  var s = 0.0; var block = 0.0; var k = 0u;
+  for (var j = first; j < p.cols; j += step) {
+    block += exp(x[xo + j] - m);
+    k++;
+    if (k == 16u) { s += block; block = 0.0; k = 0u; }
+  }
+  return s + block;
 }
 
 fn target_ok(t: i32) -> bool { return t != p.ignore_index && t >= 0 && u32(t) < p.cols; }

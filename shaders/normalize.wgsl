@@ -45,16 +45,27 @@ fn row_at(row: u32) -> Row {
   return Row(grow, base - p.xb, base - p.yb, base - p.gb);
 }
 
+// Sums are taken in blocks of 16 terms added to the total: one invocation may sum a whole long
+// row, and a plain running f32 sum drifts with the row length.
 fn part_sum(r: Row, first: u32, step: u32) -> f32 {
-  var s = 0.0;
-  for (var j = first; j < p.cols; j += step) { s += x[r.xo + j]; }
-  return s;
+  var s = 0.0; var block = 0.0; var k = 0u;
+  for (var j = first; j < p.cols; j += step) {
+    block += x[r.xo + j];
+    k++;
+    if (k == 16u) { s += block; block = 0.0; k = 0u; }
+  }
+  return s + block;
 }
 
 fn part_sq(r: Row, mu: f32, first: u32, step: u32) -> f32 {
-  var s = 0.0;
-  for (var j = first; j < p.cols; j += step) { let d = x[r.xo + j] - mu; s += d * d; }
-  return s;
+  var s = 0.0; var block = 0.0; var k = 0u;
+  for (var j = first; j < p.cols; j += step) {
+    let d = x[r.xo + j] - mu;
+    block += d * d;
+    k++;
+    if (k == 16u) { s += block; block = 0.0; k = 0u; }
+  }
+  return s + block;
 }
 
 fn write_norm(r: Row, mu: f32, inv: f32, first: u32, step: u32) {
@@ -63,9 +74,14 @@ fn write_norm(r: Row, mu: f32, inv: f32, first: u32, step: u32) {
 
 // (sum gy, sum gy * xhat) over the columns walked.
 fn part_grad(r: Row, first: u32, step: u32) -> vec2f {
-  var s = vec2f();
-  for (var j = first; j < p.cols; j += step) { let g = gy[r.go + j]; s += vec2f(g, g * x[r.xo + j]); }
-  return s;
+  var s = vec2f(); var block = vec2f(); var k = 0u;
+  for (var j = first; j < p.cols; j += step) {
+    let g = gy[r.go + j];
+    block += vec2f(g, g * x[r.xo + j]);
+    k++;
+    if (k == 16u) { s += block; block = vec2f(); k = 0u; }
+  }
+  return s + block;
 }
 
 // layer: dx = rstd * (gy - mean(gy) - xhat * mean(gy * xhat)); rms: the same without mean(gy).
