@@ -11,7 +11,7 @@ import { ModuleBuilder, v128 } from './emitter.ts';
 export { WasmBackend } from './backend.ts';
 export { WasmStorage } from './storage.ts';
 export { WasmOutOfMemoryError } from './memory.ts';
-export { isCpuEmulatedAdapter, type AdapterLike } from './adapter.ts';
+export { isCpuEmulatedAdapter, type AdapterLike } from '../adapter.ts';
 
 export interface WasmBackendOptions {
   /** Threads including the calling one (default: RECONVLA_WASM_THREADS, else available cores). */

@@ -8,6 +8,7 @@
 import type { DType, HostArray } from '../../backend.ts';
 import { decodeF16 } from '../../half.ts';
 import { BufferPool } from './buffer_pool.ts';
+import { isCpuEmulatedAdapter } from '../adapter.ts';
 import type { AcquiredDevice } from './device.ts';
 import { BatchClock } from './batch_clock.ts';
 import { collectGarbage } from './collect_garbage.ts';
@@ -140,7 +141,7 @@ export class WebGPURuntime {
     // First guess of the speed, refined by every wait: a software adapter (lavapipe here ran
     // 15-25 G work units/s on a training step) or a GPU (assume 1000 G/s: an overestimate of
     // the speed only makes the first waits poll longer, an underestimate makes them sleep).
-    this.software = acquired.info.isFallbackAdapter === 'true' || acquired.info.architecture === 'software' || acquired.info.adapterType === 'cpu';
+    this.software = isCpuEmulatedAdapter(acquired.info);
     this.msPerWork = this.software ? 1 / 1e7 : 1 / 1e9;
     this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'storage');
     this.staging = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'staging');

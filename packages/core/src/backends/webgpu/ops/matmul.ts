@@ -13,8 +13,7 @@ export interface MatmulTiling { tm: number; tn: number; wgx: number; wgy: number
 export function defaultTiling(rt: WebGPURuntime): MatmulTiling {
   // lavapipe/llvmpipe (a CPU): 16x16 blocks in 4x4 workgroups measured best at N=1024 (vs 8x8,
   // 4x8, 8x16, 16x32 and other workgroup shapes); real GPUs: small blocks (no register spills).
-  const cpu = /llvmpipe|lavapipe|swiftshader/i.test(`${rt.acquired.info.device} ${rt.acquired.info.description} ${rt.acquired.info.architecture}`);
-  return cpu ? { tm: 16, tn: 16, wgx: 4, wgy: 4 } : { tm: 4, tn: 4, wgx: 16, wgy: 8 };
+  return rt.software ? { tm: 16, tn: 16, wgx: 4, wgy: 4 } : { tm: 4, tn: 4, wgx: 16, wgy: 8 };
 }
 
 interface Block { i0: number; i1: number; j0: number; j1: number; p0: number; p1: number }

@@ -1,5 +1,6 @@
 // Is a WebGPU adapter a CPU emulation? lavapipe (llvmpipe), SwiftShader and WARP run shaders on
-// the processor at a few percent of its peak; there the wasm backend is the faster choice.
+// the processor at a few percent of its peak: the backend registry then prefers the wasm backend,
+// and the WebGPU runtime picks its CPU-shaped kernel mappings and first speed guess.
 
 /** A GPUAdapter, its GPUAdapterInfo, or the WebGPU backend's info().details (strings). */
 export interface AdapterLike {
