@@ -18,13 +18,11 @@ export class GpuProfiler {
   private pending: Pending[] = [];
   private readonly rows = new Map<string, GpuProfileRow>();
 
-  constructor(private readonly device: GPUDevice, private readonly capacity: number) {
+  /** capacity: dispatches per batch at most (the runtime submits before exceeding it). */
+  constructor(private readonly device: GPUDevice, capacity: number) {
     this.querySet = device.createQuerySet({ type: 'timestamp', count: 2 * capacity, label: 'profile' });
     this.resolveBuffer = device.createBuffer({ size: 16 * capacity, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'profile resolve' });
   }
-
-  /** True when the batch has no room for another timed pass (the caller flushes first). */
-  get full(): boolean { return this.keys.length >= this.capacity; }
 
   /** Timestamp writes for the pass of the next dispatch, recorded under `label`'s op. */
   passWrites(kernel: string, label: string, work: number): GPUComputePassTimestampWrites {

@@ -136,6 +136,7 @@ export class WebGPURuntime {
     this.maxWorkgroupsPerDim = device.limits.maxComputeWorkgroupsPerDimension;
     this.bindAlign = Math.max(256, device.limits.minStorageBufferOffsetAlignment);
     this.maxStorageBuffers = device.limits.maxStorageBuffersPerShaderStage;
+    // A batch is submitted (and its timestamps resolved) by MAX_BATCH dispatches at the latest.
     this.profiler = acquired.timestamps && acquired.profile ? new GpuProfiler(device, MAX_BATCH) : null;
     this.clock = acquired.timestamps && !acquired.profile ? new BatchClock(device) : null;
     // First guess of the speed, refined by every wait: a software adapter (lavapipe here ran
@@ -276,7 +277,6 @@ export class WebGPURuntime {
     const w = work ?? this.memoryWork(bindings, gx * gy * gz, label);
     this.pendingWork += w;
     this.pendingDispatches++;
-    if (this.profiler?.full) this.flush();
     const p = this.pipelineFor(spec);
     const slot = this.dispatches;
     const words = params.words, at = (slot * UNIFORM_SLOT) / 4;
