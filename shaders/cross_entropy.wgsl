@@ -1,3 +1,4 @@
+// prelude: block_sum
 // Cross-entropy over logits [rows, cols] with integer targets: loss = logsumexp(x) - x[t]
 // (0 where t == ignore_index), and its gradient (softmax(x) - onehot(t)) * g_loss[grow - p.rb].
 // One workgroup per row (cross_entropy, cross_entropy_grad) or one invocation per row
@@ -37,15 +38,11 @@ fn part_max(xo: u32, first: u32, step: u32) -> f32 {
   return m;
 }
 
-// Summed in blocks of 16 terms (one invocation may sum a 150k-column vocabulary row).
+// Summed through block_sum.wgsl (one invocation may sum a 150k-column vocabulary row).
 fn part_sum_exp(xo: u32, m: f32, first: u32, step: u32) -> f32 {
-  var s = 0.0; var block = 0.0; var k = 0u;
-  for (var j = first; j < p.cols; j += step) {
-    block += exp(x[xo + j] - m);
-    k++;
-    if (k == 16u) { s += block; block = 0.0; k = 0u; }
-  }
-  return s + block;
+  var s = BlockSum();
+  for (var j = first; j < p.cols; j += step) { block_add(&s, exp(x[xo + j] - m)); }
+  return block_total(s);
 }
 
 fn target_ok(t: i32) -> bool { return t != p.ignore_index && t >= 0 && u32(t) < p.cols; }

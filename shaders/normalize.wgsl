@@ -1,3 +1,4 @@
+// prelude: block_sum
 // Row normalisation of [rows, cols] for layer norm (mean and variance) and RMS norm, and its
 // gradient. Layer norm takes the variance around the mean in a second pass (more accurate than
 // E[x^2] - E[x]^2 for rows with a large mean).
@@ -45,27 +46,17 @@ fn row_at(row: u32) -> Row {
   return Row(grow, base - p.xb, base - p.yb, base - p.gb);
 }
 
-// Sums are taken in blocks of 16 terms added to the total: one invocation may sum a whole long
-// row, and a plain running f32 sum drifts with the row length.
+// Sums go through block_sum.wgsl (an invocation may sum a whole long row).
 fn part_sum(r: Row, first: u32, step: u32) -> f32 {
-  var s = 0.0; var block = 0.0; var k = 0u;
-  for (var j = first; j < p.cols; j += step) {
-    block += x[r.xo + j];
-    k++;
-    if (k == 16u) { s += block; block = 0.0; k = 0u; }
-  }
-  return s + block;
+  var s = BlockSum();
+  for (var j = first; j < p.cols; j += step) { block_add(&s, x[r.xo + j]); }
+  return block_total(s);
 }
 
 fn part_sq(r: Row, mu: f32, first: u32, step: u32) -> f32 {
-  var s = 0.0; var block = 0.0; var k = 0u;
-  for (var j = first; j < p.cols; j += step) {
-    let d = x[r.xo + j] - mu;
-    block += d * d;
-    k++;
-    if (k == 16u) { s += block; block = 0.0; k = 0u; }
-  }
-  return s + block;
+  var s = BlockSum();
+  for (var j = first; j < p.cols; j += step) { let d = x[r.xo + j] - mu; block_add(&s, d * d); }
+  return block_total(s);
 }
 
 fn write_norm(r: Row, mu: f32, inv: f32, first: u32, step: u32) {
@@ -74,14 +65,14 @@ fn write_norm(r: Row, mu: f32, inv: f32, first: u32, step: u32) {
 
 // (sum gy, sum gy * xhat) over the columns walked.
 fn part_grad(r: Row, first: u32, step: u32) -> vec2f {
-  var s = vec2f(); var block = vec2f(); var k = 0u;
+  var sg = BlockSum();
+  var sgx = BlockSum();
   for (var j = first; j < p.cols; j += step) {
     let g = gy[r.go + j];
-    block += vec2f(g, g * x[r.xo + j]);
-    k++;
-    if (k == 16u) { s += block; block = vec2f(); k = 0u; }
+    block_add(&sg, g);
+    block_add(&sgx, g * x[r.xo + j]);
   }
-  return s + block;
+  return vec2f(block_total(sg), block_total(sgx));
 }
 
 // layer: dx = rstd * (gy - mean(gy) - xhat * mean(gy * xhat)); rms: the same without mean(gy).

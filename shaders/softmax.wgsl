@@ -1,3 +1,4 @@
+// prelude: block_sum
 // Softmax / log-softmax over the last axis of [rows, cols], and its gradient from the output:
 // a max pass, a sum pass, a write pass. Rows map to one workgroup each, with tree reductions in
 // workgroup memory (softmax, softmax_grad: GPUs, long rows), or to one invocation each with no
@@ -43,17 +44,11 @@ fn part_max(r: Row, first: u32, step: u32) -> f32 {
   return m;
 }
 
-// Sums are taken in blocks of 16 terms added to the total: one invocation may sum a whole long
-// row, and a plain running f32 sum drifts with the row length (a 228-column log-softmax
-// gradient missed the CPU by 1.2x its tolerance; vocabulary rows are 150k long).
+// Sums go through block_sum.wgsl (an invocation may sum a whole long row).
 fn part_sum_exp(r: Row, m: f32, first: u32, step: u32) -> f32 {
-  var s = 0.0; var block = 0.0; var k = 0u;
-  for (var j = first; j < p.cols; j += step) {
-    block += exp(x[r.xo + j] - m);
-    k++;
-    if (k == 16u) { s += block; block = 0.0; k = 0u; }
-  }
-  return s + block;
+  var s = BlockSum();
+  for (var j = first; j < p.cols; j += step) { block_add(&s, exp(x[r.xo + j] - m)); }
+  return block_total(s);
 }
 
 fn write_softmax(r: Row, m: f32, s: f32, first: u32, step: u32) {
@@ -68,13 +63,9 @@ fn write_softmax(r: Row, m: f32, s: f32, first: u32, step: u32) {
 
 // softmax: dx = y * (gy - sum(gy * y)); log_softmax: dx = gy - exp(y) * sum(gy).
 fn part_grad(r: Row, first: u32, step: u32) -> f32 {
-  var s = 0.0; var block = 0.0; var k = 0u;
-  for (var j = first; j < p.cols; j += step) {
-    block += select(gy[r.go + j] * x[r.xo + j], gy[r.go + j], p.log != 0u);
-    k++;
-    if (k == 16u) { s += block; block = 0.0; k = 0u; }
-  }
-  return s + block;
+  var s = BlockSum();
+  for (var j = first; j < p.cols; j += step) { block_add(&s, select(gy[r.go + j] * x[r.xo + j], gy[r.go + j], p.log != 0u)); }
+  return block_total(s);
 }
 
 fn write_grad(r: Row, s: f32, first: u32, step: u32) {
