@@ -4,6 +4,13 @@ import { mainThreadCpuMs } from './main_thread_cpu.ts';
 
 export interface Timing { medianMs: number; runs: number[]; mainThreadCpuPercent: number | null; processCpuPercent: number }
 
+/** Wall-clock milliseconds of one awaited run. */
+async function elapsedMs(fn: () => Promise<void>): Promise<number> {
+  const s = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - s) / 1e6;
+}
+
 export async function time(fn: () => Promise<void>, opts: { warmup?: number; runs?: number; maxMs?: number } = {}): Promise<Timing> {
   const { warmup = 1, runs = 5, maxMs = 20_000 } = opts;
   for (let i = 0; i < warmup; i++) await fn();
@@ -15,11 +22,7 @@ export async function time(fn: () => Promise<void>, opts: { warmup?: number; run
   const warmStart = Date.now();
   for (let prev = Infinity; Date.now() - warmStart < 15_000;) {
     const w: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const s = process.hrtime.bigint();
-      await fn();
-      w.push(Number(process.hrtime.bigint() - s) / 1e6);
-    }
+    for (let i = 0; i < 3; i++) w.push(await elapsedMs(fn));
     const med = w.sort((a, b) => a - b)[1]!;
     if (med > 0.95 * prev) break;
     prev = med;
@@ -29,9 +32,7 @@ export async function time(fn: () => Promise<void>, opts: { warmup?: number; run
   const main0 = mainThreadCpuMs();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < runs; i++) {
-    const s = process.hrtime.bigint();
-    await fn();
-    samples.push(Number(process.hrtime.bigint() - s) / 1e6);
+    samples.push(await elapsedMs(fn));
     if (Number(process.hrtime.bigint() - t0) / 1e6 > maxMs && samples.length >= 2) break;
   }
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
