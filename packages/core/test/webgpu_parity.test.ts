@@ -7,11 +7,11 @@ import { defineParitySuite } from './parity_suite.ts';
 
 const gpuOrError: Backend | Error = await createWebGPUBackend().catch((e: unknown) => e as Error);
 
-/** Runs fn with the GPU backend, or skips with the reason there is none. */
-function gpuTest(name: string, fn: (gpu: Backend) => Promise<void>): void {
-  test(`webgpu parity: ${name}`, async (t: TestContext) => {
-    if (gpuOrError instanceof Error) { t.skip(`no WebGPU adapter: ${gpuOrError.message}`); return; }
-    await fn(gpuOrError);
+/** Runs fn with the GPU backend `be`, or skips with the reason there is none. */
+function gpuTest(name: string, fn: (gpu: Backend) => Promise<void>, be: Backend | Error = gpuOrError, prefix = 'webgpu parity'): void {
+  test(`${prefix}: ${name}`, async (t: TestContext) => {
+    if (be instanceof Error) { t.skip(`no WebGPU adapter: ${be.message}`); return; }
+    await fn(be);
   });
 }
 
@@ -24,10 +24,6 @@ for (const mode of ['workgroup', 'invocation'] as const) {
   const be: Backend | Error = gpuOrError instanceof Error ? gpuOrError
     : await createWebGPUBackend({ rowKernels: mode }).catch((e: unknown) => e as Error);
   defineParitySuite((name, fn) => {
-    if (!ROW_KERNEL_TESTS.test(name)) return;
-    test(`webgpu parity (rows per ${mode}): ${name}`, async (t: TestContext) => {
-      if (be instanceof Error) { t.skip(`no WebGPU adapter: ${be.message}`); return; }
-      await fn(be);
-    });
+    if (ROW_KERNEL_TESTS.test(name)) gpuTest(name, fn, be, `webgpu parity (rows per ${mode})`);
   }, Number(process.env.WEBGPU_PARITY_RUNS ?? 25));
 }
