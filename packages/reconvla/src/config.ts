@@ -32,7 +32,17 @@ export interface PromptConfig {
   /** Actions per answer (upstream: 5-step chunks). */
   actionChunk: number;
   layout: PromptLayout;
+  /**
+   * How the robot state enters the prompt: 'bins' (upstream: one action-tokenizer id per
+   * dimension) or 'linear' (one token, a learned linear projection of the normalised state).
+   */
+  stateEncoding: StateEncoding;
 }
+
+export type StateEncoding = 'bins' | 'linear';
+
+/** The camera views the model sees, each its own image through the vision tower. */
+export type CameraView = 'static' | 'gripper';
 
 /** Switches for the paper's ablations and upstream's freezing flags. */
 export interface AblationConfig {
@@ -69,6 +79,13 @@ export interface ReconVLAConfig {
   words: string[] | null;
   /** Per-dimension [min, max] of the robot state, mapped to [-1, 1] before tokenizing. */
   stateRange: { min: number[]; max: number[] } | null;
+  /**
+   * image_views: the cameras, in token order (default ['static']). Each view is one image through
+   * the vision tower; their tokens are concatenated, and the first view's are the recon tokens.
+   */
+  views: CameraView[];
+  /** The task kinds the model was trained for (null: all); evaluation defaults to them. */
+  tasks: string[] | null;
   /** The config.json object this was parsed from (written back by savePretrained). */
   json: Json;
 }
@@ -80,7 +97,7 @@ const MM_KEYS = new Set([
   'mm_inv_hidden_size', 'use_mm_inv_proj', 'recon_enable', 'reconstruct_image_num', 'reconstruct_image', 'image_embed_len',
   'decode_image_size', 'image_mean', 'image_std', 'tokenizer_padding_side', 'tune_mm_mlp_adapter', 'freeze_mm_mlp_adapter',
   'unfreeze_mm_vision_tower', 'vision_config', 'vae_config', 'denoiser_config', 'action_tokenizer', 'prompt', 'ablation',
-  'word_tokenizer', 'state_range',
+  'word_tokenizer', 'state_range', 'image_views', 'tasks',
 ]);
 
 function obj(v: unknown, what: string): Json {
@@ -130,6 +147,7 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
       padTokenId: num(pr, 'pad_token_id', llm.padTokenId ?? 0), endTokenId: num(pr, 'end_token_id'),
       colonTokenId: num(pr, 'colon_token_id'), assistantTokenId: num(pr, 'assistant_token_id'),
       stateDim: num(pr, 'state_dim'), actionDim: num(pr, 'action_dim', 7), actionChunk: num(pr, 'action_chunk', 1), layout,
+      stateEncoding: (pr.state_encoding ?? 'bins') as StateEncoding,
     },
     ablation: {
       recon: (ab.recon ?? json.recon_enable ?? true) === true,
@@ -139,12 +157,19 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
     },
     words: json.word_tokenizer === undefined ? null : (obj(json.word_tokenizer, 'word_tokenizer').words as string[]),
     stateRange: json.state_range === undefined || json.state_range === null ? null : (json.state_range as { min: number[]; max: number[] }),
+    views: (json.image_views ?? ['static']) as CameraView[],
+    tasks: json.tasks === undefined || json.tasks === null ? null : (json.tasks as string[]),
     json,
   };
   const problems: string[] = [];
   if (c.projectorType !== 'mlp2x_gelu' && c.projectorType !== 'linear') problems.push(`mm_projector_type "${String(c.projectorType)}" (mlp2x_gelu or linear)`);
   if (c.mmHiddenSize !== vision.hiddenSize) problems.push(`mm_hidden_size ${c.mmHiddenSize} differs from vision hidden_size ${vision.hiddenSize}`);
-  if (c.imageEmbedLen !== grid * grid) problems.push(`image_embed_len ${c.imageEmbedLen} is not the ${grid}x${grid} patch grid`);
+  if (c.imageEmbedLen !== grid * grid) problems.push(`image_embed_len ${c.imageEmbedLen} is not the ${grid}x${grid} patch grid (per view)`);
+  if (!Array.isArray(c.views) || c.views.length === 0 || c.views.some((v) => v !== 'static' && v !== 'gripper') || new Set(c.views).size !== c.views.length) {
+    problems.push(`image_views ${JSON.stringify(json.image_views)} (a list of distinct "static" / "gripper", e.g. ["static", "gripper"])`);
+  }
+  if (c.prompt.stateEncoding !== 'bins' && c.prompt.stateEncoding !== 'linear') problems.push(`prompt.state_encoding "${String(c.prompt.stateEncoding)}" (bins or linear)`);
+  if (c.tasks !== null && (!Array.isArray(c.tasks) || c.tasks.some((t) => typeof t !== 'string'))) problems.push('tasks must be a list of task names');
   if (json.mm_vision_select_feature !== undefined && json.mm_vision_select_feature !== 'patch') problems.push('mm_vision_select_feature must be "patch" (SigLIP has no CLS token)');
   const layers = vision.numHiddenLayers + 1;
   if (c.visionSelectLayer >= layers || c.visionSelectLayer < -layers) problems.push(`mm_vision_select_layer ${c.visionSelectLayer} outside SigLIP's ${layers} hidden states`);

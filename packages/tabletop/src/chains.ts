@@ -6,7 +6,7 @@ import { instructionFor, type Paraphrases } from './language.ts';
 import { stepWorld } from './physics.ts';
 import { Rng, deriveSeed } from './rng.ts';
 import { sampleScene, type SceneOptions } from './scene.ts';
-import { beginTask, feasibleTasks, isSuccess, type TaskSpec } from './tasks.ts';
+import { beginTask, feasibleTasks, isSuccess, type TaskKind, type TaskSpec } from './tasks.ts';
 import type { WorldState } from './world.ts';
 
 export interface Chain {
@@ -22,9 +22,12 @@ export interface ChainOptions extends SceneOptions {
   maxStepsPerTask?: number;
 }
 
-/** Pick a task: first a kind uniformly among the feasible kinds (not repeating the last), then an instance. */
-export function sampleTask(s: WorldState, rng: Rng, avoidKind?: string): TaskSpec | null {
-  const all = feasibleTasks(s);
+/**
+ * Pick a task: first a kind uniformly among the feasible kinds (not repeating the last), then an
+ * instance. `only` restricts the kinds (a run trained on a subset of the tasks).
+ */
+export function sampleTask(s: WorldState, rng: Rng, avoidKind?: string, only?: readonly TaskKind[]): TaskSpec | null {
+  const all = feasibleTasks(s).filter((t) => !only || only.includes(t.kind));
   let kinds = [...new Set(all.map((t) => t.kind))];
   if (kinds.length > 1 && avoidKind) kinds = kinds.filter((k) => k !== avoidKind);
   if (kinds.length === 0) return null;
