@@ -20,6 +20,8 @@ export interface ReconInputs {
   /** [B, 3, S, S] normalised with image_mean / image_std. */
   pixelValues: Tensor;
   prompts: PromptBatch;
+  /** [B, state_dim] normalised robot states (needed by the 'linear' state encoding). */
+  stateValues?: Tensor;
   /** [B, 3, s, s] the reconstruction target (gaze crop), normalised like pixelValues. */
   targetImages?: Tensor;
   /** Randomness of the step; drawn from generator when omitted (upstream draws them inside). */

@@ -2,11 +2,13 @@
 // policy so both see exactly the same encoding. Images go through SigLIP's preprocessing, the
 // instruction through the word tokenizer, the state through the action tokenizer after mapping
 // each dimension's range to [-1, 1], and actions (training only) through the action tokenizer.
-import type { Backend, Tensor } from '@reconvla/core';
+import { tensor, type Backend, type Tensor } from '@reconvla/core';
 import { preprocessImages, type RgbImage } from '@reconvla/siglip';
 import { ActionTokenizer } from './action_tokenizer.ts';
 import type { ReconVLAConfig } from './config.ts';
-import { buildPromptIds } from './prompt.ts';
+import type { ReconInputs } from './model.ts';
+import { buildPromptIds, collatePrompts } from './prompt.ts';
+import type { HostBatch } from './train/batch.ts';
 import { WordTokenizer } from './word_tokenizer.ts';
 
 export interface Sample {
@@ -52,9 +54,30 @@ export class Processor {
     }, this.config.prompt);
   }
 
-  /** [B, 3, S, S] normalised pixels. */
+  /** [N, 3, S, S] normalised pixels (N = B x views for the model's input, sample-major). */
   pixels(images: readonly RgbImage[], backend: Backend): Tensor {
     const m = this.config.imageMean, s = this.config.imageStd;
     return preprocessImages(images, { size: this.config.vision.imageSize, mean: [m[0]!, m[1]!, m[2]!], std: [s[0]!, s[1]!, s[2]!], backend });
+  }
+
+  /** [B, state_dim] normalised states (the 'linear' state encoding's input). */
+  stateValues(states: readonly ArrayLike<number>[], backend: Backend): Tensor {
+    const n = this.config.prompt.stateDim;
+    const flat = new Float32Array(states.length * n);
+    states.forEach((st, i) => flat.set(this.normalizeState(st), i * n));
+    return tensor(flat, [states.length, n], { backend });
+  }
+
+  /** The model inputs of a training batch: pixels of every view, prompts with labels, targets, states. */
+  batchInputs(batch: HostBatch, backend: Backend): Pick<ReconInputs, 'pixelValues' | 'prompts' | 'targetImages' | 'stateValues'> {
+    const views = this.config.views.length;
+    if (batch.images.length !== batch.instructions.length * views) {
+      throw new Error(`Processor: ${batch.images.length} images for ${batch.instructions.length} samples of ${views} view(s) (${this.config.views.join(', ')})`);
+    }
+    const rows = batch.instructions.map((instruction, i) => this.promptIds({ instruction, state: batch.states[i]!, actions: batch.actions[i]! }));
+    return {
+      pixelValues: this.pixels(batch.images, backend), prompts: collatePrompts(rows, this.config.prompt),
+      targetImages: this.pixels(batch.targets, backend), stateValues: this.stateValues(batch.states, backend),
+    };
   }
 }

@@ -5,7 +5,10 @@
 import type { RgbImage } from '@reconvla/siglip';
 
 export interface HostBatch {
-  /** What the model sees (any size; resized to the vision tower's). */
+  /**
+   * What the model sees (any size; resized to the vision tower's): the config's image_views of
+   * each sample in order, sample-major (B x views images).
+   */
   images: RgbImage[];
   /** The reconstruction targets (gaze crops), same count as images. */
   targets: RgbImage[];

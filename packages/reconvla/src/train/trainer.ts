@@ -9,7 +9,6 @@ import { parseReconVLAConfig } from '../config.ts';
 import { initFromScratch } from '../init.ts';
 import { ReconVLA } from '../model.ts';
 import { savePretrained } from '../pretrained.ts';
-import { collatePrompts } from '../prompt.ts';
 import { Processor } from '../processor.ts';
 import type { BatchSource, HostBatch } from './batch.ts';
 import { latestCheckpoint, readCheckpoint, writeCheckpoint, type TrainState, type WriteHook } from './checkpoint.ts';
@@ -151,12 +150,7 @@ export class Trainer {
     if (stage.kind === 'vae') {
       loss = vaeLoss(this.model, batch.targets, this.rng);
     } else {
-      const p = processor!;
-      const rows = batch.instructions.map((instruction, i) => p.promptIds({ instruction, state: batch.states[i]!, actions: batch.actions[i]! }));
-      const out = this.model.forward({
-        pixelValues: p.pixels(batch.images, backend), prompts: collatePrompts(rows, this.model.config.prompt),
-        targetImages: p.pixels(batch.targets, backend), generator: this.rng, lmLoss: stage.lmLoss, vmLoss: stage.vmLoss,
-      });
+      const out = this.model.forward({ ...processor!.batchInputs(batch, backend), generator: this.rng, lmLoss: stage.lmLoss, vmLoss: stage.vmLoss });
       ({ loss, lmLoss: lm, vmLoss: vm } = out);
     }
     loss.backward();
