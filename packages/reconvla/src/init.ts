@@ -6,8 +6,12 @@
 // - the denoiser as DiT.initialize_weights: xavier-uniform Linears (x_embedder viewed as one),
 //   zero biases, N(0, 0.02) timestep MLP, and adaLN-Zero: every modulation and the final layer
 //   start at zero, so each block starts as the identity and the first prediction is 0.
-// The vision tower, projector and VAE keep their layer defaults.
+// - the vision tower as transformers' SiglipPreTrainedModel._init_weights (initSiglipWeights): with
+//   the layer defaults its position embedding is N(0, 1), ~4x a patch's content, and after the
+//   projector only ~0.5% of a patch feature's variance depended on the image.
+// The projector (LLaVA's nn.Linear) and the VAE (diffusers' layers) keep their layer defaults.
 import { nn, noGrad, type Generator } from '@reconvla/core';
+import { initSiglipWeights } from '@reconvla/siglip';
 import type { ReconVLA } from './model.ts';
 
 const OTHER_PARTS = /^model\.(vision_tower|mm_projector|pixel_decoder|mm_inv_projector)\./;
@@ -15,6 +19,7 @@ const DENOISER = 'model.mm_inv_projector.net.';
 
 export function initFromScratch(model: ReconVLA, generator?: Generator): void {
   const std = (model.config.json.initializer_range as number | undefined) ?? 0.02;
+  initSiglipWeights(model.visionTower, generator, 'vision_model.');
   noGrad(() => {
     for (const [key, p] of model.namedParameters()) {
       if (!OTHER_PARTS.test(key)) {
