@@ -20,7 +20,17 @@ export interface ChainOptions extends SceneOptions {
   length?: number;
   /** Step budget the expert gets per task while checking feasibility (default 300). */
   maxStepsPerTask?: number;
+  /**
+   * Sample only these task kinds (a run trained on a subset). Fewer kinds make a feasible
+   * chain rarer (after lamp_on only lamp_off is left of the pair), so a restricted chain gets
+   * more attempts; kinds that cannot follow one another at all (just lamp_on) still fail.
+   */
+  tasks?: readonly TaskKind[];
 }
+
+/** Scenes tried per chain: unrestricted chains never need many; a restriction may need more. */
+const CHAIN_ATTEMPTS = 20;
+const RESTRICTED_CHAIN_ATTEMPTS = 200;
 
 /**
  * Pick a task: first a kind uniformly among the feasible kinds (not repeating the last), then an
@@ -48,14 +58,15 @@ export function solveWithExpert(s: WorldState, spec: TaskSpec, maxSteps: number)
 export function sampleChain(rng: Rng, opts: ChainOptions): Chain {
   const length = opts.length ?? 5;
   const maxSteps = opts.maxStepsPerTask ?? 300;
-  for (let attempt = 0; attempt < 20; attempt++) {
+  const attempts = opts.tasks ? RESTRICTED_CHAIN_ATTEMPTS : CHAIN_ATTEMPTS;
+  for (let attempt = 0; attempt < attempts; attempt++) {
     const start = sampleScene(rng, opts);
     const sim = structuredClone(start);
     const tasks: TaskSpec[] = [];
     while (tasks.length < length) {
       let ok = false;
       for (let tries = 0; tries < 5 && !ok; tries++) {
-        const spec = sampleTask(sim, rng, tasks[tasks.length - 1]?.kind);
+        const spec = sampleTask(sim, rng, tasks[tasks.length - 1]?.kind, opts.tasks);
         if (!spec) break;
         const trial = structuredClone(sim);
         if (solveWithExpert(trial, spec, maxSteps)) {
@@ -68,7 +79,9 @@ export function sampleChain(rng: Rng, opts: ChainOptions): Chain {
     }
     if (tasks.length === length) return { state: start, tasks };
   }
-  throw new Error('could not sample a feasible chain in 20 attempts');
+  const only = opts.tasks ? ` of the tasks ${opts.tasks.join(', ')}` : '';
+  throw new Error(`could not sample a feasible chain of ${length}${only} in env ${opts.env} in ${attempts} attempts` +
+    (opts.tasks ? ' (can these kinds follow one another? e.g. lamp_on alone cannot be asked twice in a row)' : ''));
 }
 
 /** Chain k of the set named by `seed` (independent of how many chains are drawn). */
@@ -93,7 +106,15 @@ export function chainSplit(seed: number, count: number, opts: ChainOptions, para
   for (let k = 0; k < count; k++) {
     const chain = chainAt(seed, k, opts);
     const words = new Rng(deriveSeed(seed ^ 0x5bd1e995, k));
-    out.push({ index: k, state: chain.state, tasks: chain.tasks.map((spec) => ({ spec, instruction: instructionFor(chain.state, spec, words, paraphrases) })) });
+    // Each instruction describes the state its task starts from (as evaluate() does): "take the
+    // cube out of the {bowl}" needs the bowl the cube is in by then, not at the chain's start.
+    const sim = structuredClone(chain.state);
+    const tasks = chain.tasks.map((spec) => {
+      const instruction = instructionFor(sim, spec, words, paraphrases);
+      solveWithExpert(sim, spec, opts.maxStepsPerTask ?? 300);
+      return { spec, instruction };
+    });
+    out.push({ index: k, state: chain.state, tasks });
   }
   return out;
 }

@@ -10,7 +10,8 @@ import type { Policy } from './policy.ts';
 import type { CameraSizes } from './render.ts';
 import { Rng, deriveSeed } from './rng.ts';
 import type { ObjectSplit } from './catalog.ts';
-import type { TaskSpec } from './tasks.ts';
+import { parseTaskKind, type TaskKind, type TaskSpec } from './tasks.ts';
+import { wilson } from './wilson.ts';
 
 export interface EvalOptions extends CameraSizes {
   env: EnvName;
@@ -25,6 +26,8 @@ export interface EvalOptions extends CameraSizes {
   objects?: ObjectSplit;
   /** Instruction set (default 'heldout': paraphrases never used for training). */
   paraphrases?: Paraphrases;
+  /** Sample only these task kinds in the chains (default: all 17; see ChainOptions.tasks). */
+  tasks?: readonly TaskKind[];
   /** Render camera images (default true); a policy that does not look (expert, random) can skip it. */
   render?: boolean;
   /** Called after every step, e.g. to record a video of some chains. */
@@ -45,6 +48,13 @@ export interface TaskStats {
   attempts: number;
   successes: number;
   rate: number;
+  /** 95% Wilson interval of the rate ([0, 1] when there were no attempts). */
+  ci95: [number, number];
+}
+
+/** Stats of `successes` out of `attempts`, with the rate and its 95% interval. */
+export function taskStats(successes: number, attempts: number): TaskStats {
+  return { attempts, successes, rate: attempts ? successes / attempts : 0, ci95: wilson(successes, attempts) };
 }
 
 export interface EvalResult {
@@ -64,6 +74,14 @@ export function checkEvalOptions(o: EvalOptions): void {
   const m = o.maxStepsPerTask ?? 300;
   if (!Number.isInteger(m) || m < 1) throw new Error(`maxStepsPerTask must be a positive integer, got ${m}`);
   if (!Number.isInteger(o.seed) || o.seed < 0) throw new Error(`seed must be a non-negative integer, got ${o.seed}`);
+  checkTaskKinds(o.tasks);
+}
+
+/** A task restriction must name known kinds, at least one. */
+export function checkTaskKinds(tasks: readonly string[] | undefined): void {
+  if (tasks === undefined) return;
+  if (tasks.length === 0) throw new Error('tasks: the list of task kinds is empty');
+  for (const t of tasks) parseTaskKind(t);
 }
 
 export async function evaluate(policy: Policy, opts: EvalOptions): Promise<EvalResult> {
@@ -71,11 +89,12 @@ export async function evaluate(policy: Policy, opts: EvalOptions): Promise<EvalR
   const maxSteps = opts.maxStepsPerTask ?? 300;
   const chainOpts: ChainOptions = {
     env: opts.env, distractors: opts.distractors ?? 2, confusers: opts.confusers ?? 0, objects: opts.objects ?? 'all',
+    ...(opts.tasks ? { tasks: opts.tasks } : {}),
   };
   const env = new TabletopEnv({ ...chainOpts, ...opts, render: opts.render !== false });
   const inRow = [0, 0, 0, 0, 0];
   let totalLen = 0;
-  const perTask: Record<string, TaskStats> = {};
+  const perTask: Record<string, { attempts: number; successes: number }> = {};
   for (let c = 0; c < opts.chains; c++) {
     const chain = chainAt(opts.seed, c, chainOpts);
     const words = new Rng(deriveSeed(opts.seed ^ 0x5bd1e995, c));
@@ -84,7 +103,7 @@ export async function evaluate(policy: Policy, opts: EvalOptions): Promise<EvalR
     for (let t = 0; t < chain.tasks.length; t++) {
       const spec: TaskSpec = chain.tasks[t]!;
       const ok = await runTask(env, policy, spec, c, t, instructionFor(env.state, spec, words, opts.paraphrases ?? 'heldout'), maxSteps, opts.onStep);
-      const st = (perTask[spec.kind] ??= { attempts: 0, successes: 0, rate: 0 });
+      const st = (perTask[spec.kind] ??= { attempts: 0, successes: 0 });
       st.attempts++;
       if (!ok) break;
       st.successes++;
@@ -94,12 +113,16 @@ export async function evaluate(policy: Policy, opts: EvalOptions): Promise<EvalR
     totalLen += completed;
     opts.onChain?.(c + 1, opts.chains);
   }
-  for (const st of Object.values(perTask)) st.rate = st.attempts ? st.successes / st.attempts : 0;
-  return { success: inRow.map((n) => n / opts.chains), avg_len: totalLen / opts.chains, per_task: perTask, chains: opts.chains, env: opts.env, seed: opts.seed };
+  const stats: Record<string, TaskStats> = {};
+  for (const [kind, st] of Object.entries(perTask)) stats[kind] = taskStats(st.successes, st.attempts);
+  return { success: inRow.map((n) => n / opts.chains), avg_len: totalLen / opts.chains, per_task: stats, chains: opts.chains, env: opts.env, seed: opts.seed };
 }
 
-/** Run one task in closed loop until its success detector fires or the step budget runs out. */
-async function runTask(env: TabletopEnv, policy: Policy, spec: TaskSpec, chain: number, taskIndex: number, instruction: string,
+/**
+ * Run one task in closed loop until its success detector fires or the step budget runs out
+ * (shared with the single-task episodes of single_task.ts).
+ */
+export async function runTask(env: TabletopEnv, policy: Policy, spec: TaskSpec, chain: number, taskIndex: number, instruction: string,
   maxSteps: number, onStep: EvalOptions['onStep']): Promise<boolean> {
   try {
     env.setTask(spec, false);
@@ -134,11 +157,11 @@ export function resultTable(rows: ReadonlyArray<{ method: string; result: EvalRe
   return lines.join('\n');
 }
 
-/** Per-task success as a Markdown table. */
-export function perTaskTable(result: EvalResult): string {
-  const lines = ['| Task | Success | Attempts | Rate (%) |', '|:--|--:|--:|--:|'];
+/** Per-task success as a Markdown table (in chains a task is only tried when the ones before it succeeded). */
+export function perTaskTable(result: Pick<EvalResult, 'per_task'>): string {
+  const lines = ['| Task | Success | Attempts | Rate (%) | 95% CI (%) |', '|:--|--:|--:|--:|--:|'];
   for (const [k, v] of Object.entries(result.per_task).sort(([a], [b]) => a.localeCompare(b))) {
-    lines.push(`| ${k} | ${v.successes} | ${v.attempts} | ${pct(v.rate)} |`);
+    lines.push(`| ${k} | ${v.successes} | ${v.attempts} | ${pct(v.rate)} | ${pct(v.ci95[0])}-${pct(v.ci95[1])} |`);
   }
   return lines.join('\n');
 }
