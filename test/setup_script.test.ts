@@ -1,0 +1,50 @@
+// scripts/setup.sh on a machine that already has everything must reach no network: no apt-get,
+// no npm ci. The commands that would are replaced by stubs that log their call and fail, and
+// ldconfig by one that prints a long list (libvulkan first), so a `ldconfig -p | grep -q`
+// under pipefail would see SIGPIPE and wrongly decide to reinstall.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { repoRoot } from './helpers/golden.ts';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'setup-sh-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+const bin = path.join(dir, 'bin'), icd = path.join(dir, 'icd.d'), log = path.join(dir, 'calls.log');
+fs.mkdirSync(bin);
+fs.mkdirSync(icd);
+fs.writeFileSync(path.join(icd, 'lvp_icd.x86_64.json'), '{}');
+
+function stub(name: string, body: string): void {
+  fs.writeFileSync(path.join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+}
+// Anything that would install or download: log and fail.
+for (const name of ['apt-get', 'apt', 'sudo', 'npm', 'curl', 'wget']) stub(name, `echo "${name} $*" >> "${log}"; exit 1`);
+stub('dpkg-query', 'echo -n 25.0.7-2~bpo12+1');
+
+function runSetup(ldconfigHasVulkan: boolean): { status: number | null; calls: string } {
+  fs.rmSync(log, { force: true });
+  // Megabytes of output: grep -q stops reading after the first line, so ldconfig dies of SIGPIPE.
+  stub('ldconfig', `${ldconfigHasVulkan ? "echo '\tlibvulkan.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libvulkan.so.1'" : ''}
+exec yes '\tlibsomething.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libsomething.so.1' | head -n 200000`);
+  const r = spawnSync('bash', [path.join(repoRoot, 'scripts/setup.sh')], {
+    cwd: repoRoot, encoding: 'utf8', timeout: 60_000,
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, RECONVLA_SKIP_APT: '0', RECONVLA_VULKAN_ICD_DIR: icd },
+  });
+  return { status: r.status, calls: fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '' };
+}
+
+test('setup.sh with everything installed runs no apt-get and no npm (three runs: the SIGPIPE race must never fire)', () => {
+  for (let i = 0; i < 3; i++) {
+    const r = runSetup(true);
+    assert.equal(r.calls, '', `setup.sh tried to install: ${r.calls}`);
+    assert.equal(r.status, 0);
+  }
+});
+
+test('the stubs do catch an install: without libvulkan, setup.sh calls apt-get', () => {
+  const r = runSetup(false);
+  assert.match(r.calls, /^apt-get /m);
+});
