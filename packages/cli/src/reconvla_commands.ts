@@ -103,7 +103,7 @@ async function runTraining(train: TrainConfig, runDir: string, backend: Backend,
   const bar = new cliProgress.SingleBar({ format: 'train [{bar}] {value}/{total} steps | {stage} | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
   const trainer = R.Trainer.create(train, {
     runDir, backend, resume,
-    source: (stage, model) => S.tabletopSource(stage.data, { cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk, target: model.config.ablation.reconTarget }),
+    source: (stage, model) => S.tabletopSource(stage.data, { cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk, target: model.config.ablation.reconTarget, views: model.config.views }),
     onLog: (e) => { bar.stop(); console.log(fmt(e)); bar.start(total, e.globalStep, { stage: e.stage }); },
     onStep: (stage) => bar.increment(1, { stage: stage.name }),
   });
@@ -140,7 +140,7 @@ async function runEval(model: ReconVLA, o: { env: EnvName; chains: number; maxSt
 }
 
 async function firstBatch(model: ReconVLA, data: string, count: number, seed: number): Promise<HostBatch> {
-  const it = S.tabletopSource(data, { cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk })({ batchSize: count, seed, start: 0 });
+  const it = S.tabletopSource(data, { cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk, views: model.config.views })({ batchSize: count, seed, start: 0 });
   const b = (await it.next()).value as HostBatch;
   await it.return?.();
   return b;
@@ -154,9 +154,10 @@ async function writeReconstructions(model: ReconVLA, data: string, out: string, 
   const b = await firstBatch(model, data, count, seed);
   const rows: RgbBytes[] = [];
   const gen = new Generator(seed);
-  for (let i = 0; i < b.images.length; i++) {
-    const sample = { image: b.images[i]!, instruction: b.instructions[i]!, state: b.states[i]! };
-    const frame = asBytes(b.images[i]!);
+  const views = model.config.views.length;
+  for (let i = 0; i < b.instructions.length; i++) {
+    const sample = { images: b.images.slice(i * views, (i + 1) * views), instruction: b.instructions[i]!, state: b.states[i]! };
+    const frame = asBytes(sample.images[0]!);
     const s = frame.height;
     const real = R.resizeNearest(asBytes(b.targets[i]!), s, s);
     const vae = R.resizeNearest(await R.vaeRoundTrip(model, processor, b.targets[i]!), s, s);
@@ -176,9 +177,11 @@ async function writeAttention(model: ReconVLA, data: string, out: string, count:
   const processor = new R.Processor(model.config);
   const b = await firstBatch(model, data, count, seed);
   const rows: RgbBytes[] = [];
-  for (let i = 0; i < b.images.length; i++) {
-    const frame = asBytes(b.images[i]!);
-    const map = await R.attentionMap(model, processor, { image: b.images[i]!, instruction: b.instructions[i]!, state: b.states[i]! });
+  const views = model.config.views.length;
+  for (let i = 0; i < b.instructions.length; i++) {
+    const images = b.images.slice(i * views, (i + 1) * views);
+    const frame = asBytes(images[0]!);
+    const map = await R.attentionMap(model, processor, { images, instruction: b.instructions[i]!, state: b.states[i]! });
     const row = R.sideBySide([frame, R.overlayAttention(frame, map)]);
     writeFileSync(path.join(out, `attention-${i}.png`), R.encodePng(row));
     rows.push(row);

@@ -22,6 +22,8 @@ export type PromptLayout = 'instr-image-instr' | 'image-instr' | 'instr-image';
 
 export interface PromptConfig {
   imageTokenIndex: number;
+  /** The state placeholder of the 'linear' state encoding (ours; -201). */
+  stateTokenIndex: number;
   ignoreIndex: number;
   padTokenId: number;
   endTokenId: number;
@@ -143,7 +145,7 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
       vocabSize: num(at, 'vocab_size', llm.vocabSize),
     },
     prompt: {
-      imageTokenIndex: num(pr, 'image_token_index', -200), ignoreIndex: num(pr, 'ignore_index', -100),
+      imageTokenIndex: num(pr, 'image_token_index', -200), stateTokenIndex: num(pr, 'state_token_index', -201), ignoreIndex: num(pr, 'ignore_index', -100),
       padTokenId: num(pr, 'pad_token_id', llm.padTokenId ?? 0), endTokenId: num(pr, 'end_token_id'),
       colonTokenId: num(pr, 'colon_token_id'), assistantTokenId: num(pr, 'assistant_token_id'),
       stateDim: num(pr, 'state_dim'), actionDim: num(pr, 'action_dim', 7), actionChunk: num(pr, 'action_chunk', 1), layout,

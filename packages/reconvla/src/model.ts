@@ -72,6 +72,8 @@ export class ReconVLA extends Module {
   readonly projector: nn.Sequential;
   readonly vae: AutoencoderKL;
   readonly denoiser: ReconDenoiser;
+  /** The 'linear' state encoding's projection (ours: `model.state_proj`), else null. */
+  readonly stateProj: nn.Linear | null;
   readonly actionTokenizer: ActionTokenizer;
 
   constructor(readonly config: ReconVLAConfig, init: InitOptions = {}) {
@@ -89,6 +91,7 @@ export class ReconVLA extends Module {
     root.registerModule('pixel_decoder', new Slot('pixel_decoder', this.vae));
     this.denoiser = new ReconDenoiser(config.denoiser, init);
     root.registerModule('mm_inv_projector', this.denoiser);
+    this.stateProj = config.prompt.stateEncoding === 'linear' ? root.registerModule('state_proj', new nn.Linear(config.prompt.stateDim, d, init)) : null;
     this.registerModule('model', root);
     if (this.lm.lm_head) this.registerModule('lm_head', this.lm.lm_head);
     this.actionTokenizer = new ActionTokenizer(config.actionTokenizer);
@@ -126,10 +129,37 @@ export class ReconVLA extends Module {
     return this.config.ablation.unfreezeVisionTower ? run() : noGrad(run);
   }
 
-  /** encode_images: vision features through the projector, [B, P, D]. */
+  /**
+   * encode_images: vision features through the projector. pixels [B x views, 3, S, S], each
+   * sample's views in order; features [B, views x P, D] (a sample's views side by side in tokens).
+   */
   encodeImages(pixels: Tensor): { visionHidden: Tensor; imageFeatures: Tensor } {
+    const views = this.config.views.length;
+    const n = pixels.shape[0]!;
+    if (n % views !== 0) throw new Error(`ReconVLA: ${n} images do not split into samples of ${views} views (${this.config.views.join(', ')})`);
     const visionHidden = this.visionFeatures(pixels);
-    return { visionHidden, imageFeatures: this.projector.forward(visionHidden) };
+    const features = this.projector.forward(visionHidden);
+    const [, p, d] = features.shape as [number, number, number];
+    return { visionHidden, imageFeatures: views === 1 ? features : F.reshape(features, [n / views, views * p, d]) };
+  }
+
+  /** The state placeholder's features [B, D] ('linear' state encoding), or null. */
+  stateFeatures(stateValues: Tensor | undefined): Tensor | null {
+    if (!this.stateProj) return null;
+    if (!stateValues) throw new Error('ReconVLA: the state encoding is "linear": pass stateValues [B, state_dim] (Processor.stateValues)');
+    return this.stateProj.forward(stateValues);
+  }
+
+  /** Image (and state) features spliced into the prompts: the plan and inputs_embeds [B, L, D]. */
+  embedPrompts(prompts: PromptBatch, imageFeatures: Tensor, stateValues?: Tensor): { plan: SplicePlan; inputsEmbeds: Tensor } {
+    const plan = planSplice(prompts, this.config.imageEmbedLen * this.config.views.length, this.config.prompt);
+    return { plan, inputsEmbeds: spliceEmbeddings(plan, this.lm.model.embed_tokens.weight, imageFeatures, this.stateFeatures(stateValues)) };
+  }
+
+  /** The recon tokens: final hidden states at the first view's image positions [B, P, D]. */
+  reconTokens(plan: SplicePlan, hiddenStates: Tensor): Tensor {
+    const all = imagePositions(plan, hiddenStates);
+    return this.config.views.length === 1 ? all : F.slice(all, 1, 0, this.config.imageEmbedLen);
   }
 
   /** The frozen VAE's packed, scaled latent of the target image (no gradient). */
@@ -149,12 +179,10 @@ export class ReconVLA extends Module {
   }
 
   /** The spliced sequence through Qwen2: hidden states after the final norm and logits. */
-  runLanguageModel(plan: SplicePlan, imageFeatures: Tensor): { inputsEmbeds: Tensor; hiddenStates: Tensor; logits: Tensor } {
-    const backend = imageFeatures.backend;
-    const inputsEmbeds = spliceEmbeddings(plan, this.lm.model.embed_tokens.weight, imageFeatures);
-    const attentionMask = F.tensor(plan.attentionMask, [plan.batchSize, plan.length], { backend, dtype: 'int32' });
+  runLanguageModel(plan: SplicePlan, inputsEmbeds: Tensor): { hiddenStates: Tensor; logits: Tensor } {
+    const attentionMask = F.tensor(plan.attentionMask, [plan.batchSize, plan.length], { backend: inputsEmbeds.backend, dtype: 'int32' });
     const hiddenStates = this.lm.model.forward({ inputsEmbeds, attentionMask });
-    return { inputsEmbeds, hiddenStates, logits: F.linear(hiddenStates, this.lm.lmHeadWeight) };
+    return { hiddenStates, logits: F.linear(hiddenStates, this.lm.lmHeadWeight) };
   }
 
   /** One training forward pass: every intermediate the golden fixture checks, and the losses. */
@@ -163,11 +191,11 @@ export class ReconVLA extends Module {
     const withLm = inputs.lmLoss ?? true;
     const withVm = (inputs.vmLoss ?? this.config.ablation.recon) && inputs.targetImages !== undefined;
     const { visionHidden, imageFeatures } = this.encodeImages(inputs.pixelValues);
-    const plan = planSplice(prompts, this.config.imageEmbedLen, this.config.prompt);
-    const { inputsEmbeds, hiddenStates, logits } = this.runLanguageModel(plan, imageFeatures);
+    const { plan, inputsEmbeds } = this.embedPrompts(prompts, imageFeatures, inputs.stateValues);
+    const { hiddenStates, logits } = this.runLanguageModel(plan, inputsEmbeds);
     const labels = F.tensor(plan.labels, [plan.batchSize, plan.length], { backend: logits.backend, dtype: 'int32' });
     const lmLoss = withLm ? causalLMLoss(logits, labels, this.config.prompt.ignoreIndex) : null;
-    const reconTokens = imagePositions(plan, hiddenStates);
+    const reconTokens = this.reconTokens(plan, hiddenStates);
     let target: VaeTarget | null = null;
     let vm: ReconOutputs['vm'] = null;
     if (withVm) {

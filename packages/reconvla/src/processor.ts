@@ -12,7 +12,8 @@ import type { HostBatch } from './train/batch.ts';
 import { WordTokenizer } from './word_tokenizer.ts';
 
 export interface Sample {
-  image: RgbImage;
+  /** One image per camera view of the config (image_views), in that order. */
+  images: RgbImage[];
   instruction: string;
   /** Raw robot state (config.prompt.state_dim values). */
   state: ArrayLike<number>;
@@ -44,12 +45,12 @@ export class Processor {
   }
 
   /** Prompt ids of one sample: with actions a training row, without them a generation prompt. */
-  promptIds(s: Omit<Sample, 'image'>): number[] {
+  promptIds(s: Omit<Sample, 'images'>): number[] {
     const expected = this.config.prompt.actionChunk * this.config.prompt.actionDim;
     if (s.actions && s.actions.length !== expected) throw new Error(`Processor: ${s.actions.length} action values, the config expects ${expected}`);
     return buildPromptIds({
       instruction: this.words.encode(s.instruction),
-      state: this.actions.encode(this.normalizeState(s.state)),
+      state: this.config.prompt.stateEncoding === 'linear' ? [this.config.prompt.stateTokenIndex] : this.actions.encode(this.normalizeState(s.state)),
       ...(s.actions ? { actions: this.actions.encode(s.actions) } : {}),
     }, this.config.prompt);
   }
@@ -58,6 +59,13 @@ export class Processor {
   pixels(images: readonly RgbImage[], backend: Backend): Tensor {
     const m = this.config.imageMean, s = this.config.imageStd;
     return preprocessImages(images, { size: this.config.vision.imageSize, mean: [m[0]!, m[1]!, m[2]!], std: [s[0]!, s[1]!, s[2]!], backend });
+  }
+
+  /** [views, 3, S, S]: one sample's views (checked against the config). */
+  samplePixels(sample: Pick<Sample, 'images'>, backend: Backend): Tensor {
+    const views = this.config.views;
+    if (sample.images.length !== views.length) throw new Error(`Processor: ${sample.images.length} image(s) for the views ${views.join(', ')}`);
+    return this.pixels(sample.images, backend);
   }
 
   /** [B, state_dim] normalised states (the 'linear' state encoding's input). */

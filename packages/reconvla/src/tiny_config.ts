@@ -2,7 +2,7 @@
 // 32x32 patch 8 -> 4x4 = 16 image tokens, Qwen2 2 layers d64, VAE [16, 32], DiT d64 depth 2),
 // with a word-level vocabulary instead of Qwen2's 151k BPE ids: ids 0-4 are specials, then one id
 // per word, and the top n_bins ids are the action tokens.
-import { FIRST_WORD_ID, type Json } from './config.ts';
+import { FIRST_WORD_ID, type CameraView, type Json, type StateEncoding } from './config.ts';
 import { WORD_SPECIALS } from './word_tokenizer.ts';
 
 export interface TinyConfigOptions {
@@ -17,6 +17,12 @@ export interface TinyConfigOptions {
   nBins?: number;
   ablation?: { recon?: boolean; recon_target?: 'gaze' | 'full'; unfreeze_vision_tower?: boolean; freeze_projector?: boolean };
   layout?: 'instr-image-instr' | 'image-instr' | 'instr-image';
+  /** Cameras, each its own 16 image tokens (default ['static']; upstream sees both). */
+  views?: CameraView[];
+  /** 'bins' (upstream, default) or 'linear' (one projected state token). */
+  stateEncoding?: StateEncoding;
+  /** The task kinds the run trains on (evaluation defaults to them); null/absent: all. */
+  tasks?: string[] | null;
 }
 
 export function tinyConfigJson(o: TinyConfigOptions): Json {
@@ -54,7 +60,10 @@ export function tinyConfigJson(o: TinyConfigOptions): Json {
       image_token_index: -200, ignore_index: -100, pad_token_id: WORD_SPECIALS.pad, end_token_id: WORD_SPECIALS.end,
       colon_token_id: WORD_SPECIALS.colon, assistant_token_id: WORD_SPECIALS.assistant, state_dim: o.stateRange.min.length,
       action_dim: o.actionDim ?? 7, action_chunk: o.actionChunk ?? 2, layout: o.layout ?? 'instr-image-instr',
+      state_encoding: o.stateEncoding ?? 'bins', state_token_index: -201,
     },
+    image_views: o.views ?? ['static'],
+    tasks: o.tasks ?? null,
     ablation: {
       recon: o.ablation?.recon ?? true, recon_target: o.ablation?.recon_target ?? 'gaze',
       unfreeze_vision_tower: o.ablation?.unfreeze_vision_tower ?? false, freeze_projector: o.ablation?.freeze_projector ?? false,

@@ -6,7 +6,7 @@ import { Generator, type Backend } from '@reconvla/core';
 import { TabletopEnv } from '@reconvla/tabletop';
 import { testBackends } from '../../../test/helpers/backends.ts';
 import { attentionMap, initFromScratch, parseReconVLAConfig, Processor, ReconVLA, reconstructGaze } from '../src/index.ts';
-import { reconvlaPolicy } from '../src/sim/index.ts';
+import { observationViews, reconvlaPolicy } from '../src/sim/index.ts';
 import { testModelJson } from './synthetic.ts';
 
 const all = await testBackends();
@@ -34,7 +34,7 @@ test('policy: valid 7-D actions, one model call per chunk of 2, reset drops the 
 
 test('gaze reconstruction and attention map have the configured sizes', async () => {
   const p = new Processor(model.config);
-  const sample = { image: { data: obs.static.rgb, width: obs.static.width, height: obs.static.height }, instruction: 'lift the red block', state: obs.proprio };
+  const sample = { images: observationViews(obs, model.config.views), instruction: 'lift the red block', state: obs.proprio };
   const img = await reconstructGaze(model, p, sample, { ddimSteps: 5, generator: new Generator(0) });
   assert.equal(img.width, model.config.decodeImageSize);
   assert.equal(img.data.length, img.width * img.height * 3);

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { buildPromptIds, collatePrompts, maskLabels, planSplice, type PromptConfig, type PromptLayout } from '../src/index.ts';
 
 const base: PromptConfig = {
-  imageTokenIndex: -200, ignoreIndex: -100, padTokenId: 0, endTokenId: 1, colonTokenId: 4, assistantTokenId: 3,
+  imageTokenIndex: -200, stateTokenIndex: -201, ignoreIndex: -100, padTokenId: 0, endTokenId: 1, colonTokenId: 4, assistantTokenId: 3,
   stateDim: 3, actionDim: 7, actionChunk: 2, layout: 'instr-image-instr', stateEncoding: 'bins',
 };
 const textId = fc.integer({ min: 5, max: 200 });

@@ -8,16 +8,17 @@ import { F, noGrad, tidy, type Tensor } from '@reconvla/core';
 import type { ReconVLA } from '../model.ts';
 import { collatePrompts } from '../prompt.ts';
 import type { Processor, Sample } from '../processor.ts';
-import { planSplice, spliceEmbeddings } from '../splice.ts';
 import { predictActions } from './predict.ts';
 import type { RgbBytes } from './image_io.ts';
 
 export interface AttentionMap {
-  /** Mean attention per image patch, row-major over the patch grid. */
+  /** Mean attention per image patch of the first view, row-major over the patch grid. */
   weights: Float32Array;
   grid: number;
-  /** The share of the attention of those rows that goes to the image at all. */
+  /** The share of the attention of those rows that goes to the image at all (every view). */
   imageShare: number;
+  /** The share that goes to the first view (the one drawn). */
+  firstViewShare: number;
 }
 
 export async function attentionMap(model: ReconVLA, processor: Processor, sample: Omit<Sample, 'actions'>): Promise<AttentionMap> {
@@ -25,10 +26,13 @@ export async function attentionMap(model: ReconVLA, processor: Processor, sample
   const { actions } = await predictActions(model, processor, sample);
   const perLayer = tidy(() => noGrad(() => {
     const prompts = collatePrompts([processor.promptIds({ ...sample, actions })], cfg.prompt, false);
-    const plan = planSplice(prompts, cfg.imageEmbedLen, cfg.prompt);
-    const { imageFeatures } = model.encodeImages(processor.pixels([sample.image], model.backend));
-    let h = spliceEmbeddings(plan, model.lm.model.embed_tokens.weight, imageFeatures);
-    const t = plan.length, boi = plan.boi[0]!, p = cfg.imageEmbedLen;
+    const { imageFeatures } = model.encodeImages(processor.samplePixels(sample, model.backend));
+    const embedded = model.embedPrompts(prompts, imageFeatures, processor.stateValues([sample.state], model.backend));
+    const plan = embedded.plan;
+    let h = embedded.inputsEmbeds;
+    // The map is over the first view (the static camera, where the gaze box is); every view's
+    // tokens count as image when picking the rows after the image.
+    const t = plan.length, boi = plan.boi[0]!, p = cfg.imageEmbedLen, imageLen = plan.imageLen;
     const { numAttentionHeads: nh, numKeyValueHeads: kvh, headDim: hd, ropeTheta } = cfg.llm;
     const positions = F.reshape(F.arange(0, t, 1, { backend: model.backend, dtype: 'int32' }), [1, t]);
     const { cos, sin } = F.rotaryCosSin(positions, hd, ropeTheta);
@@ -44,17 +48,18 @@ export async function attentionMap(model: ReconVLA, processor: Processor, sample
       // GQA: query head i reads key head floor(i / (nh / kvh)).
       k = F.reshape(F.expand(F.reshape(k, [1, kvh, 1, t, hd]), [1, kvh, nh / kvh, t, hd]), [1, nh, t, hd]);
       const probs = F.softmax(F.add(F.mul(F.matmul(q, F.transpose(k, 2, 3)), 1 / Math.sqrt(hd)), mask), -1); // [1, nh, t, t]
-      const rows = F.slice(probs, 2, boi + p, plan.rowLength[0]!); // queries after the image
+      const rows = F.slice(probs, 2, boi + imageLen, plan.rowLength[0]!); // queries after the image
       maps.push(F.mean(rows, [0, 1, 2])); // [t]: mean over heads and rows
       h = layer.forward(h, cos, sin, null);
     }
-    return { mean: F.mean(F.stack(maps, 0), 0), boi, p };
+    return { mean: F.mean(F.stack(maps, 0), 0), boi, p, imageLen };
   }));
   const all = (await perLayer.mean.data()) as Float32Array;
   perLayer.mean.dispose();
   const weights = all.slice(perLayer.boi, perLayer.boi + perLayer.p);
   const grid = Math.round(Math.sqrt(perLayer.p));
-  return { weights, grid, imageShare: weights.reduce((s, v) => s + v, 0) };
+  const sum = (a: Float32Array): number => a.reduce((s, v) => s + v, 0);
+  return { weights, grid, imageShare: sum(all.slice(perLayer.boi, perLayer.boi + perLayer.imageLen)), firstViewShare: sum(weights) };
 }
 
 /** The map over the image: weights normalised to [0, 1], bilinearly upsampled, blended in red. */

@@ -8,7 +8,6 @@ import { KVCache } from '@reconvla/qwen2';
 import type { ReconVLA } from '../model.ts';
 import { collatePrompts } from '../prompt.ts';
 import type { Processor, Sample } from '../processor.ts';
-import { planSplice, spliceEmbeddings } from '../splice.ts';
 
 export interface Prediction {
   /** action_chunk x action_dim values, step-major. */
@@ -37,8 +36,8 @@ export async function predictActions(model: ReconVLA, processor: Processor, samp
     }));
     let logits = lastLogits(() => {
       const prompts = collatePrompts([processor.promptIds(sample)], cfg.prompt, false);
-      const plan = planSplice(prompts, cfg.imageEmbedLen, cfg.prompt);
-      return spliceEmbeddings(plan, model.lm.model.embed_tokens.weight, model.encodeImages(processor.pixels([sample.image], backend)).imageFeatures);
+      const { imageFeatures } = model.encodeImages(processor.samplePixels(sample, backend));
+      return model.embedPrompts(prompts, imageFeatures, processor.stateValues([sample.state], backend)).inputsEmbeds;
     });
     for (let k = 0; k < n; k++) {
       const row = (await logits.data()) as Float32Array;

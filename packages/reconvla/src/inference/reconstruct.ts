@@ -5,8 +5,8 @@ import { F, noGrad, tidy, type Generator } from '@reconvla/core';
 import { unpackLatents } from '@reconvla/vae';
 import type { ReconVLA } from '../model.ts';
 import { collatePrompts } from '../prompt.ts';
+import type { RgbImage } from '@reconvla/siglip';
 import type { Processor, Sample } from '../processor.ts';
-import { imagePositions, planSplice } from '../splice.ts';
 import { chwToRgb, type RgbBytes } from './image_io.ts';
 
 export interface ReconstructOptions {
@@ -19,10 +19,10 @@ export async function reconstructGaze(model: ReconVLA, processor: Processor, sam
   const cfg = model.config;
   const img = tidy(() => noGrad(() => {
     const prompts = collatePrompts([processor.promptIds(sample)], cfg.prompt, false);
-    const plan = planSplice(prompts, cfg.imageEmbedLen, cfg.prompt);
-    const { imageFeatures } = model.encodeImages(processor.pixels([sample.image], model.backend));
-    const { hiddenStates } = model.runLanguageModel(plan, imageFeatures);
-    const z = model.denoiser.lnPre(imagePositions(plan, hiddenStates));
+    const { imageFeatures } = model.encodeImages(processor.samplePixels(sample, model.backend));
+    const { plan, inputsEmbeds } = model.embedPrompts(prompts, imageFeatures, processor.stateValues([sample.state], model.backend));
+    const { hiddenStates } = model.runLanguageModel(plan, inputsEmbeds);
+    const z = model.denoiser.lnPre(model.reconTokens(plan, hiddenStates));
     const ddim = opts.ddimSteps ?? 50;
     const latent = model.denoiser.sample(z, { ...(ddim > 0 ? { ddimSteps: ddim } : {}), ...(opts.generator ? { generator: opts.generator } : {}) });
     const decoded = model.vae.decode(model.vae.unscaleLatents(unpackLatents(latent)));
@@ -35,7 +35,7 @@ export async function reconstructGaze(model: ReconVLA, processor: Processor, sam
 }
 
 /** The VAE's own reconstruction of an image (its upper bound on what the recon can show). */
-export async function vaeRoundTrip(model: ReconVLA, processor: Processor, image: Sample['image']): Promise<RgbBytes> {
+export async function vaeRoundTrip(model: ReconVLA, processor: Processor, image: RgbImage): Promise<RgbBytes> {
   const s = model.config.decodeImageSize;
   const out = tidy(() => noGrad(() => {
     const x = processor.pixels([image], model.backend);

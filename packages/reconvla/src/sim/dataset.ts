@@ -5,6 +5,7 @@
 // past its end). Shards are visited in a seeded order, a window of them in memory at a time.
 import { cropResize, DatasetReader, Rng, type Shard } from '@reconvla/tabletop';
 import type { RgbImage } from '@reconvla/siglip';
+import type { CameraView } from '../config.ts';
 import type { BatchSource, HostBatch } from '../train/batch.ts';
 
 export interface TabletopSourceOptions {
@@ -13,6 +14,8 @@ export interface TabletopSourceOptions {
   actionChunk: number;
   /** 'full' reconstructs the whole frame instead of the gaze crop (ablation). */
   target?: 'gaze' | 'full';
+  /** The cameras the model sees, in order (default ['static']). */
+  views?: readonly CameraView[];
   shardsInMemory?: number;
 }
 
@@ -28,12 +31,16 @@ function framesOf(shard: Shard): FrameRef[] {
   return refs.reverse();
 }
 
-function sampleOf(ref: FrameRef, reader: DatasetReader, o: TabletopSourceOptions): { image: RgbImage; target: RgbImage; instruction: string; state: Float32Array; actions: Float32Array } {
-  const [H, W] = reader.index.cameras.static;
+function sampleOf(ref: FrameRef, reader: DatasetReader, o: TabletopSourceOptions): { images: RgbImage[]; target: RgbImage; instruction: string; state: Float32Array; actions: Float32Array } {
   const { shard, frame: f } = ref;
-  const S = H * W * 3;
-  const rgb = shard.staticRgb.subarray(f * S, (f + 1) * S);
-  const image: RgbImage = { data: rgb, width: W, height: H };
+  const view = (v: CameraView): RgbImage => {
+    const [h, w] = reader.index.cameras[v];
+    const n = h * w * 3;
+    return { data: (v === 'static' ? shard.staticRgb : shard.gripperRgb).subarray(f * n, (f + 1) * n), width: w, height: h };
+  };
+  const image = view('static');
+  const [H, W] = reader.index.cameras.static;
+  const rgb = image.data as Uint8Array;
   let target = image;
   const g = shard.gazeStatic;
   if ((o.target ?? 'gaze') === 'gaze' && g[f * 4]! >= 0) {
@@ -47,7 +54,7 @@ function sampleOf(ref: FrameRef, reader: DatasetReader, o: TabletopSourceOptions
     actions.set(shard.actions.subarray(src * 7, src * 7 + 7), k * 7);
   }
   return {
-    image, target, instruction: shard.episodes[shard.frameEpisode[f]!]!.instruction,
+    images: (o.views ?? ['static']).map((v) => (v === 'static' ? image : view(v))), target, instruction: shard.episodes[shard.frameEpisode[f]!]!.instruction,
     state: shard.proprio.slice(f * 8, f * 8 + 8), actions,
   };
 }
@@ -70,7 +77,7 @@ export function tabletopSource(dir: string, o: TabletopSourceOptions): BatchSour
           if (index < start) continue; // resuming: skip without building the batch
           const samples = refs.slice(b, b + batchSize).map((r) => sampleOf(r, reader, o));
           yield {
-            images: samples.map((s) => s.image), targets: samples.map((s) => s.target), instructions: samples.map((s) => s.instruction),
+            images: samples.flatMap((s) => s.images), targets: samples.map((s) => s.target), instructions: samples.map((s) => s.instruction),
             states: samples.map((s) => s.state), actions: samples.map((s) => s.actions),
           };
         }

@@ -2,4 +2,4 @@
 // vocabulary and state ranges, the evaluate() policy).
 export { tabletopSource, datasetInstructions, type TabletopSourceOptions } from './dataset.ts';
 export { tabletopVocabulary, tabletopStateRange } from './vocabulary.ts';
-export { reconvlaPolicy, type PolicyOptions } from './policy.ts';
+export { reconvlaPolicy, observationViews, type PolicyOptions } from './policy.ts';

@@ -3,6 +3,8 @@
 // step before the model is asked again (upstream's action chunking), and reset() drops what is
 // left of a chunk when a new task begins.
 import type { Observation, Policy } from '@reconvla/tabletop';
+import type { RgbImage } from '@reconvla/siglip';
+import type { CameraView } from '../config.ts';
 import { predictActions } from '../inference/predict.ts';
 import type { ReconVLA } from '../model.ts';
 import { Processor } from '../processor.ts';
@@ -23,7 +25,7 @@ export function reconvlaPolicy(model: ReconVLA, opts: PolicyOptions = {}): Polic
     if (queue.length === 0) {
       const t0 = performance.now();
       const { actions } = await predictActions(model, processor, {
-        image: { data: obs.static.rgb, width: obs.static.width, height: obs.static.height }, instruction, state: obs.proprio,
+        images: observationViews(obs, model.config.views), instruction, state: obs.proprio,
       });
       opts.onPredict?.(performance.now() - t0);
       for (let k = 0; k < execute; k++) queue.push(actions.slice(k * actionDim, (k + 1) * actionDim));
@@ -31,4 +33,12 @@ export function reconvlaPolicy(model: ReconVLA, opts: PolicyOptions = {}): Polic
     return queue.shift()!;
   };
   return Object.assign(policy, { reset: () => { queue = []; } });
+}
+
+/** The observation's camera images for the model's views, in order. */
+export function observationViews(obs: Observation, views: readonly CameraView[]): RgbImage[] {
+  return views.map((v) => {
+    const cam = v === 'static' ? obs.static : obs.gripper;
+    return { data: cam.rgb, width: cam.width, height: cam.height };
+  });
 }
