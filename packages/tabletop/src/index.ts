@@ -24,3 +24,4 @@ export { generateDataset, recordEpisode, checkGenerateOptions, DATASET_FORMAT, t
 export { DatasetReader, type Batch, type BatchOptions, type Shard, type CropCamera } from './reader.ts';
 export { encodeApng } from './apng.ts';
 export { observationPicture, RolloutRecorder, GAZE_COLOR } from './rollout.ts';
+export { captionOf, captionVocabulary } from './caption.ts';
