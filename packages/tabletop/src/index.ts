@@ -25,3 +25,7 @@ export { DatasetReader, type Batch, type BatchOptions, type Shard, type CropCame
 export { encodeApng } from './apng.ts';
 export { observationPicture, RolloutRecorder, GAZE_COLOR } from './rollout.ts';
 export { captionOf, captionVocabulary } from './caption.ts';
+export { wilson } from './wilson.ts';
+export { taskStats, checkTaskKinds } from './evaluate.ts';
+export { evaluateTasks, singleTaskEpisode, checkSingleTaskOptions, type SingleTaskOptions, type SingleTaskResult, type SingleTaskEpisode } from './single_task.ts';
+export { withImageMode, IMAGE_MODES, type ImageMode } from './image_mode.ts';
