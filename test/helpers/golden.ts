@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SafetensorsFile } from '../../packages/core/src/safetensors/index.ts';
 import { Tensor, tensor, type Backend } from '../../packages/core/src/index.ts';
+import { elementError, maxAbsFinite } from './close.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -51,14 +52,17 @@ export class Fixture {
 
 export interface Tolerance { /** max|got-ref| <= rel * max|ref| + abs */ rel: number; abs?: number }
 
-/** max |got - ref| relative to max |ref|, with a message naming the tensor and the worst element. */
+/**
+ * max |got - ref| relative to max |ref|, with a message naming the tensor and the worst element.
+ * A NaN on either side, or an infinity that the other side does not equal, fails.
+ */
 export function compareArrays(got: ArrayLike<number>, ref: ArrayLike<number>, tol: Tolerance, what: string): string | null {
   if (got.length !== ref.length) return `${what}: ${got.length} elements, reference has ${ref.length}`;
-  let maxRef = 0, maxErr = 0, at = -1;
-  for (let i = 0; i < ref.length; i++) maxRef = Math.max(maxRef, Math.abs(ref[i]!));
+  const maxRef = maxAbsFinite(ref);
+  let maxErr = 0, at = -1;
   for (let i = 0; i < ref.length; i++) {
-    const e = Math.abs(got[i]! - ref[i]!);
-    if (!(e <= maxErr)) { maxErr = e; at = i; } // NaN counts as the worst
+    const e = elementError(got[i]!, ref[i]!);
+    if (e > maxErr) { maxErr = e; at = i; }
   }
   const bound = tol.rel * maxRef + (tol.abs ?? 0);
   if (maxErr <= bound) return null;

@@ -3,6 +3,7 @@
 // error ratio per fixture so test output says how close each model is, not just that it passed.
 import { keep, type Backend, type Tensor } from '../../packages/core/src/index.ts';
 import type { Fixture } from './golden.ts';
+import { elementError, maxAbsFinite } from './close.ts';
 
 /** Every `param.<key>` of the fixture as a tensor keyed by `<key>` (prefix removed). */
 export function fixtureStateDict(fx: Fixture, backend: Backend, stripPrefix = ''): Map<string, Tensor> {
@@ -35,21 +36,23 @@ export class Checker {
 
   compare(got: ArrayLike<number>, ref: ArrayLike<number>, what: string, check: Check): void {
     if (got.length !== ref.length) { this.failures.push(`${what}: ${got.length} elements, reference has ${ref.length}`); return; }
-    let maxRef = 0;
-    for (let i = 0; i < ref.length; i++) maxRef = Math.max(maxRef, Math.abs(ref[i]!));
+    // elementError makes a NaN (either side) or an unmatched infinity an infinite error, so the
+    // worst ratio can never be NaN and a NaN anywhere fails.
+    const maxRef = maxAbsFinite(ref);
+    const elementwise = check.relElem !== undefined || check.absElem !== undefined;
     let ratio = 0, at = 0;
     for (let i = 0; i < ref.length; i++) {
-      const e = Math.abs(got[i]! - ref[i]!);
-      const bound = check.relElem !== undefined || check.absElem !== undefined
-        ? (check.absElem ?? 0) + (check.relElem ?? 0) * Math.abs(ref[i]!)
+      const e = elementError(got[i]!, ref[i]!);
+      const bound = elementwise
+        ? (check.absElem ?? 0) + (check.relElem ?? 0) * (Number.isFinite(ref[i]!) ? Math.abs(ref[i]!) : 0)
         : (check.rel ?? 0) * maxRef + (check.abs ?? 0);
-      const r = bound > 0 ? e / bound : e === 0 ? 0 : Infinity;
-      if (!(r <= ratio)) { ratio = r; at = i; }
+      const r = e === 0 ? 0 : bound > 0 ? e / bound : Infinity;
+      if (r > ratio) { ratio = r; at = i; }
     }
-    if (ratio > this.worst.ratio || Number.isNaN(ratio)) this.worst = { ratio, what };
+    if (ratio > this.worst.ratio) this.worst = { ratio, what };
     const kind = what.startsWith('grad.') ? 'grads' : 'outputs';
-    if (!(ratio <= (this.worstBy.get(kind)?.ratio ?? -1))) this.worstBy.set(kind, { ratio, what });
-    if (!(ratio <= 1)) {
+    if (ratio > (this.worstBy.get(kind)?.ratio ?? -1)) this.worstBy.set(kind, { ratio, what });
+    if (ratio > 1) {
       this.failures.push(`${what}: error/bound ${ratio.toExponential(3)} at [${at}] (got ${got[at]}, ref ${ref[at]}, max|ref| ${maxRef.toExponential(3)})`);
     }
   }

@@ -15,6 +15,7 @@ import {
 } from '../src/index.ts';
 import { findFixtures } from '../../../test/helpers/golden.ts';
 import { testBackends } from '../../../test/helpers/backends.ts';
+import { isClose, maxAbsFinite } from '../../../test/helpers/close.ts';
 
 const cpu = createCpuBackend();
 const backends = [...await testBackends()];
@@ -33,12 +34,22 @@ const rounded = (x: Float32Array): Float32Array => F.fromF16Bits(encodeF16(x), [
 
 function close(got: ArrayLike<number>, want: ArrayLike<number>, what: string, rel = 1e-5): void {
   assert.equal(got.length, want.length, `${what}: length`);
-  let max = 0;
-  for (let i = 0; i < want.length; i++) max = Math.max(max, Math.abs(want[i]!));
+  // Scaled by the largest finite |want|: an infinite one would let every element pass.
+  const max = maxAbsFinite(want);
   for (let i = 0; i < want.length; i++) {
-    if (!(Math.abs(got[i]! - want[i]!) <= rel * (1 + max))) assert.fail(`${what}: element ${i}: ${got[i]} vs ${want[i]} (max |want| ${max})`);
+    if (!isClose(got[i]!, want[i]!, rel * (1 + max), 0)) assert.fail(`${what}: element ${i}: ${got[i]} vs ${want[i]} (max |want| ${max})`);
   }
 }
+
+test('close fails on a NaN or an infinity in the middle, on either side', () => {
+  const ok = [1, 2, 3, 4, 5];
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    const odd = [1, 2, bad, 4, 5];
+    assert.throws(() => close(odd, ok, 'got side', 1e6), /element 2:/);
+    assert.throws(() => close(ok, odd, 'want side', 1e6), /element 2:/);
+  }
+  close([1, Infinity], [1, Infinity], 'equal infinities', 0);
+});
 
 /** An operand on backend b as float32 or float16 (holding values that are exact halves either way). */
 function operand(b: Backend, values: Float32Array, shape: number[], half: boolean): Tensor {

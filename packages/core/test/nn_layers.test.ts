@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import * as F from '../src/ops/index.ts';
 import { nn, noGrad, tidy, StateDictError, type Tensor } from '../src/index.ts';
 import { Generator, manualSeed } from '../src/ops/random.ts';
+import { isClose } from '../../../test/helpers/close.ts';
 
 const values = (t: Tensor): number[] => Array.from(t.dataSync());
 const shapes = (m: nn.Module): Record<string, number[]> =>
@@ -13,7 +14,7 @@ const shapes = (m: nn.Module): Record<string, number[]> =>
 function assertClose(a: Tensor | number[], b: Tensor | number[], tol = 1e-6): void {
   const x = Array.isArray(a) ? a : values(a), y = Array.isArray(b) ? b : values(b);
   assert.equal(x.length, y.length, 'lengths differ');
-  x.forEach((v, i) => assert.ok(Math.abs(v - y[i]!) <= tol * (1 + Math.abs(y[i]!)), `element ${i}: ${v} vs ${y[i]}`));
+  x.forEach((v, i) => assert.ok(isClose(v, y[i]!, tol, tol), `element ${i}: ${v} vs ${y[i]}`));
 }
 
 /** sum(y * r) with a fixed random r, so every output element gets a distinct gradient. */

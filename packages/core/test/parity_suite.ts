@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Backend, BinaryOp, DType, Storage, UnaryOp, DifferentiableUnaryOp, AttentionArgs, Conv2dArgs, MatmulActivation } from '../src/backend.ts';
 import { createCpuBackend } from '../src/backends/cpu/index.ts';
+import { isClose } from '../../../test/helpers/close.ts';
 
 export const cpu = createCpuBackend();
 
@@ -52,8 +53,9 @@ export async function close(gpu: Backend, what: string, ref: Storage, got: Stora
     const w = want[i]!, h = have[i]!;
     if (Number.isNaN(w) && Number.isNaN(h)) continue;
     if (w === h) continue;
-    const ok = Math.abs(w - h) <= atol + rtol * Math.abs(w);
-    if (!ok) assert.fail(`${what}: element ${i} of ${want.length}: webgpu ${h} vs cpu ${w} (atol ${atol}, rtol ${rtol})`);
+    // Equal NaNs were accepted above (both backends propagate them); isClose fails any other
+    // NaN and an infinity against anything but itself (atol + rtol*inf would pass everything).
+    if (!isClose(h, w, atol, rtol)) assert.fail(`${what}: element ${i} of ${want.length}: webgpu ${h} vs cpu ${w} (atol ${atol}, rtol ${rtol})`);
   }
 }
 

@@ -12,6 +12,7 @@ import { MAX_FUSED_OPS } from '../src/backends/webgpu/fusion.ts';
 import { createWebGPUBackend, type WebGPUBackend } from '../src/backends/webgpu/index.ts';
 import type { GPUStorage } from '../src/backends/webgpu/storage.ts';
 import { randomF32 } from './parity_suite.ts';
+import { isClose } from '../../../test/helpers/close.ts';
 
 const cpu = createCpuBackend();
 const gpuOrError: WebGPUBackend | Error = await createWebGPUBackend().catch((e: unknown) => e as Error);
@@ -29,7 +30,7 @@ function assertNear(what: string, have: ArrayLike<number>, want: ArrayLike<numbe
   for (let i = 0; i < want.length; i++) {
     const w = want[i]!, h = have[i]!;
     if (Object.is(w, h) || (Number.isNaN(w) && Number.isNaN(h)) || w === h) continue;
-    if (!(Math.abs(h - w) <= tol * (1 + Math.abs(w)))) assert.fail(`${what}: element ${i} of ${want.length}: webgpu ${h} vs cpu ${w}`);
+    if (!isClose(h, w, tol, tol)) assert.fail(`${what}: element ${i} of ${want.length}: webgpu ${h} vs cpu ${w}`);
   }
 }
 

@@ -8,6 +8,7 @@ import { createWebGPUBackend, describeWebGPU, type WebGPUBackend } from '../src/
 import { shaderSource } from '../src/backends/webgpu/shaders.ts';
 import { vectorWidth } from '../src/backends/webgpu/ops/layout.ts';
 import { readdirSync, readFileSync } from 'node:fs';
+import { isClose } from '../../../test/helpers/close.ts';
 
 const cpu = createCpuBackend();
 const gpuOrError: WebGPUBackend | Error = await createWebGPUBackend().catch((e: unknown) => e as Error);
@@ -31,9 +32,19 @@ async function assertClose(gpu: Backend, what: string, got: Storage, want: Float
   const have = await gpu.read(got);
   assert.equal(have.length, want.length, `${what}: length`);
   for (let i = 0; i < want.length; i++) {
-    if (Math.abs(have[i]! - want[i]!) > tol * (1 + Math.abs(want[i]!))) assert.fail(`${what}: element ${i}: ${have[i]} vs ${want[i]}`);
+    // isClose: a NaN never matches, an infinity only the same infinity.
+    if (!isClose(have[i]!, want[i]!, tol, tol)) assert.fail(`${what}: element ${i}: ${have[i]} vs ${want[i]}`);
   }
 }
+
+test('assertClose fails on a NaN or an infinity in the middle (needs no adapter: reads CPU storages)', async () => {
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    const have = Float32Array.of(1, 2, bad, 4, 5), want = Float32Array.of(1, 2, 3, 4, 5);
+    await assert.rejects(assertClose(cpu, 'got side', cpu.fromArray(have), want, 1e6), /element 2:/);
+    await assert.rejects(assertClose(cpu, 'want side', cpu.fromArray(want), have, 1e6), /element 2:/);
+  }
+  await assertClose(cpu, 'equal infinities', cpu.fromArray(Float32Array.of(1, Infinity, 3)), Float32Array.of(1, Infinity, 3), 0);
+});
 
 test('describeWebGPU reports an adapter or says how to get one', async () => {
   const d = await describeWebGPU();
