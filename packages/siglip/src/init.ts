@@ -2,9 +2,10 @@
 // by parameter name (so it follows the checkpoint layout, not class internals):
 //   position embedding       N(0, 1/width)              (PyTorch's Embedding default, N(0, 1), is
 //                                                         ~4x a patch's content: the image drowns)
+//   token embedding (text)   N(0, 1/width)              (default_flax_embed_init)
 //   attention q/k/v/out      xavier_uniform, bias 0
 //   MLP fc1/fc2              xavier_uniform, bias N(0, 1e-6)
-//   patch conv, other Linear lecun_normal (truncated normal, std 1/sqrt(fan_in)), bias 0
+//   patch conv, other Linear lecun_normal (truncated normal, std 1/sqrt(fan_in)), bias 0 (the text head too)
 //   LayerNorm                weight 1, bias 0
 //   pooling head             probe and in_proj xavier_uniform, in_proj bias 0
 import { F, nn, noGrad, tidy, type Generator, type Module, type Tensor } from '@reconvla/core';

@@ -7,6 +7,9 @@ import { numPatches, parseSiglipVisionConfig, type SiglipVisionConfig } from './
 
 export interface InitOptions { backend?: Backend; generator?: Generator }
 
+/** What an encoder layer needs of a config: the vision and the text towers share the layer. */
+export type SiglipLayerConfig = Pick<SiglipVisionConfig, 'hiddenSize' | 'intermediateSize' | 'numAttentionHeads' | 'layerNormEps'>;
+
 /** Multi-head attention of q [B, Tq, D] over k, v [B, Tk, D] (projected), scale head_dim^-0.5. */
 function attend(q: Tensor, k: Tensor, v: Tensor, heads: number): Tensor {
   const [b, tq, d] = q.shape as [number, number, number];
@@ -19,7 +22,7 @@ function attend(q: Tensor, k: Tensor, v: Tensor, heads: number): Tensor {
 class SiglipMLP extends Module {
   readonly fc1: nn.Linear;
   readonly fc2: nn.Linear;
-  constructor(cfg: SiglipVisionConfig, init: InitOptions) {
+  constructor(cfg: SiglipLayerConfig, init: InitOptions) {
     super();
     this.fc1 = this.registerModule('fc1', new nn.Linear(cfg.hiddenSize, cfg.intermediateSize, init));
     this.fc2 = this.registerModule('fc2', new nn.Linear(cfg.intermediateSize, cfg.hiddenSize, init));
@@ -33,7 +36,7 @@ class SiglipAttention extends Module {
   readonly k_proj: nn.Linear;
   readonly v_proj: nn.Linear;
   readonly out_proj: nn.Linear;
-  constructor(readonly cfg: SiglipVisionConfig, init: InitOptions) {
+  constructor(readonly cfg: SiglipLayerConfig, init: InitOptions) {
     super();
     const d = cfg.hiddenSize;
     this.q_proj = this.registerModule('q_proj', new nn.Linear(d, d, init));
@@ -47,12 +50,12 @@ class SiglipAttention extends Module {
 }
 
 /** Pre-norm block: h += attn(layer_norm1(h)); h += mlp(layer_norm2(h)). */
-class SiglipEncoderLayer extends Module {
+export class SiglipEncoderLayer extends Module {
   readonly layer_norm1: nn.LayerNorm;
   readonly self_attn: SiglipAttention;
   readonly layer_norm2: nn.LayerNorm;
   readonly mlp: SiglipMLP;
-  constructor(cfg: SiglipVisionConfig, init: InitOptions) {
+  constructor(cfg: SiglipLayerConfig, init: InitOptions) {
     super();
     this.layer_norm1 = this.registerModule('layer_norm1', new nn.LayerNorm(cfg.hiddenSize, { ...init, eps: cfg.layerNormEps }));
     this.self_attn = this.registerModule('self_attn', new SiglipAttention(cfg, init));
