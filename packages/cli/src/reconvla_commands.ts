@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createBackend, Generator, type Backend } from '@reconvla/core';
-import type { HostBatch, Json, LogEntry, ReconVLA, RgbBytes, StageConfig, TrainConfig } from '@reconvla/reconvla';
+import type { CameraView, HostBatch, Json, LogEntry, ReconVLA, RgbBytes, StageConfig, StateEncoding, TrainConfig } from '@reconvla/reconvla';
 // The model packages are loaded when a command of this file runs, not when the CLI starts
 // (Qwen2's tokenizer takes seconds to load, and `reconvla sim ...` does not need it).
 type Lib = typeof import('@reconvla/reconvla');
@@ -37,6 +37,14 @@ function choiceArg<T extends string>(name: string, values: readonly T[]): (v: st
   };
 }
 
+function viewsArg(v: string): CameraView[] {
+  const views = v.split(',').map((x) => x.trim());
+  if (views.length === 0 || views.some((x) => x !== 'static' && x !== 'gripper') || new Set(views).size !== views.length) {
+    throw new InvalidArgumentError(`views must be a list of distinct static and gripper, got "${v}".`);
+  }
+  return views as CameraView[];
+}
+
 function backendArg(v: string): BackendFlag {
   if (v === 'cpu' || v === 'wasm' || v === 'webgpu' || v === 'auto') return v;
   throw new InvalidArgumentError(`backend must be cpu, wasm, webgpu or auto, got "${v}".`);
@@ -59,12 +67,24 @@ interface TrainFlags {
   config: string; data: string; pretrainData?: string; out: string; resume?: boolean; backend: BackendFlag;
   vaeSteps: number; pretrainSteps: number; finetuneSteps: number; batchSize: number; lr: number; seed: number;
   recon: boolean; reconTarget: 'gaze' | 'full'; layout: 'instr-image-instr' | 'image-instr' | 'instr-image'; chunk: number;
+  views: CameraView[]; stateEncoding: StateEncoding; unfreezeVision?: boolean;
+}
+
+/** The task kinds a dataset was drawn from (dataset.json's task_filter; null: every task). */
+function datasetTasks(dir: string): string[] | null {
+  const file = path.join(dir, 'dataset.json');
+  if (!existsSync(file)) throw new Error(`--data ${dir}: no dataset.json (write one with \`reconvla sim generate\`)`);
+  const filter = (JSON.parse(readFileSync(file, 'utf8')) as { task_filter?: string[] | null }).task_filter;
+  return filter ?? null;
 }
 
 /** "tiny", or a config.json path (the tabletop vocabulary and state ranges are filled in when it has none). */
 function modelConfig(f: TrainFlags, words: string[]): Json {
   if (f.config === 'tiny') {
-    return R.tinyConfigJson({ words, stateRange: S.tabletopStateRange(), actionChunk: f.chunk, layout: f.layout, ablation: { recon: f.recon, recon_target: f.reconTarget } });
+    return R.tinyConfigJson({
+      words, stateRange: S.tabletopStateRange(), actionChunk: f.chunk, layout: f.layout, views: f.views, stateEncoding: f.stateEncoding,
+      tasks: datasetTasks(f.data), ablation: { recon: f.recon, recon_target: f.reconTarget, unfreeze_vision_tower: f.unfreezeVision === true },
+    });
   }
   if (!existsSync(f.config)) throw new Error(`--config ${f.config}: not "tiny" and no such config.json`);
   const json = JSON.parse(readFileSync(f.config, 'utf8')) as Json;
@@ -204,7 +224,10 @@ function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetun
     .option('--no-recon', 'ablation: no reconstructive branch (a plain VLA)')
     .option('--recon-target <what>', 'ablation: reconstruct the gaze crop or the full frame', choiceArg('recon-target', ['gaze', 'full']), 'gaze')
     .option('--layout <order>', 'ablation: where the image sits in the prompt', choiceArg('layout', ['instr-image-instr', 'image-instr', 'instr-image']), 'instr-image-instr')
-    .option('--chunk <n>', 'actions per model call (action chunking)', intArg('chunk', 1), 2);
+    .option('--chunk <n>', 'actions per model call (action chunking)', intArg('chunk', 1), 2)
+    .option('--views <list>', 'cameras the model sees, each 16 image tokens: static or static,gripper', viewsArg, ['static'] as CameraView[])
+    .option('--state-encoding <how>', 'robot state as upstream\'s bin tokens or one linear-projected token', choiceArg('state-encoding', ['bins', 'linear']), 'bins' as StateEncoding)
+    .option('--unfreeze-vision', 'train the vision tower end to end (upstream freezes it)');
 }
 
 export function registerReconVLA(program: Command): void {

@@ -10,7 +10,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import {
   ENVS, RolloutRecorder, Rng, TabletopEnv, chainSplit, encodePng, evaluate, expertPolicy, feasibleTasks,
   generateDataset, hstack, instructionFor, observationPicture, parseEnvList, parseEnvName, perTaskTable, randomPolicy,
-  resultTable, upscale, type EnvName, type ObjectSplit, type Policy,
+  parseTaskKind, resultTable, upscale, type EnvName, type ObjectSplit, type Policy, type TaskKind,
 } from '@reconvla/tabletop';
 
 function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
@@ -42,6 +42,18 @@ function envArg(v: string): EnvName {
 function envListArg(v: string): EnvName[] {
   try {
     return parseEnvList(v);
+  } catch (e) {
+    throw new InvalidArgumentError(`${(e as Error).message}.`);
+  }
+}
+
+/** "all" (null: every task) or a comma-separated list of task kinds, each checked. */
+export function taskListArg(v: string): TaskKind[] | null {
+  if (v.trim() === 'all') return null;
+  try {
+    const kinds = v.split(',').map((t) => t.trim()).filter((t) => t.length > 0).map(parseTaskKind);
+    if (kinds.length === 0) throw new Error(`empty task list "${v}"`);
+    return [...new Set(kinds)];
   } catch (e) {
     throw new InvalidArgumentError(`${(e as Error).message}.`);
   }
@@ -117,16 +129,19 @@ export function registerSim(program: Command): void {
       .requiredOption('--episodes <n>', 'number of episodes', intArg('episodes', 1))
       .requiredOption('--out <dir>', 'output directory')
       .option('--seed <n>', 'dataset seed (same seed, same bytes)', intArg('seed', 0), 0)
-      .option('--noise <std>', 'Gaussian noise on the expert actions', numArg('noise', 0, 1), 0.1)
+      .option('--noise <std>', 'Gaussian noise on the executed expert actions (DART: the clean action is recorded)', numArg('noise', 0, 1), 0.1)
+      .option('--tasks <list>', 'only these task kinds, balanced (e.g. open_drawer,lift), or all', taskListArg, null)
+      .option('--random-start', 'start each episode with the gripper at a random pose')
       .option('--shard-frames <n>', 'frames per shard file', intArg('shard-frames', 1), 1024)
       .option('--max-steps <n>', 'step budget per episode', intArg('max-steps', 1), 300),
     'seen',
-  ).action((opts: SceneFlags & { envs: EnvName[]; episodes: number; out: string; seed: number; noise: number; shardFrames: number; maxSteps: number }) => {
+  ).action((opts: SceneFlags & { envs: EnvName[]; episodes: number; out: string; seed: number; noise: number; tasks: TaskKind[] | null; randomStart?: boolean; shardFrames: number; maxSteps: number }) => {
     const bar = new cliProgress.SingleBar({ format: 'generate [{bar}] {value}/{total} episodes | {frames} frames | eta {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
     bar.start(opts.episodes, 0, { frames: 0 });
     const t0 = Date.now();
     const index = generateDataset({
       out: opts.out, envs: opts.envs, episodes: opts.episodes, seed: opts.seed, noise: opts.noise, shardFrames: opts.shardFrames,
+      ...(opts.tasks ? { tasks: opts.tasks } : {}), randomStart: opts.randomStart === true,
       maxSteps: opts.maxSteps, distractors: opts.distractors, confusers: opts.confusers, objects: opts.objects,
       staticWidth: opts.size, staticHeight: opts.size, gripperWidth: opts.gripperSize, gripperHeight: opts.gripperSize,
       onEpisode: (done, _total, frames) => bar.update(done, { frames }),

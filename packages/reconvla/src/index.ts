@@ -1,6 +1,6 @@
 // @reconvla/reconvla: the ReconVLA model, its training stages and inference. The tabletop
 // adapter (dataset batches, the evaluate() policy) is the separate entry '@reconvla/reconvla/sim'.
-export { parseReconVLAConfig, FIRST_WORD_ID, type ReconVLAConfig, type ActionTokenizerConfig, type PromptConfig, type PromptLayout, type AblationConfig, type Json } from './config.ts';
+export { parseReconVLAConfig, FIRST_WORD_ID, type ReconVLAConfig, type ActionTokenizerConfig, type PromptConfig, type PromptLayout, type AblationConfig, type CameraView, type StateEncoding, type Json } from './config.ts';
 export { ActionTokenizer } from './action_tokenizer.ts';
 export { WordTokenizer, WORD_SPECIALS, splitWords } from './word_tokenizer.ts';
 export { buildPromptIds, maskLabels, collatePrompts, type PromptParts, type PromptBatch } from './prompt.ts';

@@ -17,7 +17,8 @@ import { checkCameraSizes } from './render.ts';
 import { Rng, deriveSeed } from './rng.ts';
 import { encodeSafetensors, tensor } from './safetensors.ts';
 import { checkSceneOptions, sampleScene } from './scene.ts';
-import { TASK_KINDS, type TaskSpec } from './tasks.ts';
+import { TASK_KINDS, type TaskKind, type TaskSpec } from './tasks.ts';
+import type { WorldState } from './world.ts';
 
 export const DATASET_FORMAT = 'reconvla-tabletop/1';
 
@@ -26,8 +27,16 @@ export interface GenerateOptions extends CameraSizes {
   envs: EnvName[];
   episodes: number;
   seed: number;
-  /** Std of Gaussian noise on the expert's motion actions (action units, default 0.1). */
+  /**
+   * Std of Gaussian noise on the expert's motion actions (action units, default 0.1). DART
+   * (Laskey et al. 2017): the noisy action is executed, the clean expert action is recorded, so
+   * the data shows the states a slightly wrong policy reaches and how the expert recovers.
+   */
   noise?: number;
+  /** Only these task kinds, one kind after another (balanced: episode i asks tasks[i % n]). Default: any feasible task. */
+  tasks?: readonly TaskKind[];
+  /** Start every recorded episode with the gripper at a random pose (open, holding nothing). Default false. */
+  randomStart?: boolean;
   distractors?: number;
   confusers?: number;
   objects?: ObjectSplit;
@@ -65,6 +74,11 @@ export interface DatasetIndex {
   frames: number;
   cameras: { static: [number, number]; gripper: [number, number] };
   tasks: readonly string[];
+  /** The kinds episodes were drawn from (balanced), or null for any feasible task. */
+  task_filter: readonly string[] | null;
+  /** 'expert': the recorded action is the clean expert action (DART), whatever the noise. */
+  labels: 'expert';
+  random_start: boolean;
   action_fields: string[];
   proprio_fields: string[];
   noise: number;
@@ -84,6 +98,8 @@ export function checkGenerateOptions(o: GenerateOptions): void {
   if (!(noise >= 0 && noise <= 1)) throw new Error(`noise must be in [0, 1], got ${noise}`);
   const sf = o.shardFrames ?? 1024;
   if (!Number.isInteger(sf) || sf < 1) throw new Error(`shardFrames must be a positive integer, got ${sf}`);
+  if (o.tasks !== undefined && o.tasks.length === 0) throw new Error('tasks: an empty list (omit it for every task)');
+  for (const t of o.tasks ?? []) if (!(TASK_KINDS as readonly string[]).includes(t)) throw new Error(`unknown task "${t}": expected one of ${TASK_KINDS.join(', ')}`);
   checkSceneOptions({ env: o.envs[0]!, distractors: o.distractors ?? 2, confusers: o.confusers ?? 0 });
   checkCameraSizes(o);
 }
@@ -102,13 +118,26 @@ const boxInts = (b: Box | null, out: Int32Array, at: number): void => {
   if (b) { out[at] = b.x0; out[at + 1] = b.y0; out[at + 2] = b.x1; out[at + 3] = b.y1; } else out.fill(-1, at, at + 4);
 };
 
+/** The gripper moved to a random pose over the table: open, empty-handed, anywhere it can start from. */
+function randomizeGripper(state: WorldState, rng: Rng): void {
+  const g = state.gripper;
+  if (g.holding) return; // a held object would have to be put down first: keep the pose
+  g.pos = [rng.uniform(-0.36, 0.36), rng.uniform(-0.3, 0.14), rng.uniform(0.12, 0.26)]; // above the cabinet (0.11 m)
+  g.yaw = rng.uniform(-Math.PI / 2, Math.PI / 2);
+  g.opening = 1;
+  g.command = 1;
+}
+
 /** Record one expert episode; deterministic in (options, index). */
 export function recordEpisode(o: GenerateOptions, index: number): Recorded {
   const rng = new Rng(deriveSeed(o.seed, index));
   const envName = o.envs[index % o.envs.length]!;
   const scene = { env: envName, distractors: o.distractors ?? 2, confusers: o.confusers ?? 0, objects: o.objects ?? 'seen' };
   const maxSteps = o.maxSteps ?? 300;
-  for (let attempt = 0; attempt < 100; attempt++) {
+  const noise = o.noise ?? 0.1;
+  // Balanced: episode i asks kind tasks[floor(i / envs) % n], so every env sees every kind.
+  const only = o.tasks ? [o.tasks[Math.floor(index / o.envs.length) % o.tasks.length]!] : undefined;
+  for (let attempt = 0; attempt < 200; attempt++) {
     const state = sampleScene(rng, scene);
     const warm = rng.int((o.warmupTasks ?? 2) + 1);
     let usable = true;
@@ -116,30 +145,31 @@ export function recordEpisode(o: GenerateOptions, index: number): Recorded {
       const spec = sampleTask(state, rng);
       usable = spec !== null && solveWithExpert(state, spec, maxSteps);
     }
-    const spec = usable ? sampleTask(state, rng) : null;
+    const spec = usable ? sampleTask(state, rng, undefined, only) : null;
     if (!spec) continue;
+    if (o.randomStart) randomizeGripper(state, rng);
     const env = new TabletopEnv({ ...scene, ...o, render: true }, state);
     const task = env.setTask(spec);
     const instruction = instructionFor(env.state, spec, rng, o.paraphrases ?? 'train');
     const rec: Recorded = { info: { index, env: envName, task: spec, instruction, success: false, frames: 0 }, staticRgb: [], gripperRgb: [], actions: [], proprio: [], gaze: [] };
     let obs = env.observe();
     for (let t = 0; t < maxSteps; t++) {
-      const action = addNoise(expertAction(env.state, task), o.noise ?? 0.1, rng);
+      const label = expertAction(env.state, task);
       rec.staticRgb.push(obs.static.rgb);
       rec.gripperRgb.push(obs.gripper.rgb);
-      rec.actions.push(action);
+      rec.actions.push(label);
       rec.proprio.push(obs.proprio);
       const g = new Int32Array(16);
       boxInts(obs.gaze.static, g, 0); boxInts(obs.gaze.gripper, g, 4); boxInts(obs.gazeWhole.static, g, 8); boxInts(obs.gazeWhole.gripper, g, 12);
       rec.gaze.push(g);
-      const r = env.step(action);
+      const r = env.step(addNoise(label.slice(), noise, rng));
       obs = r.observation;
       if (r.success) { rec.info.success = true; break; }
     }
     rec.info.frames = rec.actions.length;
     return rec;
   }
-  throw new Error(`episode ${index}: no feasible task found in 100 scenes`);
+  throw new Error(`episode ${index}: no feasible ${only ? `"${only[0]}" ` : ''}task found in 200 scenes of env ${envName}`);
 }
 
 function concat<T extends Uint8Array | Float32Array | Int32Array>(parts: T[], make: (n: number) => T): T {
@@ -190,6 +220,9 @@ export function generateDataset(o: GenerateOptions): DatasetIndex {
     frames: 0,
     cameras: { static: [sizes.staticHeight, sizes.staticWidth], gripper: [sizes.gripperHeight, sizes.gripperWidth] },
     tasks: TASK_KINDS,
+    task_filter: o.tasks ?? null,
+    labels: 'expert',
+    random_start: o.randomStart ?? false,
     action_fields: ['dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'gripper'],
     proprio_fields: ['x', 'y', 'z', 'roll', 'pitch', 'yaw', 'opening', 'grasping'],
     noise: o.noise ?? 0.1,
