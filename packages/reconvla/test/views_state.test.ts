@@ -1,0 +1,114 @@
+// Several camera views and the 'linear' state encoding: the model sees every view (changing the
+// gripper image changes the action logits), the state token carries the state (changing it changes
+// the logits, and its projection gets gradients), recon tokens come from the first view only, and
+// the splice puts the state features exactly where the placeholder was.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { F, Generator, noGrad, tidy, type Backend } from '@reconvla/core';
+import { TabletopEnv } from '@reconvla/tabletop';
+import { testBackends } from '../../../test/helpers/backends.ts';
+import { buildPromptIds, collatePrompts, initFromScratch, parseReconVLAConfig, planSplice, predictActions, Processor, ReconVLA, spliceEmbeddings, tinyConfigJson, type PromptConfig } from '../src/index.ts';
+import { observationViews, reconvlaPolicy } from '../src/sim/index.ts';
+
+const all = await testBackends();
+const backend = (all.find((b) => b.name === 'wasm' && b.backend) ?? all[0]!).backend as Backend;
+
+const json = tinyConfigJson({
+  words: ['block', 'drawer', 'lift', 'open', 'red', 'the'], stateRange: { min: new Array(8).fill(-1), max: new Array(8).fill(1) },
+  views: ['static', 'gripper'], stateEncoding: 'linear', actionChunk: 1, ablation: { unfreeze_vision_tower: true },
+});
+const model = new ReconVLA(parseReconVLAConfig(json), { backend, generator: new Generator(2) });
+initFromScratch(model, new Generator(2));
+const processor = new Processor(model.config);
+const env = new TabletopEnv({ env: 'A' });
+const obs = env.reset(3);
+
+test('config: image_views and state_encoding parse, and bad values are named', () => {
+  assert.deepEqual(model.config.views, ['static', 'gripper']);
+  assert.equal(model.config.prompt.stateEncoding, 'linear');
+  assert.ok(model.stateProj, 'model.state_proj exists');
+  assert.ok([...model.namedParameters()].some(([k]) => k === 'model.state_proj.weight'));
+  assert.throws(() => parseReconVLAConfig({ ...json, image_views: ['static', 'static'] }), /image_views/);
+  assert.throws(() => parseReconVLAConfig({ ...json, prompt: { ...(json.prompt as object), state_encoding: 'fourier' } }), /state_encoding "fourier"/);
+});
+
+/** The last prompt position's logits over the action ids, for one observation. */
+function lastLogits(images: ReturnType<typeof observationViews>, state: Float32Array): Float32Array {
+  return tidy(() => noGrad(() => {
+    const prompts = collatePrompts([processor.promptIds({ instruction: 'lift the red block', state })], model.config.prompt, false);
+    const { imageFeatures } = model.encodeImages(processor.samplePixels({ images }, backend));
+    const { plan, inputsEmbeds } = model.embedPrompts(prompts, imageFeatures, processor.stateValues([state], backend));
+    const { logits } = model.runLanguageModel(plan, inputsEmbeds);
+    return F.slice(logits, 1, plan.length - 1, plan.length);
+  })).dataSync() as Float32Array;
+}
+
+const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+test('the gripper view and the state both reach the action logits', () => {
+  const images = observationViews(obs, model.config.views);
+  const base = lastLogits(images, obs.proprio);
+  assert.ok(base.every(Number.isFinite));
+  const black = { ...images[1]!, data: new Uint8Array(images[1]!.data.length) };
+  assert.ok(maxDiff(base, lastLogits([images[0]!, black], obs.proprio)) > 1e-4, 'blanking the gripper view changes nothing');
+  const moved = Float32Array.from(obs.proprio, (v, i) => (i === 0 ? v + 0.3 : v));
+  assert.ok(maxDiff(base, lastLogits(images, moved)) > 1e-4, 'moving the gripper in the state changes nothing');
+});
+
+test('a training step: state projection and vision tower get gradients; recon tokens are the first view\'s 16', () => {
+  const images = observationViews(obs, model.config.views);
+  const row = processor.promptIds({ instruction: 'open the drawer', state: obs.proprio, actions: new Float32Array(7).fill(0.5) });
+  const out = model.forward({
+    pixelValues: processor.pixels([...images, ...images], backend), prompts: collatePrompts([row, row], model.config.prompt),
+    targetImages: processor.pixels([images[0]!, images[0]!], backend), stateValues: processor.stateValues([obs.proprio, obs.proprio], backend),
+    generator: new Generator(0),
+  });
+  assert.deepEqual(out.imageFeatures.shape, [2, 32, model.config.llm.hiddenSize]);
+  assert.deepEqual(out.reconTokens.shape, [2, 16, model.config.llm.hiddenSize]);
+  out.loss.backward();
+  const g = model.stateProj!.weight.grad;
+  assert.ok(g && (g.dataSync() as Float32Array).some((v) => v !== 0), 'state_proj.weight has a gradient');
+  const vt = [...model.visionTower.namedParameters()].find(([k]) => k.endsWith('patch_embedding.weight'))![1];
+  assert.ok(vt.grad, 'the unfrozen vision tower gets gradients');
+  model.zeroGrad();
+  tidy(() => { out.loss.dispose(); });
+});
+
+test('policy: predicts valid actions from both views and the projected state', async () => {
+  const policy = reconvlaPolicy(model);
+  const a = await policy(obs, 'lift the red block');
+  assert.equal(a.length, 7);
+  for (const v of a) assert.ok(Number.isFinite(v) && v >= -1 && v <= 1, `action value ${v}`);
+  const p = await predictActions(model, processor, { images: observationViews(obs, model.config.views), instruction: 'lift the red block', state: obs.proprio });
+  assert.equal(p.ids.length, 7);
+  assert.throws(() => processor.samplePixels({ images: [observationViews(obs, ['static'])[0]!] }, backend), /1 image\(s\) for the views static, gripper/);
+});
+
+test('splice: the state placeholder takes row r of the state features, text and image rows are unchanged', () => {
+  const cfg: PromptConfig = { ...model.config.prompt, stateEncoding: 'linear' };
+  const d = 4, imageLen = 3;
+  fc.assert(fc.property(fc.array(fc.array(fc.integer({ min: 5, max: 40 }), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 3 }), (instrs) => {
+    const rows = instrs.map((instruction) => buildPromptIds({ instruction, state: [cfg.stateTokenIndex], actions: [100, 101] }, cfg));
+    const batch = collatePrompts(rows, cfg);
+    const plan = planSplice(batch, imageLen, cfg);
+    assert.ok(plan.hasState);
+    const b = rows.length;
+    const out = tidy(() => {
+      const table = F.tensor(Float32Array.from({ length: 128 * d }, (_, i) => i), [128, d], { backend });
+      const image = F.full([b, imageLen, d], -1, { backend });
+      const state = F.tensor(Float32Array.from({ length: b * d }, (_, i) => 1000 + i), [b, d], { backend });
+      return spliceEmbeddings(plan, table, image, state).dataSync() as Float32Array;
+    });
+    rows.forEach((ids, r) => {
+      const withoutImage = ids.filter((id) => id !== cfg.imageTokenIndex);
+      const at = withoutImage.indexOf(cfg.stateTokenIndex);
+      const pos = at >= plan.boi[r]! ? at + imageLen : at; // the image expands before it when it comes first
+      const v = out.subarray((r * plan.length + pos) * d, (r * plan.length + pos + 1) * d);
+      assert.deepEqual(Array.from(v), [0, 1, 2, 3].map((k) => 1000 + r * d + k));
+      assert.equal(plan.labels[r * plan.length + pos], cfg.ignoreIndex);
+    });
+  }), { numRuns: 30 });
+  const noState = collatePrompts([buildPromptIds({ instruction: [7], state: [cfg.stateTokenIndex] }, cfg), buildPromptIds({ instruction: [7], state: [9] }, cfg)], cfg, false);
+  assert.throws(() => planSplice(noState, imageLen, cfg), /every row must hold one state placeholder/);
+});
