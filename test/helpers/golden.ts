@@ -3,6 +3,7 @@
 // every size from the files, so other fixture sets (other sizes, other seeds) run unchanged.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SafetensorsFile } from '../../packages/core/src/safetensors/index.ts';
 import { Tensor, tensor, type Backend } from '../../packages/core/src/index.ts';
@@ -14,12 +15,36 @@ export function goldenDir(): string {
   return process.env.RECONVLA_GOLDEN_DIR ? path.resolve(process.env.RECONVLA_GOLDEN_DIR) : path.resolve(repoRoot, '../shared/golden');
 }
 
-/** Fixture files in the golden folder whose name (without extension) matches the pattern. */
+/**
+ * Under CI=true the checks that need fixtures or a WebGPU adapter must run: a missing one fails
+ * the run, with the reason. Locally it is a visible skip (test/ci_requirements.test.ts checks
+ * everything at once; skipOrFail and findFixtures do it where a test meets the gap).
+ */
+export const requireEverything = ['true', '1'].includes(process.env.CI ?? '');
+
+/** Skips the test with its reason, or under CI=true fails it with that reason. */
+export function skipOrFail(t: TestContext, reason: string): void {
+  if (requireEverything) throw new Error(`CI=true and ${reason}: a CI run must not skip this check`);
+  t.skip(reason);
+}
+
+/** The fixture kinds of ../shared/golden/README.md, by file-name prefix; every test reads one. */
+export const FIXTURE_KINDS: readonly RegExp[] = [/^ops/, /^dtypes/, /^qwen2/, /^siglip/, /^vae/, /^dit/, /^diffusion_schedule/, /^reconvla/];
+
+/**
+ * Fixture files in the golden folder whose name (without extension) matches the pattern.
+ * None found is an empty list locally (the tests then skip, saying so) and an error under
+ * CI=true, which fails the test file that asked, naming the folder and the pattern.
+ */
 export function findFixtures(pattern: RegExp): string[] {
   const dir = goldenDir();
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors') && pattern.test(f.replace(/\.safetensors$/, ''))).sort()
+  const found = !fs.existsSync(dir) ? [] : fs.readdirSync(dir)
+    .filter((f) => f.endsWith('.safetensors') && pattern.test(f.replace(/\.safetensors$/, ''))).sort()
     .map((f) => path.join(dir, f));
+  if (found.length === 0 && requireEverything) {
+    throw new Error(`CI=true and no ${pattern} .safetensors fixture in ${dir}${fs.existsSync(dir) ? '' : ' (the folder does not exist)'}; set RECONVLA_GOLDEN_DIR`);
+  }
+  return found;
 }
 
 /** A fixture file with typed accessors that create tensors on a backend. */

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tidy, type Backend } from '@reconvla/core';
-import { findFixtures, Fixture } from '../../../test/helpers/golden.ts';
+import { findFixtures, Fixture, skipOrFail } from '../../../test/helpers/golden.ts';
 import { testBackends } from '../../../test/helpers/backends.ts';
 import { Checker, fixtureStateDict } from '../../../test/helpers/model_golden.ts';
 import { AutoencoderKL, packLatents, parseVaeConfig, unpackLatents } from '../src/index.ts';
@@ -14,6 +14,11 @@ const OUT = { rel: 1e-4 };
 const PREFIX = 'model.pixel_decoder.pixel_decoder.';
 const files = findFixtures(/^reconvla/);
 const backends = await testBackends();
+
+// Registered whether or not there is a fixture, so its absence is a visible skip (or a CI failure).
+test('reconvla fixtures for the VAE target latent are present', (t) => {
+  if (files.length === 0) skipOrFail(t, 'no reconvla*.safetensors in the golden folder (RECONVLA_GOLDEN_DIR)');
+});
 
 for (const file of files) {
   const fx = new Fixture(file);
