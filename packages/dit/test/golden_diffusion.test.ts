@@ -1,9 +1,9 @@
-// Every diffusion_schedule* fixture: the float64 cosine tables, q_sample, the DDPM step (with
+// Every diffusion_schedule* fixture: the float64 tables of the schedule it names, q_sample, the DDPM step (with
 // and without clip_denoised) and the DDIM step on the respaced diffusion, on every backend.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { F, tidy, type Backend } from '@reconvla/core';
-import { findFixtures, Fixture } from '../../../test/helpers/golden.ts';
+import { findFixtures, Fixture, skipOrFail } from '../../../test/helpers/golden.ts';
 import { testBackends } from '../../../test/helpers/backends.ts';
 import { Checker } from '../../../test/helpers/model_golden.ts';
 import { GaussianDiffusion, type TableName } from '../src/index.ts';
@@ -25,15 +25,29 @@ const FIXTURE_NAMES: Record<TableName, string> = {
 };
 
 test('diffusion schedule fixtures are present', (t) => {
-  if (files.length === 0) t.skip('no diffusion_schedule*.safetensors in the golden folder (RECONVLA_GOLDEN_DIR)');
+  if (files.length === 0) skipOrFail(t, 'no diffusion_schedule*.safetensors in the golden folder (RECONVLA_GOLDEN_DIR)');
 });
+
+const SCHEDULES = ['cosine', 'linear'] as const;
+
+/** The noise schedule the fixture states in __metadata__ ("format", else "schedule"), by name. */
+function fixtureSchedule(fx: Fixture): (typeof SCHEDULES)[number] {
+  for (const key of ['format', 'schedule']) {
+    const text = fx.file.metadata[key] ?? '';
+    const named = SCHEDULES.filter((s) => new RegExp(`\\b${s}\\b`, 'i').test(text));
+    if (named.length === 1) return named[0]!;
+  }
+  throw new Error(`${fx.path}: __metadata__ "format"/"schedule" names none (or several) of the schedules ${SCHEDULES.join(', ')}`);
+}
 
 for (const file of files) {
   const fx = new Fixture(file);
+  // Every size and setting from the file: steps, schedule, and the respacing's step count.
   const steps = fx.shape('output.schedule.betas')[0]!;
-  const full = GaussianDiffusion.create({ steps, schedule: 'cosine' });
+  const schedule = fixtureSchedule(fx);
+  const full = GaussianDiffusion.create({ steps, schedule });
   const spacedCount = fx.shape('output.ddim.timestep_map')[0]!;
-  const ddim = GaussianDiffusion.create({ steps, schedule: 'cosine', respacing: String(spacedCount) });
+  const ddim = GaussianDiffusion.create({ steps, schedule, respacing: String(spacedCount) });
 
   test(`${fx.name}: float64 tables and respacing`, () => {
     const ck = new Checker(`${fx.name}/tables`);
