@@ -40,6 +40,18 @@ function check(f: (...xs: Tensor[]) => Tensor, inputs: GradInput[], opts?: { h?:
   assert.equal(err, null, err ?? '');
 }
 
+// The checker itself: an autograd gradient off by 5% must fail at any scale (the old bound,
+// 2e-2 * max(1, max|grad|), let every gradient below 1 pass with an absolute 2e-2).
+for (const scale of [1e-6, 1e-3, 1, 1e3]) {
+  test(`gradcheck catches a 5% gradient error at scale ${scale}, and passes the exact one`, () => {
+    const x = input([3, 4], 11);
+    // Same value as scale * x^2, but the gradient is 1.05 times too large (the extra term is 0).
+    const wrong = (t: Tensor) => F.add(F.mul(F.square(t), scale), F.mul(F.sub(F.square(t), F.square(t).detach()), 0.05 * scale));
+    assert.match(gradcheck(backend, wrong, [x]) ?? '', /analytic .* numeric/);
+    assert.equal(gradcheck(backend, (t) => F.mul(F.square(t), scale), [x]), null);
+  });
+}
+
 /** Two shapes that broadcast: each dim of each operand is either the output's or 1; leading dims may be dropped. */
 const broadcastPair = fc.tuple(dims(4, 1, 4), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 3 }), fc.nat())
   .map(([out, modes, drop, seed]) => {

@@ -61,6 +61,7 @@ for (const file of files) {
       assert.deepEqual(r.ids[0], all, 'greedy ids');
       const stepRef = fx.f32('output.greedy_step_logits');
       const v = config.vocabSize;
+      assert.equal(r.stepLogits.length, steps, 'one row of step logits per generated token');
       r.stepLogits.forEach((row, i) => ck.compare(row, stepRef.subarray(i * v, (i + 1) * v), `output.greedy_step_logits[${i}]`, OUT));
 
       // Cache equality: the prompt in two chunks, then one token at a time, against one full pass.
