@@ -19,7 +19,7 @@ const RIGHT_OF = OBJECT_REGION.x1 - (OBJECT_REGION.x1 - OBJECT_REGION.x0) / 3;
 const FRONT_OF = (OBJECT_REGION.y0 + OBJECT_REGION.y1) / 2;
 /** Fingertips below this height (metres) are "low": about where they reach the tallest objects. */
 const LOW_BELOW = 0.1;
-/** Fingers at least this open (0..1) are "open". */
+/** Empty fingers at least this open (0..1) are "open". */
 const OPEN_FROM = 0.5;
 
 // Every phrase a caption is made of; {slots} are filled with other phrases or object names.
@@ -104,8 +104,9 @@ function gripperClause(state: WorldState, rng: Rng): string {
   const g = state.gripper;
   const height = rng.pick(g.pos[2] < LOW_BELOW ? WORDS.height.low : WORDS.height.high);
   const where = `${height} ${fill(rng.pick(WORDS.over), { at: regionOf(g.pos[0], g.pos[1], rng) })}`;
-  const fingers = rng.pick(g.opening >= OPEN_FROM ? WORDS.fingers.open : WORDS.fingers.closed);
   const h = g.holding;
+  // Fingers holding something are closed on it, however wide the thing keeps them.
+  const fingers = rng.pick(h === null && g.opening >= OPEN_FROM ? WORDS.fingers.open : WORDS.fingers.closed);
   const holding = h === null ? rng.pick(WORDS.holdingNothing)
     : h.kind === 'object' ? fill(rng.pick(WORDS.holdingObject), { obj: nameOf(state, objectById(state, h.id), rng) })
     : rng.pick(WORDS.holdingHandle[h.item]);

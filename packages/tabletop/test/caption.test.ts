@@ -75,6 +75,10 @@ test('where things are: table regions, bowl, stack, drawer, gripper; drawer, lam
     assert.match(c, /(gripper|hand) .*(holding nothing|empty)/);
   }
   assert.match(captionOf({ ...t, drawer: 0 }, new Rng(0)), /drawer (closed|shut)/);
+  // Fingers holding a wide object are closed on it.
+  const wide = structuredClone(s);
+  wide.gripper.opening = 0.6;
+  assert.match(captionOf(wide, new Rng(0)), /(gripper|hand) [^.]*closed/);
 });
 
 test('captions are deterministic by rng and vary across draws (clause order and synonyms)', () => {
