@@ -2,6 +2,7 @@
 // registers itself on the commander program; this file only wires them together.
 import { Command, CommanderError } from 'commander';
 import { registerDoctor } from './doctor.ts';
+import { registerEval } from './eval_command.ts';
 import { registerReconVLA } from './reconvla_commands.ts';
 import { registerSim } from './sim.ts';
 
@@ -12,6 +13,7 @@ export async function main(argv: string[]): Promise<number> {
   registerDoctor(program);
   registerSim(program);
   registerReconVLA(program);
+  registerEval(program);
   try {
     await program.parseAsync(argv);
     return 0;

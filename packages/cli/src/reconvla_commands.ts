@@ -16,7 +16,9 @@ async function loadLib(): Promise<void> {
   R ??= await import('@reconvla/reconvla');
   S ??= await import('@reconvla/reconvla/sim');
 }
-import { generateDataset, evaluate, parseEnvList, parseEnvName, perTaskTable, resultTable, type EnvName, type EvalResult } from '@reconvla/tabletop';
+import { generateDataset, parseEnvList, parseEnvName, type EnvName } from '@reconvla/tabletop';
+import { runEvaluation, type EvalSuiteRow } from './eval_command.ts';
+import { presetNamed, PRESETS, type Preset } from './presets.ts';
 
 type BackendFlag = 'cpu' | 'wasm' | 'webgpu' | 'auto';
 
@@ -139,26 +141,6 @@ async function runTraining(train: TrainConfig, runDir: string, backend: Backend,
   }
 }
 
-async function runEval(model: ReconVLA, o: { env: EnvName; chains: number; maxSteps: number; seed: number; json?: string; paraphrases?: 'train' | 'heldout' }, method: string): Promise<EvalResult> {
-  const bar = new cliProgress.SingleBar({ format: 'eval [{bar}] {value}/{total} chains | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
-  let calls = 0, ms = 0;
-  const policy = S.reconvlaPolicy(model, { onPredict: (t) => { calls++; ms += t; } });
-  bar.start(o.chains, 0);
-  const t0 = Date.now();
-  const result = await evaluate(policy, { env: o.env, chains: o.chains, maxStepsPerTask: o.maxSteps, seed: o.seed, paraphrases: o.paraphrases ?? 'heldout', onChain: (done) => bar.update(done) });
-  bar.stop();
-  console.log(resultTable([{ method, result }]));
-  console.log();
-  console.log(perTaskTable(result));
-  console.log(`\nevaluated ${o.chains} chains on env ${o.env} in ${((Date.now() - t0) / 1000).toFixed(0)} s (${calls} model calls, ${(ms / Math.max(calls, 1)).toFixed(1)} ms each)`);
-  if (o.json) {
-    mkdirSync(path.dirname(o.json), { recursive: true });
-    writeFileSync(o.json, JSON.stringify(result, null, 2) + '\n');
-    console.log(`wrote ${o.json}`);
-  }
-  return result;
-}
-
 async function firstBatch(model: ReconVLA, data: string, count: number, seed: number): Promise<HostBatch> {
   const it = S.tabletopSource(data, { cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk, views: model.config.views })({ batchSize: count, seed, start: 0 });
   const b = (await it.next()).value as HostBatch;
@@ -244,56 +226,75 @@ export function registerReconVLA(program: Command): void {
       await runTraining(trainConfig(f), f.out, backend, f.resume === true);
     });
 
-  program.command('eval')
-    .description('closed-loop evaluation of a trained run on long-horizon chains (Table 3)')
-    .requiredOption('--run <dir>', 'run folder')
-    .option('--env <name>', 'environment', envArg, 'D' as EnvName)
-    .option('--chains <n>', 'chains of 5 tasks', intArg('chains', 1), 20)
-    .option('--max-steps <n>', 'steps per task', intArg('max-steps', 1), 300)
-    .option('--seed <n>', 'chain seed', intArg('seed', 0), 0)
-    .option('--json <file>', 'write the result JSON here (default RUN/eval-<env>.json)')
-    .option('--paraphrases <set>', 'instructions: heldout (the benchmark) or train (a sanity check)', choiceArg('paraphrases', ['train', 'heldout']), 'heldout')
-    .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
-    .action(async (o: { run: string; env: EnvName; chains: number; maxSteps: number; seed: number; json?: string; paraphrases: 'train' | 'heldout'; backend: BackendFlag }) => {
-      await loadLib();
-      const { model, from } = R.loadRun(o.run, await makeBackend(o.backend));
-      console.log(`model from ${from}`);
-      await runEval(model, { ...o, json: o.json ?? path.join(o.run, `eval-${o.env}.json`) }, `ReconVLA tiny (${path.basename(path.resolve(o.run))})`);
-    });
-
   registerPictures(program, 'reconstruct', 'gaze reconstructions: frame | real gaze crop | VAE round trip | reconstruction from the recon tokens',
     'which frames, and the sampling noise', writeReconstructions);
   registerPictures(program, 'attention', 'attention maps of the text and action tokens over the image patches, drawn over the frame',
     'which frames', writeAttention);
 
-  addTrainFlags(program.command('demo')
-    .description('the whole pipeline: generate A,B,C demonstrations, train the tiny ReconVLA, evaluate on D, draw reconstructions and attention')
-    .option('--out <dir>', 'folder for the dataset, the run and the pictures', 'runs/demo')
-    .option('--envs <list>', 'training environments', envListArg, ['A', 'B', 'C'] as EnvName[])
-    .option('--episodes <n>', 'demonstration episodes', intArg('episodes', 1), 120)
-    .option('--noise <std>', 'Gaussian noise on the expert demonstrations (0: greedy decoding imitates a deterministic expert far better)', (v) => Number(v), 0)
-    .option('--env <name>', 'evaluation environment', envArg, 'D' as EnvName)
-    .option('--chains <n>', 'evaluation chains', intArg('chains', 1), 20)
-    .option('--max-steps <n>', 'steps per task at evaluation', intArg('max-steps', 1), 150), { vae: 150, pretrain: 200, finetune: 900 })
-    .action(async (f: TrainFlags & { out: string; envs: EnvName[]; episodes: number; noise: number; env: EnvName; chains: number; maxSteps: number }) => {
+  program.command('demo')
+    .description('the whole pipeline of a preset: demonstrations on A,B,C, every training stage, closed-loop evaluation on new scenes and on D, pictures')
+    .option('--preset <name>', `recipe: ${Object.keys(PRESETS).join(' or ')}`, 'demo')
+    .option('--out <dir>', 'folder for the dataset, the run, the evaluation and the pictures', 'runs/demo')
+    .option('--seed <n>', 'seed of the data, the initialisation and the batches', intArg('seed', 0), 0)
+    .option('--episodes <n>', 'override the preset\'s number of demonstration episodes', intArg('episodes', 1))
+    .option('--finetune-steps <n>', 'override the preset\'s fine-tuning steps', intArg('finetune-steps', 1))
+    .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
+    .action(async (o: { preset: string; out: string; seed: number; episodes?: number; finetuneSteps?: number; backend: BackendFlag }) => {
       await loadLib();
+      const preset = presetNamed(o.preset);
       const t0 = Date.now();
-      const data = path.join(f.out, 'data');
-      const bar = new cliProgress.SingleBar({ format: 'generate [{bar}] {value}/{total} episodes | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
-      bar.start(f.episodes, 0);
-      const index = generateDataset({ out: data, envs: f.envs, episodes: f.episodes, seed: f.seed, noise: f.noise, onEpisode: (done) => bar.update(done) });
-      bar.stop();
-      console.log(`dataset: ${index.episodes} episodes, ${index.frames} frames on envs ${f.envs.join(',')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
-      const backend = await makeBackend(f.backend);
-      const runDir = path.join(f.out, 'run');
-      const model = await runTraining(trainConfig({ ...f, config: 'tiny', data, out: runDir }), runDir, backend, false);
-      await runEval(model, { env: f.env, chains: f.chains, maxSteps: f.maxSteps, seed: 0, json: path.join(runDir, `eval-${f.env}.json`) }, 'ReconVLA tiny (demo)');
-      const pictures = path.join(f.out, 'pictures');
+      console.log(`preset ${preset.name}: ${preset.description}`);
+      const data = path.join(o.out, 'data');
+      const d = { ...preset.data, episodes: o.episodes ?? preset.data.episodes };
+      await writeDataset(data, { ...d, seed: o.seed });
+      const runDir = path.join(o.out, 'run');
+      const backend = await makeBackend(o.backend);
+      const st = { ...preset.stages, finetune: o.finetuneSteps ?? preset.stages.finetune };
+      const flags: TrainFlags = {
+        config: 'tiny', data, out: runDir, backend: o.backend, vaeSteps: st.vae, pretrainSteps: st.pretrain, finetuneSteps: st.finetune,
+        batchSize: st.batchSize, lr: st.lr, seed: o.seed, recon: true, reconTarget: 'gaze', layout: 'instr-image-instr', chunk: preset.model.chunk,
+        views: preset.model.views, stateEncoding: preset.model.stateEncoding, unfreezeVision: preset.model.unfreezeVision,
+      };
+      // Resumable: a run folder with a checkpoint continues where it stopped (its own saved config).
+      const resume = R.latestCheckpoint(path.join(runDir, 'checkpoints')) !== null;
+      if (resume) console.log(`resuming ${runDir} from its newest checkpoint`);
+      const model = await runTraining(trainConfig(flags), runDir, backend, resume);
+      const e = preset.eval;
+      const base = { chains: e.chains, perTask: e.perTask, tasks: null, paraphrases: ['heldout' as const], objects: ['seen' as const], maxSteps: e.maxSteps, seed: 1000 + o.seed, model: path.join(runDir, 'model') };
+      const evalResult = await runEvaluation(model, { ...base, envs: e.envs, image: 'normal', json: path.join(o.out, 'eval.json'), method: `ReconVLA tiny (${preset.name})` });
+      const black = e.blackEnv ? await runEvaluation(model, { ...base, envs: [e.blackEnv], image: 'black', json: path.join(o.out, 'eval-black.json'), method: `ReconVLA tiny (${preset.name}), black images` }) : null;
+      const pictures = path.join(o.out, 'pictures');
       mkdirSync(pictures, { recursive: true });
       await writeReconstructions(model, data, pictures, 4, 7);
       await writeAttention(model, data, pictures, 4, 7);
-      console.log(`demo done in ${((Date.now() - t0) / 1000).toFixed(0)} s (backend ${backend.name}); pictures in ${pictures}`);
+      const seconds = (Date.now() - t0) / 1000;
+      writeFileSync(path.join(o.out, 'summary.json'), JSON.stringify({ preset, seed: o.seed, seconds, backend: backend.name, eval: evalResult.rows.map(summaryRow), black: black?.rows.map(summaryRow) ?? null }, null, 2) + '\n');
+      console.log(`demo done in ${seconds.toFixed(0)} s (backend ${backend.name}); ${path.join(o.out, 'summary.json')}, pictures in ${pictures}`);
     });
+}
+
+/** One evaluation row reduced to what the demo summary reports. */
+function summaryRow(r: EvalSuiteRow): Record<string, unknown> {
+  return { env: r.env, paraphrases: r.paraphrases, objects: r.objects, first_task: r.first_task, avg_len: r.chains?.avg_len ?? null, success: r.chains?.success ?? null };
+}
+
+/** Writes the preset's demonstrations unless the folder already holds exactly that dataset. */
+async function writeDataset(out: string, d: Preset['data'] & { seed: number }): Promise<void> {
+  const indexFile = path.join(out, 'dataset.json');
+  if (existsSync(indexFile)) {
+    const have = JSON.parse(readFileSync(indexFile, 'utf8')) as { episodes: number; envs: string[]; seed: number; noise: number; task_filter?: string[] | null; random_start?: boolean };
+    if (have.episodes === d.episodes && have.seed === d.seed && have.noise === d.noise && have.envs.join() === d.envs.join()
+      && (have.task_filter ?? null)?.join() === d.tasks?.join() && have.random_start === d.randomStart) {
+      console.log(`dataset: ${out} already holds these ${d.episodes} episodes`);
+      return;
+    }
+  }
+  const t0 = Date.now();
+  const bar = new cliProgress.SingleBar({ format: 'generate [{bar}] {value}/{total} episodes | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+  bar.start(d.episodes, 0);
+  const index = generateDataset({ out, envs: d.envs, episodes: d.episodes, seed: d.seed, noise: d.noise, randomStart: d.randomStart, ...(d.tasks ? { tasks: d.tasks } : {}), onEpisode: (done) => bar.update(done) });
+  bar.stop();
+  console.log(`dataset: ${index.episodes} episodes, ${index.frames} frames on envs ${d.envs.join(',')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 }
 
 type PictureWriter = typeof writeReconstructions;

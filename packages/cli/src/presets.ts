@@ -1,0 +1,41 @@
+// The recipes `reconvla demo --preset NAME` runs end to end: which demonstrations to write, which
+// model and stages to train, and how to evaluate. Numbers here are what docs/reconvla.md reports
+// measurements for; change them together.
+import type { EnvName, TaskKind } from '@reconvla/tabletop';
+
+export interface Preset {
+  name: string;
+  description: string;
+  data: { envs: EnvName[]; tasks: TaskKind[] | null; episodes: number; noise: number; randomStart: boolean };
+  model: { views: ('static' | 'gripper')[]; stateEncoding: 'bins' | 'linear'; chunk: number; unfreezeVision: boolean };
+  stages: { vision: number; vae: number; pretrain: number; finetune: number; batchSize: number; lr: number };
+  eval: { envs: EnvName[]; chains: number; perTask: number; maxSteps: number; blackEnv: EnvName | null };
+}
+
+/** Three fixture tasks and three object tasks, so the model must find objects, not only fixtures. */
+export const DEMO_TASKS: TaskKind[] = ['open_drawer', 'close_drawer', 'lamp_on', 'lamp_off', 'lift', 'push_left', 'push_right'];
+
+export const PRESETS: Record<string, Preset> = {
+  demo: {
+    name: 'demo',
+    description: `7 tasks (${DEMO_TASKS.join(', ')}) on A,B,C; evaluated on new scenes of A,B,C and on D; ~12 min on 2 cores`,
+    data: { envs: ['A', 'B', 'C'], tasks: DEMO_TASKS, episodes: 420, noise: 0.15, randomStart: true },
+    model: { views: ['static', 'gripper'], stateEncoding: 'linear', chunk: 1, unfreezeVision: true },
+    stages: { vision: 0, vae: 100, pretrain: 100, finetune: 2400, batchSize: 16, lr: 1e-3 },
+    eval: { envs: ['A', 'B', 'C', 'D'], chains: 10, perTask: 0, maxSteps: 120, blackEnv: 'D' },
+  },
+  experiment: {
+    name: 'experiment',
+    description: 'all 17 tasks on A,B,C, evaluated on D (resumable; about an hour on 2 cores)',
+    data: { envs: ['A', 'B', 'C'], tasks: null, episodes: 1700, noise: 0.15, randomStart: true },
+    model: { views: ['static', 'gripper'], stateEncoding: 'linear', chunk: 1, unfreezeVision: true },
+    stages: { vision: 0, vae: 150, pretrain: 300, finetune: 12000, batchSize: 16, lr: 1e-3 },
+    eval: { envs: ['A', 'B', 'C', 'D'], chains: 20, perTask: 0, maxSteps: 200, blackEnv: 'D' },
+  },
+};
+
+export function presetNamed(name: string): Preset {
+  const p = PRESETS[name];
+  if (!p) throw new Error(`unknown preset "${name}": expected one of ${Object.keys(PRESETS).join(', ')}`);
+  return p;
+}
