@@ -16,7 +16,8 @@ async function loadLib(): Promise<void> {
   R ??= await import('@reconvla/reconvla');
   S ??= await import('@reconvla/reconvla/sim');
 }
-import { generateDataset, parseEnvList, parseEnvName, type EnvName } from '@reconvla/tabletop';
+import { generateDataset, parseEnvList, parseEnvName, type EnvName, type TaskKind } from '@reconvla/tabletop';
+import { taskListArg } from './sim.ts';
 import { runEvaluation, type EvalSuiteRow } from './eval_command.ts';
 import { presetNamed, PRESETS, type Preset } from './presets.ts';
 
@@ -70,6 +71,8 @@ interface TrainFlags {
   vaeSteps: number; pretrainSteps: number; finetuneSteps: number; batchSize: number; lr: number; seed: number;
   recon: boolean; reconTarget: 'gaze' | 'full'; layout: 'instr-image-instr' | 'image-instr' | 'instr-image'; chunk: number;
   views: CameraView[]; stateEncoding: StateEncoding; unfreezeVision?: boolean;
+  /** Train on these task kinds only (null: the dataset's own; see datasetTasks). */
+  tasks?: TaskKind[] | null;
 }
 
 /** The task kinds a dataset was drawn from (dataset.json's task_filter; null: every task). */
@@ -85,7 +88,7 @@ function modelConfig(f: TrainFlags, words: string[]): Json {
   if (f.config === 'tiny') {
     return R.tinyConfigJson({
       words, stateRange: S.tabletopStateRange(), actionChunk: f.chunk, layout: f.layout, views: f.views, stateEncoding: f.stateEncoding,
-      tasks: datasetTasks(f.data), ablation: { recon: f.recon, recon_target: f.reconTarget, unfreeze_vision_tower: f.unfreezeVision === true },
+      tasks: f.tasks ?? datasetTasks(f.data), ablation: { recon: f.recon, recon_target: f.reconTarget, unfreeze_vision_tower: f.unfreezeVision === true },
     });
   }
   if (!existsSync(f.config)) throw new Error(`--config ${f.config}: not "tiny" and no such config.json`);
@@ -125,7 +128,10 @@ async function runTraining(train: TrainConfig, runDir: string, backend: Backend,
   const bar = new cliProgress.SingleBar({ format: 'train [{bar}] {value}/{total} steps | {stage} | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
   const trainer = R.Trainer.create(train, {
     runDir, backend, resume,
-    source: (stage, model) => S.tabletopSource(stage.data, { cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk, target: model.config.ablation.reconTarget, views: model.config.views }),
+    source: (stage, model) => S.tabletopSource(stage.data, {
+      cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk, target: model.config.ablation.reconTarget,
+      views: model.config.views, tasks: stage.kind === 'finetune' ? model.config.tasks : null,
+    }),
     onLog: (e) => { bar.stop(); console.log(fmt(e)); bar.start(total, e.globalStep, { stage: e.stage }); },
     onStep: (stage) => bar.increment(1, { stage: stage.name }),
   });
@@ -219,6 +225,7 @@ export function registerReconVLA(program: Command): void {
     .requiredOption('--data <dir>', 'tabletop dataset for fine-tuning (and pretraining unless --pretrain-data)')
     .option('--pretrain-data <dir>', 'dataset for the VAE and reconstruction pretraining stages')
     .requiredOption('--out <dir>', 'run folder (checkpoints, log.jsonl, model/)')
+    .option('--tasks <list>', 'fine-tune on these task kinds only (default: the dataset\'s); the run remembers them for eval', taskListArg)
     .option('--resume', 'continue from the newest checkpoint in the run folder'), { vae: 150, pretrain: 200, finetune: 600 })
     .action(async (f: TrainFlags) => {
       await loadLib();

@@ -16,17 +16,20 @@ export interface TabletopSourceOptions {
   target?: 'gaze' | 'full';
   /** The cameras the model sees, in order (default ['static']). */
   views?: readonly CameraView[];
+  /** Only frames of episodes of these task kinds (default: every episode). */
+  tasks?: readonly string[] | null;
   shardsInMemory?: number;
 }
 
 interface FrameRef { shard: Shard; frame: number; episodeEnd: number }
 
-function framesOf(shard: Shard): FrameRef[] {
+function framesOf(shard: Shard, tasks: readonly string[] | null | undefined): FrameRef[] {
   const refs: FrameRef[] = [];
   let end = shard.frames;
   for (let f = shard.frames - 1; f >= 0; f--) {
     if (f + 1 < shard.frames && shard.frameEpisode[f + 1] !== shard.frameEpisode[f]) end = f + 1;
-    if (shard.episodes[shard.frameEpisode[f]!]?.success) refs.push({ shard, frame: f, episodeEnd: end });
+    const ep = shard.episodes[shard.frameEpisode[f]!];
+    if (ep?.success && (!tasks || tasks.includes(ep.task.kind))) refs.push({ shard, frame: f, episodeEnd: end });
   }
   return refs.reverse();
 }
@@ -70,7 +73,7 @@ export function tabletopSource(dir: string, o: TabletopSourceOptions): BatchSour
       const order = reader.index.shards.map((_, i) => i);
       rng.shuffle(order);
       for (let w = 0; w < order.length; w += window) {
-        const refs = order.slice(w, w + window).flatMap((i) => framesOf(reader.readShard(i)));
+        const refs = order.slice(w, w + window).flatMap((i) => framesOf(reader.readShard(i), o.tasks));
         if (refs.length < batchSize) throw new Error(`dataset ${dir}: ${refs.length} usable frames in a window, fewer than the batch size ${batchSize}`);
         rng.shuffle(refs);
         for (let b = 0; b + batchSize <= refs.length; b += batchSize, index++) {
