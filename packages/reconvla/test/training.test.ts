@@ -1,6 +1,7 @@
 // Training: the loss goes down on a fixed batch, the freezing and ablation switches decide which
-// parameters get gradients, checkpoints survive a crash mid-write, and resuming reproduces the
-// uninterrupted run exactly.
+// parameters get gradients, the vision stage trains the tower (then frozen) and keeps its text
+// side out of the model, checkpoints survive a crash mid-write, and resuming reproduces the
+// uninterrupted run exactly, inside the vision stage too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -8,7 +9,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { tidy, type Backend } from '@reconvla/core';
 import { testBackends } from '../../../test/helpers/backends.ts';
-import { collatePrompts, latestCheckpoint, parseReconVLAConfig, Processor, ReconVLA, Trainer, type HostBatch, type LogEntry } from '../src/index.ts';
+import { captionVocabulary } from '@reconvla/tabletop';
+import { collatePrompts, latestCheckpoint, parseReconVLAConfig, Processor, ReconVLA, Trainer, type BatchSource, type HostBatch, type LogEntry, type StageConfig } from '../src/index.ts';
+import { sceneCaptionSource } from '../src/sim/index.ts';
 import { stage, syntheticSource, testModelJson, trainConfig } from './synthetic.ts';
 
 // The fastest backend present (the tiny model trains fastest on wasm); results are backend-independent.
@@ -75,23 +78,92 @@ async function params(model: ReconVLA): Promise<Map<string, Float32Array>> {
   return out;
 }
 
-test('resume after a crash continues the run exactly (all stages, optimizer, scheduler, RNG, data order)', async () => {
-  const stages = [stage('vae', 2), stage('pretrain', 2), stage('finetune', 3, { minLr: 1e-4, warmupSteps: 1 })];
+/** A source that throws at batch `after` (a crash after the checkpoint of that step). */
+function crashing(source: BatchSource, after: number): BatchSource {
+  return async function* (o): AsyncGenerator<HostBatch> {
+    const it = source(o);
+    for (let k = o.start; ; k++) {
+      if (k >= after) throw new Error('simulated crash');
+      yield (await it.next()).value as HostBatch;
+    }
+  };
+}
+
+/** Captioned scenes for the vision stage, the synthetic robot data for the others; a crash where asked. */
+function sources(crash?: { kind: StageConfig['kind']; after: number }): (s: StageConfig, m: ReconVLA) => BatchSource {
+  return (s, m) => {
+    const source = s.kind === 'vision' ? sceneCaptionSource({ envs: ['A', 'B'], views: m.config.views }) : syntheticSource();
+    return crash?.kind === s.kind ? crashing(source, crash.after) : source;
+  };
+}
+
+const visionStage = (steps: number): StageConfig => stage('vision', steps, { captionWords: captionVocabulary(), vmLoss: false, textConfig: { max_position_embeddings: 16 } });
+
+test('resume after a crash continues the run exactly (all stages, optimizer, scheduler, RNG, data order, the vision stage\'s text side)', async () => {
+  const stages = [visionStage(3), stage('vae', 2), stage('pretrain', 2), stage('finetune', 3, { minLr: 1e-4, warmupSteps: 1 })];
   const cfg = trainConfig(stages, testModelJson(), { checkpointEvery: 2 });
-  const straight = Trainer.create(cfg, { runDir: tmp(), backend, source: () => syntheticSource() });
+  const straightDir = tmp();
+  const straight = Trainer.create(cfg, { runDir: straightDir, backend, source: sources() });
   const want = await params(await straight.run());
   straight.model.dispose();
 
   const dir = tmp();
-  // Crash in the finetune stage after its checkpoint at step 2 (global step 6).
-  const crashing = Trainer.create(cfg, { runDir: dir, backend, source: (s) => syntheticSource(s.kind === 'finetune' ? { crashAfter: 2 } : {}) });
-  await assert.rejects(crashing.run(), /simulated crash/);
-  crashing.model.dispose();
-  assert.match(latestCheckpoint(path.join(dir, 'checkpoints'))!, /step-0000006$/);
-  const resumed = Trainer.create(cfg, { runDir: dir, backend, source: () => syntheticSource(), resume: true });
+  // Crash inside the vision stage after its checkpoint at step 2: the text tower, heads, t' and b come back from it.
+  const first = Trainer.create(cfg, { runDir: dir, backend, source: sources({ kind: 'vision', after: 2 }) });
+  await assert.rejects(first.run(), /simulated crash/);
+  first.model.dispose();
+  assert.match(latestCheckpoint(path.join(dir, 'checkpoints'))!, /step-0000002$/);
+  assert.ok(fs.existsSync(path.join(dir, 'checkpoints', 'step-0000002', 'auxiliary.safetensors')));
+  // Then in the finetune stage after its checkpoint at step 2 (global step 9).
+  const second = Trainer.create(cfg, { runDir: dir, backend, source: sources({ kind: 'finetune', after: 2 }), resume: true });
+  await assert.rejects(second.run(), /simulated crash/);
+  second.model.dispose();
+  assert.match(latestCheckpoint(path.join(dir, 'checkpoints'))!, /step-0000009$/);
+  assert.ok(!fs.existsSync(path.join(dir, 'checkpoints', 'step-0000009', 'auxiliary.safetensors')), 'later stages carry no text side');
+  const resumed = Trainer.create(cfg, { runDir: dir, backend, source: sources(), resume: true });
   const got = await params(await resumed.run());
   resumed.model.dispose();
   for (const [k, v] of want) assert.deepEqual(got.get(k), v, `parameter ${k} differs after resuming`);
+  const textSide = (d: string): Buffer => fs.readFileSync(path.join(d, 'vision_stage', 'model.safetensors'));
+  assert.ok(textSide(dir).equals(textSide(straightDir)), 'the vision stage\'s text tower and heads differ after resuming');
+});
+
+test('the vision stage trains the tower and its text side only; the tower stays frozen afterwards; model/ keeps ReconVLA\'s keys', async () => {
+  const dir = tmp();
+  const logs: LogEntry[] = [];
+  const tower = (m: ReconVLA): Float32Array[] => m.visionTower.parameters().map((p) => p.dataSync().slice() as Float32Array);
+  const rest = (m: ReconVLA): Float32Array[] => [...m.namedParameters()].filter(([k]) => !k.includes('vision_tower')).map(([, p]) => p.dataSync().slice() as Float32Array);
+  const trainer = Trainer.create(trainConfig([visionStage(2), stage('finetune', 2)]), {
+    runDir: dir, backend, source: sources(), onLog: (e) => logs.push(e),
+    onStep: (s, step) => { if (s.kind === 'vision' && step === 2) afterVision = { tower: tower(trainer.model), rest: rest(trainer.model) }; },
+  });
+  let afterVision: { tower: Float32Array[]; rest: Float32Array[] } | null = null;
+  const before = { tower: tower(trainer.model), rest: rest(trainer.model) };
+  const model = await trainer.run();
+  const mid = afterVision as { tower: Float32Array[]; rest: Float32Array[] } | null;
+  assert.ok(mid, 'the vision stage ran');
+  assert.ok(mid.tower.some((t, i) => !t.every((v, k) => v === before.tower[i]![k])), 'the vision stage changes the tower');
+  assert.deepEqual(mid.rest, before.rest, 'and nothing else of ReconVLA');
+  assert.deepEqual(tower(model), mid.tower, 'finetuning leaves the tower frozen');
+  assert.ok(rest(model).some((t, i) => !t.every((v, k) => v === mid.rest[i]![k])), 'finetuning trains the rest');
+  const vision = logs.filter((e) => e.stage === 'vision'), finetune = logs.filter((e) => e.stage === 'finetune');
+  assert.ok(vision.length === 2 && vision.every((e) => e.lm === null && e.vm === null && e.retrieval !== null && e.retrieval >= 0 && e.retrieval <= 1 && Number.isFinite(e.loss)));
+  assert.ok(finetune.every((e) => e.retrieval === null && e.lm !== null));
+  const saved = JSON.parse(fs.readFileSync(path.join(dir, 'vision_stage', 'config.json'), 'utf8')) as { text_config: { max_position_embeddings: number }; caption_words: string[] };
+  assert.equal(saved.text_config.max_position_embeddings, 16);
+  assert.deepEqual(saved.caption_words, captionVocabulary());
+  const header = fs.readFileSync(path.join(dir, 'model', 'model.safetensors')).subarray(8, 8 + 200_000).toString('latin1');
+  assert.ok(!header.includes('text_model.') && !header.includes('logit_scale'), 'model/ holds only ReconVLA\'s state dict');
+  model.dispose();
+});
+
+test('a vision stage without caption words, or fed batches without captions, says so', async () => {
+  const noWords = Trainer.create(trainConfig([stage('vision', 1)]), { runDir: tmp(), backend, source: sources() });
+  await assert.rejects(noWords.run(), /vision stage needs captionWords/);
+  noWords.model.dispose();
+  const noCaptions = Trainer.create(trainConfig([visionStage(1)]), { runDir: tmp(), backend, source: () => syntheticSource() });
+  await assert.rejects(noCaptions.run(), /the batch has no captions/);
+  noCaptions.model.dispose();
 });
 
 test('a crash while writing a checkpoint leaves the previous one as the latest, and it loads', async () => {

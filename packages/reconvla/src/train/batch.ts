@@ -10,13 +10,16 @@ export interface HostBatch {
    * each sample in order, sample-major (B x views images).
    */
   images: RgbImage[];
-  /** The reconstruction targets (gaze crops), same count as images. */
+  /** The reconstruction targets (gaze crops), one per sample. Empty in caption batches. */
   targets: RgbImage[];
+  /** One per sample; empty in caption batches. */
   instructions: string[];
-  /** Raw robot states (config.prompt.state_dim values each). */
+  /** Raw robot states (config.prompt.state_dim values each). Empty in caption batches. */
   states: Float32Array[];
-  /** action_chunk x action_dim values each, step-major. */
+  /** action_chunk x action_dim values each, step-major. Empty in caption batches. */
   actions: Float32Array[];
+  /** Caption batches (the vision stage): one description of each sample's scene. */
+  captions?: string[];
 }
 
 /** Batches number `start`, `start + 1`, ... of an endless deterministic stream. */

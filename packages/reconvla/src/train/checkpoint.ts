@@ -3,6 +3,8 @@
 // `latest.json` (replaced atomically by rename) names the newest complete folder. A folder holds
 //   model.safetensors      every parameter and buffer (frozen parts too: ours are trained or random)
 //   optimizer.safetensors  AdamW state (flattenOptimizerState) + the scheduler in the metadata
+//   auxiliary.safetensors  what a stage trains outside ReconVLA (the vision stage's text tower,
+//                          heads, t' and b), when it has any
 //   config.json            the model config
 //   state.json             stage, step, RNG state, data cursor, the train config
 import * as fs from 'node:fs';
@@ -27,6 +29,8 @@ export interface CheckpointContents {
   state: TrainState;
   model: Map<string, Tensor>;
   optimizer: optim.OptimizerStateDict | null;
+  /** Parameters the current stage trains that are not ReconVLA's (null: none). */
+  auxiliary: Map<string, Tensor> | null;
 }
 
 /** Called between the files of a checkpoint; tests throw from it to simulate a crash. */
@@ -53,6 +57,10 @@ export async function writeCheckpoint(dir: string, c: CheckpointContents, keep =
     await saveSafetensors(path.join(tmp, 'optimizer.safetensors'), tensors, { metadata });
   }
   hook?.('optimizer.safetensors');
+  if (c.auxiliary) {
+    await saveSafetensors(path.join(tmp, 'auxiliary.safetensors'), c.auxiliary);
+    hook?.('auxiliary.safetensors');
+  }
   writeJsonAtomic(path.join(tmp, 'config.json'), c.state.modelConfig);
   writeJsonAtomic(path.join(tmp, 'state.json'), c.state);
   hook?.('state.json');
@@ -85,5 +93,7 @@ export function readCheckpoint(folder: string, backend: Backend): CheckpointCont
     file.close();
     optimizer = optim.unflattenOptimizerState(fromSafetensors(optPath, { backend }), meta);
   }
-  return { state, model, optimizer };
+  const auxPath = path.join(folder, 'auxiliary.safetensors');
+  const auxiliary = fs.existsSync(auxPath) ? fromSafetensors(auxPath, { backend }) : null;
+  return { state, model, optimizer, auxiliary };
 }

@@ -5,14 +5,18 @@
 //   pretrain  reconstruction pretraining on many scenes: the vm loss alone, teaching the image
 //             tokens to carry the gaze region (the paper's large-scale pretraining stage);
 //   finetune  the task: lm loss on the action tokens + vm loss (recon off: lm loss only).
+// and, before them, optionally
+//   vision    SigLIP's sigmoid image-text loss on simulator frames and their captions: the tiny
+//             random tower learns to see (upstream starts from a pretrained SigLIP); it stays
+//             frozen afterwards unless the model's ablation.unfreeze_vision_tower is set.
 import type { Json } from '../config.ts';
 
-export type StageKind = 'vae' | 'pretrain' | 'finetune';
+export type StageKind = 'vision' | 'vae' | 'pretrain' | 'finetune';
 
 export interface StageConfig {
   name: string;
   kind: StageKind;
-  /** Dataset folder (tabletop) this stage reads. */
+  /** Dataset folder (tabletop) this stage reads; for 'vision', the environments of its scenes ("A,B,C"). */
   data: string;
   steps: number;
   batchSize: number;
@@ -25,6 +29,10 @@ export interface StageConfig {
   lmLoss: boolean;
   /** Reconstruction loss (default on unless the model's ablation turns recon off). */
   vmLoss: boolean;
+  /** vision: the caption words (the text tokenizer's vocabulary, e.g. the tabletop's captionVocabulary()). */
+  captionWords?: string[];
+  /** vision: overrides of the tiny text tower's config.json (HF text_config keys, see tinyTextConfigJson). */
+  textConfig?: Json;
 }
 
 export interface TrainConfig {
@@ -41,6 +49,7 @@ export interface TrainConfig {
 
 export function stageDefaults(kind: StageKind, data: string, steps: number): StageConfig {
   const base = { name: kind, kind, data, steps, batchSize: 16, minLr: 1e-5, warmupSteps: Math.min(50, Math.ceil(steps / 10)), weightDecay: 0, maxGradNorm: 1 };
+  if (kind === 'vision') return { ...base, batchSize: 32, lr: 1e-3, lmLoss: false, vmLoss: false };
   if (kind === 'vae') return { ...base, lr: 2e-3, lmLoss: false, vmLoss: false };
   if (kind === 'pretrain') return { ...base, lr: 1e-3, lmLoss: false, vmLoss: true };
   return { ...base, lr: 1e-3, lmLoss: true, vmLoss: true };
