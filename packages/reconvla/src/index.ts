@@ -21,3 +21,4 @@ export { loadRun } from './run.ts';
 export { reconstructGaze, vaeRoundTrip, type ReconstructOptions } from './inference/reconstruct.ts';
 export { attentionMap, overlayAttention, type AttentionMap } from './inference/attention.ts';
 export { chwToRgb, resizeNearest, sideBySide, stacked, encodePng, type RgbBytes } from './inference/image_io.ts';
+export { teacherForcedAccuracy, type ActionAccuracy } from './inference/accuracy.ts';

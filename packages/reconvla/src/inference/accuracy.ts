@@ -1,0 +1,54 @@
+// Teacher-forced action accuracy: on a batch of demonstrations, the share of action tokens whose
+// argmax over the action ids (the policy's greedy choice given the true previous tokens) is the
+// demonstrated bin, and the mean absolute error of the decoded values. With `image: 'black'` the
+// cameras are replaced by black frames: a model that reads the image loses accuracy, a blind one
+// does not (the check that found the frozen random tower blind).
+import { F, noGrad, tidy } from '@reconvla/core';
+import type { ReconVLA } from '../model.ts';
+import type { Processor } from '../processor.ts';
+import type { HostBatch } from '../train/batch.ts';
+
+export interface ActionAccuracy {
+  /** Share of action tokens predicted exactly. */
+  exact: number;
+  /** Share of decoded action values within `tolerance` of the demonstrated value. */
+  withinTolerance: number;
+  tolerance: number;
+  /** Mean |decoded - demonstrated| over the action values. */
+  meanAbsError: number;
+  tokens: number;
+}
+
+export async function teacherForcedAccuracy(model: ReconVLA, processor: Processor, batch: HostBatch,
+  opts: { image?: 'normal' | 'black'; tolerance?: number } = {}): Promise<ActionAccuracy> {
+  const tolerance = opts.tolerance ?? 0.25;
+  const images = opts.image === 'black' ? batch.images.map((im) => ({ ...im, data: new Uint8Array(im.data.length) })) : batch.images;
+  const [lo, hi] = model.actionTokenizer.tokenRange;
+  const { logits, plan } = tidy(() => noGrad(() => {
+    const inputs = processor.batchInputs({ ...batch, images }, model.backend);
+    const { imageFeatures } = model.encodeImages(inputs.pixelValues);
+    const { plan, inputsEmbeds } = model.embedPrompts(inputs.prompts, imageFeatures, inputs.stateValues);
+    // Only the action-id columns: the greedy choice is made among them.
+    return { logits: F.slice(model.runLanguageModel(plan, inputsEmbeds).logits, 2, lo, hi + 1), plan };
+  }));
+  const values = (await logits.data()) as Float32Array;
+  logits.dispose();
+  const n = hi - lo + 1, L = plan.length;
+  let exact = 0, within = 0, absErr = 0, tokens = 0;
+  for (let r = 0; r < plan.batchSize; r++) {
+    for (let i = 0; i + 1 < L; i++) {
+      const label = plan.labels[r * L + i + 1]!; // position i predicts token i + 1
+      if (label < lo || label > hi) continue; // only action tokens (not the end token, not padding)
+      const row = values.subarray((r * L + i) * n, (r * L + i + 1) * n);
+      let best = 0;
+      for (let k = 1; k < n; k++) if (row[k]! > row[best]!) best = k;
+      const err = Math.abs(model.actionTokenizer.decodeId(lo + best) - model.actionTokenizer.decodeId(label));
+      tokens++;
+      if (lo + best === label) exact++;
+      if (err <= tolerance) within++;
+      absErr += err;
+    }
+  }
+  if (tokens === 0) throw new Error('teacherForcedAccuracy: the batch holds no action tokens');
+  return { exact: exact / tokens, withinTolerance: within / tokens, tolerance, meanAbsError: absErr / tokens, tokens };
+}
