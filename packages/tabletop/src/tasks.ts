@@ -215,6 +215,28 @@ export function beginTask(s: WorldState, spec: TaskSpec, strict = true): ActiveT
   };
 }
 
+/**
+ * Object o lies in bowl b: it rests on the bowl and its centre is within the rim minus its own
+ * radius, so its whole footprint is inside the rim. (Where a released object lands is decided
+ * by physics' restingPlace, which also lets objects sit on the rim; sitting there is not "in".)
+ */
+export function liesInBowl(o: ObjectState, bowl: ObjectState): boolean {
+  if (o.support !== bowl.id || bowl.shape !== 'bowl') return false;
+  return Math.hypot(o.pos[0] - bowl.pos[0], o.pos[1] - bowl.pos[1]) <= dims(bowl).r - dims(o).r;
+}
+
+/**
+ * Block o rests on block base with its centre over base's top face: the centre, in the base's
+ * frame (its yaw), is within half its length and half its width. A block whose centre is
+ * beyond the face would tip off, whatever physics' support rule let it do.
+ */
+export function restsOnTopFace(o: ObjectState, base: ObjectState): boolean {
+  if (o.support !== base.id || base.shape !== 'block') return false;
+  const d = dims(base), c = Math.cos(base.yaw), sn = Math.sin(base.yaw);
+  const rx = o.pos[0] - base.pos[0], ry = o.pos[1] - base.pos[1];
+  return Math.abs(rx * c + ry * sn) <= d.lx / 2 && Math.abs(-rx * sn + ry * c) <= d.ly / 2;
+}
+
 /** The success detector. */
 export function isSuccess(s: WorldState, task: ActiveTask): boolean {
   const { spec, start } = task;
@@ -222,8 +244,10 @@ export function isSuccess(s: WorldState, task: ActiveTask): boolean {
   switch (spec.kind) {
     case 'lift':
       return isHeld(o!) && o!.pos[2] >= start.pos![2] + LIFT_SUCCESS;
-    case 'place_in_bowl': case 'stack':
-      return o!.support === spec.target;
+    case 'place_in_bowl':
+      return liesInBowl(o!, objectById(s, spec.target!));
+    case 'stack':
+      return restsOnTopFace(o!, objectById(s, spec.target!));
     case 'unstack':
       return o!.support !== start.support && (!isHeld(o!) || o!.pos[2] >= start.pos![2] + 0.03);
     case 'push_left': case 'push_right': case 'push_forward': case 'push_back': {

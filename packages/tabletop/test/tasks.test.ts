@@ -65,6 +65,8 @@ test('place detectors need the object released into the target', () => {
   s.objects[2]!.support = 1;
   assert.equal(isSuccess(s, stack), false);
   s.objects[2]!.support = 3;
+  assert.equal(isSuccess(s, stack), false, 'resting on block 3 but 10 cm away from its top face');
+  s.objects[2]!.pos = [-0.2, 0.005, 0.034];
   assert.equal(isSuccess(s, stack), true);
 });
 
