@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
+import { backendArg, choiceArg, envArg, envListArg, intArg, taskListArg, type BackendFlag } from './args.ts';
 import { createBackend } from '@reconvla/core';
 import type { ReconVLA } from '@reconvla/reconvla';
 import {
@@ -65,36 +66,9 @@ export interface EvalSuiteResult {
 
 // ---- flags ----
 
-type BackendFlag = 'cpu' | 'wasm' | 'webgpu' | 'auto';
 
-function intArg(name: string, min: number): (v: string) => number {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}".`);
-    return n;
-  };
-}
 
-function choiceArg<T extends string>(name: string, values: readonly T[]): (v: string) => T {
-  const list = `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
-  return (v: string): T => {
-    if ((values as readonly string[]).includes(v)) return v as T;
-    throw new InvalidArgumentError(`${name} must be ${list}, got "${v}".`);
-  };
-}
 
-/** "all" or a comma-separated list of task kinds; an unknown name is named, with the valid ones. */
-export function parseTaskList(v: string): TaskKind[] | 'all' {
-  if (v.trim() === 'all') return 'all';
-  const parts = v.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
-  if (parts.length === 0) throw new InvalidArgumentError(`--tasks is empty: expected all or task kinds such as lift,stack.`);
-  for (const p of parts) {
-    if (!(TASK_KINDS as readonly string[]).includes(p)) {
-      throw new InvalidArgumentError(`unknown task "${p}" in --tasks: expected all or a comma-separated list of ${TASK_KINDS.join(', ')}.`);
-    }
-  }
-  return [...new Set(parts)] as TaskKind[];
-}
 
 /** The task kinds to evaluate: the flag's, else the run's (checked: an old config may name a kind no longer here). */
 export function resolveTasks(tasks: TaskKind[] | null, modelTasks: readonly string[] | null): TaskKind[] {
@@ -112,7 +86,7 @@ export interface EvalFlags {
   env?: EnvName;
   chains: number;
   perTask: number;
-  tasks?: TaskKind[] | 'all';
+  tasks?: TaskKind[];
   paraphrases: Paraphrases | 'both';
   objects: ObjectSplit | 'both';
   image: ImageMode;
@@ -130,7 +104,7 @@ export function optionsFromFlags(f: EvalFlags): EvalSuiteOptions {
     envs: f.envs ?? [f.env ?? 'D'],
     chains: f.chains,
     perTask: f.perTask,
-    tasks: f.tasks === undefined ? null : f.tasks === 'all' ? [...TASK_KINDS] : f.tasks,
+    tasks: f.tasks ?? null,
     paraphrases: f.paraphrases === 'both' ? ['train', 'heldout'] : [f.paraphrases],
     // "both" are the two disjoint splits; "all" is the one split mixing them.
     objects: f.objects === 'both' ? ['seen', 'unseen'] : [f.objects],
@@ -278,12 +252,10 @@ export function registerEval(program: Command): void {
     .option('--envs <list>', 'environments, e.g. D or A,B,C,D (default D)', (v: string) => {
       try { return parseEnvList(v); } catch (e) { throw new InvalidArgumentError(`${(e as Error).message}.`); }
     })
-    .option('--env <name>', 'one environment (the same as --envs NAME)', (v: string) => {
-      try { return parseEnvName(v); } catch (e) { throw new InvalidArgumentError(`${(e as Error).message}.`); }
-    })
+    .option('--env <name>', 'one environment (the same as --envs NAME)', envArg)
     .option('--chains <n>', 'chains of 5 tasks per combination (0: none)', intArg('chains', 0), 20)
     .option('--per-task <n>', 'single-task episodes per task kind and combination (0: none)', intArg('per-task', 0), 0)
-    .option('--tasks <list>', 'all, or task kinds a,b,c (default: the run\'s tasks, all when it names none)', parseTaskList)
+    .option('--tasks <list>', 'all, or task kinds a,b,c (default: the run\'s tasks, all when it names none)', taskListArg)
     .option('--paraphrases <set>', 'instructions: heldout (the benchmark), train (a sanity check) or both', choiceArg('paraphrases', ['train', 'heldout', 'both'] as const), 'heldout' as const)
     .option('--objects <split>', 'objects: all (seen and unseen mixed), seen, unseen, or both (seen and unseen separately)', choiceArg('objects', ['seen', 'unseen', 'all', 'both'] as const), 'all' as const)
     .option('--image <mode>', 'camera images the policy sees: normal, black, or shuffled (the previous episode\'s)', choiceArg('image', IMAGE_MODES), 'normal' as const)

@@ -17,28 +17,12 @@ async function loadLib(): Promise<void> {
   S ??= await import('@reconvla/reconvla/sim');
 }
 import { generateDataset, parseEnvList, parseEnvName, type EnvName, type TaskKind } from '@reconvla/tabletop';
-import { taskListArg } from './sim.ts';
+import { backendArg, choiceArg, envListArg, intArg, taskListArg, type BackendFlag } from './args.ts';
 import { runEvaluation, type EvalSuiteRow } from './eval_command.ts';
 import { presetNamed, PRESETS, type Preset } from './presets.ts';
 
-type BackendFlag = 'cpu' | 'wasm' | 'webgpu' | 'auto';
 
-function intArg(name: string, min: number): (v: string) => number {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}".`);
-    return n;
-  };
-}
 
-/** A parser accepting one of `values`; the error lists them ("a, b or c"). */
-function choiceArg<T extends string>(name: string, values: readonly T[]): (v: string) => T {
-  const list = `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
-  return (v: string): T => {
-    if ((values as readonly string[]).includes(v)) return v as T;
-    throw new InvalidArgumentError(`${name} must be ${list}.`);
-  };
-}
 
 function viewsArg(v: string): CameraView[] {
   const views = v.split(',').map((x) => x.trim());
@@ -48,18 +32,8 @@ function viewsArg(v: string): CameraView[] {
   return views as CameraView[];
 }
 
-function backendArg(v: string): BackendFlag {
-  if (v === 'cpu' || v === 'wasm' || v === 'webgpu' || v === 'auto') return v;
-  throw new InvalidArgumentError(`backend must be cpu, wasm, webgpu or auto, got "${v}".`);
-}
 
-function envArg(v: string): EnvName {
-  try { return parseEnvName(v); } catch (e) { throw new InvalidArgumentError(`${(e as Error).message}.`); }
-}
 
-function envListArg(v: string): EnvName[] {
-  try { return parseEnvList(v); } catch (e) { throw new InvalidArgumentError(`${(e as Error).message}.`); }
-}
 
 /** The wasm backend is measured fastest for the tiny model on this machine (see docs/reconvla.md). */
 function makeBackend(flag: BackendFlag): Promise<Backend> {

@@ -7,57 +7,17 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
+import { envArg, envListArg, intArg, numArg, taskListArg } from './args.ts';
 import {
   ENVS, RolloutRecorder, Rng, TabletopEnv, chainSplit, encodePng, evaluate, expertPolicy, feasibleTasks,
   generateDataset, hstack, instructionFor, observationPicture, parseEnvList, parseEnvName, perTaskTable, randomPolicy,
   parseTaskKind, resultTable, upscale, type EnvName, type ObjectSplit, type Policy, type TaskKind,
 } from '@reconvla/tabletop';
 
-function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got "${v}".`);
-    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be in ${min}..${max === Number.MAX_SAFE_INTEGER ? 'inf' : max}, got ${n}.`);
-    return n;
-  };
-}
 
-function numArg(name: string, min: number, max: number): (v: string) => number {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${v}".`);
-    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be in [${min}, ${max}], got ${n}.`);
-    return n;
-  };
-}
 
-function envArg(v: string): EnvName {
-  try {
-    return parseEnvName(v);
-  } catch (e) {
-    throw new InvalidArgumentError(`${(e as Error).message}.`);
-  }
-}
 
-function envListArg(v: string): EnvName[] {
-  try {
-    return parseEnvList(v);
-  } catch (e) {
-    throw new InvalidArgumentError(`${(e as Error).message}.`);
-  }
-}
 
-/** "all" (null: every task) or a comma-separated list of task kinds, each checked. */
-export function taskListArg(v: string): TaskKind[] | null {
-  if (v.trim() === 'all') return null;
-  try {
-    const kinds = v.split(',').map((t) => t.trim()).filter((t) => t.length > 0).map(parseTaskKind);
-    if (kinds.length === 0) throw new Error(`empty task list "${v}"`);
-    return [...new Set(kinds)];
-  } catch (e) {
-    throw new InvalidArgumentError(`${(e as Error).message}.`);
-  }
-}
 
 function objectsArg(v: string): ObjectSplit {
   if (v === 'seen' || v === 'unseen' || v === 'all') return v;

@@ -4,12 +4,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { taskListArg } from '../src/args.ts';
 import { TASK_KINDS, expertPolicy, taskStats, type EvalResult, type TaskStats } from '@reconvla/tabletop';
 import { Generator, createBackend } from '@reconvla/core';
 import { initFromScratch, parseReconVLAConfig, ReconVLA } from '@reconvla/reconvla';
 import { testModelJson } from '../../reconvla/test/synthetic.ts';
 import {
-  evaluateSuite, runEvaluation, optionsFromFlags, parseTaskList, registerEval, resolveTasks, suiteTables, taskCell, type EvalFlags, type EvalSuiteResult,
+  evaluateSuite, runEvaluation, optionsFromFlags, registerEval, resolveTasks, suiteTables, taskCell, type EvalFlags, type EvalSuiteResult,
 } from '../src/eval_command.ts';
 
 /** Parse `reconvla eval ...` without running its action; returns commander's error message, if any. */
@@ -27,11 +28,11 @@ async function parseError(args: string[]): Promise<string> {
 }
 
 test('--tasks: an unknown name is named, with the valid ones listed', async () => {
-  assert.throws(() => parseTaskList('lift,fly,stack'), (e: Error) =>
+  assert.throws(() => taskListArg('lift,fly,stack'), (e: Error) =>
     /unknown task "fly" in --tasks: expected all or a comma-separated list of lift, place_in_bowl, .*lamp_off/.test(e.message));
-  assert.deepEqual(parseTaskList('lift, stack,lift'), ['lift', 'stack']);
-  assert.equal(parseTaskList('all'), 'all');
-  assert.throws(() => parseTaskList(' , '), /--tasks is empty/);
+  assert.deepEqual(taskListArg('lift, stack,lift'), ['lift', 'stack']);
+  assert.deepEqual(taskListArg('all'), [...TASK_KINDS]);
+  assert.throws(() => taskListArg(' , '), /--tasks is empty/);
   const msg = await parseError(['--run', 'r', '--tasks', 'lift,bogus']);
   assert.match(msg, /unknown task "bogus"/);
   assert.match(msg, new RegExp(TASK_KINDS.join(', ')));
@@ -48,7 +49,7 @@ const flags = (f: Partial<EvalFlags>): EvalFlags => ({
 test('flags become options: --env is one env, "both" expands, the JSON goes to RUN/eval.json', () => {
   const o = optionsFromFlags(flags({ env: 'D' }));
   assert.deepEqual([o.envs, o.chains, o.perTask, o.tasks, o.paraphrases, o.objects, o.json], [['D'], 20, 0, null, ['heldout'], ['all'], join('runs/x', 'eval.json')]);
-  const b = optionsFromFlags(flags({ envs: ['A', 'D'], paraphrases: 'both', objects: 'both', tasks: 'all', json: 'out.json' }));
+  const b = optionsFromFlags(flags({ envs: ['A', 'D'], paraphrases: 'both', objects: 'both', tasks: [...TASK_KINDS], json: 'out.json' }));
   assert.deepEqual([b.envs, b.paraphrases, b.objects, b.tasks?.length, b.json], [['A', 'D'], ['train', 'heldout'], ['seen', 'unseen'], 17, 'out.json']);
   assert.deepEqual(optionsFromFlags(flags({})).envs, ['D']);
   assert.throws(() => optionsFromFlags(flags({ env: 'D', envs: ['A'] })), /give --env or --envs, not both/);
