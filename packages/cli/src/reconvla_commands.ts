@@ -115,6 +115,9 @@ async function runTraining(train: TrainConfig, runDir: string, backend: Backend,
     const model = await trainer.run();
     bar.stop();
     console.log(`trained in ${((Date.now() - t0) / 1000).toFixed(0)} s on ${backend.name}; model in ${path.join(runDir, 'model')}`);
+    const { lossCurvePng } = await import('./plot.ts'); // vega loads only when a plot is drawn
+    await lossCurvePng(path.join(runDir, 'log.jsonl'), path.join(runDir, 'loss.png'), `Training loss: ${path.basename(path.resolve(runDir))}`);
+    console.log(`loss curves in ${path.join(runDir, 'loss.png')}`);
     return model;
   } finally {
     bar.stop();
