@@ -23,6 +23,8 @@ export interface TinyConfigOptions {
   stateEncoding?: StateEncoding;
   /** The task kinds the run trains on (evaluation defaults to them); null/absent: all. */
   tasks?: string[] | null;
+  /** Noise draws per sample in the diffusion loss (upstream 4; fewer is cheaper per step). */
+  denoiserRepeat?: number;
 }
 
 export function tinyConfigJson(o: TinyConfigOptions): Json {
@@ -52,7 +54,7 @@ export function tinyConfigJson(o: TinyConfigOptions): Json {
     denoiser_config: {
       _class_name: 'ReconDenoiser', x_channel: 16, z_channel: hidden, embed_dim: 64, depth: 2, num_heads: 4, mlp_ratio: 4, patch_size: 1,
       input_size: grid, n_patches: grid * grid, out_channels: 16, learn_sigma: false, ln_pre_eps: 1e-5, norm_eps: 1e-6,
-      diffusion_steps: 1000, noise_schedule: 'cosine', model_mean_type: 'epsilon', model_var_type: 'fixed_large', timesteps: '1000', repeat: 4,
+      diffusion_steps: 1000, noise_schedule: 'cosine', model_mean_type: 'epsilon', model_var_type: 'fixed_large', timesteps: '1000', repeat: o.denoiserRepeat ?? 4,
       vm_loss_eps: 1e-6,
     },
     action_tokenizer: { n_bins: nBins, min_action: -1, max_action: 1, use_norm_bins: false, vocab_size: vocab },
