@@ -15,7 +15,7 @@ export { Trainer, type TrainerOptions, type LogEntry } from './train/trainer.ts'
 export { stageDefaults, type StageConfig, type StageKind, type TrainConfig } from './train/config.ts';
 export { writeCheckpoint, readCheckpoint, latestCheckpoint, type TrainState, type CheckpointContents, type WriteHook } from './train/checkpoint.ts';
 export type { HostBatch, BatchSource } from './train/batch.ts';
-export { SiglipObjective, CaptionTokenizer, CAPTION_SPECIALS, tinyTextConfigJson, sigmoidLoss, retrievalAccuracy, imageEmbeddings, visionStageLoss, type VisionStageResult } from './train/vision_stage.ts';
+export { SiglipObjective, CaptionTokenizer, CAPTION_SPECIALS, tinyTextConfigJson, sigmoidLoss, retrievalAccuracy, imageEmbeddings, visionStageLoss, type VisionStageResult, type ObjectiveInit } from './train/vision_stage.ts';
 export { initFromScratch } from './init.ts';
 export { loadRun } from './run.ts';
 export { reconstructGaze, vaeRoundTrip, type ReconstructOptions } from './inference/reconstruct.ts';

@@ -66,6 +66,9 @@ test('the objective: HF names, t\' = log 10 and b = -10 at init, text ids beyond
   assert.deepEqual(o.stateDict().get('image_head.weight')!.shape, [48, 48]);
   assert.ok(Math.abs(o.logit_scale.dataSync()[0]! - Math.log(10)) < 1e-6);
   assert.equal(o.logit_bias.dataSync()[0], -10);
+  const small = SiglipObjective.create(model, ['blue'], {}, { backend: cpu, logitBias: -Math.log(31) });
+  assert.ok(Math.abs(small.logit_bias.dataSync()[0]! + Math.log(31)) < 1e-6);
+  small.dispose();
   assert.throws(() => SiglipObjective.create(model, ['blue', 'red'], { vocab_size: 3 }, { backend: cpu }), /2 caption words need 4 ids, the text config has vocab_size 3/);
   o.dispose();
   model.dispose();

@@ -82,7 +82,8 @@ export function latestCheckpoint(dir: string): string | null {
   return path.join(dir, checkpoint);
 }
 
-export function readCheckpoint(folder: string, backend: Backend): CheckpointContents {
+/** With `auxiliary` (the trainer resuming), also the stage's auxiliary parameters; else those stay on disk. */
+export function readCheckpoint(folder: string, backend: Backend, opts: { auxiliary?: boolean } = {}): CheckpointContents {
   const state = JSON.parse(fs.readFileSync(path.join(folder, 'state.json'), 'utf8')) as TrainState;
   const model = fromSafetensors(path.join(folder, 'model.safetensors'), { backend });
   let optimizer: optim.OptimizerStateDict | null = null;
@@ -94,6 +95,6 @@ export function readCheckpoint(folder: string, backend: Backend): CheckpointCont
     optimizer = optim.unflattenOptimizerState(fromSafetensors(optPath, { backend }), meta);
   }
   const auxPath = path.join(folder, 'auxiliary.safetensors');
-  const auxiliary = fs.existsSync(auxPath) ? fromSafetensors(auxPath, { backend }) : null;
+  const auxiliary = opts.auxiliary && fs.existsSync(auxPath) ? fromSafetensors(auxPath, { backend }) : null;
   return { state, model, optimizer, auxiliary };
 }

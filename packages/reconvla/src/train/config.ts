@@ -33,6 +33,8 @@ export interface StageConfig {
   captionWords?: string[];
   /** vision: overrides of the tiny text tower's config.json (HF text_config keys, see tinyTextConfigJson). */
   textConfig?: Json;
+  /** vision: the logit bias b at init (default -10, the paper's; -ln(batch size) is the prior at small batches). */
+  logitBiasInit?: number;
 }
 
 export interface TrainConfig {

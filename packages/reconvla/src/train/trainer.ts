@@ -69,7 +69,7 @@ export class Trainer {
     fs.mkdirSync(opts.runDir, { recursive: true });
     const latest = opts.resume ? latestCheckpoint(path.join(opts.runDir, 'checkpoints')) : null;
     if (latest) {
-      const ck = readCheckpoint(latest, backend);
+      const ck = readCheckpoint(latest, backend, { auxiliary: true });
       const model = new ReconVLA(parseReconVLAConfig(ck.state.modelConfig), { backend });
       tidy(() => { model.loadStateDict(ck.model); for (const t of ck.model.values()) t.dispose(); });
       const rng = new Generator(0);
@@ -120,7 +120,8 @@ export class Trainer {
   private createObjective(stage: StageConfig): SiglipObjective {
     if (!stage.captionWords?.length) throw new Error(`stage ${stage.name}: a vision stage needs captionWords (the caption vocabulary, e.g. captionVocabulary() of @reconvla/tabletop)`);
     const generator = new Generator(this.train.seed * 1000 + 500 + this.state.stage);
-    const objective = SiglipObjective.create(this.model, stage.captionWords, stage.textConfig ?? {}, { backend: this.opts.backend, generator });
+    const init = { backend: this.opts.backend, generator, ...(stage.logitBiasInit !== undefined ? { logitBias: stage.logitBiasInit } : {}) };
+    const objective = SiglipObjective.create(this.model, stage.captionWords, stage.textConfig ?? {}, init);
     const saved = this.resumeAuxiliary;
     if (saved) tidy(() => { objective.loadStateDict(saved); for (const t of saved.values()) t.dispose(); });
     this.resumeAuxiliary = null;
