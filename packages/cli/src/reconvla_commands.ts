@@ -48,6 +48,8 @@ interface TrainFlags {
   /** Train on these task kinds only (null: the dataset's own; see datasetTasks). */
   tasks?: TaskKind[] | null;
   denoiserRepeat: number;
+  llmWidth: number;
+  llmLayers: number;
 }
 
 /** The task kinds a dataset was drawn from (dataset.json's task_filter; null: every task). */
@@ -63,6 +65,7 @@ function modelConfig(f: TrainFlags, words: string[]): Json {
   if (f.config === 'tiny') {
     return R.tinyConfigJson({
       words, stateRange: S.tabletopStateRange(), actionChunk: f.chunk, layout: f.layout, views: f.views, stateEncoding: f.stateEncoding, denoiserRepeat: f.denoiserRepeat,
+      llmWidth: f.llmWidth, llmLayers: f.llmLayers,
       tasks: f.tasks ?? datasetTasks(f.data), ablation: { recon: f.recon, recon_target: f.reconTarget, unfreeze_vision_tower: f.unfreezeVision === true },
     });
   }
@@ -194,7 +197,9 @@ function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetun
     .option('--views <list>', 'cameras the model sees, each 16 image tokens: static or static,gripper', viewsArg, ['static'] as CameraView[])
     .option('--state-encoding <how>', 'robot state as upstream\'s bin tokens or one linear-projected token', choiceArg('state-encoding', ['bins', 'linear']), 'bins' as StateEncoding)
     .option('--unfreeze-vision', 'train the vision tower end to end (upstream freezes it)')
-    .option('--denoiser-repeat <n>', 'noise draws per sample in the diffusion loss (upstream 4)', intArg('denoiser-repeat', 1), 4);
+    .option('--denoiser-repeat <n>', 'noise draws per sample in the diffusion loss (upstream 4)', intArg('denoiser-repeat', 1), 4)
+    .option('--llm-width <n>', 'the tiny LLM\'s hidden size (multiple of 16)', intArg('llm-width', 16), 64)
+    .option('--llm-layers <n>', 'the tiny LLM\'s layers', intArg('llm-layers', 1), 2);
 }
 
 export function registerReconVLA(program: Command): void {
@@ -240,7 +245,7 @@ export function registerReconVLA(program: Command): void {
         config: 'tiny', data, out: runDir, backend: o.backend, vaeSteps: st.vae, pretrainSteps: st.pretrain, finetuneSteps: st.finetune,
         batchSize: st.batchSize, lr: st.lr, seed: o.seed, recon: true, reconTarget: 'gaze', layout: 'instr-image-instr', chunk: preset.model.chunk,
         views: preset.model.views, stateEncoding: preset.model.stateEncoding, unfreezeVision: preset.model.unfreezeVision,
-        denoiserRepeat: preset.model.denoiserRepeat,
+        denoiserRepeat: preset.model.denoiserRepeat, llmWidth: preset.model.llmWidth, llmLayers: preset.model.llmLayers,
       };
       // Resumable: a run folder with a checkpoint continues where it stopped (its own saved config).
       const resume = R.latestCheckpoint(path.join(runDir, 'checkpoints')) !== null;

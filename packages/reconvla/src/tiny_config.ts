@@ -25,16 +25,21 @@ export interface TinyConfigOptions {
   tasks?: string[] | null;
   /** Noise draws per sample in the diffusion loss (upstream 4; fewer is cheaper per step). */
   denoiserRepeat?: number;
+  /** The LLM's width and depth (default 64 and 2, the golden fixture's); the MLP is 2.75x wide, heads of 16. */
+  llmWidth?: number;
+  llmLayers?: number;
 }
 
 export function tinyConfigJson(o: TinyConfigOptions): Json {
   const nBins = o.nBins ?? 256;
   // Room for the specials, the words and the action bins, rounded up to a multiple of 64.
   const vocab = Math.ceil((FIRST_WORD_ID + o.words.length + nBins) / 64) * 64;
-  const hidden = 64, grid = 4;
+  const hidden = o.llmWidth ?? 64, grid = 4;
+  if (hidden % 16 !== 0) throw new Error(`tinyConfigJson: llmWidth ${hidden} must be a multiple of 16 (heads of 16)`);
   return {
     architectures: ['ReconQwen2ForCausalLM'], model_type: 'recon_qwen2',
-    vocab_size: vocab, hidden_size: hidden, intermediate_size: 176, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
+    vocab_size: vocab, hidden_size: hidden, intermediate_size: Math.round(hidden * 2.75), num_hidden_layers: o.llmLayers ?? 2,
+    num_attention_heads: hidden / 16, num_key_value_heads: (hidden / 16) % 2 === 0 ? hidden / 32 : hidden / 16, // GQA 2:1 as Qwen2
     hidden_act: 'silu', max_position_embeddings: 256, rms_norm_eps: 1e-6, tie_word_embeddings: true, rope_theta: 1e6,
     bos_token_id: null, eos_token_id: WORD_SPECIALS.end, pad_token_id: WORD_SPECIALS.pad, torch_dtype: 'float32',
     mm_vision_tower: 'siglip (tiny)', mm_hidden_size: 48, mm_projector_type: 'mlp2x_gelu', mm_vision_select_layer: -2,
