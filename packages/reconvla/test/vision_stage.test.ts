@@ -3,11 +3,11 @@
 // trained on a fixed synthetic batch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCpuBackend, Generator, optim, tensor, tidy, type Backend } from '@reconvla/core';
+import { createCpuBackend, F, Generator, optim, tensor, tidy, type Backend } from '@reconvla/core';
 import type { RgbImage } from '@reconvla/siglip';
 import { gradcheck, randomData, rng } from '../../../test/helpers/gradcheck.ts';
 import { testBackends } from '../../../test/helpers/backends.ts';
-import { CaptionTokenizer, initFromScratch, parseReconVLAConfig, Processor, ReconVLA, sigmoidLoss, SiglipObjective, visionStageLoss } from '../src/index.ts';
+import { CaptionTokenizer, imageEmbeddings, initFromScratch, parseReconVLAConfig, Processor, ReconVLA, sigmoidLoss, SiglipObjective, visionStageLoss } from '../src/index.ts';
 import { testModelJson } from './synthetic.ts';
 
 const cpu = createCpuBackend();
@@ -70,6 +70,24 @@ test('the objective: HF names, t\' = log 10 and b = -10 at init, text ids beyond
   assert.ok(Math.abs(small.logit_bias.dataSync()[0]! + Math.log(31)) < 1e-6);
   small.dispose();
   assert.throws(() => SiglipObjective.create(model, ['blue', 'red'], { vocab_size: 3 }, { backend: cpu }), /2 caption words need 4 ids, the text config has vocab_size 3/);
+  o.dispose();
+  model.dispose();
+});
+
+test('image embedding: post_layernorm mean over patches, then over each sample\'s views, through the head', () => {
+  const json = { ...testModelJson(), image_views: ['static', 'gripper'] };
+  const model = new ReconVLA(parseReconVLAConfig(json), { backend: cpu, generator: new Generator(0) });
+  const o = SiglipObjective.create(model, ['red'], {}, { backend: cpu, generator: new Generator(1) });
+  tidy(() => {
+    const px = tensor(randomData(4 * 3 * 32 * 32, rng(3)), [4, 3, 32, 32], { backend: cpu });
+    const got = imageEmbeddings(model, o, px).dataSync();
+    const pooled = F.mean(model.visionTower.forward(px).lastHiddenState, 1); // [4, 48]
+    const perSample = F.mul(F.add(F.slice(pooled, 0, 0, 4, 2), F.slice(pooled, 0, 1, 4, 2)), 0.5); // views 0 and 1 of each sample
+    const want = o.image_head.forward(perSample).dataSync();
+    assert.equal(got.length, 2 * 48);
+    got.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-5, `element ${i}: ${v} vs ${want[i]}`));
+    assert.throws(() => imageEmbeddings(model, o, F.slice(px, 0, 0, 3)), /3 images do not split into samples of 2 views/);
+  });
   o.dispose();
   model.dispose();
 });
