@@ -50,6 +50,7 @@ interface TrainFlags {
   denoiserRepeat: number;
   llmWidth: number;
   llmLayers: number;
+  actionBins: number;
 }
 
 /** The task kinds a dataset was drawn from (dataset.json's task_filter; null: every task). */
@@ -65,7 +66,7 @@ function modelConfig(f: TrainFlags, words: string[]): Json {
   if (f.config === 'tiny') {
     return R.tinyConfigJson({
       words, stateRange: S.tabletopStateRange(), actionChunk: f.chunk, layout: f.layout, views: f.views, stateEncoding: f.stateEncoding, denoiserRepeat: f.denoiserRepeat,
-      llmWidth: f.llmWidth, llmLayers: f.llmLayers,
+      llmWidth: f.llmWidth, llmLayers: f.llmLayers, nBins: f.actionBins,
       tasks: f.tasks ?? datasetTasks(f.data), ablation: { recon: f.recon, recon_target: f.reconTarget, unfreeze_vision_tower: f.unfreezeVision === true },
     });
   }
@@ -199,7 +200,8 @@ function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetun
     .option('--unfreeze-vision', 'train the vision tower end to end (upstream freezes it)')
     .option('--denoiser-repeat <n>', 'noise draws per sample in the diffusion loss (upstream 4)', intArg('denoiser-repeat', 1), 4)
     .option('--llm-width <n>', 'the tiny LLM\'s hidden size (multiple of 16)', intArg('llm-width', 16), 64)
-    .option('--llm-layers <n>', 'the tiny LLM\'s layers', intArg('llm-layers', 1), 2);
+    .option('--llm-layers <n>', 'the tiny LLM\'s layers', intArg('llm-layers', 1), 2)
+    .option('--action-bins <n>', 'bins of the action (and state) tokenizer (upstream 256)', intArg('action-bins', 3), 256);
 }
 
 export function registerReconVLA(program: Command): void {
@@ -246,6 +248,7 @@ export function registerReconVLA(program: Command): void {
         batchSize: st.batchSize, lr: st.lr, seed: o.seed, recon: true, reconTarget: 'gaze', layout: 'instr-image-instr', chunk: preset.model.chunk,
         views: preset.model.views, stateEncoding: preset.model.stateEncoding, unfreezeVision: preset.model.unfreezeVision,
         denoiserRepeat: preset.model.denoiserRepeat, llmWidth: preset.model.llmWidth, llmLayers: preset.model.llmLayers,
+        actionBins: preset.model.actionBins,
       };
       // Resumable: a run folder with a checkpoint continues where it stopped (its own saved config).
       const resume = R.latestCheckpoint(path.join(runDir, 'checkpoints')) !== null;
