@@ -22,7 +22,27 @@ export const DTYPE_SIZES = {
   BOOL: 1,
 } as const;
 
+/** The dtypes this package decodes and writes. */
 export type SafetensorsDtype = keyof typeof DTYPE_SIZES;
+
+/**
+ * Every dtype a valid file may hold: the Rust crate's `Dtype` enum with `Dtype::bitsize()`.
+ * The reader accepts all of them (their bytes are readable); only SafetensorsDtype decodes.
+ * Sub-byte dtypes (F4, F6_*) are valid only when a tensor's bits fill whole bytes.
+ */
+export const DTYPE_BITS = {
+  BOOL: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8,
+  F8_E4M3FNUZ: 8, F8_E5M2FNUZ: 8, I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32,
+  C64: 64, F64: 64, I64: 64, U64: 64,
+} as const;
+
+export type FileDtype = keyof typeof DTYPE_BITS;
+
+export const FILE_DTYPES = Object.keys(DTYPE_BITS) as FileDtype[];
+
+export function isFileDtype(s: unknown): s is FileDtype {
+  return typeof s === 'string' && Object.hasOwn(DTYPE_BITS, s);
+}
 
 export const DTYPES = Object.keys(DTYPE_SIZES) as SafetensorsDtype[];
 

@@ -2,7 +2,7 @@
 // names, shapes, dtypes and typed arrays.
 
 export { SafetensorsError } from './errors.ts';
-export { DTYPE_SIZES, DTYPES, dtypeSize, isDtype, type SafetensorsDtype } from './dtypes.ts';
+export { DTYPE_BITS, DTYPE_SIZES, DTYPES, FILE_DTYPES, dtypeSize, isDtype, isFileDtype, type FileDtype, type SafetensorsDtype } from './dtypes.ts';
 export { DEFAULT_MAX_HEADER_BYTES, type TensorInfo } from './header.ts';
 export type { TensorSource } from './source.ts';
 export { SafetensorsFile, type OpenOptions } from './reader.ts';

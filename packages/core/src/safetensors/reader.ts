@@ -5,7 +5,8 @@
 // loading one tensor never touches the others.
 
 import * as fs from 'node:fs';
-import { SafetensorsError } from './errors.ts';
+import { SafetensorsError, tensorLabel } from './errors.ts';
+import { isDtype, type SafetensorsDtype } from './dtypes.ts';
 import { DEFAULT_MAX_HEADER_BYTES, parseHeader, parseHeaderLength, type ParsedHeader, type TensorInfo } from './header.ts';
 import { decodeBigInt64, decodeFloat32, decodeFloat64, decodeInt32 } from './decode.ts';
 import { unknownTensorError, type TensorSource } from './source.ts';
@@ -97,20 +98,33 @@ export class SafetensorsFile implements TensorSource {
     return bytes;
   }
 
+  /** The tensor's dtype when this package can decode it; FP8, F4, F6 and C64 read only as bytes. */
+  private decodable(name: string): SafetensorsDtype {
+    const dtype = this.info(name).dtype;
+    if (!isDtype(dtype)) {
+      throw new SafetensorsError(this.path, `${tensorLabel(name)}: dtype ${dtype} is valid, but this reader does not convert it to numbers (readBytes gives its raw bytes)`);
+    }
+    return dtype;
+  }
+
   readFloat32(name: string): Float32Array {
-    return decodeFloat32(this.readBytes(name), this.tensors.get(name)!.dtype);
+    const dtype = this.decodable(name);
+    return decodeFloat32(this.readBytes(name), dtype);
   }
 
   readFloat64(name: string): Float64Array {
-    return decodeFloat64(this.readBytes(name), this.tensors.get(name)!.dtype, { path: this.path, name });
+    const dtype = this.decodable(name);
+    return decodeFloat64(this.readBytes(name), dtype, { path: this.path, name });
   }
 
   readInt32(name: string): Int32Array {
-    return decodeInt32(this.readBytes(name), this.tensors.get(name)!.dtype, { path: this.path, name });
+    const dtype = this.decodable(name);
+    return decodeInt32(this.readBytes(name), dtype, { path: this.path, name });
   }
 
   readBigInt64(name: string): BigInt64Array {
-    return decodeBigInt64(this.readBytes(name), this.tensors.get(name)!.dtype, { path: this.path, name });
+    const dtype = this.decodable(name);
+    return decodeBigInt64(this.readBytes(name), dtype, { path: this.path, name });
   }
 
   close(): void {
