@@ -16,7 +16,7 @@ async function loadLib(): Promise<void> {
   R ??= await import('@reconvla/reconvla');
   S ??= await import('@reconvla/reconvla/sim');
 }
-import { generateDataset, parseEnvList, parseEnvName, type EnvName, type TaskKind } from '@reconvla/tabletop';
+import { generateDataset, parseEnvList, type EnvName, type TaskKind } from '@reconvla/tabletop';
 import { backendArg, choiceArg, envListArg, intArg, taskListArg, type BackendFlag } from './args.ts';
 import { runEvaluation, type EvalSuiteRow } from './eval_command.ts';
 import { presetNamed, PRESETS, type Preset } from './presets.ts';
@@ -51,6 +51,9 @@ interface TrainFlags {
   llmWidth: number;
   llmLayers: number;
   actionBins: number;
+  /** Steps of the SigLIP-objective vision stage before everything (0: none) and its environments. */
+  visionSteps: number;
+  visionEnvs: EnvName[];
 }
 
 /** The task kinds a dataset was drawn from (dataset.json's task_filter; null: every task). */
@@ -87,6 +90,8 @@ function trainConfig(f: TrainFlags): TrainConfig {
   };
   const pre = f.pretrainData ?? f.data;
   const stages = [
+    // The vision stage draws its own scenes (stage.data names the environments), with its own batch size and lr.
+    ...(f.visionSteps > 0 ? [S.sceneCaptionStage(f.visionEnvs, f.visionSteps)] : []),
     ...(f.vaeSteps > 0 ? [stage('vae', pre, f.vaeSteps)] : []),
     ...(f.pretrainSteps > 0 && f.recon ? [stage('pretrain', pre, f.pretrainSteps)] : []),
     stage('finetune', f.data, f.finetuneSteps),
@@ -98,6 +103,7 @@ function fmt(e: LogEntry): string {
   const parts = [`${e.stage} ${e.step}/${e.steps}`, `loss ${e.loss.toFixed(4)}`];
   if (e.lm !== null) parts.push(`lm ${e.lm.toFixed(4)}`);
   if (e.vm !== null) parts.push(`vm ${e.vm.toFixed(4)}`);
+  if (e.retrieval !== null && e.retrieval !== undefined) parts.push(`retrieval ${(100 * e.retrieval).toFixed(0)}%`);
   parts.push(`lr ${e.lr.toExponential(2)}`, `|g| ${e.gradNorm.toFixed(2)}`, `${(e.secondsPerStep * 1000).toFixed(0)} ms/step`);
   return parts.join(' | ');
 }
@@ -107,7 +113,7 @@ async function runTraining(train: TrainConfig, runDir: string, backend: Backend,
   const bar = new cliProgress.SingleBar({ format: 'train [{bar}] {value}/{total} steps | {stage} | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
   const trainer = R.Trainer.create(train, {
     runDir, backend, resume,
-    source: (stage, model) => S.tabletopSource(stage.data, {
+    source: (stage, model) => stage.kind === 'vision' ? S.sceneCaptionSource({ envs: parseEnvList(stage.data), views: model.config.views }) : S.tabletopSource(stage.data, {
       cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk, target: model.config.ablation.reconTarget,
       views: model.config.views, tasks: stage.kind === 'finetune' ? model.config.tasks : null,
     }),
@@ -201,7 +207,9 @@ function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetun
     .option('--denoiser-repeat <n>', 'noise draws per sample in the diffusion loss (upstream 4)', intArg('denoiser-repeat', 1), 4)
     .option('--llm-width <n>', 'the tiny LLM\'s hidden size (multiple of 16)', intArg('llm-width', 16), 64)
     .option('--llm-layers <n>', 'the tiny LLM\'s layers', intArg('llm-layers', 1), 2)
-    .option('--action-bins <n>', 'bins of the action (and state) tokenizer (upstream 256)', intArg('action-bins', 3), 256);
+    .option('--action-bins <n>', 'bins of the action (and state) tokenizer (upstream 256)', intArg('action-bins', 3), 256)
+    .option('--vision-steps <n>', 'steps of vision pretraining with SigLIP\'s image-caption loss on simulator scenes (0: none); the tower is then frozen unless --unfreeze-vision', intArg('vision-steps', 0), 0)
+    .option('--vision-envs <list>', 'environments of the vision stage\'s scenes', envListArg, ['A', 'B', 'C'] as EnvName[]);
 }
 
 export function registerReconVLA(program: Command): void {
@@ -248,7 +256,7 @@ export function registerReconVLA(program: Command): void {
         batchSize: st.batchSize, lr: st.lr, seed: o.seed, recon: true, reconTarget: 'gaze', layout: 'instr-image-instr', chunk: preset.model.chunk,
         views: preset.model.views, stateEncoding: preset.model.stateEncoding, unfreezeVision: preset.model.unfreezeVision,
         denoiserRepeat: preset.model.denoiserRepeat, llmWidth: preset.model.llmWidth, llmLayers: preset.model.llmLayers,
-        actionBins: preset.model.actionBins,
+        actionBins: preset.model.actionBins, visionSteps: st.vision, visionEnvs: preset.data.envs,
       };
       // Resumable: a run folder with a checkpoint continues where it stopped (its own saved config).
       const resume = R.latestCheckpoint(path.join(runDir, 'checkpoints')) !== null;
