@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDoctor } from './doctor.ts';
 import { registerEval } from './eval_command.ts';
+import { registerInspect } from './inspect.ts';
 import { registerReconVLA } from './reconvla_commands.ts';
 import { registerSim } from './sim.ts';
 
@@ -14,6 +15,7 @@ export async function main(argv: string[]): Promise<number> {
   registerSim(program);
   registerReconVLA(program);
   registerEval(program);
+  registerInspect(program);
   try {
     await program.parseAsync(argv);
     return 0;
