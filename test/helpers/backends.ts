@@ -1,7 +1,8 @@
 // The backends a parity or golden test runs on: the CPU reference always, the wasm backend
 // always (it needs nothing but Node), and WebGPU when an adapter exists here (CI installs
 // lavapipe, so there it runs). A missing adapter is reported as a visible skip, never silently
-// dropped. RECONVLA_TEST_BACKENDS=cpu (or a comma list) limits the list.
+// dropped, and under CI=true test/ci_requirements.test.ts fails the run for it.
+// RECONVLA_TEST_BACKENDS=cpu (or a comma list) limits the list.
 import type { Backend } from '../../packages/core/src/index.ts';
 import { createCpuBackend } from '../../packages/core/src/index.ts';
 
