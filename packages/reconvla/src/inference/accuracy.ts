@@ -16,6 +16,8 @@ export interface ActionAccuracy {
   tolerance: number;
   /** Mean |decoded - demonstrated| over the action values. */
   meanAbsError: number;
+  /** withinTolerance of each action dimension (dx, dy, dz, droll, dpitch, dyaw, gripper). */
+  withinToleranceByDim: number[];
   tokens: number;
 }
 
@@ -35,7 +37,10 @@ export async function teacherForcedAccuracy(model: ReconVLA, processor: Processo
   logits.dispose();
   const n = hi - lo + 1, L = plan.length;
   let exact = 0, within = 0, absErr = 0, tokens = 0;
+  const dims = model.config.prompt.actionDim;
+  const dimWithin = new Array<number>(dims).fill(0), dimCount = new Array<number>(dims).fill(0);
   for (let r = 0; r < plan.batchSize; r++) {
+    let k = 0; // index of the action token in the row (step-major: dim = k mod action_dim)
     for (let i = 0; i + 1 < L; i++) {
       const label = plan.labels[r * L + i + 1]!; // position i predicts token i + 1
       if (label < lo || label > hi) continue; // only action tokens (not the end token, not padding)
@@ -45,10 +50,15 @@ export async function teacherForcedAccuracy(model: ReconVLA, processor: Processo
       const err = Math.abs(model.actionTokenizer.decodeId(lo + best) - model.actionTokenizer.decodeId(label));
       tokens++;
       if (lo + best === label) exact++;
-      if (err <= tolerance) within++;
+      if (err <= tolerance) { within++; dimWithin[k % dims]!++; }
+      dimCount[k % dims]!++;
       absErr += err;
+      k++;
     }
   }
   if (tokens === 0) throw new Error('teacherForcedAccuracy: the batch holds no action tokens');
-  return { exact: exact / tokens, withinTolerance: within / tokens, tolerance, meanAbsError: absErr / tokens, tokens };
+  return {
+    exact: exact / tokens, withinTolerance: within / tokens, tolerance, meanAbsError: absErr / tokens,
+    withinToleranceByDim: dimWithin.map((w, d) => w / Math.max(1, dimCount[d]!)), tokens,
+  };
 }
