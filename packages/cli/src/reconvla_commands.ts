@@ -202,7 +202,7 @@ function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetun
     .option('--layout <order>', 'ablation: where the image sits in the prompt', choiceArg('layout', ['instr-image-instr', 'image-instr', 'instr-image']), 'instr-image-instr')
     .option('--chunk <n>', 'actions per model call (action chunking)', intArg('chunk', 1), 2)
     .option('--views <list>', 'cameras the model sees, each 16 image tokens: static or static,gripper', viewsArg, ['static'] as CameraView[])
-    .option('--state-encoding <how>', 'robot state as upstream\'s bin tokens or one linear-projected token', choiceArg('state-encoding', ['bins', 'linear']), 'bins' as StateEncoding)
+    .option('--state-encoding <how>', 'robot state as upstream\'s bin tokens, or one token projected from the values (linear) or from their Fourier features (fourier)', choiceArg('state-encoding', ['bins', 'linear', 'fourier']), 'bins' as StateEncoding)
     .option('--unfreeze-vision', 'train the vision tower end to end (upstream freezes it)')
     .option('--denoiser-repeat <n>', 'noise draws per sample in the diffusion loss (upstream 4)', intArg('denoiser-repeat', 1), 4)
     .option('--llm-width <n>', 'the tiny LLM\'s hidden size (multiple of 16)', intArg('llm-width', 16), 64)

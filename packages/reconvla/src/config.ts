@@ -36,12 +36,15 @@ export interface PromptConfig {
   layout: PromptLayout;
   /**
    * How the robot state enters the prompt: 'bins' (upstream: one action-tokenizer id per
-   * dimension) or 'linear' (one token, a learned linear projection of the normalised state).
+   * dimension), 'linear' (one token, a learned linear projection of the normalised state) or
+   * 'fourier' (the same token from [s, sin(2^k pi s), cos(2^k pi s)], k < stateFourierBands).
    */
   stateEncoding: StateEncoding;
+  /** Frequencies per state value of the 'fourier' encoding (NeRF-style positional features). */
+  stateFourierBands: number;
 }
 
-export type StateEncoding = 'bins' | 'linear';
+export type StateEncoding = 'bins' | 'linear' | 'fourier';
 
 /** The camera views the model sees, each its own image through the vision tower. */
 export type CameraView = 'static' | 'gripper';
@@ -149,7 +152,7 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
       padTokenId: num(pr, 'pad_token_id', llm.padTokenId ?? 0), endTokenId: num(pr, 'end_token_id'),
       colonTokenId: num(pr, 'colon_token_id'), assistantTokenId: num(pr, 'assistant_token_id'),
       stateDim: num(pr, 'state_dim'), actionDim: num(pr, 'action_dim', 7), actionChunk: num(pr, 'action_chunk', 1), layout,
-      stateEncoding: (pr.state_encoding ?? 'bins') as StateEncoding,
+      stateEncoding: (pr.state_encoding ?? 'bins') as StateEncoding, stateFourierBands: num(pr, 'state_fourier_bands', 6),
     },
     ablation: {
       recon: (ab.recon ?? json.recon_enable ?? true) === true,
@@ -170,7 +173,8 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
   if (!Array.isArray(c.views) || c.views.length === 0 || c.views.some((v) => v !== 'static' && v !== 'gripper') || new Set(c.views).size !== c.views.length) {
     problems.push(`image_views ${JSON.stringify(json.image_views)} (a list of distinct "static" / "gripper", e.g. ["static", "gripper"])`);
   }
-  if (c.prompt.stateEncoding !== 'bins' && c.prompt.stateEncoding !== 'linear') problems.push(`prompt.state_encoding "${String(c.prompt.stateEncoding)}" (bins or linear)`);
+  if (!['bins', 'linear', 'fourier'].includes(c.prompt.stateEncoding)) problems.push(`prompt.state_encoding "${String(c.prompt.stateEncoding)}" (bins, linear or fourier)`);
+  if (!Number.isInteger(c.prompt.stateFourierBands) || c.prompt.stateFourierBands < 1) problems.push(`prompt.state_fourier_bands ${c.prompt.stateFourierBands} (a positive integer)`);
   if (c.tasks !== null && (!Array.isArray(c.tasks) || c.tasks.some((t) => typeof t !== 'string'))) problems.push('tasks must be a list of task names');
   if (json.mm_vision_select_feature !== undefined && json.mm_vision_select_feature !== 'patch') problems.push('mm_vision_select_feature must be "patch" (SigLIP has no CLS token)');
   const layers = vision.numHiddenLayers + 1;
@@ -188,6 +192,11 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
   if (c.words && c.words.length + FIRST_WORD_ID > a.vocabSize - a.nBins) problems.push(`${c.words.length} words do not fit below the action range (${a.vocabSize - a.nBins})`);
   if (problems.length) throw new Error(`ReconVLA config: ${problems.join('; ')}`);
   return c;
+}
+
+/** Inputs of the state projection per state value: 1 ('linear') or 1 + 2 x bands ('fourier'). */
+export function stateFeatureWidth(p: PromptConfig): number {
+  return p.stateDim * (p.stateEncoding === 'fourier' ? 1 + 2 * p.stateFourierBands : 1);
 }
 
 /** The first id of a word in the tiny word tokenizer (ids below are the specials). */

@@ -9,7 +9,7 @@ import { causalLMLoss, Qwen2ForCausalLM } from '@reconvla/qwen2';
 import { SiglipVisionModel } from '@reconvla/siglip';
 import { AutoencoderKL, packLatents, type DiagonalGaussian } from '@reconvla/vae';
 import { ActionTokenizer } from './action_tokenizer.ts';
-import type { ReconVLAConfig } from './config.ts';
+import { stateFeatureWidth, type ReconVLAConfig } from './config.ts';
 import type { PromptBatch } from './prompt.ts';
 import { resizeBilinear } from './resize.ts';
 import { imagePositions, planSplice, spliceEmbeddings, type SplicePlan } from './splice.ts';
@@ -72,7 +72,7 @@ export class ReconVLA extends Module {
   readonly projector: nn.Sequential;
   readonly vae: AutoencoderKL;
   readonly denoiser: ReconDenoiser;
-  /** The 'linear' state encoding's projection (ours: `model.state_proj`), else null. */
+  /** The 'linear' / 'fourier' state encoding's projection (ours: `model.state_proj`), else null. */
   readonly stateProj: nn.Linear | null;
   readonly actionTokenizer: ActionTokenizer;
 
@@ -91,7 +91,7 @@ export class ReconVLA extends Module {
     root.registerModule('pixel_decoder', new Slot('pixel_decoder', this.vae));
     this.denoiser = new ReconDenoiser(config.denoiser, init);
     root.registerModule('mm_inv_projector', this.denoiser);
-    this.stateProj = config.prompt.stateEncoding === 'linear' ? root.registerModule('state_proj', new nn.Linear(config.prompt.stateDim, d, init)) : null;
+    this.stateProj = config.prompt.stateEncoding === 'bins' ? null : root.registerModule('state_proj', new nn.Linear(stateFeatureWidth(config.prompt), d, init));
     this.registerModule('model', root);
     if (this.lm.lm_head) this.registerModule('lm_head', this.lm.lm_head);
     this.actionTokenizer = new ActionTokenizer(config.actionTokenizer);
@@ -143,10 +143,10 @@ export class ReconVLA extends Module {
     return { visionHidden, imageFeatures: views === 1 ? features : F.reshape(features, [n / views, views * p, d]) };
   }
 
-  /** The state placeholder's features [B, D] ('linear' state encoding), or null. */
+  /** The state placeholder's features [B, D] ('linear' / 'fourier' state encoding), or null. */
   stateFeatures(stateValues: Tensor | undefined): Tensor | null {
     if (!this.stateProj) return null;
-    if (!stateValues) throw new Error('ReconVLA: the state encoding is "linear": pass stateValues [B, state_dim] (Processor.stateValues)');
+    if (!stateValues) throw new Error(`ReconVLA: the state encoding is "${this.config.prompt.stateEncoding}": pass stateValues (Processor.stateValues)`);
     return this.stateProj.forward(stateValues);
   }
 

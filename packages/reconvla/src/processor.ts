@@ -5,7 +5,7 @@
 import { tensor, type Backend, type Tensor } from '@reconvla/core';
 import { preprocessImages, type RgbImage } from '@reconvla/siglip';
 import { ActionTokenizer } from './action_tokenizer.ts';
-import type { ReconVLAConfig } from './config.ts';
+import { stateFeatureWidth, type ReconVLAConfig } from './config.ts';
 import type { ReconInputs } from './model.ts';
 import { buildPromptIds, collatePrompts } from './prompt.ts';
 import type { HostBatch } from './train/batch.ts';
@@ -50,7 +50,7 @@ export class Processor {
     if (s.actions && s.actions.length !== expected) throw new Error(`Processor: ${s.actions.length} action values, the config expects ${expected}`);
     return buildPromptIds({
       instruction: this.words.encode(s.instruction),
-      state: this.config.prompt.stateEncoding === 'linear' ? [this.config.prompt.stateTokenIndex] : this.actions.encode(this.normalizeState(s.state)),
+      state: this.config.prompt.stateEncoding === 'bins' ? this.actions.encode(this.normalizeState(s.state)) : [this.config.prompt.stateTokenIndex],
       ...(s.actions ? { actions: this.actions.encode(s.actions) } : {}),
     }, this.config.prompt);
   }
@@ -68,12 +68,23 @@ export class Processor {
     return this.pixels(sample.images, backend);
   }
 
-  /** [B, state_dim] normalised states (the 'linear' state encoding's input). */
+  /**
+   * The state projection's input [B, F]: the normalised state ('linear'), plus sin and cos of it
+   * at 2^k pi for k < bands ('fourier': sharp functions of the position, such as "stop 2 cm before
+   * the handle", become easy for a small network to draw).
+   */
   stateValues(states: readonly ArrayLike<number>[], backend: Backend): Tensor {
-    const n = this.config.prompt.stateDim;
-    const flat = new Float32Array(states.length * n);
-    states.forEach((st, i) => flat.set(this.normalizeState(st), i * n));
-    return tensor(flat, [states.length, n], { backend });
+    const p = this.config.prompt;
+    const width = stateFeatureWidth(p);
+    const bands = p.stateEncoding === 'fourier' ? p.stateFourierBands : 0;
+    const flat = new Float32Array(states.length * width);
+    states.forEach((st, i) => {
+      const v = this.normalizeState(st);
+      let at = i * width;
+      for (const x of v) flat[at++] = x;
+      for (let k = 0; k < bands; k++) for (const x of v) { flat[at++] = Math.sin(2 ** k * Math.PI * x); flat[at++] = Math.cos(2 ** k * Math.PI * x); }
+    });
+    return tensor(flat, [states.length, width], { backend });
   }
 
   /** The model inputs of a training batch: pixels of every view, prompts with labels, targets, states. */

@@ -19,7 +19,7 @@ export interface TinyConfigOptions {
   layout?: 'instr-image-instr' | 'image-instr' | 'instr-image';
   /** Cameras, each its own 16 image tokens (default ['static']; upstream sees both). */
   views?: CameraView[];
-  /** 'bins' (upstream, default) or 'linear' (one projected state token). */
+  /** 'bins' (upstream, default), 'linear' or 'fourier' (one projected state token). */
   stateEncoding?: StateEncoding;
   /** The task kinds the run trains on (evaluation defaults to them); null/absent: all. */
   tasks?: string[] | null;

@@ -30,7 +30,7 @@ test('config: image_views and state_encoding parse, and bad values are named', (
   assert.ok(model.stateProj, 'model.state_proj exists');
   assert.ok([...model.namedParameters()].some(([k]) => k === 'model.state_proj.weight'));
   assert.throws(() => parseReconVLAConfig({ ...json, image_views: ['static', 'static'] }), /image_views/);
-  assert.throws(() => parseReconVLAConfig({ ...json, prompt: { ...(json.prompt as object), state_encoding: 'fourier' } }), /state_encoding "fourier"/);
+  assert.throws(() => parseReconVLAConfig({ ...json, prompt: { ...(json.prompt as object), state_encoding: 'sine' } }), /state_encoding "sine"/);
 });
 
 /** The last prompt position's logits over the action ids, for one observation. */
@@ -111,4 +111,25 @@ test('splice: the state placeholder takes row r of the state features, text and 
   }), { numRuns: 30 });
   const noState = collatePrompts([buildPromptIds({ instruction: [7], state: [cfg.stateTokenIndex] }, cfg), buildPromptIds({ instruction: [7], state: [9] }, cfg)], cfg, false);
   assert.throws(() => planSplice(noState, imageLen, cfg), /every row must hold one state placeholder/);
+});
+
+test('fourier state encoding: [s, sin(2^k pi s), cos(2^k pi s)] into a projection of that width', () => {
+  const fjson = tinyConfigJson({
+    words: ['lift', 'the'], stateRange: { min: new Array(8).fill(-1), max: new Array(8).fill(1) }, stateEncoding: 'fourier',
+  });
+  const m = new ReconVLA(parseReconVLAConfig(fjson), { backend, generator: new Generator(4) });
+  const bands = m.config.prompt.stateFourierBands;
+  assert.deepEqual(m.stateProj!.weight.shape, [m.config.llm.hiddenSize, 8 * (1 + 2 * bands)]);
+  const state = Float32Array.from([0.5, -0.25, 0, 1, -1, 0.1, 0.7, 0.3]);
+  const v = new Processor(m.config).stateValues([state], backend).dataSync() as Float32Array;
+  assert.equal(v.length, 8 * (1 + 2 * bands));
+  for (let d = 0; d < 8; d++) {
+    assert.ok(Math.abs(v[d]! - state[d]!) < 1e-6);
+    for (let k = 0; k < bands; k++) {
+      const at = 8 + (k * 8 + d) * 2;
+      assert.ok(Math.abs(v[at]! - Math.sin(2 ** k * Math.PI * state[d]!)) < 1e-5, `sin band ${k} dim ${d}`);
+      assert.ok(Math.abs(v[at + 1]! - Math.cos(2 ** k * Math.PI * state[d]!)) < 1e-5, `cos band ${k} dim ${d}`);
+    }
+  }
+  m.dispose();
 });
