@@ -35,6 +35,16 @@ export const PRESETS: Record<string, Preset> = {
   },
 };
 
+/** The whole pipeline in about a minute, for tests: the same stages, a handful of steps and episodes. */
+PRESETS.smoke = {
+  name: 'smoke',
+  description: 'every stage for a few steps (tests the pipeline, learns nothing)',
+  data: { envs: ['A', 'B'], tasks: ['lamp_on', 'lift'], episodes: 4, noise: 0.15, randomStart: true },
+  model: { ...PRESETS.demo!.model },
+  stages: { vision: 2, vae: 2, pretrain: 2, finetune: 3, batchSize: 4, lr: 1e-3 },
+  eval: { envs: ['A', 'D'], chains: 1, perTask: 0, maxSteps: 3, blackEnv: 'D' },
+};
+
 export function presetNamed(name: string): Preset {
   const p = PRESETS[name];
   if (!p) throw new Error(`unknown preset "${name}": expected one of ${Object.keys(PRESETS).join(', ')}`);
