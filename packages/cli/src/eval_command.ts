@@ -8,7 +8,11 @@ import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { backendArg, choiceArg, envArg, envListArg, intArg, taskListArg, type BackendFlag } from './args.ts';
 import { createBackend } from '@reconvla/core';
-import type { ReconVLA } from '@reconvla/reconvla';
+import type { ActionDecoding, ReconVLA } from '@reconvla/reconvla';
+
+const DECODINGS = ['argmax', 'median', 'mean'] as const;
+/** The policy's decoding unless --decoding says otherwise (measured in docs/reconvla.md). */
+export const DEFAULT_DECODING: ActionDecoding = 'argmax';
 import {
   IMAGE_MODES, TASK_KINDS, evaluate, evaluateTasks, parseEnvList, parseEnvName, resultTable, taskStats, withImageMode,
   type EnvName, type EvalResult, type ImageMode, type ObjectSplit, type Paraphrases, type Policy, type SingleTaskResult,
@@ -36,6 +40,8 @@ export interface EvalSuiteOptions {
   model?: string;
   /** Row label of the chain table. */
   method?: string;
+  /** How the policy turns bin probabilities into an action (predict.ts; default DEFAULT_DECODING). */
+  decoding?: ActionDecoding;
 }
 
 export interface EvalSuiteRow {
@@ -56,7 +62,7 @@ export interface EvalSuiteResult {
   method: string;
   options: {
     envs: EnvName[]; chains: number; per_task: number; tasks: TaskKind[]; paraphrases: Paraphrases[]; objects: ObjectSplit[];
-    image: ImageMode; max_steps: number; seed: number;
+    image: ImageMode; max_steps: number; seed: number; decoding: ActionDecoding;
   };
   rows: EvalSuiteRow[];
   wall_s: number;
@@ -94,6 +100,7 @@ export interface EvalFlags {
   seed: number;
   json?: string;
   backend: BackendFlag;
+  decoding?: ActionDecoding;
 }
 
 /** The parsed command line as options: `--env X` is `--envs X`, "both" is both sets/splits. */
@@ -109,6 +116,7 @@ export function optionsFromFlags(f: EvalFlags): EvalSuiteOptions {
     // "both" are the two disjoint splits; "all" is the one split mixing them.
     objects: f.objects === 'both' ? ['seen', 'unseen'] : [f.objects],
     image: f.image,
+    ...(f.decoding ? { decoding: f.decoding } : {}),
     maxSteps: f.maxSteps,
     seed: f.seed,
     json: f.json ?? path.join(f.run, 'eval.json'),
@@ -217,7 +225,7 @@ export async function evaluateSuite(policy: Policy, o: EvalSuiteOptions & { task
   const result: EvalSuiteResult = {
     model: o.model ?? null,
     method: o.method ?? 'policy',
-    options: { envs: o.envs, chains: o.chains, per_task: o.perTask, tasks: o.tasks, paraphrases: o.paraphrases, objects: o.objects, image: o.image, max_steps: o.maxSteps, seed: o.seed },
+    options: { envs: o.envs, chains: o.chains, per_task: o.perTask, tasks: o.tasks, paraphrases: o.paraphrases, objects: o.objects, image: o.image, max_steps: o.maxSteps, seed: o.seed, decoding: o.decoding ?? DEFAULT_DECODING },
     rows,
     wall_s: (Date.now() - t0) / 1000,
     model_calls: calls,
@@ -240,7 +248,8 @@ export async function runEvaluation(model: ReconVLA, o: EvalSuiteOptions, print 
   // Loaded here, not when the CLI starts: the model packages take seconds to import.
   const S = await import('@reconvla/reconvla/sim');
   let calls = 0, ms = 0;
-  const policy = S.reconvlaPolicy(model, { onPredict: (t) => { calls++; ms += t; } });
+  const decoding = o.decoding ?? DEFAULT_DECODING;
+  const policy = S.reconvlaPolicy(model, { onPredict: (t) => { calls++; ms += t; }, decoding });
   const tasks = resolveTasks(o.tasks, model.config.tasks);
   return evaluateSuite(policy, { ...o, tasks }, print, { calls: () => calls, ms: () => ms });
 }
@@ -258,6 +267,7 @@ export function registerEval(program: Command): void {
     .option('--tasks <list>', 'all, or task kinds a,b,c (default: the run\'s tasks, all when it names none)', taskListArg)
     .option('--paraphrases <set>', 'instructions: heldout (the benchmark), train (a sanity check) or both', choiceArg('paraphrases', ['train', 'heldout', 'both'] as const), 'heldout' as const)
     .option('--objects <split>', 'objects: all (seen and unseen mixed), seen, unseen, or both (seen and unseen separately)', choiceArg('objects', ['seen', 'unseen', 'all', 'both'] as const), 'all' as const)
+    .option('--decoding <how>', 'bin probabilities to an action: argmax (upstream), median or mean', choiceArg('decoding', DECODINGS), DEFAULT_DECODING)
     .option('--image <mode>', 'camera images the policy sees: normal, black, or shuffled (the previous episode\'s)', choiceArg('image', IMAGE_MODES), 'normal' as const)
     .option('--max-steps <n>', 'steps per task', intArg('max-steps', 1), 300)
     .option('--seed <n>', 'names the chains and episodes (the same seed gives every run the same ones)', intArg('seed', 0), 0)

@@ -70,7 +70,7 @@ function chainResult(success: number[], perTask: Record<string, TaskStats>): Eva
 test('the table: a row per combination, cells successes/attempts (rate, 95% CI)', () => {
   const r: EvalSuiteResult = {
     model: 'runs/x/model', method: 'tiny',
-    options: { envs: ['D'], chains: 10, per_task: 10, tasks: ['lift', 'stack'], paraphrases: ['train', 'heldout'], objects: ['all'], image: 'black', max_steps: 300, seed: 0 },
+    options: { envs: ['D'], chains: 10, per_task: 10, tasks: ['lift', 'stack'], paraphrases: ['train', 'heldout'], objects: ['all'], image: 'black', max_steps: 300, seed: 0, decoding: 'argmax' },
     rows: (['train', 'heldout'] as const).map((p, i) => ({
       env: 'D' as const, paraphrases: p, objects: 'all' as const, seconds: 1,
       chains: chainResult([0.7 - 0.5 * i, 0.1, 0, 0, 0], { lift: taskStats(7, 10) }),

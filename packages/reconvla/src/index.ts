@@ -10,7 +10,7 @@ export { ReconVLA, type ReconInputs, type ReconOutputs, type VaeTarget, type Ini
 export { Processor, type Sample } from './processor.ts';
 export { tinyConfigJson, type TinyConfigOptions } from './tiny_config.ts';
 export { savePretrained, loadPretrained } from './pretrained.ts';
-export { predictActions, type Prediction } from './inference/predict.ts';
+export { predictActions, chooseActionId, type ActionDecoding, type Prediction } from './inference/predict.ts';
 export { Trainer, type TrainerOptions, type LogEntry } from './train/trainer.ts';
 export { stageDefaults, type StageConfig, type StageKind, type TrainConfig } from './train/config.ts';
 export { writeCheckpoint, readCheckpoint, latestCheckpoint, type TrainState, type CheckpointContents, type WriteHook } from './train/checkpoint.ts';

@@ -3,8 +3,18 @@
 // action_dim tokens, detokenized to bin centres. Upstream takes the argmax over the whole
 // vocabulary; we take it over the action ids only, so every step yields a valid action even
 // from an undertrained model (any id would decode, clipped, but to a meaningless value).
+//
+// How a distribution over the bins becomes one action value (`decoding`):
+// - 'argmax' (upstream): the most likely bin. With a bang-bang expert most of the mass of the
+//   training data sits in the +-1 and 0 bins, while the proportional moves near a target spread
+//   over many neighbouring bins, so the argmax snaps to a saturated bin and the policy oscillates
+//   around targets it should settle on;
+// - 'median': the bin where the cumulative probability (in value order) passes 1/2, robust to
+//   that spread; 'mean': the expected value, fed back as its nearest bin.
+// The token fed back for the next dimension is the decoded value's bin.
 import { F, noGrad, tidy, type Tensor } from '@reconvla/core';
 import { KVCache } from '@reconvla/qwen2';
+import type { ActionTokenizer } from '../action_tokenizer.ts';
 import type { ReconVLA } from '../model.ts';
 import { collatePrompts } from '../prompt.ts';
 import type { Processor, Sample } from '../processor.ts';
@@ -15,13 +25,32 @@ export interface Prediction {
   ids: number[];
 }
 
+export type ActionDecoding = 'argmax' | 'median' | 'mean';
+
 function argmaxIn(row: Float32Array, lo: number, hi: number): number {
   let best = lo;
   for (let i = lo + 1; i <= hi; i++) if (row[i]! > row[best]!) best = i;
   return best;
 }
 
-export async function predictActions(model: ReconVLA, processor: Processor, sample: Omit<Sample, 'actions'>): Promise<Prediction> {
+/** The action id chosen from one row of logits (ids lo..hi are the bins; a higher id is a lower value). */
+export function chooseActionId(row: Float32Array, lo: number, hi: number, decoding: ActionDecoding, tokenizer: ActionTokenizer): number {
+  const best = argmaxIn(row, lo, hi);
+  if (decoding === 'argmax') return best;
+  let z = 0;
+  const p = new Float64Array(hi - lo + 1);
+  for (let i = lo; i <= hi; i++) z += (p[i - lo] = Math.exp(row[i]! - row[best]!));
+  if (decoding === 'median') {
+    let acc = 0;
+    for (let i = hi; i >= lo; i--) { acc += p[i - lo]! / z; if (acc >= 0.5) return i; } // ascending values
+    return lo;
+  }
+  let mean = 0;
+  for (let i = lo; i <= hi; i++) mean += (p[i - lo]! / z) * tokenizer.decodeId(i);
+  return tokenizer.encodeValue(mean);
+}
+
+export async function predictActions(model: ReconVLA, processor: Processor, sample: Omit<Sample, 'actions'>, decoding: ActionDecoding = 'argmax'): Promise<Prediction> {
   const cfg = model.config;
   const n = cfg.prompt.actionChunk * cfg.prompt.actionDim;
   const [lo, hi] = model.actionTokenizer.tokenRange;
@@ -42,7 +71,7 @@ export async function predictActions(model: ReconVLA, processor: Processor, samp
     for (let k = 0; k < n; k++) {
       const row = (await logits.data()) as Float32Array;
       logits.dispose();
-      const id = argmaxIn(row, lo, hi);
+      const id = chooseActionId(row, lo, hi, decoding, model.actionTokenizer);
       ids.push(id);
       if (k + 1 === n) break;
       logits = lastLogits(() => F.embedding(F.tensor([id], [1, 1], { backend, dtype: 'int32' }), model.lm.model.embed_tokens.weight));

@@ -5,7 +5,7 @@
 import type { Observation, Policy } from '@reconvla/tabletop';
 import type { RgbImage } from '@reconvla/siglip';
 import type { CameraView } from '../config.ts';
-import { predictActions } from '../inference/predict.ts';
+import { predictActions, type ActionDecoding } from '../inference/predict.ts';
 import type { ReconVLA } from '../model.ts';
 import { Processor } from '../processor.ts';
 
@@ -14,6 +14,8 @@ export interface PolicyOptions {
   executeSteps?: number;
   /** Called with every model query (timing, debugging). */
   onPredict?: (ms: number) => void;
+  /** How bin probabilities become an action value (see predict.ts; default 'argmax', upstream's). */
+  decoding?: ActionDecoding;
 }
 
 export function reconvlaPolicy(model: ReconVLA, opts: PolicyOptions = {}): Policy {
@@ -26,7 +28,7 @@ export function reconvlaPolicy(model: ReconVLA, opts: PolicyOptions = {}): Polic
       const t0 = performance.now();
       const { actions } = await predictActions(model, processor, {
         images: observationViews(obs, model.config.views), instruction, state: obs.proprio,
-      });
+      }, opts.decoding ?? 'argmax');
       opts.onPredict?.(performance.now() - t0);
       for (let k = 0; k < execute; k++) queue.push(actions.slice(k * actionDim, (k + 1) * actionDim));
     }
