@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ActionTokenizer, splitWords, WordTokenizer, WORD_SPECIALS, FIRST_WORD_ID } from '../src/index.ts';
+import { ActionTokenizer, chooseActionId, splitWords, WordTokenizer, WORD_SPECIALS, FIRST_WORD_ID } from '../src/index.ts';
 
 const tok = new ActionTokenizer({ nBins: 256, minAction: -1, maxAction: 1, vocabSize: 512 });
 const binWidth = 2 / 255;
@@ -41,4 +41,31 @@ test('word tokenizer: round trip, unknown words, ids below the specials never us
     assert.equal(w.decode(ids), splitWords(text).join(' '));
   }));
   assert.deepEqual(w.encode('lift the purple block'), [FIRST_WORD_ID + 2, FIRST_WORD_ID + 5, WORD_SPECIALS.unk, FIRST_WORD_ID]);
+});
+
+test('action decoding: argmax takes the peak, median the middle of the mass, mean its expectation', () => {
+  const tok = new ActionTokenizer({ nBins: 64, minAction: -1, maxAction: 1, vocabSize: 100 });
+  const [lo, hi] = tok.tokenRange;
+  const row = new Float32Array(100).fill(-1e9);
+  // 40% on the +1 bin, 60% spread evenly over the six bins around +0.5: argmax says +1, the
+  // median and the mean land near +0.5 / +0.7.
+  const top = tok.encodeValue(1), near = [0.42, 0.45, 0.48, 0.51, 0.54, 0.57].map((v) => tok.encodeValue(v));
+  row[top] = Math.log(0.4);
+  for (const id of near) row[id] = Math.log(0.1);
+  assert.equal(chooseActionId(row, lo, hi, 'argmax', tok), top);
+  const median = tok.decodeId(chooseActionId(row, lo, hi, 'median', tok));
+  assert.ok(median > 0.4 && median < 0.6, `median ${median}`);
+  const mean = tok.decodeId(chooseActionId(row, lo, hi, 'mean', tok));
+  assert.ok(Math.abs(mean - (0.4 * tok.decodeId(top) + 0.1 * near.reduce((s, id) => s + tok.decodeId(id), 0))) < 2 / 63, `mean ${mean}`);
+  // Ids outside lo..hi never count, whatever their logits.
+  row[lo - 1] = 100;
+  assert.equal(chooseActionId(row, lo, hi, 'argmax', tok), top);
+  fc.assert(fc.property(fc.array(fc.float({ min: -5, max: 5, noNaN: true }), { minLength: 64, maxLength: 64 }), (logits) => {
+    const r = new Float32Array(100);
+    logits.forEach((v, i) => { r[lo + i] = v; });
+    for (const d of ['argmax', 'median', 'mean'] as const) {
+      const id = chooseActionId(r, lo, hi, d, tok);
+      assert.ok(id >= lo && id <= hi, `${d} id ${id}`);
+    }
+  }));
 });
