@@ -3,6 +3,12 @@
 // atomic checkpoints. Resuming loads the newest checkpoint (parameters, optimizer, scheduler, the
 // step RNG, and the vision stage's text tower and heads) and skips the batches already seen, so
 // it continues the run exactly.
+//
+// A run that goes wrong stops cleanly: every step reads its losses and gradient norm (one small
+// tensor, one read) before the optimizer applies it, and a NaN or infinity stops the run with
+// the stage, step and value named, without applying the step or writing a checkpoint after it.
+// SIGINT and SIGTERM finish the current step, write a checkpoint and exit with 130 / 143, so
+// `--resume` continues exactly where the interrupted run stopped.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { F, Generator, optim, saveSafetensors, tidy, type Backend, type Tensor } from '@reconvla/core';
@@ -43,13 +49,47 @@ export interface TrainerOptions {
   onStep?: (stage: StageConfig, step: number) => void;
   /** Tests: called between checkpoint files. */
   writeHook?: WriteHook;
+  /**
+   * SIGINT / SIGTERM while run() runs: the current step finishes, a checkpoint is written, and
+   * 'exit' (the default) ends the process with 130 / 143 (128 + the signal's number, as a shell
+   * reports a process killed by it); 'throw' makes run() reject with a TrainingStopped instead
+   * (programs that embed the trainer); false leaves the signals alone. A second signal exits at
+   * once: the checkpoints are written atomically, so the latest one stays usable.
+   */
+  signals?: 'exit' | 'throw' | false;
 }
 
-interface StepResult { loss: Tensor; lm: Tensor | null; vm: Tensor | null; retrieval: Tensor | null; norm: Tensor }
+/** What a step reports: [loss, lm?, vm?, retrieval?, gradient norm] in one small tensor, read once. */
+interface StepResult { values: Tensor; lm: boolean; vm: boolean; retrieval: boolean }
+
+/** The values of one step, read back from StepResult.values. */
+interface StepValues { loss: number; lm: number | null; vm: number | null; retrieval: number | null; norm: number }
+
+/** run() stopped early on request (a signal or requestStop()), after writing a checkpoint. */
+export class TrainingStopped extends Error {
+  override name = 'TrainingStopped';
+  constructor(message: string, readonly reason: string, readonly exitCode: number, readonly checkpoint: string | null) { super(message); }
+}
+
+/** A step whose loss (loss, lm or vm) or gradient norm was NaN or infinite; it was not applied. */
+export class NonFiniteLossError extends Error {
+  override name = 'NonFiniteLossError';
+  constructor(message: string, readonly stage: string, readonly step: number, readonly values: StepValues) { super(message); }
+}
+
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+type StopSignal = keyof typeof SIGNAL_EXIT_CODES;
+
+/** Lets the event loop run (a pending signal's handler), which awaiting resolved promises does not. */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+const show = (v: number): string => (Number.isNaN(v) ? 'NaN' : String(v));
 
 export class Trainer {
   /** The vision stage's text tower, image head, t' and b while that stage runs. */
   private objective: SiglipObjective | null = null;
+  /** Set by a signal or requestStop(): the run stops at the end of the current step. */
+  private stopRequest: { reason: string; exitCode: number; signal: boolean } | null = null;
 
   private constructor(
     readonly train: TrainConfig,
@@ -85,14 +125,53 @@ export class Trainer {
     return new Trainer(train, model, opts, state, null, rng);
   }
 
-  /** Runs the remaining stages; writes the final model to runDir/model and returns it. */
+  /**
+   * Runs the remaining stages; writes the final model to runDir/model and returns it. A signal
+   * (see TrainerOptions.signals) or requestStop() ends it after the current step and a checkpoint.
+   */
   async run(): Promise<ReconVLA> {
-    for (let s = this.state.stage; s < this.train.stages.length; s++) {
-      if (s !== this.state.stage) { this.state.stage = s; this.state.stageStep = 0; this.resumeOptimizer = null; }
-      await this.runStage(this.train.stages[s]!);
+    const uninstall = this.installSignalHandlers();
+    try {
+      for (let s = this.state.stage; s < this.train.stages.length; s++) {
+        if (s !== this.state.stage) { this.state.stage = s; this.state.stageStep = 0; this.resumeOptimizer = null; }
+        await this.runStage(this.train.stages[s]!);
+      }
+      await savePretrained(this.model, path.join(this.opts.runDir, 'model'));
+    } catch (e) {
+      if (e instanceof TrainingStopped && this.stopRequest?.signal && (this.opts.signals ?? 'exit') === 'exit') {
+        process.stderr.write(`${e.message}\n`);
+        process.exit(e.exitCode);
+      }
+      throw e;
+    } finally {
+      uninstall();
     }
-    await savePretrained(this.model, path.join(this.opts.runDir, 'model'));
+    // A signal after the last step: the run is complete and saved; exit as the signal asked.
+    const late = this.stopRequest;
+    if (late?.signal && (this.opts.signals ?? 'exit') === 'exit') process.exit(late.exitCode);
     return this.model;
+  }
+
+  /** Stops run() at the end of the current step, after a checkpoint; run() rejects with TrainingStopped. */
+  requestStop(reason = 'stop requested'): void {
+    this.stopRequest ??= { reason, exitCode: 1, signal: false };
+  }
+
+  private installSignalHandlers(): () => void {
+    if ((this.opts.signals ?? 'exit') === false) return () => {};
+    const handler = (signal: StopSignal): void => {
+      const exitCode = SIGNAL_EXIT_CODES[signal];
+      if (this.stopRequest?.signal) {
+        process.stderr.write(`\n${signal} again: exiting now; the latest complete checkpoint stays usable\n`);
+        process.exit(exitCode);
+      }
+      this.stopRequest = { reason: signal, exitCode, signal: true };
+      process.stderr.write(`\n${signal}: stopping after this step with a checkpoint (${signal} again exits at once)\n`);
+    };
+    const onInt = (): void => handler('SIGINT'), onTerm = (): void => handler('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    return () => { process.off('SIGINT', onInt); process.off('SIGTERM', onTerm); };
   }
 
   /** Which parameters a stage trains (and only those require gradients during it). */
@@ -161,7 +240,17 @@ export class Trainer {
       while (this.state.stageStep < stage.steps) {
         const next = await batches.next();
         if (next.done) throw new Error(`stage ${stage.name}: the batch source ended`);
-        const r = tidy(() => this.step(stage, next.value, processor, params, opt, sched));
+        const r = tidy(() => this.forwardBackward(stage, next.value, processor, params));
+        // The one read of the step: the optimizer must not apply a NaN or infinite update.
+        let v: StepValues;
+        try {
+          v = this.readValues(r, await r.values.data());
+        } finally {
+          r.values.dispose();
+        }
+        this.checkFinite(stage, v, opt);
+        tidy(() => { opt.step(); opt.zeroGrad(); sched.step(); });
+        this.state.scheduler = sched.stateDict();
         this.state.stageStep++;
         this.state.globalStep++;
         since++;
@@ -171,17 +260,24 @@ export class Trainer {
           const now = performance.now();
           const entry: LogEntry = {
             stage: stage.name, step: this.state.stageStep, steps: stage.steps, globalStep: this.state.globalStep,
-            loss: await r.loss.item(), lm: r.lm ? await r.lm.item() : null, vm: r.vm ? await r.vm.item() : null,
-            retrieval: r.retrieval ? await r.retrieval.item() : null,
-            lr: opt.lr, gradNorm: await r.norm.item(), secondsPerStep: (now - t0) / 1000 / since,
+            loss: v.loss, lm: v.lm, vm: v.vm, retrieval: v.retrieval,
+            lr: opt.lr, gradNorm: v.norm, secondsPerStep: (now - t0) / 1000 / since,
           };
           t0 = now; since = 0;
           fs.appendFileSync(path.join(this.opts.runDir, 'log.jsonl'), JSON.stringify(entry) + '\n');
           this.opts.onLog?.(entry);
         }
-        for (const t of [r.loss, r.lm, r.vm, r.retrieval, r.norm]) t?.dispose();
         if (last && stage.kind === 'vae') await this.calibrate(stage);
-        if (this.state.stageStep % this.train.checkpointEvery === 0 || last) await this.checkpoint(opt, sched);
+        let written: string | null = null;
+        if (this.state.stageStep % this.train.checkpointEvery === 0 || last) written = await this.checkpoint(opt, sched);
+        await yieldToEventLoop();
+        const stop = this.stopRequest;
+        if (stop) {
+          written ??= await this.checkpoint(opt, sched);
+          throw new TrainingStopped(
+            `${stop.reason}: stopped after stage ${stage.name}, step ${this.state.stageStep} (global step ${this.state.globalStep}); ` +
+            `checkpoint ${written}; continue with --resume`, stop.reason, stop.exitCode, written);
+        }
       }
       if (this.objective) await this.saveObjective(this.objective);
     } finally {
@@ -192,7 +288,8 @@ export class Trainer {
     }
   }
 
-  private step(stage: StageConfig, batch: HostBatch, processor: Processor | null, params: Tensor[], opt: optim.AdamW, sched: optim.LRScheduler): StepResult {
+  /** Forward and backward; the gradients stay on the parameters for opt.step(). */
+  private forwardBackward(stage: StageConfig, batch: HostBatch, processor: Processor | null, params: Tensor[]): StepResult {
     const backend = this.opts.backend;
     let loss: Tensor, lm: Tensor | null = null, vm: Tensor | null = null, retrieval: Tensor | null = null;
     if (stage.kind === 'vae') {
@@ -208,11 +305,30 @@ export class Trainer {
     }
     loss.backward();
     const norm = optim.clipGradNorm(params, stage.maxGradNorm);
-    opt.step();
+    const parts = [loss, lm, vm, retrieval, norm].filter((t): t is Tensor => t !== null).map((t) => F.reshape(F.detach(t), []));
+    return { values: F.stack(parts), lm: lm !== null, vm: vm !== null, retrieval: retrieval !== null };
+  }
+
+  private readValues(r: StepResult, a: Float32Array | Int32Array): StepValues {
+    let i = 0;
+    const loss = a[i++]!, lm = r.lm ? a[i++]! : null, vm = r.vm ? a[i++]! : null, retrieval = r.retrieval ? a[i++]! : null;
+    return { loss, lm, vm, retrieval, norm: a[i]! };
+  }
+
+  /** Throws (after dropping the gradients, before any update) if a loss or the gradient norm is NaN or infinite. */
+  private checkFinite(stage: StageConfig, v: StepValues, opt: optim.AdamW): void {
+    const checked: [string, number | null][] = [['lm loss', v.lm], ['vm loss', v.vm], ['loss', v.loss], ['gradient norm', v.norm]];
+    const bad = checked.filter((e): e is [string, number] => e[1] !== null && !Number.isFinite(e[1]));
+    if (bad.length === 0) return;
     opt.zeroGrad();
-    sched.step();
-    this.state.scheduler = sched.stateDict();
-    return { loss: F.detach(loss), lm: lm && F.detach(lm), vm: vm && F.detach(vm), retrieval, norm };
+    const step = this.state.stageStep + 1;
+    const [what, value] = bad[0]!;
+    const all = checked.filter(([, x]) => x !== null).map(([k, x]) => `${k} ${show(x!)}`).join(', ');
+    const latest = latestCheckpoint(this.checkpointDir);
+    throw new NonFiniteLossError(
+      `stage ${stage.name}, step ${step}: ${what} is ${show(value)} (global step ${this.state.globalStep + 1}; ${all}); ` +
+      `the step was not applied and no checkpoint was written after it; the latest checkpoint is ${latest ?? 'none'}`,
+      stage.name, step, v);
   }
 
   /** After the VAE stage: the latent shift/scale that make the denoiser's target unit-scale. */
@@ -227,14 +343,14 @@ export class Trainer {
     vaeJson.scaling_factor = scale;
   }
 
-  private async checkpoint(opt: optim.AdamW, sched: optim.LRScheduler): Promise<void> {
+  private async checkpoint(opt: optim.AdamW, sched: optim.LRScheduler): Promise<string> {
     this.state.rng = this.rng.getState();
     this.state.scheduler = sched.stateDict();
     this.state.modelConfig = this.model.config.json;
     const sdOpt = opt.stateDict();
     try {
       const contents = { state: this.state, model: this.model.stateDict(), optimizer: sdOpt, auxiliary: this.objective?.stateDict() ?? null };
-      await writeCheckpoint(this.checkpointDir, contents, this.train.keepCheckpoints, this.opts.writeHook);
+      return await writeCheckpoint(this.checkpointDir, contents, this.train.keepCheckpoints, this.opts.writeHook);
     } finally {
       for (const e of sdOpt.state.values()) for (const v of Object.values(e)) if (typeof v !== 'number') v.dispose();
     }
