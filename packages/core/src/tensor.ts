@@ -32,6 +32,8 @@ export interface GradNode {
 const finalizer = new FinalizationRegistry<TensorData>((d) => d.release());
 
 let nextId = 0;
+/** Tensors created and not disposed yet (Tensor.liveCount). */
+let undisposed = 0;
 
 export class Tensor {
   readonly id = nextId++;
@@ -57,7 +59,15 @@ export class Tensor {
     data.retain();
     finalizer.register(this, data, this);
     engine.track(this);
+    undisposed++;
   }
+
+  /**
+   * Tensors created and not disposed yet, for leak tests. Unlike a backend's live storages it
+   * does not drop when the garbage collector frees a forgotten tensor's storage, so a leak that
+   * only GC timing cleans up still shows.
+   */
+  static get liveCount(): number { return undisposed; }
 
   static fromStorage(backend: Backend, storage: Storage, shape: Shape): Tensor {
     return new Tensor(new TensorData(backend, storage), shape, storage.dtype);
@@ -78,6 +88,7 @@ export class Tensor {
   dispose(): void {
     if (this._disposed) return;
     this._disposed = true;
+    undisposed--;
     finalizer.unregister(this);
     this._data.release();
     this.node = null;

@@ -51,6 +51,9 @@ export class Heap {
 
   get byteLength(): number { return this.memory.buffer.byteLength; }
   get pooledBytes(): number { return this.freeBytes; }
+  /** Bytes in use: the reserved area and every block handed out and not freed (leak tests). The
+   * memory grows only when usedBytes + pooledBytes (the bump pointer) passes byteLength. */
+  get usedBytes(): number { return this.top - this.freeBytes; }
 
   /** A block of at least `bytes` bytes (contents undefined); returns its address and class size. */
   alloc(bytes: number): { ptr: number; cls: number } {
