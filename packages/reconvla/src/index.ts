@@ -11,7 +11,7 @@ export { Processor, type Sample } from './processor.ts';
 export { tinyConfigJson, type TinyConfigOptions } from './tiny_config.ts';
 export { savePretrained, loadPretrained } from './pretrained.ts';
 export { predictActions, chooseActionId, type ActionDecoding, type Prediction } from './inference/predict.ts';
-export { Trainer, type TrainerOptions, type LogEntry } from './train/trainer.ts';
+export { Trainer, TrainingStopped, NonFiniteLossError, type TrainerOptions, type LogEntry } from './train/trainer.ts';
 export { stageDefaults, type StageConfig, type StageKind, type TrainConfig } from './train/config.ts';
 export { writeCheckpoint, readCheckpoint, latestCheckpoint, type TrainState, type CheckpointContents, type WriteHook } from './train/checkpoint.ts';
 export type { HostBatch, BatchSource } from './train/batch.ts';
