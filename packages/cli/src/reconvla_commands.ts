@@ -16,7 +16,7 @@ async function loadLib(): Promise<void> {
   R ??= await import('@reconvla/reconvla');
   S ??= await import('@reconvla/reconvla/sim');
 }
-import { generateDataset, parseEnvList, type EnvName, type TaskKind } from '@reconvla/tabletop';
+import { drawBox, generateDataset, parseEnvList, type EnvName, type TaskKind } from '@reconvla/tabletop';
 import { backendArg, choiceArg, envListArg, intArg, taskListArg, type BackendFlag } from './args.ts';
 import { runEvaluation, type EvalSuiteRow } from './eval_command.ts';
 import { presetNamed, PRESETS, type Preset } from './presets.ts';
@@ -168,21 +168,32 @@ async function writeReconstructions(model: ReconVLA, data: string, out: string, 
   return file;
 }
 
-/** Rows of [frame | attention of the text and action tokens over the image patches]. */
+/**
+ * Rows of [frame with its gaze box | attention of the text and action tokens over the first view's
+ * patches]; prints each frame's share of that attention inside the gaze box, and the mean.
+ */
 async function writeAttention(model: ReconVLA, data: string, out: string, count: number, seed: number): Promise<string> {
   const processor = new R.Processor(model.config);
   const b = await firstBatch(model, data, count, seed);
   const rows: RgbBytes[] = [];
   const views = model.config.views.length;
+  const shares: number[] = [];
   for (let i = 0; i < b.instructions.length; i++) {
     const images = b.images.slice(i * views, (i + 1) * views);
     const frame = asBytes(images[0]!);
     const map = await R.attentionMap(model, processor, { images, instruction: b.instructions[i]!, state: b.states[i]! });
-    const row = R.sideBySide([frame, R.overlayAttention(frame, map)]);
+    const box = b.gaze?.[i] ?? null;
+    const inGaze = box ? R.gazeShare(map, box, frame.width, frame.height) : null;
+    if (inGaze !== null) shares.push(inGaze);
+    const boxed = { width: frame.width, height: frame.height, rgb: Uint8Array.from(frame.data) };
+    if (box) drawBox(boxed, { x0: box[0], y0: box[1], x1: box[2], y1: box[3] }, [40, 220, 60]);
+    const row = R.sideBySide([{ width: boxed.width, height: boxed.height, data: boxed.rgb }, R.overlayAttention(frame, map)]);
     writeFileSync(path.join(out, `attention-${i}.png`), R.encodePng(row));
     rows.push(row);
-    console.log(`attention-${i}.png: "${b.instructions[i]}" (share of attention on the image ${(100 * map.imageShare).toFixed(1)}%)`);
+    const gazeText = inGaze === null ? 'gaze box out of view' : `inside the gaze box ${(100 * inGaze).toFixed(1)}% of the first view's`;
+    console.log(`attention-${i}.png: "${b.instructions[i]}" (on the image ${(100 * map.imageShare).toFixed(1)}%; ${gazeText})`);
   }
+  if (shares.length) console.log(`mean share of the first view's attention inside the gaze box: ${(100 * shares.reduce((a, v) => a + v, 0) / shares.length).toFixed(1)}% over ${shares.length} frames`);
   const file = path.join(out, 'attention.png');
   writeFileSync(file, R.encodePng(R.stacked(rows)));
   return file;

@@ -19,6 +19,6 @@ export { SiglipObjective, CaptionTokenizer, CAPTION_SPECIALS, tinyTextConfigJson
 export { initFromScratch } from './init.ts';
 export { loadRun } from './run.ts';
 export { reconstructGaze, vaeRoundTrip, type ReconstructOptions } from './inference/reconstruct.ts';
-export { attentionMap, overlayAttention, type AttentionMap } from './inference/attention.ts';
+export { attentionMap, gazeShare, overlayAttention, type AttentionMap } from './inference/attention.ts';
 export { chwToRgb, resizeNearest, sideBySide, stacked, encodePng, type RgbBytes } from './inference/image_io.ts';
 export { teacherForcedAccuracy, type ActionAccuracy } from './inference/accuracy.ts';

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { F, Generator, noGrad, tidy, type Backend } from '@reconvla/core';
 import { TabletopEnv } from '@reconvla/tabletop';
 import { testBackends } from '../../../test/helpers/backends.ts';
-import { buildPromptIds, collatePrompts, initFromScratch, parseReconVLAConfig, planSplice, predictActions, Processor, ReconVLA, spliceEmbeddings, tinyConfigJson, type PromptConfig } from '../src/index.ts';
+import { buildPromptIds, collatePrompts, gazeShare, initFromScratch, parseReconVLAConfig, planSplice, predictActions, Processor, ReconVLA, spliceEmbeddings, tinyConfigJson, type PromptConfig } from '../src/index.ts';
 import { observationViews, reconvlaPolicy } from '../src/sim/index.ts';
 
 const all = await testBackends();
@@ -132,4 +132,18 @@ test('fourier state encoding: [s, sin(2^k pi s), cos(2^k pi s)] into a projectio
     }
   }
   m.dispose();
+});
+
+test('gazeShare: the attention mass of the patches inside the box, partial patches by area', () => {
+  const map = { weights: Float32Array.from({ length: 16 }, (_, i) => (i === 5 ? 0.5 : 0.5 / 15)), grid: 4, imageShare: 1, firstViewShare: 1 };
+  // Patch 5 is row 1, column 1: pixels [32, 64) x [32, 64) of a 128x128 frame.
+  assert.ok(Math.abs(gazeShare(map, [32, 32, 64, 64], 128, 128) - 0.5) < 1e-6);
+  assert.ok(Math.abs(gazeShare(map, [0, 0, 128, 128], 128, 128) - 1) < 1e-6);
+  assert.equal(gazeShare(map, [200, 200, 210, 210], 128, 128), 0);
+  // Half of patch 5 and half of patch 6 (row 1, column 2).
+  assert.ok(Math.abs(gazeShare(map, [48, 32, 80, 64], 128, 128) - (0.25 + 0.5 / 30)) < 1e-6);
+  fc.assert(fc.property(fc.integer({ min: 0, max: 127 }), fc.integer({ min: 0, max: 127 }), fc.integer({ min: 1, max: 128 }), fc.integer({ min: 1, max: 128 }), (x, y, w, h) => {
+    const v = gazeShare(map, [x, y, x + w, y + h], 128, 128);
+    assert.ok(v >= 0 && v <= 1 + 1e-6, `share ${v}`);
+  }));
 });

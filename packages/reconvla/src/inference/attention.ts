@@ -62,6 +62,28 @@ export async function attentionMap(model: ReconVLA, processor: Processor, sample
   return { weights, grid, imageShare: sum(all.slice(perLayer.boi, perLayer.boi + perLayer.imageLen)), firstViewShare: sum(weights) };
 }
 
+/**
+ * The share of the map's attention (over the first view's patches) that falls inside a gaze box
+ * given in pixels [x0, y0, x1, y1) of a width x height frame: each patch counts with the fraction
+ * of its area inside the box. The paper's Fig. 4 as a number: high when the action tokens look at
+ * the object to act on.
+ */
+export function gazeShare(map: AttentionMap, box: readonly [number, number, number, number], width: number, height: number): number {
+  const { weights, grid } = map;
+  const overlap = (a0: number, a1: number, b0: number, b1: number): number => Math.max(0, Math.min(a1, b1) - Math.max(a0, b0));
+  let inside = 0, total = 0;
+  for (let gy = 0; gy < grid; gy++) {
+    for (let gx = 0; gx < grid; gx++) {
+      const w = weights[gy * grid + gx]!;
+      const px0 = (gx * width) / grid, px1 = ((gx + 1) * width) / grid, py0 = (gy * height) / grid, py1 = ((gy + 1) * height) / grid;
+      const frac = (overlap(px0, px1, box[0], box[2]) * overlap(py0, py1, box[1], box[3])) / ((px1 - px0) * (py1 - py0));
+      inside += w * frac;
+      total += w;
+    }
+  }
+  return total > 0 ? inside / total : 0;
+}
+
 /** The map over the image: weights normalised to [0, 1], bilinearly upsampled, blended in red. */
 export function overlayAttention(image: RgbBytes, map: AttentionMap, alpha = 0.6): RgbBytes {
   const { weights, grid } = map;

@@ -34,7 +34,14 @@ function framesOf(shard: Shard, tasks: readonly string[] | null | undefined): Fr
   return refs.reverse();
 }
 
-function sampleOf(ref: FrameRef, reader: DatasetReader, o: TabletopSourceOptions): { images: RgbImage[]; target: RgbImage; instruction: string; state: Float32Array; actions: Float32Array } {
+/** Frame f's gaze box from a [T, 4] table (-1 when out of view). */
+function boxAt(table: Int32Array, f: number): [number, number, number, number] | null {
+  return table[f * 4]! >= 0 ? [table[f * 4]!, table[f * 4 + 1]!, table[f * 4 + 2]!, table[f * 4 + 3]!] : null;
+}
+
+interface Sample { images: RgbImage[]; target: RgbImage; instruction: string; state: Float32Array; actions: Float32Array; gaze: [number, number, number, number] | null }
+
+function sampleOf(ref: FrameRef, reader: DatasetReader, o: TabletopSourceOptions): Sample {
   const { shard, frame: f } = ref;
   const view = (v: CameraView): RgbImage => {
     const [h, w] = reader.index.cameras[v];
@@ -59,6 +66,7 @@ function sampleOf(ref: FrameRef, reader: DatasetReader, o: TabletopSourceOptions
   return {
     images: (o.views ?? ['static']).map((v) => (v === 'static' ? image : view(v))), target, instruction: shard.episodes[shard.frameEpisode[f]!]!.instruction,
     state: shard.proprio.slice(f * 8, f * 8 + 8), actions,
+    gaze: boxAt(o.views?.[0] === 'gripper' ? shard.gazeGripper : g, f),
   };
 }
 
@@ -81,7 +89,7 @@ export function tabletopSource(dir: string, o: TabletopSourceOptions): BatchSour
           const samples = refs.slice(b, b + batchSize).map((r) => sampleOf(r, reader, o));
           yield {
             images: samples.flatMap((s) => s.images), targets: samples.map((s) => s.target), instructions: samples.map((s) => s.instruction),
-            states: samples.map((s) => s.state), actions: samples.map((s) => s.actions),
+            states: samples.map((s) => s.state), actions: samples.map((s) => s.actions), gaze: samples.map((s) => s.gaze),
           };
         }
       }

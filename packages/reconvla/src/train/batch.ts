@@ -20,6 +20,8 @@ export interface HostBatch {
   actions: Float32Array[];
   /** Caption batches (the vision stage): one description of each sample's scene. */
   captions?: string[];
+  /** The gaze box of each sample in its first view, pixels [x0, y0, x1, y1) (null: out of view), where known. */
+  gaze?: ([number, number, number, number] | null)[];
 }
 
 /** Batches number `start`, `start + 1`, ... of an endless deterministic stream. */
