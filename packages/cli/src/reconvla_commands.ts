@@ -177,14 +177,17 @@ async function writeAttention(model: ReconVLA, data: string, out: string, count:
   const b = await firstBatch(model, data, count, seed);
   const rows: RgbBytes[] = [];
   const views = model.config.views.length;
-  const shares: number[] = [];
+  const shares: number[] = [], areas: number[] = [];
   for (let i = 0; i < b.instructions.length; i++) {
     const images = b.images.slice(i * views, (i + 1) * views);
     const frame = asBytes(images[0]!);
     const map = await R.attentionMap(model, processor, { images, instruction: b.instructions[i]!, state: b.states[i]! });
     const box = b.gaze?.[i] ?? null;
     const inGaze = box ? R.gazeShare(map, box, frame.width, frame.height) : null;
-    if (inGaze !== null) shares.push(inGaze);
+    if (inGaze !== null && box) {
+      shares.push(inGaze);
+      areas.push(((box[2] - box[0]) * (box[3] - box[1])) / (frame.width * frame.height)); // what uniform attention would give
+    }
     const boxed = { width: frame.width, height: frame.height, rgb: Uint8Array.from(frame.data) };
     if (box) drawBox(boxed, { x0: box[0], y0: box[1], x1: box[2], y1: box[3] }, [40, 220, 60]);
     const row = R.sideBySide([{ width: boxed.width, height: boxed.height, data: boxed.rgb }, R.overlayAttention(frame, map)]);
@@ -193,7 +196,8 @@ async function writeAttention(model: ReconVLA, data: string, out: string, count:
     const gazeText = inGaze === null ? 'gaze box out of view' : `inside the gaze box ${(100 * inGaze).toFixed(1)}% of the first view's`;
     console.log(`attention-${i}.png: "${b.instructions[i]}" (on the image ${(100 * map.imageShare).toFixed(1)}%; ${gazeText})`);
   }
-  if (shares.length) console.log(`mean share of the first view's attention inside the gaze box: ${(100 * shares.reduce((a, v) => a + v, 0) / shares.length).toFixed(1)}% over ${shares.length} frames`);
+  const mean = (xs: number[]): string => (100 * xs.reduce((a, v) => a + v, 0) / xs.length).toFixed(1);
+  if (shares.length) console.log(`mean share of the first view's attention inside the gaze box: ${mean(shares)}% over ${shares.length} frames (the boxes cover ${mean(areas)}% of the frame: uniform attention)`);
   const file = path.join(out, 'attention.png');
   writeFileSync(file, R.encodePng(R.stacked(rows)));
   return file;
