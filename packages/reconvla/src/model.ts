@@ -17,10 +17,10 @@ import { imagePositions, planSplice, spliceEmbeddings, type SplicePlan } from '.
 export interface InitOptions { backend?: Backend; generator?: Generator }
 
 export interface ReconInputs {
-  /** [B, 3, S, S] normalised with image_mean / image_std. */
+  /** [B x views, 3, S, S] normalised with image_mean / image_std (each sample's views in order). */
   pixelValues: Tensor;
   prompts: PromptBatch;
-  /** [B, state_dim] normalised robot states (needed by the 'linear' state encoding). */
+  /** Processor.stateValues of the batch (needed by the 'linear' and 'fourier' state encodings). */
   stateValues?: Tensor;
   /** [B, 3, s, s] the reconstruction target (gaze crop), normalised like pixelValues. */
   targetImages?: Tensor;
