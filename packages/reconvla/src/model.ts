@@ -150,10 +150,15 @@ export class ReconVLA extends Module {
     return this.stateProj.forward(stateValues);
   }
 
-  /** Image (and state) features spliced into the prompts: the plan and inputs_embeds [B, L, D]. */
-  embedPrompts(prompts: PromptBatch, imageFeatures: Tensor, stateValues?: Tensor): { plan: SplicePlan; inputsEmbeds: Tensor } {
+  /**
+   * The images encoded and spliced, with the state token, into the prompts: the plan and
+   * inputs_embeds [B, L, D] (what training, the policy's prefill and the pictures all start from).
+   */
+  embedInputs(pixelValues: Tensor, prompts: PromptBatch, stateValues?: Tensor): { visionHidden: Tensor; imageFeatures: Tensor; plan: SplicePlan; inputsEmbeds: Tensor } {
+    const { visionHidden, imageFeatures } = this.encodeImages(pixelValues);
     const plan = planSplice(prompts, this.config.imageEmbedLen * this.config.views.length, this.config.prompt);
-    return { plan, inputsEmbeds: spliceEmbeddings(plan, this.lm.model.embed_tokens.weight, imageFeatures, this.stateFeatures(stateValues)) };
+    const inputsEmbeds = spliceEmbeddings(plan, this.lm.model.embed_tokens.weight, imageFeatures, this.stateFeatures(stateValues));
+    return { visionHidden, imageFeatures, plan, inputsEmbeds };
   }
 
   /** The recon tokens: final hidden states at the first view's image positions [B, P, D]. */
@@ -190,8 +195,7 @@ export class ReconVLA extends Module {
     const { prompts } = inputs;
     const withLm = inputs.lmLoss ?? true;
     const withVm = (inputs.vmLoss ?? this.config.ablation.recon) && inputs.targetImages !== undefined;
-    const { visionHidden, imageFeatures } = this.encodeImages(inputs.pixelValues);
-    const { plan, inputsEmbeds } = this.embedPrompts(prompts, imageFeatures, inputs.stateValues);
+    const { visionHidden, imageFeatures, plan, inputsEmbeds } = this.embedInputs(inputs.pixelValues, prompts, inputs.stateValues);
     const { hiddenStates, logits } = this.runLanguageModel(plan, inputsEmbeds);
     const labels = F.tensor(plan.labels, [plan.batchSize, plan.length], { backend: logits.backend, dtype: 'int32' });
     const lmLoss = withLm ? causalLMLoss(logits, labels, this.config.prompt.ignoreIndex) : null;

@@ -37,8 +37,7 @@ test('config: image_views and state_encoding parse, and bad values are named', (
 function lastLogits(images: ReturnType<typeof observationViews>, state: Float32Array): Float32Array {
   return tidy(() => noGrad(() => {
     const prompts = collatePrompts([processor.promptIds({ instruction: 'lift the red block', state })], model.config.prompt, false);
-    const { imageFeatures } = model.encodeImages(processor.samplePixels({ images }, backend));
-    const { plan, inputsEmbeds } = model.embedPrompts(prompts, imageFeatures, processor.stateValues([state], backend));
+    const { plan, inputsEmbeds } = model.embedInputs(processor.samplePixels({ images }, backend), prompts, processor.stateValues([state], backend));
     const { logits } = model.runLanguageModel(plan, inputsEmbeds);
     return F.slice(logits, 1, plan.length - 1, plan.length);
   })).dataSync() as Float32Array;

@@ -28,8 +28,7 @@ export async function teacherForcedAccuracy(model: ReconVLA, processor: Processo
   const [lo, hi] = model.actionTokenizer.tokenRange;
   const { logits, plan } = tidy(() => noGrad(() => {
     const inputs = processor.batchInputs({ ...batch, images }, model.backend);
-    const { imageFeatures } = model.encodeImages(inputs.pixelValues);
-    const { plan, inputsEmbeds } = model.embedPrompts(inputs.prompts, imageFeatures, inputs.stateValues);
+    const { plan, inputsEmbeds } = model.embedInputs(inputs.pixelValues, inputs.prompts, inputs.stateValues);
     // Only the action-id columns: the greedy choice is made among them.
     return { logits: F.slice(model.runLanguageModel(plan, inputsEmbeds).logits, 2, lo, hi + 1), plan };
   }));

@@ -26,8 +26,7 @@ export async function attentionMap(model: ReconVLA, processor: Processor, sample
   const { actions } = await predictActions(model, processor, sample);
   const perLayer = tidy(() => noGrad(() => {
     const prompts = collatePrompts([processor.promptIds({ ...sample, actions })], cfg.prompt, false);
-    const { imageFeatures } = model.encodeImages(processor.samplePixels(sample, model.backend));
-    const embedded = model.embedPrompts(prompts, imageFeatures, processor.stateValues([sample.state], model.backend));
+    const embedded = model.embedInputs(processor.samplePixels(sample, model.backend), prompts, processor.stateValues([sample.state], model.backend));
     const plan = embedded.plan;
     let h = embedded.inputsEmbeds;
     // The map is over the first view (the static camera, where the gaze box is); every view's

@@ -65,8 +65,7 @@ export async function predictActions(model: ReconVLA, processor: Processor, samp
     }));
     let logits = lastLogits(() => {
       const prompts = collatePrompts([processor.promptIds(sample)], cfg.prompt, false);
-      const { imageFeatures } = model.encodeImages(processor.samplePixels(sample, backend));
-      return model.embedPrompts(prompts, imageFeatures, processor.stateValues([sample.state], backend)).inputsEmbeds;
+      return model.embedInputs(processor.samplePixels(sample, backend), prompts, processor.stateValues([sample.state], backend)).inputsEmbeds;
     });
     for (let k = 0; k < n; k++) {
       const row = (await logits.data()) as Float32Array;

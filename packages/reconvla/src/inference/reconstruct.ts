@@ -19,8 +19,7 @@ export async function reconstructGaze(model: ReconVLA, processor: Processor, sam
   const cfg = model.config;
   const img = tidy(() => noGrad(() => {
     const prompts = collatePrompts([processor.promptIds(sample)], cfg.prompt, false);
-    const { imageFeatures } = model.encodeImages(processor.samplePixels(sample, model.backend));
-    const { plan, inputsEmbeds } = model.embedPrompts(prompts, imageFeatures, processor.stateValues([sample.state], model.backend));
+    const { plan, inputsEmbeds } = model.embedInputs(processor.samplePixels(sample, model.backend), prompts, processor.stateValues([sample.state], model.backend));
     const { hiddenStates } = model.runLanguageModel(plan, inputsEmbeds);
     const z = model.denoiser.lnPre(model.reconTokens(plan, hiddenStates));
     const ddim = opts.ddimSteps ?? 50;
