@@ -16,7 +16,7 @@ async function loadLib(): Promise<void> {
   R ??= await import('@reconvla/reconvla');
   S ??= await import('@reconvla/reconvla/sim');
 }
-import { drawBox, generateDataset, parseEnvList, type EnvName, type TaskKind } from '@reconvla/tabletop';
+import { DatasetReader, drawBox, generateDataset, parseEnvList, type EnvName, type TaskKind } from '@reconvla/tabletop';
 import { backendArg, choiceArg, envListArg, intArg, taskListArg, type BackendFlag } from './args.ts';
 import { runEvaluation, type EvalSuiteRow } from './eval_command.ts';
 import { presetNamed, PRESETS, type Preset } from './presets.ts';
@@ -45,7 +45,7 @@ interface TrainFlags {
   vaeSteps: number; pretrainSteps: number; finetuneSteps: number; batchSize: number; lr: number; seed: number;
   recon: boolean; reconTarget: 'gaze' | 'full'; layout: 'instr-image-instr' | 'image-instr' | 'instr-image'; chunk: number;
   views: CameraView[]; stateEncoding: StateEncoding; unfreezeVision?: boolean;
-  /** Train on these task kinds only (null: the dataset's own; see datasetTasks). */
+  /** Train on these task kinds only (null: the dataset's own, dataset.json's task_filter). */
   tasks?: TaskKind[] | null;
   denoiserRepeat: number;
   llmWidth: number;
@@ -56,12 +56,11 @@ interface TrainFlags {
   visionEnvs: EnvName[];
 }
 
-/** The task kinds a dataset was drawn from (dataset.json's task_filter; null: every task). */
-function datasetTasks(dir: string): string[] | null {
-  const file = path.join(dir, 'dataset.json');
-  if (!existsSync(file)) throw new Error(`--data ${dir}: no dataset.json (write one with \`reconvla sim generate\`)`);
-  const filter = (JSON.parse(readFileSync(file, 'utf8')) as { task_filter?: string[] | null }).task_filter;
-  return filter ?? null;
+
+/** The kinds a dataset's episodes were restricted to (dataset.json's task_filter), or null for all. */
+function datasetTaskFilter(dir: string): string[] | null {
+  const filter = DatasetReader.open(dir).index.task_filter;
+  return filter ? [...filter] : null;
 }
 
 /** "tiny", or a config.json path (the tabletop vocabulary and state ranges are filled in when it has none). */
@@ -70,7 +69,7 @@ function modelConfig(f: TrainFlags, words: string[]): Json {
     return R.tinyConfigJson({
       words, stateRange: S.tabletopStateRange(), actionChunk: f.chunk, layout: f.layout, views: f.views, stateEncoding: f.stateEncoding, denoiserRepeat: f.denoiserRepeat,
       llmWidth: f.llmWidth, llmLayers: f.llmLayers, nBins: f.actionBins,
-      tasks: f.tasks ?? datasetTasks(f.data), ablation: { recon: f.recon, recon_target: f.reconTarget, unfreeze_vision_tower: f.unfreezeVision === true },
+      tasks: f.tasks ?? datasetTaskFilter(f.data), ablation: { recon: f.recon, recon_target: f.reconTarget, unfreeze_vision_tower: f.unfreezeVision === true },
     });
   }
   if (!existsSync(f.config)) throw new Error(`--config ${f.config}: not "tiny" and no such config.json`);
@@ -298,9 +297,8 @@ function summaryRow(r: EvalSuiteRow): Record<string, unknown> {
 
 /** Writes the preset's demonstrations unless the folder already holds exactly that dataset. */
 async function writeDataset(out: string, d: Preset['data'] & { seed: number }): Promise<void> {
-  const indexFile = path.join(out, 'dataset.json');
-  if (existsSync(indexFile)) {
-    const have = JSON.parse(readFileSync(indexFile, 'utf8')) as { episodes: number; envs: string[]; seed: number; noise: number; task_filter?: string[] | null; random_start?: boolean };
+  if (existsSync(path.join(out, 'dataset.json'))) {
+    const have = DatasetReader.open(out).index;
     if (have.episodes === d.episodes && have.seed === d.seed && have.noise === d.noise && have.envs.join() === d.envs.join()
       && (have.task_filter ?? null)?.join() === d.tasks?.join() && have.random_start === d.randomStart) {
       console.log(`dataset: ${out} already holds these ${d.episodes} episodes`);
