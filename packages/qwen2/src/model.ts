@@ -236,8 +236,8 @@ export class Qwen2ForCausalLM extends Module {
     if (opts.float16) model.eval().half();
     const ckpt = openCheckpoint(dir);
     try {
-      // Some tied checkpoints store lm_head.weight as a copy of the embeddings; HF ignores it.
-      loadCheckpointInto(model, ckpt, model.lmHeadWeight.backend, (name) => (config.tieWordEmbeddings && name === 'lm_head.weight' ? null : name));
+      // Some tied checkpoints store lm_head.weight as a copy of the embeddings: accepted when equal.
+      loadCheckpointInto(model, ckpt, model.lmHeadWeight.backend, { where: 'Qwen2ForCausalLM.fromPretrained' });
     } finally {
       ckpt.close();
     }

@@ -102,7 +102,7 @@ const MM_KEYS = new Set([
   'mm_inv_hidden_size', 'use_mm_inv_proj', 'recon_enable', 'reconstruct_image_num', 'reconstruct_image', 'image_embed_len',
   'decode_image_size', 'image_mean', 'image_std', 'tokenizer_padding_side', 'tune_mm_mlp_adapter', 'freeze_mm_mlp_adapter',
   'unfreeze_mm_vision_tower', 'vision_config', 'vae_config', 'denoiser_config', 'action_tokenizer', 'prompt', 'ablation',
-  'word_tokenizer', 'state_range', 'image_views', 'tasks',
+  'word_tokenizer', 'state_range', 'image_views', 'tasks', 'tokenizer_model_max_length', 'mm_projector_lr', 'mm_vision_tower_lr',
 ]);
 
 function obj(v: unknown, what: string): Json {

@@ -194,7 +194,10 @@ export class ReconVLA extends Module {
   forward(inputs: ReconInputs): ReconOutputs {
     const { prompts } = inputs;
     const withLm = inputs.lmLoss ?? true;
-    const withVm = (inputs.vmLoss ?? this.config.ablation.recon) && inputs.targetImages !== undefined;
+    const withVm = inputs.vmLoss ?? this.config.ablation.recon;
+    if (withVm && inputs.targetImages === undefined) {
+      throw new Error(`ReconVLA.forward: the reconstruction loss is on (${inputs.vmLoss === undefined ? "the config's ablation.recon" : 'vmLoss: true'}) but targetImages is missing: pass the gaze crops [B, 3, s, s], or vmLoss: false for the action loss alone`);
+    }
     const { visionHidden, imageFeatures, plan, inputsEmbeds } = this.embedInputs(inputs.pixelValues, prompts, inputs.stateValues);
     const { hiddenStates, logits } = this.runLanguageModel(plan, inputsEmbeds);
     const labels = F.tensor(plan.labels, [plan.batchSize, plan.length], { backend: logits.backend, dtype: 'int32' });
