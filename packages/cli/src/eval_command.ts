@@ -87,7 +87,9 @@ export function resolveTasks(tasks: TaskKind[] | null, modelTasks: readonly stri
 }
 
 export interface EvalFlags {
-  run: string;
+  /** A run folder, or (model) an exported model folder: exactly one. */
+  run?: string;
+  model?: string;
   envs?: EnvName[];
   env?: EnvName;
   chains: number;
@@ -107,6 +109,7 @@ export interface EvalFlags {
 export function optionsFromFlags(f: EvalFlags): EvalSuiteOptions {
   if (f.env && f.envs) throw new Error('give --env or --envs, not both (--env D is --envs D)');
   if (f.chains === 0 && f.perTask === 0) throw new Error('nothing to evaluate: --chains and --per-task are both 0');
+  if ((f.run === undefined) === (f.model === undefined)) throw new Error('give --run RUN (a run folder) or --model DIR (an exported model folder), one of them');
   return {
     envs: f.envs ?? [f.env ?? 'D'],
     chains: f.chains,
@@ -119,7 +122,7 @@ export function optionsFromFlags(f: EvalFlags): EvalSuiteOptions {
     ...(f.decoding ? { decoding: f.decoding } : {}),
     maxSteps: f.maxSteps,
     seed: f.seed,
-    json: f.json ?? path.join(f.run, 'eval.json'),
+    json: f.json ?? path.join((f.run ?? f.model)!, 'eval.json'),
   };
 }
 
@@ -257,7 +260,8 @@ export async function runEvaluation(model: ReconVLA, o: EvalSuiteOptions, print 
 export function registerEval(program: Command): void {
   program.command('eval')
     .description('closed-loop evaluation of a trained run: chains of 5 tasks (Table 3) and single-task episodes, with 95% intervals, per env x instruction set x object split')
-    .requiredOption('--run <dir>', 'run folder')
+    .option('--run <dir>', 'run folder')
+    .option('--model <dir>', 'an exported model folder (reconvla export, or the PyTorch twin\'s), instead of --run')
     .option('--envs <list>', 'environments, e.g. D or A,B,C,D (default D)', (v: string) => {
       try { return parseEnvList(v); } catch (e) { throw new InvalidArgumentError(`${(e as Error).message}.`); }
     })
@@ -276,8 +280,8 @@ export function registerEval(program: Command): void {
     .action(async (f: EvalFlags) => {
       const options = optionsFromFlags(f); // bad combinations fail before the model loads
       const R = await import('@reconvla/reconvla');
-      const { model, from } = R.loadRun(f.run, await createBackend(f.backend));
+      const { model, from } = R.loadRunOrFolder(f, await createBackend(f.backend));
       console.log(`model from ${from}`);
-      await runEvaluation(model, { ...options, model: from, method: `ReconVLA (${path.basename(path.resolve(f.run))})` });
+      await runEvaluation(model, { ...options, model: from, method: `ReconVLA (${path.basename(path.resolve((f.run ?? f.model)!))})` });
     });
 }

@@ -3,6 +3,9 @@
 import { Command, CommanderError } from 'commander';
 import { registerDoctor } from './doctor.ts';
 import { registerEval } from './eval_command.ts';
+import { registerExperiment } from './experiment_command.ts';
+import { registerExport } from './export_command.ts';
+import { registerLoss } from './loss_command.ts';
 import { registerInspect } from './inspect.ts';
 import { registerReconVLA } from './reconvla_commands.ts';
 import { registerSim } from './sim.ts';
@@ -15,7 +18,10 @@ export async function main(argv: string[]): Promise<number> {
   registerSim(program);
   registerReconVLA(program);
   registerEval(program);
+  registerExperiment(program);
   registerInspect(program);
+  registerExport(program);
+  registerLoss(program);
   try {
     await program.parseAsync(argv);
     return 0;

@@ -12,7 +12,7 @@ import type { CameraView, HostBatch, Json, LogEntry, ReconVLA, RgbBytes, StageCo
 type Lib = typeof import('@reconvla/reconvla');
 type Sim = typeof import('@reconvla/reconvla/sim');
 let R: Lib, S: Sim;
-async function loadLib(): Promise<void> {
+export async function loadLib(): Promise<void> {
   R ??= await import('@reconvla/reconvla');
   S ??= await import('@reconvla/reconvla/sim');
 }
@@ -40,7 +40,7 @@ function makeBackend(flag: BackendFlag): Promise<Backend> {
   return createBackend(flag);
 }
 
-interface TrainFlags {
+export interface TrainFlags {
   config: string; data: string; pretrainData?: string; out: string; resume?: boolean; backend: BackendFlag;
   vaeSteps: number; pretrainSteps: number; finetuneSteps: number; batchSize: number; lr: number; seed: number;
   recon: boolean; reconTarget: 'gaze' | 'full'; layout: 'instr-image-instr' | 'image-instr' | 'instr-image'; chunk: number;
@@ -80,7 +80,7 @@ function modelConfig(f: TrainFlags, words: string[]): Json {
   return json;
 }
 
-function trainConfig(f: TrainFlags): TrainConfig {
+export function trainConfig(f: TrainFlags): TrainConfig {
   const words = S.tabletopVocabulary([...S.datasetInstructions(f.data), ...(f.pretrainData ? S.datasetInstructions(f.pretrainData) : [])]);
   const model = modelConfig(f, words);
   const stage = (kind: StageConfig['kind'], data: string, steps: number): StageConfig => {
@@ -107,7 +107,7 @@ function fmt(e: LogEntry): string {
   return parts.join(' | ');
 }
 
-async function runTraining(train: TrainConfig, runDir: string, backend: Backend, resume: boolean): Promise<ReconVLA> {
+export async function runTraining(train: TrainConfig, runDir: string, backend: Backend, resume: boolean): Promise<ReconVLA> {
   const total = train.stages.reduce((s, st) => s + st.steps, 0);
   const bar = new cliProgress.SingleBar({ format: 'train [{bar}] {value}/{total} steps | {stage} | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
   const trainer = R.Trainer.create(train, {
@@ -141,10 +141,13 @@ async function firstBatch(model: ReconVLA, data: string, count: number, seed: nu
   return b;
 }
 
+/** The picture file a writer made, and (attention) each frame's share of attention inside its gaze box with the box's area share. */
+export interface PictureResult { file: string; gazeShares?: number[]; gazeAreas?: number[] }
+
 const asBytes = (img: { data: Uint8Array | Uint8ClampedArray; width: number; height: number }): RgbBytes => ({ width: img.width, height: img.height, data: Uint8Array.from(img.data) });
 
 /** Rows of [frame | real gaze crop | VAE round trip | reconstruction from the recon tokens]. */
-async function writeReconstructions(model: ReconVLA, data: string, out: string, count: number, seed: number): Promise<string> {
+export async function writeReconstructions(model: ReconVLA, data: string, out: string, count: number, seed: number): Promise<PictureResult> {
   const processor = new R.Processor(model.config);
   const b = await firstBatch(model, data, count, seed);
   const rows: RgbBytes[] = [];
@@ -164,14 +167,14 @@ async function writeReconstructions(model: ReconVLA, data: string, out: string, 
   }
   const file = path.join(out, 'reconstruction.png');
   writeFileSync(file, R.encodePng(R.stacked(rows)));
-  return file;
+  return { file };
 }
 
 /**
  * Rows of [frame with its gaze box | attention of the text and action tokens over the first view's
  * patches]; prints each frame's share of that attention inside the gaze box, and the mean.
  */
-async function writeAttention(model: ReconVLA, data: string, out: string, count: number, seed: number): Promise<string> {
+export async function writeAttention(model: ReconVLA, data: string, out: string, count: number, seed: number): Promise<PictureResult> {
   const processor = new R.Processor(model.config);
   const b = await firstBatch(model, data, count, seed);
   const rows: RgbBytes[] = [];
@@ -199,7 +202,7 @@ async function writeAttention(model: ReconVLA, data: string, out: string, count:
   if (shares.length) console.log(`mean share of the first view's attention inside the gaze box: ${mean(shares)}% over ${shares.length} frames (the boxes cover ${mean(areas)}% of the frame: uniform attention)`);
   const file = path.join(out, 'attention.png');
   writeFileSync(file, R.encodePng(R.stacked(rows)));
-  return file;
+  return { file, gazeShares: shares, gazeAreas: areas };
 }
 
 function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetune: number }): Command {
@@ -264,14 +267,7 @@ export function registerReconVLA(program: Command): void {
       await writeDataset(data, { ...d, seed: o.seed });
       const runDir = path.join(o.out, 'run');
       const backend = await makeBackend(o.backend);
-      const st = { ...preset.stages, finetune: o.finetuneSteps ?? preset.stages.finetune };
-      const flags: TrainFlags = {
-        config: 'tiny', data, out: runDir, backend: o.backend, vaeSteps: st.vae, pretrainSteps: st.pretrain, finetuneSteps: st.finetune,
-        batchSize: st.batchSize, lr: st.lr, seed: o.seed, recon: true, reconTarget: 'gaze', layout: 'instr-image-instr', chunk: preset.model.chunk,
-        views: preset.model.views, stateEncoding: preset.model.stateEncoding, unfreezeVision: preset.model.unfreezeVision,
-        denoiserRepeat: preset.model.denoiserRepeat, llmWidth: preset.model.llmWidth, llmLayers: preset.model.llmLayers,
-        actionBins: preset.model.actionBins, visionSteps: st.vision, visionEnvs: preset.data.envs,
-      };
+      const flags = presetTrainFlags(preset, { data, out: runDir, backend: o.backend, seed: o.seed, finetuneSteps: o.finetuneSteps });
       // Resumable: a run folder with a checkpoint continues where it stopped (its own saved config).
       const resume = R.latestCheckpoint(path.join(runDir, 'checkpoints')) !== null;
       if (resume) console.log(`resuming ${runDir} from its newest checkpoint`);
@@ -290,13 +286,24 @@ export function registerReconVLA(program: Command): void {
     });
 }
 
+/** The `train` flags of a preset's model and stages (ReconVLA with gaze reconstruction; ablations override). */
+export function presetTrainFlags(preset: Preset, o: { data: string; out: string; backend: BackendFlag; seed: number; finetuneSteps?: number | undefined }): TrainFlags {
+  const st = preset.stages, m = preset.model;
+  return {
+    config: 'tiny', data: o.data, out: o.out, backend: o.backend, vaeSteps: st.vae, pretrainSteps: st.pretrain, finetuneSteps: o.finetuneSteps ?? st.finetune,
+    batchSize: st.batchSize, lr: st.lr, seed: o.seed, recon: true, reconTarget: 'gaze', layout: 'instr-image-instr', chunk: m.chunk,
+    views: m.views, stateEncoding: m.stateEncoding, unfreezeVision: m.unfreezeVision, denoiserRepeat: m.denoiserRepeat,
+    llmWidth: m.llmWidth, llmLayers: m.llmLayers, actionBins: m.actionBins, visionSteps: st.vision, visionEnvs: preset.data.envs,
+  };
+}
+
 /** One evaluation row reduced to what the demo summary reports. */
 function summaryRow(r: EvalSuiteRow): Record<string, unknown> {
   return { env: r.env, paraphrases: r.paraphrases, objects: r.objects, first_task: r.first_task, avg_len: r.chains?.avg_len ?? null, success: r.chains?.success ?? null };
 }
 
 /** Writes the preset's demonstrations unless the folder already holds exactly that dataset. */
-async function writeDataset(out: string, d: Preset['data'] & { seed: number }): Promise<void> {
+export async function writeDataset(out: string, d: Preset['data'] & { seed: number }): Promise<void> {
   if (existsSync(path.join(out, 'dataset.json'))) {
     const have = DatasetReader.open(out).index;
     if (have.episodes === d.episodes && have.seed === d.seed && have.noise === d.noise && have.envs.join() === d.envs.join()
@@ -319,18 +326,19 @@ type PictureWriter = typeof writeReconstructions;
 function registerPictures(program: Command, name: string, description: string, seedHelp: string, write: PictureWriter): void {
   program.command(name)
     .description(description)
-    .requiredOption('--run <dir>', 'run folder')
+    .option('--run <dir>', 'run folder')
+    .option('--model <dir>', 'an exported model folder (reconvla export), instead of --run')
     .requiredOption('--out <dir>', 'folder for the PNGs')
     .option('--data <dir>', 'dataset to take frames from (default: the run\'s fine-tuning data)')
     .option('--count <n>', 'frames', intArg('count', 1), 6)
     .option('--seed <n>', seedHelp, intArg('seed', 0), 7)
     .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
-    .action(async (o: { run: string; out: string; data?: string; count: number; seed: number; backend: BackendFlag }) => {
+    .action(async (o: { run?: string; model?: string; out: string; data?: string; count: number; seed: number; backend: BackendFlag }) => {
       await loadLib();
-      const { model, train } = R.loadRun(o.run, await makeBackend(o.backend));
+      const { model, train } = R.loadRunOrFolder(o, await makeBackend(o.backend));
       const data = o.data ?? train?.stages.at(-1)?.data;
       if (!data) throw new Error('no --data and the run does not name its dataset');
       mkdirSync(o.out, { recursive: true });
-      console.log(`wrote ${await write(model, data, o.out, o.count, o.seed)}`);
+      console.log(`wrote ${(await write(model, data, o.out, o.count, o.seed)).file}`);
     });
 }

@@ -21,6 +21,8 @@ export type { HostBatch, BatchSource } from './train/batch.ts';
 export { SiglipObjective, CaptionTokenizer, CAPTION_SPECIALS, tinyTextConfigJson, sigmoidLoss, retrievalAccuracy, imageEmbeddings, visionStageLoss, type VisionStageResult, type ObjectiveInit } from './train/vision_stage.ts';
 export { initFromScratch } from './init.ts';
 export { loadRun } from './run.ts';
+export { writeModelFolder, loadModelFolder, loadRunOrFolder, isModelFolder, readFolderConfig, parseShardSize, DEFAULT_MAX_SHARD_BYTES, type WriteFolderOptions, type WrittenFolder } from './model_folder.ts';
+export { tokenizerFiles, vocabulary, wordsFromVocab, SPECIAL_NAMES } from './tokenizer_files.ts';
 export { reconstructGaze, vaeRoundTrip, type ReconstructOptions } from './inference/reconstruct.ts';
 export { attentionMap, gazeShare, overlayAttention, type AttentionMap } from './inference/attention.ts';
 export { chwToRgb, resizeNearest, sideBySide, stacked, encodePng, type RgbBytes } from './inference/image_io.ts';
