@@ -10,6 +10,7 @@ import { benchElementwise } from './elementwise.ts';
 import { benchLayerNorm } from './layer_norm.ts';
 import { benchMatmul, benchMatmulEpilogue, benchMatmulF16 } from './matmul.ts';
 import { type ResultRow, saveResults } from './results.ts';
+import { benchReconvla } from './reconvla.ts';
 import { loadTfPeer } from './tfjs_peer.ts';
 import { benchTraining } from './training.ts';
 import { parseVariant } from './variant.ts';
@@ -17,7 +18,7 @@ import { benchWasm } from './wasm_family.ts';
 
 const FAMILIES: Record<string, BenchFamily> = {
   matmul: benchMatmul, matmul_f16: benchMatmulF16, matmul_epilogue: (ctx) => benchMatmulEpilogue(ctx), attention: benchAttention, conv2d: benchConv2d, layer_norm: benchLayerNorm,
-  elementwise: benchElementwise, training: benchTraining, wasm: benchWasm,
+  elementwise: benchElementwise, training: benchTraining, wasm: benchWasm, reconvla: benchReconvla,
 };
 
 // Other names users type for a family.

@@ -1,6 +1,7 @@
 // The wasm family of `npm run bench`: the wasm backend's kernel rows (bench/wasm.bench.ts, 1 and
 // 2 threads, plain and relaxed SIMD) in the common results format, with PyTorch CPU's 1024
 // matmul as the peer where python3-torch is installed.
+import { loadavg } from 'node:os';
 import type { BenchContext } from './context.ts';
 import type { ResultRow } from './results.ts';
 import { torchPeer } from './training.ts';
@@ -17,7 +18,7 @@ export async function benchWasm(ctx: BenchContext): Promise<ResultRow[]> {
     const row: ResultRow = {
       family: `wasm ${r.family}`, case: label, backend: 'reconvla-wasm', ms: r.ms, gflops: r.gflops,
       peer: peerMs !== null ? torch!.name : null, peer_ms: peerMs, peer_gflops: peerMs !== null ? flop / peerMs / 1e6 : null,
-      ratio: peerMs !== null ? peerMs / r.ms : null,
+      ratio: peerMs !== null ? peerMs / r.ms : null, loadavg: loadavg()[0]!,
     };
     ctx.log(`${row.family} ${row.case}: ${row.ms.toFixed(2)} ms, ${r.gflops.toFixed(1)} GFLOP/s${row.ratio !== null ? `, ${row.ratio.toFixed(2)}x ${row.peer}` : ''}`);
     rows.push(row);
