@@ -1,7 +1,7 @@
 // The recipes `reconvla demo --preset NAME` runs end to end: which demonstrations to write, which
 // model and stages to train, and how to evaluate. Numbers here are what docs/reconvla.md reports
 // measurements for; change them together.
-import type { EnvName, TaskKind } from '@reconvla/tabletop';
+import type { EnvName, ObjectSplit, Paraphrases, TaskKind } from '@reconvla/tabletop';
 
 export interface Preset {
   name: string;
@@ -48,5 +48,51 @@ PRESETS.smoke = {
 export function presetNamed(name: string): Preset {
   const p = PRESETS[name];
   if (!p) throw new Error(`unknown preset "${name}": expected one of ${Object.keys(PRESETS).join(', ')}`);
+  return p;
+}
+
+/**
+ * The recipes of `reconvla experiment`: the model and stages every variant starts from (`base`,
+ * a demo preset), the evaluation every run gets (chains on one unseen environment with both
+ * instruction sets and both object splits), the frames of the attention and reconstruction
+ * pictures, and the rates the time estimate uses.
+ */
+export interface ExperimentPreset {
+  name: string;
+  description: string;
+  base: Preset;
+  /** Seed of the demonstrations (the same for every variant and seed). */
+  dataSeed: number;
+  eval: { env: EnvName; chains: number; maxSteps: number; paraphrases: Paraphrases[]; objects: ObjectSplit[]; seed: number };
+  /** Frames of env `eval.env` for the pictures: episodes written, frames drawn, and the draw's seed. */
+  frames: { episodes: number; count: number; seed: number };
+  /** Seconds per training step and per policy call, and per run outside both (loading, pictures). */
+  estimate: { secondsPerStep: number; secondsPerCall: number; overheadSeconds: number; measured: string };
+}
+
+export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
+  ablation: {
+    name: 'ablation',
+    description: 'the demo preset (7 tasks on A,B,C) with 1,800 fine-tuning steps per run; 10 chains on D per instruction set x object split',
+    base: { ...PRESETS.demo!, name: 'ablation', stages: { ...PRESETS.demo!.stages, finetune: 1800 } },
+    dataSeed: 0,
+    eval: { env: 'D', chains: 10, maxSteps: 120, paraphrases: ['train', 'heldout'], objects: ['seen', 'unseen'], seed: 2000 },
+    frames: { episodes: 8, count: 4, seed: 7 },
+    estimate: { secondsPerStep: 0.25, secondsPerCall: 0.015, overheadSeconds: 60, measured: 'wasm, 0.21-0.30 s per demo-preset step, ~14 ms per policy call' },
+  },
+  smoke: {
+    name: 'smoke',
+    description: 'every stage and picture for a few steps (tests the experiment, learns nothing)',
+    base: PRESETS.smoke!,
+    dataSeed: 0,
+    eval: { env: 'D', chains: 1, maxSteps: 3, paraphrases: ['train', 'heldout'], objects: ['seen', 'unseen'], seed: 2000 },
+    frames: { episodes: 2, count: 2, seed: 7 },
+    estimate: { secondsPerStep: 0.25, secondsPerCall: 0.015, overheadSeconds: 10, measured: 'wasm, smoke steps' },
+  },
+};
+
+export function experimentPresetNamed(name: string): ExperimentPreset {
+  const p = EXPERIMENT_PRESETS[name];
+  if (!p) throw new Error(`unknown experiment preset "${name}": expected one of ${Object.keys(EXPERIMENT_PRESETS).join(', ')}`);
   return p;
 }

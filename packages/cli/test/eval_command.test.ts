@@ -64,7 +64,7 @@ test('the run\'s tasks are the default; unknown ones in its config are named', (
 });
 
 function chainResult(success: number[], perTask: Record<string, TaskStats>): EvalResult {
-  return { success, avg_len: success.reduce((a, b) => a + b, 0), per_task: perTask, chains: 10, env: 'D', seed: 0 };
+  return { success, avg_len: success.reduce((a, b) => a + b, 0), lengths: [], per_task: perTask, chains: 10, env: 'D', seed: 0 };
 }
 
 test('the table: a row per combination, cells successes/attempts (rate, 95% CI)', () => {

@@ -62,6 +62,8 @@ export interface EvalResult {
   success: number[];
   /** Mean number of tasks completed in a row. */
   avg_len: number;
+  /** Tasks completed in a row in each chain, in chain order (paired comparisons between policies use it). */
+  lengths: number[];
   per_task: Record<string, TaskStats>;
   chains: number;
   env: EnvName;
@@ -94,6 +96,7 @@ export async function evaluate(policy: Policy, opts: EvalOptions): Promise<EvalR
   const env = new TabletopEnv({ ...chainOpts, ...opts, render: opts.render !== false });
   const inRow = [0, 0, 0, 0, 0];
   let totalLen = 0;
+  const lengths: number[] = [];
   const perTask: Record<string, { attempts: number; successes: number }> = {};
   for (let c = 0; c < opts.chains; c++) {
     const chain = chainAt(opts.seed, c, chainOpts);
@@ -111,11 +114,12 @@ export async function evaluate(policy: Policy, opts: EvalOptions): Promise<EvalR
     }
     for (let k = 0; k < completed && k < inRow.length; k++) inRow[k]!++;
     totalLen += completed;
+    lengths.push(completed);
     opts.onChain?.(c + 1, opts.chains);
   }
   const stats: Record<string, TaskStats> = {};
   for (const [kind, st] of Object.entries(perTask)) stats[kind] = taskStats(st.successes, st.attempts);
-  return { success: inRow.map((n) => n / opts.chains), avg_len: totalLen / opts.chains, per_task: stats, chains: opts.chains, env: opts.env, seed: opts.seed };
+  return { success: inRow.map((n) => n / opts.chains), avg_len: totalLen / opts.chains, lengths, per_task: stats, chains: opts.chains, env: opts.env, seed: opts.seed };
 }
 
 /**

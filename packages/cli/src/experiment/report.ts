@@ -1,0 +1,262 @@
+// The experiment's report, made from the runs' result.json files (and the pictures they name)
+// alone, so it is re-created without retraining: the paper's Table 2 analog with the spread over
+// seeds, paired differences to the baseline with bootstrap intervals, a bar chart, learning
+// curves, attention concentration on the gaze box, and the same frames' pictures per variant.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import type { TopLevelSpec } from 'vega-lite';
+import type { RgbBytes } from '@reconvla/reconvla';
+import { barChartPng, renderSpecPng, type BarRow } from '../plot.ts';
+import { readRunResult, runFolder, type RunEvalRow, type RunResult } from './run_experiment.ts';
+import { mean, pairedBootstrap, std, type PairedDifference } from './stats.ts';
+
+/** The claims of the paper's ablation (Table 2) as (better, worse) pairs of variant names. */
+export const PAPER_CLAIMS: readonly [string, string, string][] = [
+  ['gaze', 'full', 'gaze reconstruction beats full-frame reconstruction'],
+  ['full', 'baseline', 'full-frame reconstruction beats no reconstruction'],
+  ['gaze', 'baseline', 'ReconVLA beats the plain VLA'],
+  ['gaze', 'gaze-nopretrain', 'reconstruction pretraining helps'],
+];
+
+export interface Comparison {
+  variant: string;
+  reference: string;
+  combo: string;
+  avgLen: PairedDifference;
+  firstTask: PairedDifference;
+}
+
+export interface ReportSummary {
+  variants: string[];
+  seeds: Record<string, number[]>;
+  /** Per variant and combination ("train · seen"): the per-seed avg len and 1..5 success, and their mean and std. */
+  table: Record<string, Record<string, { avgLen: number[]; success: number[][]; meanAvgLen: number; stdAvgLen: number; meanSuccess: number[]; stdSuccess: number[] }>>;
+  comparisons: Comparison[];
+  attention: Record<string, { meanShare: number; stdShare: number; meanArea: number; perSeed: number[] }>;
+}
+
+const comboName = (r: Pick<RunEvalRow, 'paraphrases' | 'objects'>): string => `${r.paraphrases} · ${r.objects}`;
+const f2 = (x: number): string => x.toFixed(2);
+const pct = (x: number): string => (100 * x).toFixed(1);
+
+/** Every run of the experiment folder, and the variants in the order the experiment named them. */
+export function readRuns(dir: string): { runs: RunResult[]; variants: string[]; experiment: Record<string, unknown> | null } {
+  const runsDir = path.join(dir, 'runs');
+  if (!existsSync(runsDir)) throw new Error(`${dir}: no runs/ folder (run \`reconvla experiment --out ${dir}\` first)`);
+  const runs = readdirSync(runsDir).sort()
+    .map((d) => path.join(runsDir, d, 'result.json'))
+    .filter((f) => existsSync(f))
+    .map(readRunResult);
+  if (runs.length === 0) throw new Error(`${runsDir}: no finished run (no result.json)`);
+  const expFile = path.join(dir, 'experiment.json');
+  const experiment = existsSync(expFile) ? JSON.parse(readFileSync(expFile, 'utf8')) as Record<string, unknown> : null;
+  const named = (experiment?.variants as { name: string }[] | undefined)?.map((v) => v.name) ?? [];
+  const variants = [...named.filter((v) => runs.some((r) => r.variant === v)), ...new Set(runs.map((r) => r.variant).filter((v) => !named.includes(v)))];
+  return { runs, variants, experiment };
+}
+
+/** The numbers of the report (also what the tests check against the run JSONs). */
+export function summarize(runs: RunResult[], variants: string[]): ReportSummary {
+  const byVariant = new Map(variants.map((v) => [v, runs.filter((r) => r.variant === v).sort((a, b) => a.seed - b.seed)]));
+  const table: ReportSummary['table'] = {};
+  const attention: ReportSummary['attention'] = {};
+  for (const [v, rs] of byVariant) {
+    table[v] = {};
+    for (const combo of [...new Set(rs.flatMap((r) => r.eval.map(comboName)))]) {
+      const rows = rs.map((r) => r.eval.find((e) => comboName(e) === combo)).filter((e): e is RunEvalRow => e !== undefined);
+      const avgLen = rows.map((e) => e.avg_len);
+      const success = rows.map((e) => e.success);
+      table[v][combo] = {
+        avgLen, success, meanAvgLen: mean(avgLen), stdAvgLen: std(avgLen),
+        meanSuccess: [0, 1, 2, 3, 4].map((k) => mean(success.map((s) => s[k]!))), stdSuccess: [0, 1, 2, 3, 4].map((k) => std(success.map((s) => s[k]!))),
+      };
+    }
+    const perSeed = rs.filter((r) => r.attention.shares.length > 0).map((r) => mean(r.attention.shares));
+    const areas = rs.flatMap((r) => r.attention.areas);
+    if (perSeed.length > 0) attention[v] = { meanShare: mean(perSeed), stdShare: std(perSeed), meanArea: areas.length ? mean(areas) : 0, perSeed };
+  }
+  const comparisons: Comparison[] = [];
+  const pairs: [string, string][] = [
+    ...variants.filter((v) => v !== 'baseline' && byVariant.has('baseline')).map((v): [string, string] => [v, 'baseline']),
+    ...PAPER_CLAIMS.filter(([a, b]) => b !== 'baseline' && byVariant.has(a) && byVariant.has(b)).map(([a, b]): [string, string] => [a, b]),
+  ];
+  for (const [v, ref] of pairs) {
+    const a = byVariant.get(v)!, b = byVariant.get(ref)!;
+    const seeds = a.map((r) => r.seed).filter((s) => b.some((r) => r.seed === s));
+    if (seeds.length === 0) continue;
+    for (const combo of Object.keys(table[v]!)) {
+      const lengths = seeds.flatMap((seed) => {
+        const x = a.find((r) => r.seed === seed)!.eval.find((e) => comboName(e) === combo);
+        const y = b.find((r) => r.seed === seed)!.eval.find((e) => comboName(e) === combo);
+        if (!x || !y) return [];
+        if (x.lengths.length !== y.lengths.length) throw new Error(`${v} and ${ref}, seed ${seed}, ${combo}: ${x.lengths.length} vs ${y.lengths.length} chains; paired runs must share the chains`);
+        return [{ x: x.lengths, y: y.lengths }];
+      });
+      if (lengths.length === 0) continue;
+      const diffs = (of: (len: number) => number): number[][] => lengths.map(({ x, y }) => x.map((l, c) => of(l) - of(y[c]!)));
+      comparisons.push({
+        variant: v, reference: ref, combo,
+        avgLen: pairedBootstrap(diffs((l) => l), 4000, 1),
+        firstTask: pairedBootstrap(diffs((l) => (l >= 1 ? 1 : 0)), 4000, 2),
+      });
+    }
+  }
+  return { variants, seeds: Object.fromEntries([...byVariant].map(([v, rs]) => [v, rs.map((r) => r.seed)])), table, comparisons, attention };
+}
+
+/** "higher", "lower" or "not distinguishable" from the 95% interval of a paired difference. */
+export function verdict(d: PairedDifference): 'higher' | 'lower' | 'not distinguishable' {
+  return d.lo > 0 ? 'higher' : d.hi < 0 ? 'lower' : 'not distinguishable';
+}
+
+function readPng(file: string): RgbBytes {
+  const png = PNG.sync.read(readFileSync(file));
+  const rgb = new Uint8Array(png.width * png.height * 3);
+  for (let i = 0, j = 0; i < png.data.length; i += 4) { rgb[j++] = png.data[i]!; rgb[j++] = png.data[i + 1]!; rgb[j++] = png.data[i + 2]!; }
+  return { width: png.width, height: png.height, data: rgb };
+}
+
+/** The first seed's picture of every variant that has one, side by side (left to right in variant order). */
+async function sideBySidePictures(dir: string, runs: RunResult[], variants: string[], which: 'attention' | 'reconstruction', out: string): Promise<string[]> {
+  const R = await import('@reconvla/reconvla');
+  const shown: string[] = [], images: RgbBytes[] = [];
+  for (const v of variants) {
+    const run = runs.filter((r) => r.variant === v).sort((a, b) => a.seed - b.seed)[0];
+    const rel = run?.pictures[which];
+    if (!run || !rel) continue;
+    const file = path.join(dir, 'runs', runFolder(run.variant, run.seed), rel);
+    if (!existsSync(file)) continue;
+    images.push(readPng(file));
+    shown.push(`${v} (seed ${run.seed})`);
+  }
+  if (images.length > 0) writeFileSync(out, R.encodePng(R.sideBySide(images, 12)));
+  return shown;
+}
+
+function learningCurveSpec(runs: RunResult[], variants: string[]): TopLevelSpec {
+  // Mean over seeds at each logged step, per variant and loss.
+  const acc = new Map<string, { variant: string; metric: string; step: number; sum: number; n: number }>();
+  for (const r of runs) {
+    for (const p of r.curve) {
+      if (p.stage !== 'finetune' && p.stage !== 'pretrain') continue;
+      const key = `${r.variant}\u0000${p.metric}\u0000${p.step}`;
+      const e = acc.get(key) ?? { variant: r.variant, metric: p.metric === 'lm' ? 'lm (action tokens)' : 'vm (reconstruction)', step: p.step, sum: 0, n: 0 };
+      e.sum += p.value;
+      e.n++;
+      acc.set(key, e);
+    }
+  }
+  const values = [...acc.values()].map((e) => ({ variant: e.variant, metric: e.metric, step: e.step, loss: e.sum / e.n }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: 'Learning curves (mean over seeds)', subtitle: 'pretraining then fine-tuning; global step' },
+    data: { values },
+    facet: { column: { field: 'metric', type: 'nominal', title: null } },
+    spec: {
+      width: 380, height: 280,
+      mark: { type: 'line', strokeWidth: 1.5 },
+      encoding: {
+        x: { field: 'step', type: 'quantitative', title: 'step' },
+        y: { field: 'loss', type: 'quantitative', title: 'loss', scale: { type: 'log' } },
+        color: { field: 'variant', type: 'nominal', sort: variants, title: null },
+      },
+    },
+    resolve: { scale: { y: 'independent' } },
+    config: { background: 'white', font: 'DejaVu Sans' },
+  } as TopLevelSpec;
+}
+
+function tableMarkdown(s: ReportSummary, combo: string): string {
+  const lines = [
+    `| variant | seeds | 1 | 2 | 3 | 4 | 5 | Avg. Len. | Avg. Len. per seed |`,
+    '|:--|--:|--:|--:|--:|--:|--:|--:|:--|',
+  ];
+  for (const v of s.variants) {
+    const t = s.table[v]?.[combo];
+    if (!t) continue;
+    const cells = t.meanSuccess.map((m, k) => `${pct(m)} ± ${pct(t.stdSuccess[k]!)}`);
+    lines.push(`| ${v} | ${s.seeds[v]!.join(', ')} | ${cells.join(' | ')} | **${f2(t.meanAvgLen)} ± ${f2(t.stdAvgLen)}** | ${t.avgLen.map(f2).join(', ')} |`);
+  }
+  return lines.join('\n');
+}
+
+const signed = (x: number, digits = 2): string => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
+
+function conclusions(s: ReportSummary, combo: string): string[] {
+  const out: string[] = [];
+  for (const [a, b, claim] of PAPER_CLAIMS) {
+    const c = s.comparisons.find((x) => x.variant === a && x.reference === b && x.combo === combo);
+    if (!c) continue;
+    const v = verdict(c.avgLen);
+    const word = v === 'higher' ? 'holds here' : v === 'lower' ? 'is contradicted here' : 'is not confirmed here (the interval includes 0)';
+    out.push(`- "${claim}" (${a} vs ${b}) ${word}: ${signed(c.avgLen.mean)} average length (95% interval ${signed(c.avgLen.lo)} to ${signed(c.avgLen.hi)}), ${signed(100 * c.firstTask.mean, 1)} points of first-task success (${signed(100 * c.firstTask.lo, 1)} to ${signed(100 * c.firstTask.hi, 1)}).`);
+  }
+  return out;
+}
+
+export interface ReportOptions {
+  /** The command that made the experiment, quoted in the report. */
+  command?: string;
+}
+
+/** Writes DIR/report.md and its PNGs from the run JSONs; returns the numbers. */
+export async function writeReport(dir: string, o: ReportOptions = {}): Promise<{ file: string; summary: ReportSummary }> {
+  const { runs, variants, experiment } = readRuns(dir);
+  const s = summarize(runs, variants);
+  const combos = [...new Set(runs.flatMap((r) => r.eval.map(comboName)))];
+  const env = runs[0]!.eval[0]?.env ?? 'D';
+
+  const bars: BarRow[] = [];
+  for (const combo of combos) {
+    for (const v of variants) {
+      const t = s.table[v]?.[combo];
+      if (t) bars.push({ group: combo, label: v, value: t.meanAvgLen, lo: Math.max(0, t.meanAvgLen - t.stdAvgLen), hi: t.meanAvgLen + t.stdAvgLen });
+    }
+  }
+  await barChartPng(bars, path.join(dir, 'avg_len.png'), `Average chain length on env ${env}`, 'tasks completed in a row (mean ± std over seeds)', { subtitle: 'instruction set · object split' });
+  await renderSpecPng(learningCurveSpec(runs, variants), path.join(dir, 'learning_curves.png'));
+  const attShown = await sideBySidePictures(dir, runs, variants, 'attention', path.join(dir, 'attention.png'));
+  const recShown = await sideBySidePictures(dir, runs, variants, 'reconstruction', path.join(dir, 'reconstruction.png'));
+
+  const wall = runs.reduce((a, r) => a + r.train_s + r.eval_s, 0);
+  const commits = [...new Set(runs.map((r) => r.commit ?? 'unknown'))];
+  const md: string[] = [
+    `# Experiment report: ${path.basename(path.resolve(dir))}`,
+    '',
+    `Made from ${runs.length} run JSONs (\`runs/*/result.json\`) by \`reconvla experiment --report-only --out ${dir}\`.`,
+    o.command ? `Command: \`${o.command}\`.` : '',
+    `Preset \`${runs[0]!.preset}\`; commit(s) ${commits.map((c) => `\`${c}\``).join(', ')}; training + evaluation time of the runs ${(wall / 3600).toFixed(2)} h` +
+      (experiment?.started ? ` (experiment started ${String(experiment.started)})` : '') + '.',
+    `Every run trained on the same demonstrations and was evaluated on the same ${runs[0]!.eval[0]?.chains ?? 0} chains of 5 tasks per row, in env ${env} (never seen in training).`,
+    '',
+    '## Table 2 analog: tasks completed in a row (%), mean ± std over seeds',
+    '',
+  ];
+  for (const combo of combos) md.push(`### instructions ${combo.replace(' · ', ', objects ')}`, '', tableMarkdown(s, combo), '');
+  md.push('![Average length per variant](avg_len.png)', '', '## Paired differences', '',
+    'Each variant minus the reference on the very same chains (same seed, same chain): mean, and a 95% interval from a two-stage bootstrap (seeds, then chains within a seed; 4,000 resamples).', '',
+    '| variant | reference | instructions · objects | Δ avg. len. (95% CI) | Δ first-task success, points (95% CI) |', '|:--|:--|:--|--:|--:|');
+  for (const c of s.comparisons) {
+    md.push(`| ${c.variant} | ${c.reference} | ${c.combo} | ${signed(c.avgLen.mean)} (${signed(c.avgLen.lo)} to ${signed(c.avgLen.hi)}) | ${signed(100 * c.firstTask.mean, 1)} (${signed(100 * c.firstTask.lo, 1)} to ${signed(100 * c.firstTask.hi, 1)}) |`);
+  }
+  md.push('', '## Does the paper\'s ordering hold here?', '');
+  for (const combo of combos) {
+    const lines = conclusions(s, combo);
+    if (lines.length) md.push(`With instructions ${combo.replace(' · ', ', objects ')}:`, '', ...lines, '');
+  }
+  if (s.comparisons.length === 0) md.push('No pair of the paper\'s variants ran with a shared seed: nothing to compare.', '');
+  md.push('## Attention concentration (the paper\'s Fig. 4 as a number)', '',
+    `Share of the text and action tokens' attention over the first camera's patches that falls inside the gaze box, on the same env-${env} frames for every run; uniform attention would give the boxes' area share.`, '',
+    '| variant | share inside the gaze box (mean ± std over seeds) | per seed | boxes\' area share |', '|:--|--:|:--|--:|');
+  for (const v of variants) {
+    const a = s.attention[v];
+    if (a) md.push(`| ${v} | ${pct(a.meanShare)}% ± ${pct(a.stdShare)} | ${a.perSeed.map((x) => `${pct(x)}%`).join(', ')} | ${pct(a.meanArea)}% |`);
+  }
+  md.push('', `![Attention maps](attention.png)`, '', `*Left to right: ${attShown.join(', ')}; each: frame with the gaze box | attention over the patches.*`, '');
+  md.push('## Gaze reconstructions', '', recShown.length ? `![Reconstructions](reconstruction.png)\n\n*Left to right: ${recShown.join(', ')}; each row: frame | real gaze crop | VAE round trip | reconstruction from the recon tokens.*` : 'No variant with a reconstructive branch finished.', '');
+  md.push('## Learning curves', '', '![Learning curves](learning_curves.png)', '');
+  const file = path.join(dir, 'report.md');
+  writeFileSync(file, md.filter((l, i, a) => !(l === '' && a[i - 1] === '')).join('\n'));
+  return { file, summary: s };
+}
