@@ -15,6 +15,7 @@ import {
   type Backend, type TensorsToWrite, type TensorSource,
 } from '@reconvla/core';
 import { parseReconVLAConfig, type Json } from './config.ts';
+import { checkStoredWordIds, reconVLAConfigToJson } from './config_json.ts';
 import { ReconVLA } from './model.ts';
 import { loadRun } from './run.ts';
 import type { TrainConfig } from './train/config.ts';
@@ -73,7 +74,7 @@ export async function writeModelFolder(model: ReconVLA, dir: string, opts: Write
     const sharded = bytes > max;
     if (sharded) writeShardedCheckpoint(tmp, weights, { maxShardBytes: max, metadata: { format: 'pt' } });
     else writeSafetensors(path.join(tmp, SINGLE_FILE_NAME), weights, { format: 'pt' });
-    const text: Record<string, string> = { 'config.json': JSON.stringify(model.config.json, null, 2) + '\n' };
+    const text: Record<string, string> = { 'config.json': JSON.stringify(reconVLAConfigToJson(model.config), null, 2) + '\n' };
     if (model.config.words) Object.assign(text, tokenizerFiles(model.config));
     Object.assign(text, opts.extraFiles ?? {});
     for (const [name, body] of Object.entries(text)) fs.writeFileSync(path.join(tmp, name), body);
@@ -140,7 +141,9 @@ function checkWeights(src: TensorSource, model: ReconVLA): string[] {
     const isFloat = ['F64', 'F32', 'F16', 'BF16'].includes(info.dtype);
     if (t.dtype !== 'int32' && !isFloat) problems.push(`${where(name)}: tensor ${name} has dtype ${info.dtype}, expected a float (F32, F16, BF16 or F64)`);
   }
-  for (const name of src.names()) if (!own.has(name)) problems.push(`${where(name)}: tensor ${name} is not a parameter of this config`);
+  // save_pretrained leaves a tied lm_head out; a writer that keeps it is not wrong (the embedding is what is used).
+  const tiedHead = (name: string): boolean => name === 'lm_head.weight' && model.config.llm.tieWordEmbeddings;
+  for (const name of src.names()) if (!own.has(name) && !tiedHead(name)) problems.push(`${where(name)}: tensor ${name} is not a parameter of this config`);
   return problems;
 }
 
@@ -148,7 +151,9 @@ function checkWeights(src: TensorSource, model: ReconVLA): string[] {
 export function loadModelFolder(dir: string, backend: Backend): ReconVLA {
   const configJson = readFolderConfig(dir);
   let config;
-  try { config = parseReconVLAConfig(configJson); } catch (e) { throw new Error(`${path.join(dir, 'config.json')}: ${(e as Error).message}`); }
+  const file = path.join(dir, 'config.json');
+  try { config = parseReconVLAConfig(configJson); } catch (e) { throw new Error(`${file}: ${(e as Error).message}`); }
+  checkStoredWordIds(config.json, file);
   if (fs.existsSync(path.join(dir, SINGLE_FILE_NAME)) && fs.existsSync(path.join(dir, INDEX_FILE_NAME))) {
     throw new Error(`${dir} holds both ${SINGLE_FILE_NAME} and ${INDEX_FILE_NAME}: remove the stale one`);
   }
