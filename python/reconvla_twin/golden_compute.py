@@ -22,6 +22,11 @@ from .vae import AutoencoderKL, VaeConfig
 Tensors = Dict[str, torch.Tensor]
 
 
+def leaf(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A fresh leaf copy that collects a gradient (never the caller's tensor)."""
+    return x.detach().to(dtype).clone().requires_grad_(True)
+
+
 def strip(tensors: Tensors, prefix: str) -> Tensors:
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
@@ -50,7 +55,7 @@ def compute_qwen2(config: dict, t: Tensors, dtype: torch.dtype) -> Tensors:
 
 def compute_siglip(config: dict, t: Tensors, dtype: torch.dtype) -> Tensors:
     model = load_module(SiglipVisionModel(SiglipVisionConfig.from_dict(config)), strip(t, "param."), dtype)
-    pixels = t["input.pixel_values"].to(dtype).requires_grad_(True)
+    pixels = leaf(t["input.pixel_values"], dtype)
     last, pooled, _ = model(pixels)
     loss = (last * t["input.gy.last_hidden_state"].to(dtype)).sum() + (pooled * t["input.gy.pooler_output"].to(dtype)).sum()
     loss.backward()
@@ -60,7 +65,7 @@ def compute_siglip(config: dict, t: Tensors, dtype: torch.dtype) -> Tensors:
 
 def compute_vae(config: dict, t: Tensors, dtype: torch.dtype) -> Tensors:
     model = load_module(AutoencoderKL(VaeConfig.from_dict(config)), strip(t, "param."), dtype)
-    x = t["input.sample"].to(dtype).requires_grad_(True)
+    x = leaf(t["input.sample"], dtype)
     mean, logvar = model.encode(x)
     decoded = model.decode(mean)
     loss = torch.nn.functional.mse_loss(decoded, x)
@@ -74,7 +79,7 @@ def compute_dit(config: dict, t: Tensors, dtype: torch.dtype) -> Tensors:
     model = load_module(ReconDenoiser(c), strip(t, "param."), dtype)
     model.net.pos_embed.requires_grad_(False)
     diffusion = GaussianDiffusion.create(c.diffusion_steps, c.noise_schedule, c.timesteps)
-    cond = t["input.cond"].to(dtype).requires_grad_(True)
+    cond = leaf(t["input.cond"], dtype)
     x0, steps, noise = t["input.x0"].to(dtype), t["input.t"], t["input.noise"].to(dtype)
     b, r = cond.shape[0], c.repeat
     z = model.condition(cond)

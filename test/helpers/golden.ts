@@ -1,6 +1,7 @@
-// Access to the PyTorch reference fixtures. The folder is $RECONVLA_GOLDEN_DIR, or
-// ../shared/golden beside the repository. Tests run every fixture they find there and read
-// every size from the files, so other fixture sets (other sizes, other seeds) run unchanged.
+// Access to the PyTorch reference fixtures. The folder is $RECONVLA_GOLDEN_DIR, or the
+// repository's committed golden/ (written by `npm run golden` with the PyTorch twin in python/).
+// Tests run every fixture they find there and read every size from the files, so other fixture
+// sets (other sizes, other seeds, e.g. the upstream-generated ../shared/golden) run unchanged.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
@@ -12,7 +13,7 @@ import { elementError, maxAbsFinite } from './close.ts';
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export function goldenDir(): string {
-  return process.env.RECONVLA_GOLDEN_DIR ? path.resolve(process.env.RECONVLA_GOLDEN_DIR) : path.resolve(repoRoot, '../shared/golden');
+  return process.env.RECONVLA_GOLDEN_DIR ? path.resolve(process.env.RECONVLA_GOLDEN_DIR) : path.join(repoRoot, 'golden');
 }
 
 /**
@@ -28,7 +29,7 @@ export function skipOrFail(t: TestContext, reason: string): void {
   t.skip(reason);
 }
 
-/** The fixture kinds of ../shared/golden/README.md, by file-name prefix; every test reads one. */
+/** The fixture kinds of golden/README.md, by file-name prefix; every test reads one. */
 export const FIXTURE_KINDS: readonly RegExp[] = [/^ops/, /^dtypes/, /^qwen2/, /^siglip/, /^vae/, /^dit/, /^diffusion_schedule/, /^reconvla/];
 
 /**
