@@ -62,7 +62,7 @@ function evalSection(evals: { file: string; result: EvalSuiteResult }[]): string
     lines.push('| env · instructions · objects | chains: avg len | 1/5 .. 5/5 | first task (95% CI) | single tasks (95% CI) |', '|:--|--:|:--|:--|:--|');
     for (const row of r.rows) {
       const c = row.chains, s = row.single?.overall, f = row.first_task;
-      const ci = (t: { successes: number; attempts: number; ci95: number[] } | null | undefined): string => (t && t.attempts > 0 ? `${t.successes}/${t.attempts} (${pct(t.ci95[0]!)}-${pct(t.ci95[1]!)})` : '-');
+      const ci = (t: { successes: number; attempts: number; ci95: number[] } | null | undefined): string => (t && t.attempts > 0 ? `${t.successes}/${t.attempts} (${pct(t.successes / t.attempts)}, ${pct(t.ci95[0]!)}-${pct(t.ci95[1]!)})` : '-');
       lines.push(`| ${row.env} · ${row.paraphrases} · ${row.objects} | ${c ? c.avg_len.toFixed(2) : '-'} | ${c ? c.success.map(pct).join(' ') : '-'} | ${ci(f)} | ${ci(s)} |`);
     }
     lines.push('');
