@@ -2,7 +2,8 @@
 # Installs what the project needs on a fresh Debian machine, and nothing twice:
 #  - the software Vulkan driver (Mesa lavapipe from bookworm-backports) that Dawn runs on
 #    when there is no GPU; bookworm's own Mesa 22 is too old for Dawn;
-#  - the npm dependencies (npm ci), when node_modules is missing or differs from the lockfile.
+#  - the npm dependencies (npm ci), when node_modules is missing or differs from the lockfile;
+#  - under CI=true, Debian's python3-torch when no python3 has torch (the PyTorch twin's tests).
 # When everything is there it reaches no network (test/setup_script.test.ts checks that).
 # Set RECONVLA_SKIP_APT=1 to skip the apt part (e.g. on a machine with a real GPU driver).
 set -euo pipefail
@@ -48,6 +49,17 @@ if [ "${RECONVLA_SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null && need_v
   fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
+fi
+
+# Under CI=true: Debian's PyTorch (python3-torch), which the fixture reproduction test
+# (test/golden_reproducible.test.ts, running the twin in python/) needs and a CI run must not
+# skip. Only when no python3 imports torch (scripts/find_torch_python.sh).
+source scripts/find_torch_python.sh
+if [ "${RECONVLA_SKIP_APT:-0}" != 1 ] && [[ "${CI:-}" == true || "${CI:-}" == 1 ]] && command -v apt-get >/dev/null && ! find_torch_python >/dev/null; then
+  echo "[setup] CI=true: installing python3-torch (Debian) for the golden fixture reproduction test" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-torch >/dev/null
 fi
 
 if need_npm_ci; then

@@ -24,14 +24,18 @@ function stub(name: string, body: string): void {
 for (const name of ['apt-get', 'apt', 'sudo', 'npm', 'curl', 'wget']) stub(name, `echo "${name} $*" >> "${log}"; exit 1`);
 stub('dpkg-query', 'echo -n 25.0.7-2~bpo12+1');
 
-function runSetup(ldconfigHasVulkan: boolean): { status: number | null; calls: string } {
+// Pythons for the CI=true python3-torch check: one that imports torch, one that does not.
+stub('python-with-torch', 'exit 0');
+stub('python-without-torch', 'exit 1');
+
+function runSetup(ldconfigHasVulkan: boolean, env: Record<string, string> = {}): { status: number | null; calls: string } {
   fs.rmSync(log, { force: true });
   // Megabytes of output: grep -q stops reading after the first line, so ldconfig dies of SIGPIPE.
   stub('ldconfig', `${ldconfigHasVulkan ? "echo '\tlibvulkan.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libvulkan.so.1'" : ''}
 exec yes '\tlibsomething.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libsomething.so.1' | head -n 200000`);
   const r = spawnSync('bash', [path.join(repoRoot, 'scripts/setup.sh')], {
     cwd: repoRoot, encoding: 'utf8', timeout: 60_000,
-    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, RECONVLA_SKIP_APT: '0', RECONVLA_VULKAN_ICD_DIR: icd },
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, RECONVLA_SKIP_APT: '0', RECONVLA_VULKAN_ICD_DIR: icd, RECONVLA_PYTHON: path.join(bin, 'python-with-torch'), ...env },
   });
   return { status: r.status, calls: fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '' };
 }
@@ -47,4 +51,17 @@ test('setup.sh with everything installed runs no apt-get and no npm (three runs:
 test('the stubs do catch an install: without libvulkan, setup.sh calls apt-get', () => {
   const r = runSetup(false);
   assert.match(r.calls, /^apt-get /m);
+});
+
+test('under CI=true with a python3 that has torch, setup.sh installs nothing', () => {
+  const r = runSetup(true, { CI: 'true' });
+  assert.equal(r.calls, '', `setup.sh tried to install: ${r.calls}`);
+  assert.equal(r.status, 0);
+});
+
+test('under CI=true without torch, setup.sh installs python3-torch (and only under CI)', () => {
+  const none = { RECONVLA_PYTHON: '', RECONVLA_PYTHON_CANDIDATES: path.join(bin, 'python-without-torch') };
+  // Vulkan and npm are there, so the only apt-get is the torch install's (the failing stub stops it at `update`).
+  assert.match(runSetup(true, { ...none, CI: 'true' }).calls, /^apt-get /m);
+  assert.equal(runSetup(true, { ...none, CI: 'false' }).calls, '');
 });
