@@ -1,7 +1,7 @@
 // The golden dtypes fixture (made by PyTorch): our F16/BF16 codecs and integer reads must
 // reproduce it bit for bit. Also: every golden .safetensors header must parse.
 //
-// The fixture folder is $RECONVLA_GOLDEN_DIR, or ../shared/golden next to the repo root.
+// The fixture folder is $RECONVLA_GOLDEN_DIR, or the repository's golden/.
 // Sizes and shapes always come from the files, never from this test.
 
 import { test, type TestContext } from 'node:test';
