@@ -8,7 +8,7 @@ export interface Preset {
   description: string;
   data: { envs: EnvName[]; tasks: TaskKind[] | null; episodes: number; noise: number; randomStart: boolean };
   /** denoiserRepeat: noise draws per sample in the diffusion loss (upstream 4). */
-  model: { views: ('static' | 'gripper')[]; stateEncoding: 'bins' | 'linear' | 'fourier'; chunk: number; unfreezeVision: boolean; denoiserRepeat: number; llmWidth: number; llmLayers: number; actionBins: number };
+  model: { views: ('static' | 'gripper')[]; stateEncoding: 'bins' | 'linear' | 'fourier'; chunk: number; unfreezeVision: boolean; denoiserRepeat: number; llmWidth: number; llmLayers: number; actionBins: number; patchSize: number };
   stages: { vision: number; vae: number; pretrain: number; finetune: number; batchSize: number; lr: number };
   eval: { envs: EnvName[]; chains: number; perTask: number; maxSteps: number; blackEnv: EnvName | null };
 }
@@ -21,7 +21,7 @@ export const PRESETS: Record<string, Preset> = {
     name: 'demo',
     description: `7 tasks (${DEMO_TASKS.join(', ')}) on A,B,C; evaluated on new scenes of A,B,C and on D; ~12 min on 2 cores`,
     data: { envs: ['A', 'B', 'C'], tasks: DEMO_TASKS, episodes: 420, noise: 0.15, randomStart: true },
-    model: { views: ['static', 'gripper'], stateEncoding: 'fourier', chunk: 1, unfreezeVision: true, denoiserRepeat: 1, llmWidth: 64, llmLayers: 2, actionBins: 64 },
+    model: { views: ['static', 'gripper'], stateEncoding: 'fourier', chunk: 1, unfreezeVision: true, denoiserRepeat: 1, llmWidth: 64, llmLayers: 2, actionBins: 64, patchSize: 8 },
     stages: { vision: 0, vae: 100, pretrain: 100, finetune: 2000, batchSize: 16, lr: 1e-3 },
     eval: { envs: ['A', 'B', 'C', 'D'], chains: 10, perTask: 0, maxSteps: 120, blackEnv: 'D' },
   },
@@ -29,7 +29,7 @@ export const PRESETS: Record<string, Preset> = {
     name: 'experiment',
     description: 'all 17 tasks on A,B,C, evaluated on new scenes of A,B,C and on D (resumable; not yet run end to end: ~12,000 steps at ~0.2 s, about 45 min of training on 2 cores)',
     data: { envs: ['A', 'B', 'C'], tasks: null, episodes: 1700, noise: 0.15, randomStart: true },
-    model: { views: ['static', 'gripper'], stateEncoding: 'fourier', chunk: 1, unfreezeVision: true, denoiserRepeat: 1, llmWidth: 64, llmLayers: 2, actionBins: 64 },
+    model: { views: ['static', 'gripper'], stateEncoding: 'fourier', chunk: 1, unfreezeVision: true, denoiserRepeat: 1, llmWidth: 64, llmLayers: 2, actionBins: 64, patchSize: 8 },
     stages: { vision: 0, vae: 150, pretrain: 300, finetune: 12000, batchSize: 16, lr: 1e-3 },
     eval: { envs: ['A', 'B', 'C', 'D'], chains: 20, perTask: 0, maxSteps: 200, blackEnv: 'D' },
   },

@@ -51,6 +51,8 @@ export interface TrainFlags {
   llmWidth: number;
   llmLayers: number;
   actionBins: number;
+  /** The vision tower's patch side (8: 16 tokens per view; 4: 64). */
+  patchSize: number;
   /** Steps of the SigLIP-objective vision stage before everything (0: none) and its environments. */
   visionSteps: number;
   visionEnvs: EnvName[];
@@ -68,7 +70,7 @@ function modelConfig(f: TrainFlags, words: string[]): Json {
   if (f.config === 'tiny') {
     return R.tinyConfigJson({
       words, stateRange: S.tabletopStateRange(), actionChunk: f.chunk, layout: f.layout, views: f.views, stateEncoding: f.stateEncoding, denoiserRepeat: f.denoiserRepeat,
-      llmWidth: f.llmWidth, llmLayers: f.llmLayers, nBins: f.actionBins,
+      llmWidth: f.llmWidth, llmLayers: f.llmLayers, nBins: f.actionBins, patchSize: f.patchSize,
       tasks: f.tasks ?? datasetTaskFilter(f.data), ablation: { recon: f.recon, recon_target: f.reconTarget, unfreeze_vision_tower: f.unfreezeVision === true },
     });
   }
@@ -225,6 +227,7 @@ function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetun
     .option('--llm-width <n>', 'the tiny LLM\'s hidden size (multiple of 16)', intArg('llm-width', 16), 64)
     .option('--llm-layers <n>', 'the tiny LLM\'s layers', intArg('llm-layers', 1), 2)
     .option('--action-bins <n>', 'bins of the action (and state) tokenizer (upstream 256)', intArg('action-bins', 3), 256)
+    .option('--patch-size <n>', 'the tiny vision tower\'s patch side on 32x32 images: 8 (16 tokens per view), 4 (64, averaged 2x2 for the DiT) or 2', intArg('patch-size', 2, 8), 8)
     .option('--vision-steps <n>', 'steps of vision pretraining with SigLIP\'s image-caption loss on simulator scenes (0: none); the tower is then frozen unless --unfreeze-vision', intArg('vision-steps', 0), 0)
     .option('--vision-envs <list>', 'environments of the vision stage\'s scenes', envListArg, ['A', 'B', 'C'] as EnvName[]);
 }
@@ -293,7 +296,7 @@ export function presetTrainFlags(preset: Preset, o: { data: string; out: string;
     config: 'tiny', data: o.data, out: o.out, backend: o.backend, vaeSteps: st.vae, pretrainSteps: st.pretrain, finetuneSteps: o.finetuneSteps ?? st.finetune,
     batchSize: st.batchSize, lr: st.lr, seed: o.seed, recon: true, reconTarget: 'gaze', layout: 'instr-image-instr', chunk: m.chunk,
     views: m.views, stateEncoding: m.stateEncoding, unfreezeVision: m.unfreezeVision, denoiserRepeat: m.denoiserRepeat,
-    llmWidth: m.llmWidth, llmLayers: m.llmLayers, actionBins: m.actionBins, visionSteps: st.vision, visionEnvs: preset.data.envs,
+    llmWidth: m.llmWidth, llmLayers: m.llmLayers, actionBins: m.actionBins, patchSize: m.patchSize, visionSteps: st.vision, visionEnvs: preset.data.envs,
   };
 }
 

@@ -180,7 +180,9 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
   const layers = vision.numHiddenLayers + 1;
   if (c.visionSelectLayer >= layers || c.visionSelectLayer < -layers) problems.push(`mm_vision_select_layer ${c.visionSelectLayer} outside SigLIP's ${layers} hidden states`);
   if (denoiser.zChannel !== llm.hiddenSize) problems.push(`denoiser z_channel ${denoiser.zChannel} is not the LLM hidden_size ${llm.hiddenSize}`);
-  if (denoiser.inputSize * denoiser.inputSize !== c.imageEmbedLen) problems.push(`denoiser grid ${denoiser.inputSize}^2 differs from the ${c.imageEmbedLen} image tokens`);
+  // The recon tokens are the first view's image tokens, averaged onto the denoiser's grid when finer (ours: patch 4 gives 8x8 tokens for a 4x4 DiT).
+  const imageGrid = Math.round(Math.sqrt(c.imageEmbedLen));
+  if (imageGrid * imageGrid !== c.imageEmbedLen || imageGrid % denoiser.inputSize !== 0) problems.push(`denoiser grid ${denoiser.inputSize}^2 does not divide the ${c.imageEmbedLen} image tokens' grid`);
   if (denoiser.xChannel !== vae.latentChannels * 4) problems.push(`denoiser x_channel ${denoiser.xChannel} is not 4 x latent_channels ${vae.latentChannels} (2x2 packing)`);
   const latentSide = c.decodeImageSize / 2 ** (vae.blockOutChannels.length - 1) / 2;
   if (latentSide !== denoiser.inputSize) problems.push(`decode_image_size ${c.decodeImageSize} gives a ${latentSide} packed latent, the denoiser expects ${denoiser.inputSize}`);

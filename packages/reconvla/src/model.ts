@@ -161,10 +161,19 @@ export class ReconVLA extends Module {
     return { visionHidden, imageFeatures, plan, inputsEmbeds };
   }
 
-  /** The recon tokens: final hidden states at the first view's image positions [B, P, D]. */
+  /**
+   * The recon tokens: final hidden states at the first view's image positions [B, P, D], averaged
+   * k x k onto the denoiser's grid when the image grid is k times finer (a deviation of ours: more
+   * image tokens for the LLM to find small objects in, the same DiT).
+   */
   reconTokens(plan: SplicePlan, hiddenStates: Tensor): Tensor {
     const all = imagePositions(plan, hiddenStates);
-    return this.config.views.length === 1 ? all : F.slice(all, 1, 0, this.config.imageEmbedLen);
+    const first = this.config.views.length === 1 ? all : F.slice(all, 1, 0, this.config.imageEmbedLen);
+    const g = this.config.denoiser.inputSize, grid = Math.round(Math.sqrt(this.config.imageEmbedLen));
+    if (grid === g) return first;
+    const [b, , d] = first.shape as [number, number, number];
+    const k = grid / g; // rows of the grid are row-major: [B, g, k, g, k, D]
+    return F.reshape(F.mean(F.reshape(first, [b, g, k, g, k, d]), [2, 4]), [b, g * g, d]);
   }
 
   /** The frozen VAE's packed, scaled latent of the target image (no gradient). */

@@ -28,13 +28,18 @@ export interface TinyConfigOptions {
   /** The LLM's width and depth (default 64 and 2, the golden fixture's); the MLP is 2.75x wide, heads of 16. */
   llmWidth?: number;
   llmLayers?: number;
+  /** The vision tower's patch side on its 32x32 input (default 8: 4x4 = 16 tokens per view; 4 gives 8x8 = 64, averaged 2x2 for the DiT). */
+  patchSize?: number;
 }
 
 export function tinyConfigJson(o: TinyConfigOptions): Json {
   const nBins = o.nBins ?? 256;
   // Room for the specials, the words and the action bins, rounded up to a multiple of 64.
   const vocab = Math.ceil((FIRST_WORD_ID + o.words.length + nBins) / 64) * 64;
-  const hidden = o.llmWidth ?? 64, grid = 4;
+  const hidden = o.llmWidth ?? 64, grid = 4; // the DiT's grid (the gaze crop's packed latent)
+  const patch = o.patchSize ?? 8;
+  if (![2, 4, 8].includes(patch)) throw new Error(`tinyConfigJson: patchSize ${patch} must be 8, 4 or 2 (a multiple of the DiT's 4x4 grid on 32x32 images)`);
+  const imageGrid = 32 / patch;
   if (hidden % 16 !== 0) throw new Error(`tinyConfigJson: llmWidth ${hidden} must be a multiple of 16 (heads of 16)`);
   return {
     architectures: ['ReconQwen2ForCausalLM'], model_type: 'recon_qwen2',
@@ -45,10 +50,10 @@ export function tinyConfigJson(o: TinyConfigOptions): Json {
     mm_vision_tower: 'siglip (tiny)', mm_hidden_size: 48, mm_projector_type: 'mlp2x_gelu', mm_vision_select_layer: -2,
     mm_vision_select_feature: 'patch', mm_patch_merge_type: 'flat', mm_pixel_decoder: 'AutoencoderKL (tiny, FLUX-style)',
     mm_inv_projector_type: 'denoiser_vit2x', recon_enable: o.ablation?.recon ?? true,
-    image_embed_len: grid * grid, decode_image_size: 16, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5],
+    image_embed_len: imageGrid * imageGrid, decode_image_size: 16, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5],
     vision_config: {
       model_type: 'siglip_vision_model', hidden_size: 48, intermediate_size: 96, num_hidden_layers: 2, num_attention_heads: 4,
-      num_channels: 3, image_size: 32, patch_size: 8, hidden_act: 'gelu_pytorch_tanh', layer_norm_eps: 1e-6, vision_use_head: false,
+      num_channels: 3, image_size: 32, patch_size: patch, hidden_act: 'gelu_pytorch_tanh', layer_norm_eps: 1e-6, vision_use_head: false,
     },
     vae_config: {
       _class_name: 'AutoencoderKL', act_fn: 'silu', block_out_channels: [16, 32], down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'],

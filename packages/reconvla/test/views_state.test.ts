@@ -146,3 +146,36 @@ test('gazeShare: the attention mass of the patches inside the box, partial patch
     assert.ok(v >= 0 && v <= 1 + 1e-6, `share ${v}`);
   }));
 });
+
+test('patch 4: 64 image tokens per view reach the LLM; the recon tokens are their 2x2 means on the DiT\'s 4x4 grid', () => {
+  const pjson = tinyConfigJson({
+    words: ['lift', 'the'], stateRange: { min: new Array(8).fill(-1), max: new Array(8).fill(1) }, views: ['static', 'gripper'], stateEncoding: 'linear', actionChunk: 1, patchSize: 4,
+  });
+  const m = new ReconVLA(parseReconVLAConfig(pjson), { backend, generator: new Generator(5) });
+  initFromScratch(m, new Generator(5));
+  const p = new Processor(m.config);
+  assert.equal(m.config.imageEmbedLen, 64);
+  const images = observationViews(obs, m.config.views);
+  const row = p.promptIds({ instruction: 'lift the', state: obs.proprio, actions: new Float32Array(7).fill(0.25) });
+  const out = m.forward({
+    pixelValues: p.pixels(images, backend), prompts: collatePrompts([row], m.config.prompt),
+    targetImages: p.pixels([images[0]!], backend), stateValues: p.stateValues([obs.proprio], backend), generator: new Generator(1),
+  });
+  const d = m.config.llm.hiddenSize;
+  assert.deepEqual(out.imageFeatures.shape, [1, 128, d]);
+  assert.deepEqual(out.reconTokens.shape, [1, 16, d]);
+  const loss = (out.loss.dataSync() as Float32Array)[0]!;
+  assert.ok(Number.isFinite(loss) && out.vmLoss !== null, `loss ${loss}, vm ${String(out.vmLoss)}`);
+  // Recompute the pooling on the host from the hidden states at the first view's 64 positions.
+  const hidden = out.hiddenStates.dataSync() as Float32Array, recon = out.reconTokens.dataSync() as Float32Array;
+  const boi = out.plan.boi[0]!;
+  let worst = 0;
+  for (let gy = 0; gy < 4; gy++) for (let gx = 0; gx < 4; gx++) for (let c = 0; c < d; c++) {
+    let s = 0;
+    for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) s += hidden[(boi + (2 * gy + dy) * 8 + 2 * gx + dx) * d + c]!;
+    worst = Math.max(worst, Math.abs(s / 4 - recon[(gy * 4 + gx) * d + c]!));
+  }
+  assert.ok(worst < 1e-5, `pooled recon tokens differ by ${worst}`);
+  tidy(() => { out.loss.dispose(); });
+  assert.throws(() => tinyConfigJson({ words: ['a'], stateRange: { min: [0], max: [1] }, patchSize: 3 }), /patchSize 3/);
+});

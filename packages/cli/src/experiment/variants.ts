@@ -60,6 +60,7 @@ const SWITCHES: Record<string, Switch> = {
   'llm-width': (f, v, w) => ({ ...f, llmWidth: int(16)(v, w) }),
   'llm-layers': (f, v, w) => ({ ...f, llmLayers: int(1)(v, w) }),
   'action-bins': (f, v, w) => ({ ...f, actionBins: int(3)(v, w) }),
+  'patch-size': (f, v, w) => ({ ...f, patchSize: int(2)(v, w) }),
   'batch-size': (f, v, w) => ({ ...f, batchSize: int(1)(v, w) }),
 };
 
