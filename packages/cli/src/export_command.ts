@@ -70,6 +70,25 @@ function evalSection(evals: { file: string; result: EvalSuiteResult }[]): string
   return lines;
 }
 
+/** A `reconvla train` command line that rebuilds this training config (the run folder does not keep the one typed). */
+export function trainCommand(train: TrainConfig, c: ReconVLA['config'], runDir: string): string {
+  const stage = (kind: string) => train.stages.find((s) => s.kind === kind);
+  const fine = stage('finetune'), pre = stage('pretrain') ?? stage('vae'), vision = stage('vision');
+  const args = ['npx reconvla train', `--data ${fine?.data ?? 'DATA'}`, `--out ${runDir}`];
+  if (pre && fine && pre.data !== fine.data) args.push(`--pretrain-data ${pre.data}`);
+  args.push(`--vae-steps ${stage('vae')?.steps ?? 0}`, `--pretrain-steps ${stage('pretrain')?.steps ?? 0}`, `--finetune-steps ${fine?.steps ?? 0}`);
+  if (fine) args.push(`--batch-size ${fine.batchSize}`, `--lr ${fine.lr}`);
+  args.push(`--seed ${train.seed}`, `--views ${c.views.join(',')}`, `--state-encoding ${c.prompt.stateEncoding}`, `--chunk ${c.prompt.actionChunk}`,
+    `--action-bins ${c.actionTokenizer.nBins}`, `--denoiser-repeat ${c.denoiser.repeat}`, `--llm-width ${c.llm.hiddenSize}`, `--llm-layers ${c.llm.numHiddenLayers}`);
+  if (c.ablation.unfreezeVisionTower) args.push('--unfreeze-vision');
+  if (!c.ablation.recon) args.push('--no-recon');
+  if (c.ablation.reconTarget !== 'gaze') args.push(`--recon-target ${c.ablation.reconTarget}`);
+  if (c.prompt.layout !== 'instr-image-instr') args.push(`--layout ${c.prompt.layout}`);
+  if (c.tasks) args.push(`--tasks ${c.tasks.join(',')}`);
+  if (vision) args.push(`--vision-steps ${vision.steps}`, `--vision-envs ${vision.data}`);
+  return args.join(' ');
+}
+
 /** The README: model, data, training, evaluation and how to use it, all read from the run folder. */
 export function modelCard(model: ReconVLA, runDir: string, train: TrainConfig | null, outDir: string): string {
   const c = model.config;
@@ -107,7 +126,7 @@ export function modelCard(model: ReconVLA, runDir: string, train: TrainConfig | 
       lines.push(`${i + 1}. **${s.name}** (${s.kind}): ${s.steps} steps, batch ${s.batchSize}, lr ${s.lr}; data ${data}` +
         (l ? `; last logged loss ${fmt(l.loss)} (lm ${fmt(l.lm)}, vm ${fmt(l.vm)}) at step ${l.step}` : ''));
     }
-    lines.push('', `Seed ${train.seed}.`);
+    lines.push('', `Seed ${train.seed}. A command that rebuilds this training config (the tiny config with these options):`, '', '```sh', trainCommand(train, c, runDir), '```');
   }
   lines.push('', '## Evaluation (closed loop in the tabletop simulator)', '', ...evalSection(findEvaluations(runDir)));
   lines.push(

@@ -108,6 +108,7 @@ test('the exported folder: config, weights (one file or shards + index), tokeniz
   const card = readFileSync(path.join(exported, 'README.md'), 'utf8');
   assert.match(card, /finetune\*\* \(finetune\): 3 steps, batch 2/);
   assert.match(card, /4 expert episodes/);
+  assert.match(card, /npx reconvla train --data \S+ --out \S+ --vae-steps 0 --pretrain-steps 0 --finetune-steps 3 --batch-size 2 .*--views static,gripper --state-encoding fourier --chunk 1 --action-bins 64 --denoiser-repeat 2/);
 });
 
 test('reconvla loss here equals the twin on the same batch, exported as one file and sharded; the same greedy action tokens', async (t) => {
