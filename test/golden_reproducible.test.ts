@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { SafetensorsFile } from '../packages/core/src/safetensors/index.ts';
 import { repoRoot, skipOrFail } from './helpers/golden.ts';
 
 const committed = path.join(repoRoot, 'golden');
@@ -31,8 +32,21 @@ test('npm run golden regenerates the committed golden/ byte for byte', (t) => {
   assert.deepEqual(got, want, 'the generator writes exactly the committed files');
   assert.ok(want.filter((f) => f.endsWith('.safetensors')).length >= 8, `golden/ holds the 8 fixture kinds: ${want.join(', ')}`);
   const differ = want.filter((f) => !fs.readFileSync(path.join(out, f)).equals(fs.readFileSync(path.join(committed, f))));
-  assert.deepEqual(differ, [], `regenerated files differ from golden/ (rerun npm run golden and commit, or find the nondeterminism): ${differ.join(', ')}`);
+  assert.deepEqual(differ.map((f) => whatDiffers(path.join(out, f), path.join(committed, f))), [],
+    'regenerated files differ from golden/ (rerun npm run golden and commit, or find the nondeterminism)');
 });
+
+/** For a failure message: which tensors and __metadata__ keys of a safetensors file differ. */
+function whatDiffers(a: string, b: string): string {
+  if (!a.endsWith('.safetensors')) return path.basename(a);
+  const fa = SafetensorsFile.open(a), fb = SafetensorsFile.open(b);
+  try {
+    const names = [...new Set([...fa.names(), ...fb.names()])].sort();
+    const tensors = names.filter((n) => !fa.has(n) || !fb.has(n) || !Buffer.from(fa.readBytes(n)).equals(Buffer.from(fb.readBytes(n))));
+    const keys = [...new Set([...Object.keys(fa.metadata), ...Object.keys(fb.metadata)])].filter((k) => fa.metadata[k] !== fb.metadata[k]);
+    return `${path.basename(a)}: tensors [${tensors.slice(0, 8).join(', ')}${tensors.length > 8 ? ', ...' : ''}], metadata [${keys.join(', ')}]`;
+  } finally { fa.close(); fb.close(); }
+}
 
 test('the twin reproduces the committed fixtures from their parameters and inputs (check_golden)', (t) => {
   const python = torchPython();

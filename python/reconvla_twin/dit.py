@@ -70,7 +70,8 @@ class TimestepEmbedder(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(freq_size, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def frequencies(self, t: torch.Tensor) -> torch.Tensor:
-        """cat(cos, sin) of t * f, in float32 whatever the model dtype (as upstream)."""
+        """cat(cos, sin) of t * f, in float32 whatever the model dtype (as upstream). f is torch's
+        float32 exp: an ulp of f moves t * f by ~1e-4 at t = 999, so it must be upstream's."""
         half = self.freq_size // 2
         f = torch.exp(-math.log(self.max_period) * torch.arange(half, dtype=torch.float32) / half)
         args = t[:, None].float() * f[None]

@@ -43,8 +43,14 @@ def _rope(x: Tensors, p: dict):
 
 
 def _rms_norm(x: Tensors, p: dict) -> torch.Tensor:
+    """Qwen2RMSNorm. The mean of squares is summed left to right with elementwise adds (no
+    vectorised reduction), so the float32 case's bits do not depend on the CPU."""
     v = x["x"]
-    return x["w"] * (v * torch.rsqrt(v.pow(2).mean(-1, keepdim=True) + p["eps"]))
+    sq = v * v
+    acc = sq[..., :1]
+    for i in range(1, v.shape[-1]):
+        acc = acc + sq[..., i:i + 1]
+    return x["w"] * (v * torch.rsqrt(acc / v.shape[-1] + p["eps"]))
 
 
 def _max_dim(x: Tensors, p: dict):
