@@ -147,12 +147,13 @@ export function modelCard(model: ReconVLA, runDir: string, train: TrainConfig | 
   return lines.join('\n');
 }
 
-interface ExportFlags { run: string; out: string; maxShardSize: string; force?: boolean; backend: BackendFlag }
+interface ExportFlags { run?: string; model?: string; out: string; maxShardSize: string; force?: boolean; backend: BackendFlag }
 
 export function registerExport(program: Command): void {
   program.command('export')
     .description('write a trained run as a Hugging Face-style model folder: config.json, model.safetensors (sharded past --max-shard-size), tokenizer files, README model card')
-    .requiredOption('--run <dir>', 'run folder (its model/, or its newest checkpoint)')
+    .option('--run <dir>', 'run folder (its model/, or its newest checkpoint)')
+    .option('--model <dir>', 'an exported model folder instead (e.g. to reshard it, or to add the evaluations written into it)')
     .requiredOption('--out <dir>', 'the model folder to write')
     .option('--max-shard-size <size>', 'shard the weights past this size, e.g. 5GB, 500MB or bytes (Hugging Face\'s default 5GB)', '5GB')
     .option('--force', 'replace an existing folder')
@@ -160,8 +161,8 @@ export function registerExport(program: Command): void {
     .action(async (f: ExportFlags) => {
       const R = await import('@reconvla/reconvla');
       const maxShardBytes = R.parseShardSize(f.maxShardSize);
-      const { model, train, from } = R.loadRun(f.run, await createBackend(f.backend));
-      const extraFiles: Record<string, string> = { 'README.md': modelCard(model, f.run, train, f.out) };
+      const { model, train, from } = R.loadRunOrFolder(f, await createBackend(f.backend));
+      const extraFiles: Record<string, string> = { 'README.md': modelCard(model, (f.run ?? f.model)!, train, f.out) };
       if (train) extraFiles['train.json'] = JSON.stringify(train, null, 2) + '\n';
       const w = await R.writeModelFolder(model, f.out, { maxShardBytes, extraFiles, force: f.force === true });
       console.log(`exported ${from} to ${w.dir}: ${w.files.join(', ')} (${(w.bytes / 1e6).toFixed(1)} MB of weights${w.sharded ? ', sharded' : ''})`);
