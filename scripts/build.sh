@@ -11,3 +11,5 @@ if [ "${1:-}" = "--clean" ]; then
   rm -rf packages/*/dist
 fi
 npx tsc -b tsconfig.build.json
+# The WebGPU kernels' WGSL sources travel inside @reconvla/core (dist/ reads ../shaders/).
+rm -rf packages/core/shaders && cp -r shaders packages/core/shaders

@@ -62,6 +62,16 @@ if [ "${RECONVLA_SKIP_APT:-0}" != 1 ] && [[ "${CI:-}" == true || "${CI:-}" == 1 
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-torch >/dev/null
 fi
 
+# Under CI=true: Debian's Chromium, which the browser page test (test/browser_page.test.ts,
+# examples/browser on the browser's WebGPU) drives headless and a CI run must not skip. Only when
+# there is no browser at RECONVLA_CHROMIUM (default /usr/bin/chromium).
+if [ "${RECONVLA_SKIP_APT:-0}" != 1 ] && [[ "${CI:-}" == true || "${CI:-}" == 1 ]] && command -v apt-get >/dev/null && [ ! -x "${RECONVLA_CHROMIUM:-/usr/bin/chromium}" ]; then
+  echo "[setup] CI=true: installing chromium (Debian) for the browser page test" >&2
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 if need_npm_ci; then
   echo "[setup] npm ci" >&2
   npm ci --no-audit --no-fund >/dev/null

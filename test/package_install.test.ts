@@ -31,6 +31,7 @@ test('npm pack tarballs install into a fresh project and run with plain node', a
     const cliFiles = sh('tar', ['-tzf', path.join(packs, 'reconvla-cli-0.1.0.tgz')], tmp);
     assert.match(cliFiles, /package\/dist\/main\.js/);
     assert.match(cliFiles, /package\/bin\/reconvla\.js/);
+    assert.match(sh('tar', ['-tzf', path.join(packs, 'reconvla-core-0.1.0.tgz')], tmp), /package\/shaders\/matmul\.wgsl/);
 
     // A model folder saved from the sources, and what the sources predict from it.
     const backend = createCpuBackend();
@@ -52,6 +53,7 @@ test('npm pack tarballs install into a fresh project and run with plain node', a
     delete env.NODE_OPTIONS; // no tsx loader inherited from the test runner
     const out = JSON.parse(sh(process.execPath, ['consumer.mjs', modelDir], app, env).trim().split('\n').pop()!) as {
       core: string; reconvla: string; mlpLoss: number[]; loaded: number; log: string[]; ids: number[];
+      backends: Record<'wasm' | 'webgpu', { maxAbsDiff?: number; error?: string }>;
     };
     assert.equal(out.core, `file://${fs.realpathSync(app)}/node_modules/@reconvla/core/dist/index.js`);
     assert.equal(out.reconvla, `file://${fs.realpathSync(app)}/node_modules/@reconvla/reconvla/dist/index.js`);
@@ -60,6 +62,11 @@ test('npm pack tarballs install into a fresh project and run with plain node', a
     assert.equal(out.loaded, model.stateDict().size);
     assert.match(out.log[0]!, new RegExp(`^loadPretrained\\(.*\\): ${out.loaded} tensors loaded$`));
     assert.deepEqual(out.ids, want.ids);
+    // wasm always runs; WebGPU runs where there is an adapter (its shaders come from the tarball), else says so.
+    assert.ok(out.backends.wasm.maxAbsDiff! < 1e-4, JSON.stringify(out.backends.wasm));
+    const gpu = out.backends.webgpu;
+    if (gpu.error !== undefined) assert.match(gpu.error, /no WebGPU adapter/);
+    else assert.ok(gpu.maxAbsDiff! < 1e-4, JSON.stringify(gpu));
     model.dispose();
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

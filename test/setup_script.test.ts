@@ -27,6 +27,8 @@ stub('dpkg-query', 'echo -n 25.0.7-2~bpo12+1');
 // Pythons for the CI=true python3-torch check: one that imports torch, one that does not.
 stub('python-with-torch', 'exit 0');
 stub('python-without-torch', 'exit 1');
+// A browser for the CI=true chromium check (RECONVLA_CHROMIUM points at it unless a test says otherwise).
+stub('chromium', 'exit 0');
 
 function runSetup(ldconfigHasVulkan: boolean, env: Record<string, string> = {}): { status: number | null; calls: string } {
   fs.rmSync(log, { force: true });
@@ -35,7 +37,7 @@ function runSetup(ldconfigHasVulkan: boolean, env: Record<string, string> = {}):
 exec yes '\tlibsomething.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libsomething.so.1' | head -n 200000`);
   const r = spawnSync('bash', [path.join(repoRoot, 'scripts/setup.sh')], {
     cwd: repoRoot, encoding: 'utf8', timeout: 60_000,
-    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, RECONVLA_SKIP_APT: '0', RECONVLA_VULKAN_ICD_DIR: icd, RECONVLA_PYTHON: path.join(bin, 'python-with-torch'), ...env },
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, RECONVLA_SKIP_APT: '0', RECONVLA_VULKAN_ICD_DIR: icd, RECONVLA_PYTHON: path.join(bin, 'python-with-torch'), RECONVLA_CHROMIUM: path.join(bin, 'chromium'), ...env },
   });
   return { status: r.status, calls: fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '' };
 }
@@ -62,6 +64,12 @@ test('under CI=true with a python3 that has torch, setup.sh installs nothing', (
 test('under CI=true without torch, setup.sh installs python3-torch (and only under CI)', () => {
   const none = { RECONVLA_PYTHON: '', RECONVLA_PYTHON_CANDIDATES: path.join(bin, 'python-without-torch') };
   // Vulkan and npm are there, so the only apt-get is the torch install's (the failing stub stops it at `update`).
+  assert.match(runSetup(true, { ...none, CI: 'true' }).calls, /^apt-get /m);
+  assert.equal(runSetup(true, { ...none, CI: 'false' }).calls, '');
+});
+
+test('under CI=true without chromium, setup.sh installs it (and only under CI)', () => {
+  const none = { RECONVLA_CHROMIUM: path.join(dir, 'no-chromium') };
   assert.match(runSetup(true, { ...none, CI: 'true' }).calls, /^apt-get /m);
   assert.equal(runSetup(true, { ...none, CI: 'false' }).calls, '');
 });

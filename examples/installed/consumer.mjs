@@ -1,8 +1,9 @@
 // A plain Node script outside the workspace, using the packages as installed from their npm
 // tarballs (no tsx, no TypeScript): it trains a tiny MLP on @reconvla/core and loads a saved
-// ReconVLA model folder with @reconvla/reconvla, then predicts one action chunk.
+// ReconVLA model folder with @reconvla/reconvla, then predicts one action chunk; and it runs one
+// matmul on the wasm and WebGPU backends (WebGPU's kernels ship as WGSL inside the package).
 //   node consumer.mjs MODEL_DIR      prints one JSON line (test/package_install.test.ts reads it)
-import { createCpuBackend, setBackend, manualSeed, mseLoss, nn, optim, rand, tidy, noGrad, keep } from '@reconvla/core';
+import { createBackend, createCpuBackend, setBackend, manualSeed, mseLoss, nn, optim, rand, tidy, noGrad, keep, F } from '@reconvla/core';
 import { loadPretrainedWithReport, predictActions, Processor } from '@reconvla/reconvla';
 
 const modelDir = process.argv[2];
@@ -45,8 +46,23 @@ const image = { width: 32, height: 32, data: Uint8Array.from({ length: 32 * 32 *
 const state = new Float32Array(model.config.prompt.stateDim).fill(0.5);
 const prediction = await predictActions(model, processor, { images: [image], instruction: 'open the drawer', state });
 
+// 3. The other backends, against the CPU: wasm always, WebGPU where there is an adapter.
+const a = rand([33, 65]), b = rand([65, 17]);
+const want = F.matmul(a, b).dataSync();
+const backends = {};
+for (const name of ['wasm', 'webgpu']) {
+  try {
+    const other = await createBackend(name);
+    const got = await F.matmul(F.tensor(a.dataSync(), a.shape, { backend: other }), F.tensor(b.dataSync(), b.shape, { backend: other })).data();
+    backends[name] = { maxAbsDiff: Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i]))) };
+    other.destroy?.();
+  } catch (e) {
+    backends[name] = { error: e.message };
+  }
+}
+
 console.log(JSON.stringify({
   core: import.meta.resolve('@reconvla/core'),
   reconvla: import.meta.resolve('@reconvla/reconvla'),
-  mlpLoss: losses, loaded: report.loaded, log, ids: prediction.ids, actions: Array.from(prediction.actions),
+  mlpLoss: losses, loaded: report.loaded, log, ids: prediction.ids, actions: Array.from(prediction.actions), backends,
 }));

@@ -11,7 +11,9 @@
 // An alias set to f16 (a kernel reading float16 storage natively) also adds `enable f16;`.
 import { readFileSync } from 'node:fs';
 
-const SHADER_DIR = new URL('../../../../../shaders/', import.meta.url);
+// The sources run from the repo's shaders/; the built package (dist/*.js) carries its own copy
+// in packages/core/shaders/ (scripts/build.sh), since a package cannot ship files above it.
+const SHADER_DIR = new URL(import.meta.url.endsWith('.js') ? '../../../shaders/' : '../../../../../shaders/', import.meta.url);
 const sources = new Map<string, string>();
 
 const PRELUDE = /^\/\/ prelude: ([\w, ]+)\n/;
