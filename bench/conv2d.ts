@@ -2,6 +2,7 @@
 // downsampler), forward, grad input and grad weight; TF.js peer (NHWC, forward only).
 import type { Conv2dArgs } from '../packages/core/src/backend.ts';
 import type { WebGPUBackend } from '../packages/core/src/backends/webgpu/index.ts';
+import { checkClose, sampleIndices } from './check.ts';
 import { type BenchContext, describeRow, row } from './context.ts';
 import type { ResultRow } from './results.ts';
 import { time } from './timing.ts';
@@ -26,9 +27,43 @@ function args(c: Case): Conv2dArgs {
 
 const ramp = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
 
+/** One entry of the result in float64 on the host (the direct definition of each pass). */
+function convEntry(a: Conv2dArgs, which: 'fwd' | 'grad_input' | 'grad_weight', hx: Float32Array, hw: Float32Array, hb: Float32Array, hgy: Float32Array, e: number): number {
+  const X = (n: number, c: number, y: number, x: number) => (y < 0 || y >= a.h || x < 0 || x >= a.w ? 0 : hx[((n * a.c + c) * a.h + y) * a.w + x]!);
+  const W = (o: number, c: number, u: number, v: number) => hw[((o * a.c + c) * a.kh + u) * a.kw + v]!;
+  const GY = (n: number, o: number, i: number, j: number) => hgy[((n * a.o + o) * a.oh + i) * a.ow + j]!;
+  let s = 0;
+  if (which === 'fwd') {
+    const j = e % a.ow, i = Math.floor(e / a.ow) % a.oh, o = Math.floor(e / (a.ow * a.oh)) % a.o, n = Math.floor(e / (a.ow * a.oh * a.o));
+    s = hb[o]!;
+    for (let c = 0; c < a.c; c++) for (let u = 0; u < a.kh; u++) for (let v = 0; v < a.kw; v++) s += X(n, c, i * a.strideH - a.padTop + u, j * a.strideW - a.padLeft + v) * W(o, c, u, v);
+  } else if (which === 'grad_input') {
+    const x = e % a.w, y = Math.floor(e / a.w) % a.h, c = Math.floor(e / (a.w * a.h)) % a.c, n = Math.floor(e / (a.w * a.h * a.c));
+    for (let o = 0; o < a.o; o++) for (let u = 0; u < a.kh; u++) for (let v = 0; v < a.kw; v++) {
+      const ti = y + a.padTop - u, tj = x + a.padLeft - v;
+      if (ti % a.strideH || tj % a.strideW) continue;
+      const i = ti / a.strideH, j = tj / a.strideW;
+      if (i >= 0 && i < a.oh && j >= 0 && j < a.ow) s += GY(n, o, i, j) * W(o, c, u, v);
+    }
+  } else {
+    const v = e % a.kw, u = Math.floor(e / a.kw) % a.kh, c = Math.floor(e / (a.kw * a.kh)) % a.c, o = Math.floor(e / (a.kw * a.kh * a.c));
+    for (let n = 0; n < a.n; n++) for (let i = 0; i < a.oh; i++) for (let j = 0; j < a.ow; j++) s += GY(n, o, i, j) * X(n, c, i * a.strideH - a.padTop + u, j * a.strideW - a.padLeft + v);
+  }
+  return s;
+}
+
 async function timeConv(be: WebGPUBackend, a: Conv2dArgs, which: 'fwd' | 'grad_input' | 'grad_weight', runs: number) {
-  const x = be.fromArray(ramp(a.n * a.c * a.h * a.w)), w = be.fromArray(ramp(a.o * a.c * a.kh * a.kw));
-  const b = be.fromArray(ramp(a.o)), gy = be.fromArray(ramp(a.n * a.o * a.oh * a.ow));
+  const hx = ramp(a.n * a.c * a.h * a.w), hw = ramp(a.o * a.c * a.kh * a.kw).map((v, i) => v * Math.cos(i * 0.011)), hb = ramp(a.o), hgy = ramp(a.n * a.o * a.oh * a.ow).reverse();
+  const x = be.fromArray(hx), w = be.fromArray(hw);
+  const b = be.fromArray(hb), gy = be.fromArray(hgy);
+  { // checked once before timing: sampled entries against the definition, in float64
+    const y = which === 'fwd' ? be.conv2d(x, w, b, a) : which === 'grad_input' ? be.conv2dGradInput(gy, w, a) : be.conv2dGradWeight(x, gy, a);
+    const got = await be.read(y);
+    be.free(y);
+    const idx = sampleIndices(got.length, 128);
+    const sumLen = which === 'grad_weight' ? a.n * a.oh * a.ow : a.c * a.kh * a.kw;
+    checkClose(`conv2d ${which} ${JSON.stringify(a)} (${idx.length} sampled entries)`, idx.map((e) => got[e]!), idx.map((e) => convEntry(a, which, hx, hw, hb, hgy, e)), 1e-5 * Math.sqrt(sumLen), 1e-4);
+  }
   const r = await time(async () => {
     const y = which === 'fwd' ? be.conv2d(x, w, b, a) : which === 'grad_input' ? be.conv2dGradInput(gy, w, a) : be.conv2dGradWeight(x, gy, a);
     await be.read(y);

@@ -5,6 +5,7 @@
 // against it in the same process. Three warm-up chains: the first few record at ~50 µs/op
 // while V8 compiles the host path, which a training loop of thousands of steps never sees.
 import type { WebGPUBackend } from '../packages/core/src/backends/webgpu/index.ts';
+import { checkClose } from './check.ts';
 import { type BenchContext, describeRow, row } from './context.ts';
 import type { ResultRow } from './results.ts';
 import { time, type Timing } from './timing.ts';
@@ -13,7 +14,24 @@ import { variantBackend, variantName } from './variant.ts';
 const OPS = 1000;
 
 async function timeChain(be: WebGPUBackend, n: number, ops: number): Promise<Timing> {
-  const x0 = be.fromArray(Float32Array.from({ length: n }, (_, i) => Math.sin(i)));
+  const h0 = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+  const x0 = be.fromArray(h0);
+  const chain = () => {
+    let x = x0;
+    for (let i = 0; i < ops; i++) {
+      const y = i % 2 ? be.unary('tanh', x) : be.binary('add', x, [n], x0, [n], [n], 'float32');
+      if (x !== x0) be.free(x);
+      x = y;
+    }
+    return x;
+  };
+  { // checked once before timing (fused or not): the same chain on the host in float32 steps
+    const out = chain(), got = await be.read(out);
+    be.free(out);
+    const want = Float32Array.from(h0);
+    for (let i = 0; i < ops; i++) for (let j = 0; j < n; j++) want[j] = i % 2 ? Math.tanh(want[j]!) : want[j]! + h0[j]!;
+    checkClose(`elementwise chain of ${ops} on [${n}]`, got, want, 1e-5, 1e-4);
+  }
   const r = await time(async () => {
     let x = x0;
     for (let i = 0; i < ops; i++) {

@@ -4,7 +4,8 @@
 // epilogue, fused (one dispatch) vs matmul then the unary op, interleaved run by run.
 import type { MatmulActivation, MatmulArgs } from '../packages/core/src/backend.ts';
 import { createWebGPUBackend, type WebGPUBackend } from '../packages/core/src/backends/webgpu/index.ts';
-import { encodeF16 } from '../packages/core/src/half.ts';
+import { decodeF16, encodeF16 } from '../packages/core/src/half.ts';
+import { checkMatmulSample, geluTanh, randomInput } from './check.ts';
 import { type BenchContext, describeRow, row } from './context.ts';
 import type { ResultRow } from './results.ts';
 import { time } from './timing.ts';
@@ -13,7 +14,13 @@ import { variantBackend, variantName } from './variant.ts';
 const CASES: [number, number, number][] = [[256, 256, 256], [512, 512, 512], [1024, 1024, 1024], [2048, 2048, 2048], [4096, 896, 896]];
 
 async function timeMatmul(be: WebGPUBackend, m: number, k: number, n: number, runs: number) {
-  const a = be.fromArray(new Float32Array(m * k).fill(1)), b = be.fromArray(new Float32Array(k * n).fill(1));
+  const ha = randomInput(m * k, 1), hb = randomInput(k * n, 2);
+  const a = be.fromArray(ha), b = be.fromArray(hb);
+  { // checked once before timing
+    const c = be.matmul(a, b, { batch: 1, m, k, n, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 });
+    checkMatmulSample(`matmul ${m}x${k}x${n} [${be.name}]`, await be.read(c), ha, hb, { m, k, n });
+    be.free(c);
+  }
   const r = await time(async () => {
     const c = be.matmul(a, b, { batch: 1, m, k, n, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 });
     await be.read(c);
@@ -64,9 +71,18 @@ export async function benchMatmulEpilogue(ctx: BenchContext, act: MatmulActivati
   const be = ctx.be, rows: ResultRow[] = [];
   for (const [m, k, n] of EPILOGUE_CASES) {
     const flop = 2 * m * k * n;
-    const a = be.fromArray(new Float32Array(m * k).fill(0.01)), w = be.fromArray(new Float32Array(n * k).fill(0.01));
-    const bias = be.fromArray(new Float32Array(n).fill(-0.05));
+    const ha = randomInput(m * k, 3), hw = randomInput(n * k, 4), hb = randomInput(n, 5);
+    const a = be.fromArray(ha), w = be.fromArray(hw);
+    const bias = be.fromArray(hb);
     const args: MatmulArgs = { batch: 1, m, k, n, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0, bias };
+    if (act !== 'gelu_tanh') throw new Error(`matmul epilogue bench: no host check for ${act}`);
+    { // both ways checked once before timing
+      const c = be.matmul(a, w, { ...args, activation: act }), z = be.matmul(a, w, args), u = be.unary(act, z);
+      const l = { m, k, n, transB: true };
+      checkMatmulSample(`matmul ${m}x${k}x${n} +bias ${act} fused`, await be.read(c), ha, hw, l, (v, j) => geluTanh(v + hb[j]!), 1e-3);
+      checkMatmulSample(`matmul ${m}x${k}x${n} +bias then ${act}`, await be.read(u), ha, hw, l, (v, j) => geluTanh(v + hb[j]!), 1e-3);
+      for (const s of [c, z, u]) be.free(s);
+    }
     const fused = async () => { const c = be.matmul(a, w, { ...args, activation: act }); await be.read(c); be.free(c); };
     const split = async () => { const z = be.matmul(a, w, args), c = be.unary(act, z); be.free(z); await be.read(c); be.free(c); };
     // A/B interleaved, one run each per round, so load changes hit both alike.
@@ -94,12 +110,19 @@ export async function benchMatmulEpilogue(ctx: BenchContext, act: MatmulActivati
 const HALF_CASES: [number, number, number][] = [[1024, 1024, 1024], [4096, 896, 896]];
 const HALF_VARIANTS = [['f32 x f32', false, false], ['f32 x f16 weight', false, true], ['f16 x f16', true, true]] as const;
 
-function linearRun(be: WebGPUBackend, m: number, k: number, n: number, aHalf: boolean, bHalf: boolean) {
+async function linearRun(be: WebGPUBackend, m: number, k: number, n: number, aHalf: boolean, bHalf: boolean) {
+  const host: Float32Array[] = [];
   const up = (len: number, half: boolean) => {
     const v = Float32Array.from({ length: len }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+    host.push(half ? decodeF16(encodeF16(v)) : v); // what the kernel really multiplies
     return be.fromArray(half ? encodeF16(v) : v);
   };
   const a = up(m * k, aHalf), b = up(n * k, bHalf);
+  { // checked once before timing
+    const c = be.matmul(a, b, { batch: 1, m, k, n, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 });
+    checkMatmulSample(`matmul ${m}x${k}x${n}${aHalf ? ' f16' : ''}${bHalf ? ' x f16' : ''}`, await be.read(c), host[0]!, host[1]!, { m, k, n, transB: true });
+    be.free(c);
+  }
   return {
     run: async () => {
       const c = be.matmul(a, b, { batch: 1, m, k, n, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 });
@@ -116,7 +139,7 @@ export async function benchMatmulF16(ctx: BenchContext): Promise<ResultRow[]> {
   const path = be.rt.hasF16 ? 'array<f16>' : 'widened per call';
   for (const [m, k, n] of HALF_CASES) {
     const flop = 2 * m * k * n;
-    const runs = HALF_VARIANTS.map(([, aHalf, bHalf]) => linearRun(be, m, k, n, aHalf, bHalf));
+    const runs = await Promise.all(HALF_VARIANTS.map(([, aHalf, bHalf]) => linearRun(be, m, k, n, aHalf, bHalf)));
     const medians: number[][] = HALF_VARIANTS.map(() => []);
     for (let round = 0; round < 3; round++) {
       for (const [i, r] of runs.entries()) medians[i]!.push((await time(r.run, { runs: 3, warmup: round === 0 ? 1 : 0 })).medianMs);

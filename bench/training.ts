@@ -6,7 +6,6 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Backend } from '../packages/core/src/backend.ts';
 import { createCpuBackend, createWasmBackend, F, manualSeed, mseLoss, nn, optim, randint, randn, setBackend, tidy, type Tensor } from '../packages/core/src/index.ts';
-import { detectRelaxedSimd } from '../packages/core/src/backends/wasm/runtime.ts';
 import { type BenchContext, describeRow, row } from './context.ts';
 import type { ResultRow } from './results.ts';
 import { SMALL_GPT, SmallGpt, gptStepFlops } from './small_gpt.ts';
@@ -86,21 +85,31 @@ export async function benchTraining(ctx: BenchContext): Promise<ResultRow[]> {
   const reference = torch?.name.includes('openblas') && existsSync(`${REFERENCE_BLAS_DIR}/libblas.so.3`)
     ? torchPeer(ctx.log, { LD_LIBRARY_PATH: [REFERENCE_BLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') }) : null;
   if (reference) ctx.log(`PyTorch: ${reference.name}: MLP ${reference.mlp_ms.toFixed(1)} ms, small GPT ${reference.gpt_ms.toFixed(1)} ms`);
-  // The wasm backend as created by default (plain SIMD on Node 20) and, where the engine can
-  // enable it, with relaxed SIMD (FMA), which the GEMMs that dominate a step gain most from.
-  const backends: [string, Backend][] = [['reconvla-wasm', createWasmBackend()]];
-  if (detectRelaxedSimd(true)) backends.push(['reconvla-wasm relaxed-simd', createWasmBackend({ relaxedSimd: true })]);
-  backends.push(['reconvla-webgpu', ctx.be], ['reconvla-cpu', createCpuBackend()]);
+  // The wasm backend as created by default (relaxed SIMD wherever the engine has it, see
+  // createWasmBackend) and, for comparison, with plain SIMD (mul+add).
+  const wasm = createWasmBackend();
+  const backends: [string, Backend][] = [[wasm.rt.opts.relaxedSimd ? 'reconvla-wasm relaxed-simd (default)' : 'reconvla-wasm', wasm]];
+  if (wasm.rt.opts.relaxedSimd) backends.push(['reconvla-wasm plain-simd', createWasmBackend({ relaxedSimd: false })]);
+  const cpu = createCpuBackend();
+  backends.push(['reconvla-webgpu', ctx.be], ['reconvla-cpu', cpu]);
+  const cases: [string, () => Step, number, number][] = [
+    [`MLP ${MLP.dims.join('-')} batch ${MLP.batch} AdamW step`, mlpStep, mlpFlops, torch?.mlp_ms ?? NaN],
+    [`small GPT L4 d256 H4 T128 B${GPT_BATCH} MLP1024 V512 AdamW step`, gptStep, gptStepFlops(SMALL_GPT, GPT_BATCH), torch?.gpt_ms ?? NaN],
+  ];
+  // The CPU reference's first-step losses (same seed, same init): every backend's first step is
+  // checked against them before it is timed.
+  const refLoss = new Map<string, number>();
+  setBackend(cpu);
+  manualSeed(0);
+  for (const [kase, make] of cases) refLoss.set(kase, await make()());
   for (const [name, be] of backends) {
     setBackend(be);
     manualSeed(0);
     const slow = name === 'reconvla-cpu';
-    const cases: [string, () => Step, number, number][] = [
-      [`MLP ${MLP.dims.join('-')} batch ${MLP.batch} AdamW step`, mlpStep, mlpFlops, torch?.mlp_ms ?? NaN],
-      [`small GPT L4 d256 H4 T128 B${GPT_BATCH} MLP1024 V512 AdamW step`, gptStep, gptStepFlops(SMALL_GPT, GPT_BATCH), torch?.gpt_ms ?? NaN],
-    ];
     for (const [kase, make, flop, torchMs] of cases) {
       const step = make();
+      const first = await step(), want = refLoss.get(kase)!;
+      if (!(Math.abs(first - want) <= 1e-4 * Math.max(1, Math.abs(want)))) throw new Error(`training bench: ${kase} [${name}] first loss ${first}, CPU reference ${want}`);
       const r = await time(async () => { await step(); }, { warmup: 1, runs: slow ? 2 : 5, maxMs: 60_000 });
       const res = row('training', kase, name, r.medianMs, flop, peerOf(Number.isNaN(torchMs) ? undefined : torchMs), { main_thread_cpu_percent: name === 'reconvla-webgpu' ? r.mainThreadCpuPercent : null });
       ctx.log(describeRow(res)); rows.push(res);

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-exec node --import tsx bench/run.ts "$@"
+exec node --conditions=@reconvla/source --import tsx bench/run.ts "$@"
