@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { WasmBackend } from './backend.ts';
 import { MAX_WORKERS } from './pool.ts';
-import { detectRelaxedSimd } from './runtime.ts';
+import { relaxedSimdSupport } from './runtime.ts';
 import { WA } from './webassembly.ts';
 import { ModuleBuilder, v128 } from './emitter.ts';
 
@@ -16,9 +16,11 @@ export { isCpuEmulatedAdapter, type AdapterLike } from '../adapter.ts';
 export interface WasmBackendOptions {
   /** Threads including the calling one (default: RECONVLA_WASM_THREADS, else available cores). */
   threads?: number;
-  /** Use f32x4.relaxed_madd (fused multiply-add where the CPU has it), enabling V8's
-   * --experimental-wasm-relaxed-simd if needed (Node 20). Default: RECONVLA_WASM_RELAXED_SIMD
-   * when set, else on only where the engine supports it without a flag. */
+  /** Use f32x4.relaxed_madd (fused multiply-add where the CPU has it). Default:
+   * RECONVLA_WASM_RELAXED_SIMD when set (0 turns it off), else on wherever relaxedSimdSupport()
+   * finds it: natively (Node >= 22) or, on Node 20, after enabling V8's
+   * --experimental-wasm-relaxed-simd and a probe module validating and computing a*b+c.
+   * Results differ from plain SIMD by float rounding only (relaxed_simd.test.ts). */
   relaxedSimd?: boolean;
   /** Initial and maximum size of the shared memory in bytes (default 64 MiB and 4 GiB). */
   initialMemoryBytes?: number;
@@ -36,12 +38,12 @@ export function createWasmBackend(opts: WasmBackendOptions = {}): WasmBackend {
   const envThreads = Number(process.env.RECONVLA_WASM_THREADS);
   const threads = Math.max(1, Math.min(MAX_WORKERS + 1, Math.floor(opts.threads ?? (envThreads > 0 ? envThreads : availableParallelism()))));
   const env = process.env.RECONVLA_WASM_RELAXED_SIMD;
-  const wantRelaxed = opts.relaxedSimd ?? (env !== undefined && env !== '' ? /^(1|true|yes)$/i.test(env) : detectRelaxedSimd(false));
+  const wantRelaxed = opts.relaxedSimd ?? (env !== undefined && env !== '' ? /^(1|true|yes)$/i.test(env) : true);
   const debugFlags = (process.env.RECONVLA_DEBUG ?? '').split(',');
   const debugOn = debugFlags.includes('wasm');
   const profileEnv = debugFlags.includes('wasm-profile');
   const debug = opts.debug ?? (debugOn ? (m: string) => process.stderr.write(`reconvla wasm: ${m}\n`) : () => {});
-  const relaxedSimd = wantRelaxed && detectRelaxedSimd(true);
+  const relaxedSimd = wantRelaxed && relaxedSimdSupport() !== 'unsupported';
   if (wantRelaxed && !relaxedSimd) debug('relaxed SIMD requested but not supported by this engine; using mul+add');
   const backend = new WasmBackend({
     threads,
@@ -71,11 +73,16 @@ function hasSimd128(): boolean {
 export function describeWasm(): { name: 'wasm'; available: boolean; summary: string; details: Record<string, string>; fix?: string } {
   const simd = hasSimd128();
   const threads = Number(process.env.RECONVLA_WASM_THREADS) > 0 ? Number(process.env.RECONVLA_WASM_THREADS) : availableParallelism();
-  const relaxedNow = detectRelaxedSimd(false);
+  const env = process.env.RECONVLA_WASM_RELAXED_SIMD;
+  const off = env !== undefined && env !== '' && !/^(1|true|yes)$/i.test(env);
+  const support = relaxedSimdSupport();
   const details = {
     simd128: String(simd),
     threads: String(threads),
-    relaxedSimd: relaxedNow ? 'supported' : 'behind --experimental-wasm-relaxed-simd (RECONVLA_WASM_RELAXED_SIMD=1 enables it)',
+    relaxedSimd: support === 'unsupported' ? 'not supported by this engine: plain SIMD (mul+add)'
+      : off ? `off (RECONVLA_WASM_RELAXED_SIMD=${env}): plain SIMD (mul+add)`
+        : support === 'native' ? 'in use (f32x4.relaxed_madd, native in this engine)'
+          : 'in use (f32x4.relaxed_madd; Node 20: V8 --experimental-wasm-relaxed-simd enabled after a probe module validated and computed a*b+c)',
     maxMemory: '4 GiB (wasm32)',
   };
   if (!simd) return { name: 'wasm', available: false, summary: 'this engine has no WebAssembly SIMD', details, fix: 'use Node >= 16.4' };

@@ -3,7 +3,7 @@
 // key (its shape class and SIMD flavour), compiled, instantiated on this thread and handed to
 // every worker. Each exported function gets a global id so calls can be queued to workers.
 import { setFlagsFromString } from 'node:v8';
-import { HOST_FUNCTIONS, ModuleBuilder } from './emitter.ts';
+import { f32x4, get, HOST_FUNCTIONS, ModuleBuilder } from './emitter.ts';
 import { Heap, PAGE } from './memory.ts';
 import { WorkerPool, type KernelCall } from './pool.ts';
 import { WA } from './webassembly.ts';
@@ -27,6 +27,36 @@ export function detectRelaxedSimd(enableFlag: boolean): boolean {
   if (!enableFlag) return false;
   setFlagsFromString('--experimental-wasm-relaxed-simd');
   return WA.validate(bytes);
+}
+
+/** How relaxed SIMD stands in this process: 'native' (the engine has it unflagged, Node >= 22),
+ * 'flag' (Node 20: V8's --experimental-wasm-relaxed-simd was enabled, and a probe module then
+ * validated and computed a*b+c exactly on values where fused and unfused agree), or
+ * 'unsupported'. Probed once; the flag is only set when the unflagged probe fails. */
+export type RelaxedSimdSupport = 'native' | 'flag' | 'unsupported';
+let relaxedSupport: RelaxedSimdSupport | null = null;
+
+export function relaxedSimdSupport(): RelaxedSimdSupport {
+  if (relaxedSupport) return relaxedSupport;
+  const native = detectRelaxedSimd(false);
+  const ok = (native || detectRelaxedSimd(true)) && probeRelaxedMadd();
+  relaxedSupport = !ok ? 'unsupported' : native ? 'native' : 'flag';
+  return relaxedSupport;
+}
+
+/** Runs f32x4.relaxed_madd on a few lanes: it must give a*b+c (exact for these values). */
+function probeRelaxedMadd(): boolean {
+  try {
+    const m = new ModuleBuilder();
+    const f = m.func('madd', { a: 'f32', b: 'f32', c: 'f32' }, 'f32');
+    f.body = f32x4.extract_lane(f32x4.relaxed_madd(f32x4.splat(get(f.p.a)), f32x4.splat(get(f.p.b)), f32x4.splat(get(f.p.c))), 0);
+    const memory = new WA.Memory({ initial: 1, maximum: 1, shared: true });
+    const inst = new WA.Instance(new WA.Module(m.encode({ initialPages: 1, maximumPages: 1 })), { env: { memory } });
+    const madd = inst.exports.madd as (a: number, b: number, c: number) => number;
+    return madd(1.5, 2, 0.25) === 3.25 && madd(3, -2, 7) === 1 && madd(-0.5, 0.5, 0) === -0.25;
+  } catch {
+    return false;
+  }
 }
 
 export class Runtime {
