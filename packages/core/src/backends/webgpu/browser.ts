@@ -36,6 +36,8 @@ export async function createBrowserWebGPUBackend(opts: Pick<WebGPUBackendOptions
   const hasF16 = adapter.features.has('shader-f16') && opts.shaderF16 !== false;
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: hasF16 ? ['shader-f16'] : [], label: 'reconvla' });
   const acquired: AcquiredDevice = {
+    // `backend` names Dawn's API in Node; the browser does not say which it uses, and nothing but
+    // info (backend: 'browser') reads it.
     device, adapter, gpu, backend: 'vulkan', info: browserAdapterInfo(adapter),
     maxBinding: device.limits.maxStorageBufferBindingSize, hasF16, timestamps: false, profile: false,
   };
