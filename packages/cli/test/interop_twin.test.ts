@@ -23,7 +23,7 @@ import { datasetInstructions, tabletopSource, tabletopStateRange, tabletopVocabu
 import { generateDataset } from '@reconvla/tabletop';
 import { requireEverything, skipOrFail } from '../../../test/helpers/golden.ts';
 import { torchPython } from '../../../test/helpers/torch_python.ts';
-import { runEvaluation } from '../src/eval_command.ts';
+import type { EvalSuiteResult } from '../src/eval_command.ts';
 import { batchLosses, readBatch, type Losses } from '../src/loss_command.ts';
 import { main } from '../src/main.ts';
 
@@ -164,8 +164,10 @@ test('a model trained by the twin (train_ddp.py) loads here with --model, gives 
   const ref = (twin({ losses: [[folder, batchFile]] }).losses as { lm: number; vm: number; total: number }[])[0]!;
   assertLossesClose(ours, ref, 1e-4, 'python-trained folder');
 
-  const model = loadModelFolder(folder, backend);
-  const result = await runEvaluation(model, { envs: ['A'], chains: 1, perTask: 0, tasks: null, paraphrases: ['train'], objects: ['seen'], image: 'normal', maxSteps: 3, seed: 0, model: folder }, false);
+  const json = path.join(dir, 'py-eval.json');
+  assert.equal(await main(['node', 'reconvla', 'eval', '--model', folder, '--env', 'A', '--chains', '1', '--max-steps', '3', '--paraphrases', 'train', '--backend', 'cpu', '--json', json]), 0);
+  const result = JSON.parse(readFileSync(json, 'utf8')) as EvalSuiteResult;
+  assert.equal(result.model, folder);
   assert.equal(result.rows.length, 1);
   assert.ok(result.model_calls >= 3, `${result.model_calls} policy calls`);
   assert.equal(result.rows[0]!.chains!.chains, 1);
