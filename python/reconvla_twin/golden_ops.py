@@ -7,7 +7,6 @@ the fixture contract: the TypeScript test reads strides, paddings and dims from 
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Tuple
@@ -281,7 +280,3 @@ def compute_diffusion(given: Tensors, spaced_count: int, meta: Dict[str, str], s
         "output.ddim.spaced_alphas_cumprod_prev": ddim.tables["alphas_cumprod_prev"],
     })
     return out
-
-
-def dumps(obj) -> str:
-    return json.dumps(obj, sort_keys=True)

@@ -259,12 +259,12 @@ class ReconVLA(nn.Module):
         out["recon_tokens"] = torch.stack([hidden[b, s:s + p] for b, s in enumerate(sp.boi)])
         if c.recon and batch.get("target_images") is not None:
             b = out["recon_tokens"].shape[0]
-            lat = batch["target_images"]
+            target = batch["target_images"]
             noise_post = batch.get("posterior_noise")
             if noise_post is None:
                 side = c.decode_image_size // 2 ** (len(c.vae.block_out_channels) - 1)
-                noise_post = torch.randn(b, c.vae.latent_channels, side, side, generator=generator, dtype=lat.dtype)
-            out.update(self.target_latent(lat, noise_post))
+                noise_post = torch.randn(b, c.vae.latent_channels, side, side, generator=generator, dtype=target.dtype)
+            out.update(self.target_latent(target, noise_post))
             r = dc.repeat
             z = self.denoiser.condition(out["recon_tokens"])
             out["recon_tokens_ln_pre"] = self.denoiser.ln_pre(out["recon_tokens"])

@@ -10,7 +10,7 @@ A ReconVLA checkpoint may hold only the encoder (load with strict=False, decoder
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
@@ -205,7 +205,3 @@ def pack_latents(z: torch.Tensor) -> torch.Tensor:
     """2x2 packing, b c (h p1) (w p2) -> b (c p1 p2) h w."""
     b, c, h, w = z.shape
     return z.view(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4).reshape(b, c * 4, h // 2, w // 2)
-
-
-def encoder_only_keys(keys: List[str]) -> List[str]:
-    return [k for k in keys if not k.startswith(("decoder.", "post_quant_conv."))]
