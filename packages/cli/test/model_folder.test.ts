@@ -11,6 +11,7 @@ import { initFromScratch, loadModelFolder, parseReconVLAConfig, parseShardSize, 
 import { testModelJson } from '../../reconvla/test/synthetic.ts';
 import { optionsFromFlags, type EvalFlags } from '../src/eval_command.ts';
 import { batchLosses, readBatch } from '../src/loss_command.ts';
+import { Fixture, findFixtures, goldenDir, skipOrFail } from '../../../test/helpers/golden.ts';
 
 const backend = await createBackend('cpu');
 const dir = mkdtempSync(path.join(tmpdir(), 'model-folder-'));
@@ -104,6 +105,25 @@ test('a batch file: losses, and each missing tensor, wrong shape or dtype named'
   assert.throws(() => readBatch(file('pix-dtype', (x) => { x['input.pixel_values'] = { dtype: 'F64', shape: [1, 3, 32, 32], data: new Float64Array(3072) }; }), model, backend), /tensor input\.pixel_values has dtype F64, expected F32/);
   assert.throws(() => readBatch(file('ids-dtype', (x) => { x['input.labels'] = { dtype: 'F32', shape: [1, t], data: new Float32Array(t) }; }), model, backend), /tensor input\.labels has dtype F32, expected I64/);
   assert.throws(() => readBatch(file('pix-shape', (x) => { x['input.pixel_values'] = { dtype: 'F32', shape: [1, 3, 16, 16], data: new Float32Array(768) }; }), model, backend), /input\.pixel_values has shape \[1, 3, 16, 16\], expected \[1, 3, 32, 32\]/);
+});
+
+test('reconvla loss on the reconvla_tiny fixture itself (its params as a folder, its input.* as the batch) gives the float64 reference losses', async (t) => {
+  const fixtures = findFixtures(/^reconvla_tiny/);
+  if (fixtures.length === 0) return skipOrFail(t, `no reconvla_tiny fixture in ${goldenDir()}`);
+  for (const file of fixtures) {
+    const fx = new Fixture(file);
+    const folder = path.join(dir, `golden-${fx.name}`);
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(path.join(folder, 'config.json'), JSON.stringify(fx.config()));
+    const params: TensorsToWrite = {};
+    for (const n of fx.file.names()) if (n.startsWith('param.')) params[n.slice('param.'.length)] = { dtype: 'F32', shape: fx.shape(n), data: fx.f32(n) };
+    writeSafetensors(path.join(folder, 'model.safetensors'), params);
+    const m = loadModelFolder(folder, backend); // upstream's layout: no VAE decoder, tied head not stored
+    const l = await batchLosses(m, readBatch(file, m, backend));
+    const ref = { lm: fx.f32('output.lm_loss')[0]!, vm: fx.f32('output.vm_loss')[0]!, total: fx.f32('output.loss')[0]! };
+    for (const k of ['lm', 'vm', 'total'] as const) assert.ok(Math.abs(l[k]! - ref[k]) <= 1e-5 * Math.abs(ref[k]), `${fx.name} ${k}: ${l[k]} against ${ref[k]}`);
+    fx.close();
+  }
 });
 
 test('eval takes --run or --model, exactly one', () => {
