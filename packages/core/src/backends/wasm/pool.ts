@@ -29,6 +29,14 @@ const WORKER_HEAP_MB = 64;
 
 // Control words of a worker slot (Int32 indices).
 const SEQ = 0, DONE = 1, ERROR = 2, DEAD = 3, EXIT_CODE = 4, CURRENT = 5, TEST_DIE = 6;
+// OPEN holds the sequence number of a posted command list nobody has taken yet. The worker takes
+// it (compare-exchange OPEN: seq -> 0) before running it; the main thread, once its own list is
+// done, takes any list still open and runs it itself. Why: on a machine with more runnable
+// threads than cores (this one is shared), a worker woken for a small kernel may not be
+// scheduled for a whole time slice (milliseconds), and a fork-join step with ~200 pooled
+// launches then waits on descheduled workers most of the time. A list is run by exactly one
+// thread, so results do not depend on who ran it.
+const OPEN = 7;
 // ERROR values: a kernel threw (a trap; the worker lives on), or the worker died.
 const ERROR_THREW = 1, ERROR_DIED = 2;
 // Supervisor slot words: a heartbeat it bumps every HEARTBEAT_MS, and the closing flag.
@@ -76,6 +84,8 @@ for (;;) {
   const seq = Atomics.load(ctl, ${SEQ});
   if (seq === seen) continue;
   seen = seq;
+  // Taken by the main thread already (it ran the list itself): nothing to do, nothing to report.
+  if (Atomics.compareExchange(ctl, ${OPEN}, seq, 0) !== seq) continue;
   const n = cmd[0];
   if (n < 0) break;
   const how = Atomics.load(ctl, ${TEST_DIE});
@@ -127,6 +137,9 @@ parentPort.on('message', ({ base, port, slot }) => {
 });
 `;
 
+/** The next sequence number: never 0, which OPEN uses for "taken". */
+const nextSeq = (seq: number): number => ((seq + 1) | 0) || 1;
+
 interface PoolWorker { slot: number; port: MessagePort; ctl: Int32Array; cmd: Float64Array; seq: number; sent: KernelCall[] }
 
 export class WorkerPool {
@@ -139,6 +152,8 @@ export class WorkerPool {
   private readonly modules: Array<{ module: WasmModule; fns: Array<[number, string]> }> = [];
   /** Workers started to replace ones that died. */
   restarts = 0;
+  /** Worker lists the main thread ran itself because their worker had not started them. */
+  taken = 0;
 
   /** `threads` counts the main thread, so threads - 1 workers are started. `nameOf` names a
    * kernel function id in error messages. */
@@ -205,7 +220,8 @@ export class WorkerPool {
         w.cmd[0] = c - pending[t]!;
         w.sent = list.slice(pending[t], c);
         pending[t] = c;
-        w.seq = (w.seq + 1) | 0;
+        w.seq = nextSeq(w.seq);
+        Atomics.store(w.ctl, OPEN, w.seq);
         Atomics.store(w.ctl, SEQ, w.seq);
         Atomics.notify(w.ctl, SEQ);
         started.push(w);
@@ -216,6 +232,14 @@ export class WorkerPool {
       } catch (e) { error = e; }
       if (lists[0]) pending[0] = lists[0].length;
       for (const w of started) {
+        // A list its worker has not taken yet runs here, when this thread had a share of its own
+        // (not when a caller put work on workers only, as the pool tests do, nor while a test
+        // hook is armed: the worker must meet it). Otherwise wait for the worker.
+        if (lists[0]?.length && Atomics.load(w.ctl, TEST_DIE) === 0 && Atomics.compareExchange(w.ctl, OPEN, w.seq, 0) === w.seq) {
+          this.taken++;
+          try { for (const call of w.sent) local(call); } catch (e) { error ??= e; }
+          continue;
+        }
         try { this.wait(w); } catch (e) { error ??= e; }
       }
       if (error) throw error;
@@ -282,7 +306,8 @@ export class WorkerPool {
     Atomics.store(this.sup, CLOSING, 1);
     for (const w of this.workers) {
       w.cmd[0] = -1;
-      w.seq = (w.seq + 1) | 0;
+      w.seq = nextSeq(w.seq);
+      Atomics.store(w.ctl, OPEN, w.seq);
       Atomics.store(w.ctl, SEQ, w.seq);
       Atomics.notify(w.ctl, SEQ);
     }

@@ -51,7 +51,7 @@ export function madd(relaxed: boolean, a: Code, b: Code, c: Code): Code {
   return relaxed ? f32x4.relaxed_madd(a, b, c) : f32x4.add(c, f32x4.mul(a, b));
 }
 
-export interface GemmFns { gemm: FuncRef }
+export interface GemmFns { gemm: FuncRef; gemv: FuncRef }
 
 export function emitGemm(m: ModuleBuilder, relaxed: boolean, blocking: GemmBlocking = DEFAULT_BLOCKING): GemmFns {
   const { kc: KC, mc: MC, nc: NC } = blocking;
@@ -183,6 +183,33 @@ export function emitGemm(m: ModuleBuilder, relaxed: boolean, blocking: GemmBlock
     ])));
   }
 
+  // gemv: one row of A times a transposed B (x W^T, the decoding step's linear layers):
+  // c[j] = dot(a, b_j) (+ bias[j]) over contiguous rows b_j = B[j, :] of length k, so nothing is
+  // packed; four lanes of partial sums (a different summation order than the micro-kernel's,
+  // within float rounding). Rows j0..j1; the activation over them afterwards.
+  const gv = m.func('gemv', { a: 'i32', b: 'i32', c: 'i32', bias: 'i32', biasMode: 'i32', k: 'i32', j0: 'i32', j1: 'i32', act: 'i32' });
+  {
+    const P = gv.p;
+    const j = gv.local('i32'), p = gv.local('i32'), row = gv.local('i32'), k4 = gv.local('i32'), acc = gv.local('v128'), sum = gv.local('f32');
+    gv.body = cat(
+      set(k4, i32.and(get(P.k), i32.const(-4))),
+      forRange(j, get(P.j0), get(P.j1), 1,
+        set(row, i32.add(get(P.b), i32.shl(i32.mul(get(j), get(P.k)), i32.const(2)))),
+        set(acc, v128.zero()),
+        forRange(p, i32.const(0), get(k4), 4,
+          set(acc, madd(relaxed, v128.load(at(P.a, get(p))), v128.load(at(row, get(p))), get(acc)))),
+        set(sum, f32.add(f32.add(f32x4.extract_lane(get(acc), 0), f32x4.extract_lane(get(acc), 1)),
+          f32.add(f32x4.extract_lane(get(acc), 2), f32x4.extract_lane(get(acc), 3)))),
+        forRange(p, get(k4), get(P.k), 1,
+          set(sum, f32.add(get(sum), f32.mul(f32.load(at(P.a, get(p))), f32.load(at(row, get(p))))))),
+        ifThen(i32.eq(get(P.biasMode), i32.const(BIAS_PER_COLUMN)), [set(sum, f32.add(get(sum), f32.load(at(P.bias, get(j)))))]),
+        f32.store(at(P.c, get(j)), get(sum))),
+      ifThen(i32.ne(get(P.act), i32.const(0)), [
+        call(ab, at(P.c, get(P.j0)), i32.const(0), i32.const(1), i32.sub(get(P.j1), get(P.j0)), get(P.act)),
+      ]),
+    );
+  }
+
   // The blocked driver for rows m0..m1 of one matrix.
   const g = m.func('gemm', {
     a: 'i32', b: 'i32', c: 'i32', bias: 'i32', biasMode: 'i32', n: 'i32', k: 'i32',
@@ -223,5 +250,5 @@ export function emitGemm(m: ModuleBuilder, relaxed: boolean, blocking: GemmBlock
               i32.shl(get(P.n), i32.const(2)), get(mc), get(nc), get(P.act)),
           ]))));
   }
-  return { gemm: g };
+  return { gemm: g, gemv: gv };
 }

@@ -2,9 +2,10 @@
 // when there are at least as many matrices as threads, else along M in multiples of the
 // micro-kernel's rows), gives each thread its packing scratch, and queues one call per
 // matrix per thread. Small products run on the calling thread: waking workers costs more.
+// A single row times a transposed B (decoding's x W^T) takes the unpacked gemv kernel instead.
 import type { KernelCall } from '../pool.ts';
 import type { Runtime } from '../runtime.ts';
-import { BIAS_NONE, DEFAULT_BLOCKING, emitGemm, gemmScratchBytes, MR, type GemmBlocking } from '../kernels/gemm.ts';
+import { BIAS_NONE, BIAS_PER_ROW, DEFAULT_BLOCKING, emitGemm, gemmScratchBytes, MR, type GemmBlocking } from '../kernels/gemm.ts';
 import type { Scratch } from '../scratch.ts';
 
 /** Below this many flops a product runs on one thread. */
@@ -37,8 +38,26 @@ function threadCalls(fn: number, p: GemmProblem, s: { packA: number; packB: numb
   return calls;
 }
 
+/** One row times a transposed B with contiguous rows (x W^T at decoding): the gemv kernel, no
+ * packing; rows of the output split across threads above PARALLEL_FLOPS. */
+function gemvCalls(rt: Runtime, p: GemmProblem, maxThreads: number): KernelCall[][] {
+  const fn = rt.kernels(`gemm${rt.opts.relaxedSimd ? '-relaxed' : ''}-${DEFAULT_BLOCKING.kc}-${DEFAULT_BLOCKING.mc}-${DEFAULT_BLOCKING.nc}`, (m) => emitGemm(m, rt.opts.relaxedSimd, DEFAULT_BLOCKING)).gemv!.id;
+  const threads = 2 * p.batch * p.n * p.k < PARALLEL_FLOPS ? 1 : Math.min(maxThreads, Math.ceil(p.n / 8));
+  const lists: KernelCall[][] = Array.from({ length: threads }, () => []);
+  for (let t = 0; t < threads; t++) {
+    const j0 = Math.floor(p.n * t / threads), j1 = Math.floor(p.n * (t + 1) / threads);
+    for (let bi = 0; bi < p.batch; bi++) {
+      lists[t]!.push({ fn, args: [p.a + bi * p.aStride, p.b + bi * p.bStride, p.c + bi * p.cStride, p.bias, p.biasMode, p.k, j0, j1, p.act ?? 0] });
+    }
+  }
+  return lists;
+}
+
 /** Queues (or runs) a whole GEMM problem. k must be > 0 (the caller fills C when k = 0). */
 export function gemmCalls(rt: Runtime, scratch: Scratch, p: GemmProblem, maxThreads = rt.threads, blocking = DEFAULT_BLOCKING): KernelCall[][] {
+  if (p.m === 1 && p.csA === 4 && p.rsB === 4 && p.csB === p.k * 4 && !p.accumulate && p.biasMode !== BIAS_PER_ROW && blocking === DEFAULT_BLOCKING) {
+    return gemvCalls(rt, p, maxThreads);
+  }
   const fn = gemmKernel(rt, blocking);
   const flops = 2 * p.batch * p.m * p.n * p.k;
   const threads = flops < PARALLEL_FLOPS ? 1 : Math.min(maxThreads, Math.max(p.batch, Math.ceil(p.m / MR)));
