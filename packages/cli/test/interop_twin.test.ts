@@ -47,7 +47,8 @@ function twin(job: unknown): Record<string, unknown> {
 function trainDdp(out: string, nproc: number, extra: string[]): Record<string, number>[] {
   const script = [path.join(repo, 'python/train_ddp.py'), '--model', exported, '--data', data, '--out', out, ...extra];
   // Debian's torch 1.13 on Python 3.11: torchrun's default stream settings ('0') do not parse; 2 and 1 do.
-  const torchrun = ['-m', 'torch.distributed.run', '--nproc_per_node', String(nproc), '--master_port', String(29400 + (process.pid % 500)), '--redirects', '2', '--tee', '1'];
+  // --standalone: a rendezvous on a free local port (no clash with another run's).
+  const torchrun = ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', String(nproc), '--redirects', '2', '--tee', '1'];
   const r = spawnSync(python!, nproc > 1 ? [...torchrun, ...script] : script, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
   assert.equal(r.status, 0, `train_ddp.py (${nproc} process(es)) failed:\n${r.stdout}\n${r.stderr}`);
   return readFileSync(path.join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
