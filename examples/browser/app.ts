@@ -1,34 +1,41 @@
 // The page: ReconVLA on the browser's own WebGPU. It reports the adapter, checks a few ops
 // against the CPU backend, loads a tiny ReconVLA model folder served beside the page (./model/,
-// or ?model=URL), renders the tabletop simulator in a canvas and runs the policy live, drawing
-// the attention of the action tokens over the camera image. Everything it measures is also in
-// window.reconvla, for the test that drives it (test/browser_page.test.ts).
+// or ?model=URL), or without one (or with ?train=STEPS) trains a fresh one for a few steps on
+// expert demonstrations it records, then renders the tabletop simulator in a canvas and runs the
+// policy live, drawing the attention of the action tokens over the camera image. Everything it
+// measures is also in window.reconvla, for the test that drives it (test/browser_page.test.ts).
 import { bf16BitsToF32, createCpuBackend, decodeF16, F, type Backend, type Tensor } from '@reconvla/core';
 import { browserAdapterInfo, createBrowserWebGPUBackend } from '@reconvla/core/browser';
 import { attentionMap, gazeShare, overlayAttention, parseReconVLAConfig, Processor, ReconVLA, type AttentionMap } from '@reconvla/reconvla';
 import { observationViews, reconvlaPolicy } from '@reconvla/reconvla/sim';
 import { instructionFor, Rng, sampleTask, TabletopEnv, type Observation } from '@reconvla/tabletop';
 import { checkParity, type ParityRow } from './parity.ts';
+import { trainInPage, type TrainRow } from './train.ts';
 
 interface StepRow { step: number; action: number[]; ms: number; success: boolean }
 interface PageReport {
-  stage: 'starting' | 'parity' | 'loading' | 'running' | 'done' | 'error';
+  stage: 'starting' | 'parity' | 'loading' | 'training' | 'running' | 'done' | 'error';
   adapter: Record<string, string> | null;
   parity: ParityRow[];
   model: { url: string; tensors: number; freshlyInitialised: string[]; unexpected: string[] } | null;
+  /** The page's own training steps (none when it loaded a folder). */
+  training: TrainRow[];
   instruction: string | null;
   steps: StepRow[];
   attention: { imageShare: number; gazeShare: number | null } | null;
   error: string | null;
 }
 
-const report: PageReport = { stage: 'starting', adapter: null, parity: [], model: null, instruction: null, steps: [], attention: null, error: null };
+const report: PageReport = { stage: 'starting', adapter: null, parity: [], model: null, training: [], instruction: null, steps: [], attention: null, error: null };
 (globalThis as { reconvla?: PageReport }).reconvla = report;
 
 const params = new URLSearchParams(location.search);
 const modelUrl = params.get('model') ?? './model/';
 const maxSteps = Number(params.get('steps') ?? 60);
 const seed = Number(params.get('seed') ?? 1);
+const trainSteps = params.get('train');
+/** Steps the page trains for when there is no model folder to load. */
+const DEFAULT_TRAIN_STEPS = 20;
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
 function log(text: string): void { $('log').textContent += `${text}\n`; }
@@ -80,7 +87,7 @@ function parseSafetensors(bytes: Uint8Array, file: string): Map<string, { shape:
 async function loadFolder(url: string, backend: Backend): Promise<ReconVLA> {
   const get = async (file: string): Promise<Response> => {
     const r = await fetch(new URL(file, new URL(url, location.href)));
-    if (!r.ok) throw new Error(`${url}${file}: HTTP ${r.status}`);
+    if (!r.ok) throw Object.assign(new Error(`${url}${file}: HTTP ${r.status}`), { status: r.status });
     return r;
   };
   const config = parseReconVLAConfig(await (await get('config.json')).json());
@@ -111,8 +118,27 @@ async function run(): Promise<void> {
   report.parity = await checkParity(gpu, cpu);
   $('parity').textContent = report.parity.map((r) => `${r.ok ? 'ok ' : 'BAD'} ${r.op.padEnd(10)} [${r.shape.join('x')}] max |webgpu - cpu| = ${r.maxAbsDiff.toExponential(2)}`).join('\n');
 
-  report.stage = 'loading';
-  const model = await loadFolder(modelUrl, gpu);
+  const train = async (steps: number): Promise<ReconVLA> => {
+    report.stage = 'training';
+    log(`training a fresh tiny ReconVLA for ${steps} steps on expert demonstrations, on WebGPU`);
+    return trainInPage(gpu, steps, (row) => {
+      report.training.push(row);
+      $('status').textContent = `training step ${row.step + 1}/${steps}: loss ${row.loss.toFixed(3)} (action ${row.lm.toFixed(3)}, reconstruction ${row.vm.toFixed(3)}), ${row.ms} ms`;
+      if (row.step % 5 === 0 || row.step === steps - 1) log(`train step ${row.step}: loss ${row.loss.toFixed(3)} = action ${row.lm.toFixed(3)} + reconstruction ${row.vm.toFixed(3)} (${row.ms} ms)`);
+    }, { seed });
+  };
+  let model: ReconVLA;
+  if (trainSteps !== null) model = await train(Number(trainSteps));
+  else {
+    report.stage = 'loading';
+    try {
+      model = await loadFolder(modelUrl, gpu);
+    } catch (e) {
+      if ((e as { status?: number }).status !== 404) throw e;
+      log(`no model folder at ${modelUrl}`);
+      model = await train(DEFAULT_TRAIN_STEPS);
+    }
+  }
   model.eval();
   const processor = new Processor(model.config);
   const policy = reconvlaPolicy(model);
