@@ -1,7 +1,8 @@
 // The `reconvla` family (`npm run bench -- reconvla`): what a user of this project waits for.
 // For the demo and the experiment preset's model (bench/reconvla_model.ts): one training step
-// (batch 16: forward with lm + vm loss, backward, clipping, one read, AdamW) and one policy call
-// (prefill + the chunk's greedy action tokens), on wasm, WebGPU and the CPU reference, against
+// (batch 16 of inputs prepared beforehand, as the peer's: forward with lm + vm loss, backward,
+// clipping, one read, AdamW) and one policy call (from two camera images: preprocessing, prefill
+// and the chunk's greedy action tokens), on wasm, WebGPU and the CPU reference, against
 // PyTorch on the same shapes (bench/torch_reconvla.py) with OpenBLAS and with Debian's reference
 // BLAS, threads named in the peer label.
 //

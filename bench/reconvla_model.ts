@@ -79,19 +79,23 @@ export async function buildModel(json: Json, backend: Backend, cpu: Backend, see
 
 export interface StepValues { loss: number; lm: number; vm: number; norm: number }
 
-/** One fine-tuning step as Trainer.runStage runs it (batch 16, lr 1e-3, clip 1, AdamW). Each
- * call takes the next synthetic batch; `values` of the first call are what the check compares. */
+/** One fine-tuning step as Trainer.runStage runs it (batch 16, lr 1e-3, clip 1, AdamW) on
+ * inputs prepared beforehand, as the PyTorch peer gets tensors: the synthetic batches (seeded JS
+ * random images, ~60 ms a batch here) and the processor's tensors are made before timing, four
+ * batches cycled. Each call takes the next; `values` of the first call are what the check compares. */
 export function trainStep(model: ReconVLA, batchSize: number, seed = 0): () => Promise<StepValues> {
   const cfg = model.config, backend = model.backend;
   const proc = new Processor(cfg);
   const params = model.parameters().filter((p) => p.requiresGrad);
   const opt = new optim.AdamW(params, { lr: 1e-3, weightDecay: 0 });
   const rng = new Generator(seed + 7);
+  const inputs = Array.from({ length: 4 }, (_, k) =>
+    proc.batchInputs(syntheticBatch(cfg.views.length, cfg.prompt.stateDim, cfg.prompt.actionChunk * cfg.prompt.actionDim, batchSize, k), backend));
   let k = 0;
   return async () => {
-    const batch = syntheticBatch(cfg.views.length, cfg.prompt.stateDim, cfg.prompt.actionChunk * cfg.prompt.actionDim, batchSize, k++);
+    const batch = inputs[k++ % inputs.length]!;
     const values = tidy(() => {
-      const out = model.forward({ ...proc.batchInputs(batch, backend), generator: rng, lmLoss: true, vmLoss: true });
+      const out = model.forward({ ...batch, generator: rng, lmLoss: true, vmLoss: true });
       out.loss.backward();
       const norm = optim.clipGradNorm(params, 1);
       return F.stack([out.loss, out.lmLoss!, out.vmLoss!, norm].map((t) => F.reshape(F.detach(t), [])));

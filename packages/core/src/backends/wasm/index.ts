@@ -86,5 +86,5 @@ export function describeWasm(): { name: 'wasm'; available: boolean; summary: str
     maxMemory: '4 GiB (wasm32)',
   };
   if (!simd) return { name: 'wasm', available: false, summary: 'this engine has no WebAssembly SIMD', details, fix: 'use Node >= 16.4' };
-  return { name: 'wasm', available: true, summary: `WebAssembly SIMD kernels on ${threads} thread${threads === 1 ? '' : 's'}`, details };
+  return { name: 'wasm', available: true, summary: `WebAssembly SIMD kernels on ${threads} thread${threads === 1 ? '' : 's'}, ${support !== 'unsupported' && !off ? 'relaxed SIMD (fused multiply-add)' : 'plain SIMD (mul+add)'}`, details };
 }
