@@ -1,6 +1,7 @@
 // `npm run golden` reproduces the committed fixtures byte for byte: the PyTorch twin
 // (python/reconvla_twin) regenerates every fixture kind into a temporary folder (all of them:
-// it takes about 5 s on one core), and each file, the README included, must equal golden/'s.
+// about 3 s of CPU; a minute of wall time under the whole suite's load on 2 cores), and each
+// file, the README included, must equal golden/'s.
 // Needs a python3 with torch (Debian's python3-torch, which scripts/setup.sh installs under
 // CI=true); without one the test skips locally and fails under CI=true.
 import { test, after } from 'node:test';
