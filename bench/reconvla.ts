@@ -118,14 +118,17 @@ export async function benchReconvla(ctx: BenchContext): Promise<ResultRow[]> {
     const stepCase = kase(`training step (batch ${BATCH}, lm + vm, AdamW)`), policyCase = kase('policy call (prefill + chunk of greedy action tokens)');
     const peers = (ms: 'step_ms' | 'policy_ms') => [openblas && { name: openblas.name, ms: ms === 'step_ms' ? median(peerStep) : median(peerPolicy) }, reference && { name: reference.name, ms: reference[ms] }]
       .filter((p): p is { name: string; ms: number } => !!p);
-    const push = (kaseName: string, backend: string, ms: number, perCall: number, peerList: { name: string; ms: number }[]) => {
+    const push = (kaseName: string, backend: string, ms: number, perCall: number, peerList: { name: string; ms: number }[], rounds?: { ours: number[]; peer: number[] }) => {
       for (const p of peerList.length ? peerList : [null]) {
-        const r = row('reconvla', kaseName, backend, ms, null, p, { samples_per_s: (1000 * perCall) / ms });
+        // The wasm rows keep every round's medians (ours and the OpenBLAS peer's): on a loaded
+        // machine the spread says more than one ratio.
+        const extra = rounds && p === peerList[0] ? { rounds_ms: rounds.ours.map((x) => +x.toFixed(1)), peer_rounds_ms: rounds.peer.map((x) => +x.toFixed(1)) } : {};
+        const r = row('reconvla', kaseName, backend, ms, null, p, { samples_per_s: (1000 * perCall) / ms, ...extra });
         ctx.log(describeRow(r)); rows.push(r);
       }
     };
-    push(stepCase, wasmName, median(oursStep), BATCH, peers('step_ms'));
-    push(policyCase, wasmName, median(oursPolicy), 1, peers('policy_ms'));
+    push(stepCase, wasmName, median(oursStep), BATCH, peers('step_ms'), { ours: oursStep, peer: peerStep });
+    push(policyCase, wasmName, median(oursPolicy), 1, peers('policy_ms'), { ours: oursPolicy, peer: peerPolicy });
     prepared.get(wasmName)!.dispose();
     for (const [name, be, runs] of [['reconvla-webgpu', ctx.be, 3], ['reconvla-cpu', cpu, 2]] as [string, Backend, number][]) {
       if (process.env.BENCH_RECONVLA_WASM_ONLY) break;

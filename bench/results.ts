@@ -19,6 +19,8 @@ export interface ResultRow {
   main_thread_cpu_percent?: number | null;
   /** Training / policy rows: samples (or calls) per second. */
   samples_per_s?: number | null;
+  /** reconvla wasm rows: each alternating round's median, ours and the OpenBLAS peer's. */
+  rounds_ms?: number[]; peer_rounds_ms?: number[];
   /** The 1-minute load average when the row was measured (this machine is shared). */
   loadavg?: number;
   /** Set by saveResults for the rows of one `npm run bench` invocation: its start (ISO), the

@@ -105,7 +105,10 @@ def matmul_step(n=1024):
     return lambda: (a @ b)[0, 0].item()
 
 runs = int(os.environ.get('TORCH_PEER_RUNS', '5'))
-times = {'mlp_ms': timed(mlp_step(), runs), 'gpt_ms': timed(gpt_step(), runs), 'matmul1024_ms': timed(matmul_step(), runs)}
+# TORCH_PEER_CASES=gpt times the small GPT alone (the training family's alternating rounds).
+cases = os.environ.get('TORCH_PEER_CASES', 'mlp,gpt,matmul1024').split(',')
+makers = {'mlp': mlp_step, 'gpt': gpt_step, 'matmul1024': matmul_step}
+times = {f'{c}_ms': timed(makers[c](), runs) for c in cases}
 bt = blas_threads()  # after the GEMMs ran, so the BLAS is surely mapped
 name = f'pytorch {torch.__version__} cpu {torch.get_num_threads()} intra-op threads, {blas_name()} {"?" if bt is None else bt} BLAS thread{"" if bt == 1 else "s"}'
 print(json.dumps({'name': name, **times}))

@@ -56,6 +56,10 @@ const mlpFlops = 6 * MLP.batch * MLP.dims.slice(1).reduce((s, d, i) => s + d * M
 
 export interface TorchResult { name: string; mlp_ms: number; gpt_ms: number; matmul1024_ms?: number }
 
+/** Rounds of the small-GPT step alternating with PyTorch+OpenBLAS's (medians of each round), so
+ * a change of machine load hits both alike: the row the issue's 1.5x target is read from. */
+const GPT_ROUNDS = Number(process.env.BENCH_GPT_ROUNDS ?? 3);
+
 // Debian's reference BLAS: with OpenBLAS installed (update-alternatives points libblas.so.3 at
 // it), putting this directory first on LD_LIBRARY_PATH gives torch the default BLAS again.
 const REFERENCE_BLAS_DIR = '/usr/lib/x86_64-linux-gnu/blas';
@@ -113,6 +117,22 @@ export async function benchTraining(ctx: BenchContext): Promise<ResultRow[]> {
       const r = await time(async () => { await step(); }, { warmup: 1, runs: slow ? 2 : 5, maxMs: 60_000 });
       const res = row('training', kase, name, r.medianMs, flop, peerOf(Number.isNaN(torchMs) ? undefined : torchMs), { main_thread_cpu_percent: name === 'reconvla-webgpu' ? r.mainThreadCpuPercent : null });
       ctx.log(describeRow(res)); rows.push(res);
+      if (be === wasm && kase.startsWith('small GPT') && torch && GPT_ROUNDS > 0) {
+        const ours: number[] = [], peer: number[] = [];
+        for (let i = 0; i < GPT_ROUNDS; i++) {
+          const t = torchPeer(ctx.log, { TORCH_PEER_CASES: 'gpt' });
+          if (!t) break;
+          peer.push(t.gpt_ms);
+          ours.push((await time(async () => { await step(); }, { warmup: 1, runs: 5, maxMs: 60_000 })).medianMs);
+          ctx.log(`small GPT round ${i + 1}: ${name} ${ours.at(-1)!.toFixed(1)} ms, ${t.name} ${t.gpt_ms.toFixed(1)} ms`);
+        }
+        if (ours.length) {
+          const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+          const alt = row('training', `${kase} (${ours.length} alternating rounds)`, name, med(ours), flop, { name: torch.name, ms: med(peer) },
+            { rounds_ms: ours.map((x) => +x.toFixed(1)), peer_rounds_ms: peer.map((x) => +x.toFixed(1)) });
+          ctx.log(describeRow(alt)); rows.push(alt);
+        }
+      }
       if (reference && name === 'reconvla-webgpu') {
         const refMs = kase.startsWith('MLP') ? reference.mlp_ms : reference.gpt_ms;
         const again = row('training', kase, name, r.medianMs, flop, { name: reference.name, ms: refMs }, { main_thread_cpu_percent: r.mainThreadCpuPercent });
