@@ -48,14 +48,14 @@ export interface ArrayBatch {
 }
 
 /** Narrows host ids to int32; an id that is not an integer in int32's range is an error naming where. */
-function toInt32(values: BigInt64Array | Int32Array | Float32Array | ArrayLike<number | bigint>, shape: readonly number[], what: string): Int32Array {
+function toInt32(values: BigInt64Array | Int32Array | Float32Array | ArrayLike<number | bigint>, shape: readonly number[], what: string, firstRow = 0): Int32Array {
   const out = new Int32Array(values.length);
   const cols = shape[shape.length - 1] ?? 1;
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     const n = typeof v === 'bigint' ? (v >= -2147483648n && v <= 2147483647n ? Number(v) : NaN) : v;
     if (!Number.isInteger(n) || n < -2147483648 || n > 2147483647) {
-      throw new Error(`${what}[${Math.floor(i / cols)}, ${i % cols}] = ${String(v)} is not an int32 id (ids are narrowed from int64 to int32)`);
+      throw new Error(`${what}[${firstRow + Math.floor(i / cols)}, ${i % cols}] = ${String(v)} is not an int32 id (ids are narrowed from int64 to int32)`);
     }
     out[i] = n;
   }
@@ -133,10 +133,10 @@ function finish(model: ReconVLA, prompts: PromptBatch, images: Pick<TensorBatch,
  */
 export async function batchFromTensors(model: ReconVLA, batch: TensorBatch, opts: BatchOptions = {}): Promise<ReconInputs> {
   const where = 'batchFromTensors';
-  const ids = await hostIds(batch.inputIds, 'inputIds');
+  const ids = await hostIds(batch.inputIds, `${where}: inputIds`);
   const same = async (x: IdsTensor | undefined, what: string): Promise<Int32Array | null> => {
     if (!x) return null;
-    const h = await hostIds(x, what);
+    const h = await hostIds(x, `${where}: ${what}`);
     if (h.shape.join() !== ids.shape.join()) throw new Error(`${where}: ${what} is [${h.shape.join(', ')}], inputIds [${ids.shape.join(', ')}]`);
     return h.data;
   };
@@ -149,13 +149,13 @@ export function batchFromArrays(model: ReconVLA, batch: ArrayBatch, opts: BatchO
   const where = 'batchFromArrays';
   const c = model.config, backend = model.backend;
   if (batch.inputIds.length === 0) throw new Error(`${where}: inputIds has no rows`);
-  const rows = batch.inputIds.map((r, i) => [...toInt32(r as ArrayLike<number | bigint>, [1, r.length], `inputIds row ${i}`)]);
+  const rows = batch.inputIds.map((r, i) => [...toInt32(r as ArrayLike<number | bigint>, [1, r.length], `${where}: inputIds`, i)]);
   const collated = collatePrompts(rows, c.prompt);
   let labels: Int32Array | null = null;
   if (batch.labels) {
     if (batch.labels.length !== rows.length || batch.labels.some((l, i) => l.length !== rows[i]!.length)) throw new Error(`${where}: labels must have the rows and row lengths of inputIds`);
     labels = new Int32Array(collated.batchSize * collated.seqLen).fill(c.prompt.ignoreIndex);
-    batch.labels.forEach((l, r) => labels!.set(toInt32(l as ArrayLike<number | bigint>, [1, l.length], `labels row ${r}`), r * collated.seqLen));
+    batch.labels.forEach((l, r) => labels!.set(toInt32(l as ArrayLike<number | bigint>, [1, l.length], `${where}: labels`, r), r * collated.seqLen));
   }
   const prompts = promptBatch(c, { data: collated.inputIds, shape: [collated.batchSize, collated.seqLen] }, collated.attentionMask, labels ?? collated.labels, where);
   const b = prompts.batchSize, s = c.vision.imageSize, n = b * c.views.length;

@@ -54,7 +54,9 @@ test('ids that do not fit int32, ids outside the vocabulary and wrong image shap
   const ids = BigInt64Array.from(reference.prompts.inputIds, (x) => BigInt(x));
   ids[t + 1] = 2n ** 31n;
   await assert.rejects(batchFromTensors(model, { inputIds: { data: ids, shape: [b, t] }, pixelValues: reference.pixelValues, targetImages: reference.targetImages! }),
-    /inputIds\[1, 1\] = 2147483648 is not an int32 id/);
+    /batchFromTensors: inputIds\[1, 1\] = 2147483648 is not an int32 id/);
+  assert.throws(() => batchFromArrays(model, { inputIds: [rows[0]!, [1n, -(2n ** 40n)]], pixelValues: new Float32Array(2 * 3 * 32 * 32), targetImages: new Float32Array(2 * 3 * 32 * 32) }),
+    /batchFromArrays: inputIds\[1, 1\] = -1099511627776 is not an int32 id/);
   assert.throws(() => batchFromArrays(model, { inputIds: [[...rows[0]!.slice(0, 2), 100000, ...rows[0]!.slice(3)]], pixelValues: new Float32Array(3 * 32 * 32), targetImages: new Float32Array(3 * 32 * 32) }),
     /batchFromArrays: inputIds\[0, 2\] = 100000 is outside the vocabulary \[0, 320\)/);
   assert.throws(() => batchFromArrays(model, { inputIds: rows, pixelValues: new Float32Array(3 * 32 * 32), targetImages: new Float32Array(2 * 3 * 32 * 32) }),
