@@ -19,6 +19,7 @@ with a 'linear' / 'fourier' state encoding state_values [B, F] (the TS Processor
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -256,7 +257,13 @@ class ReconVLA(nn.Module):
                    boi_ids=torch.tensor(sp.boi), hidden_states=hidden, logits=logits)
         out["lm_loss"] = causal_lm_loss(logits, sp.labels, c.prompt.ignore_index)
         p = c.image_embed_len  # the first view's tokens are the recon tokens
-        out["recon_tokens"] = torch.stack([hidden[b, s:s + p] for b, s in enumerate(sp.boi)])
+        tokens = torch.stack([hidden[b, s:s + p] for b, s in enumerate(sp.boi)])
+        # Ours (--patch-size 4): a finer image grid is averaged k x k onto the DiT's grid.
+        grid, g = int(round(math.sqrt(p))), dc.input_size
+        if grid != g:
+            k = grid // g
+            tokens = tokens.reshape(tokens.shape[0], g, k, g, k, -1).mean(dim=(2, 4)).reshape(tokens.shape[0], g * g, -1)
+        out["recon_tokens"] = tokens
         if c.recon and batch.get("target_images") is not None:
             b = out["recon_tokens"].shape[0]
             target = batch["target_images"]
