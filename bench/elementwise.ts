@@ -30,7 +30,9 @@ async function timeChain(be: WebGPUBackend, n: number, ops: number): Promise<Tim
     be.free(out);
     const want = Float32Array.from(h0);
     for (let i = 0; i < ops; i++) for (let j = 0; j < n; j++) want[j] = i % 2 ? Math.tanh(want[j]!) : want[j]! + h0[j]!;
-    checkClose(`elementwise chain of ${ops} on [${n}]`, got, want, 1e-5, 1e-4);
+    // tanh's float32 formulas differ from Math.tanh by ~1e-7 and the chain compounds that over
+    // its ops (measured: 1.8e-5 after 1000 on lavapipe), so the tolerance grows with the ops.
+    checkClose(`elementwise chain of ${ops} on [${n}]`, got, want, 1e-7 * ops, 1e-3);
   }
   const r = await time(async () => {
     let x = x0;
