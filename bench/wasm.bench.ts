@@ -5,13 +5,14 @@
 // which is steadier on a shared machine (other processes steal wall time, not CPU time).
 // `--epilogue` runs only the matmul activation-epilogue rows (fused vs matmul then unary).
 //   node --import tsx bench/wasm.bench.ts [--json] [--quick] [--epilogue]
+import { loadavg } from 'node:os';
 import { createWasmBackend, type WasmBackend } from '../packages/core/src/backends/wasm/index.ts';
 import { detectRelaxedSimd } from '../packages/core/src/backends/wasm/runtime.ts';
 import type { MatmulActivation, MatmulArgs, Storage } from '../packages/core/src/backend.ts';
 import { createCpuBackend } from '../packages/core/src/backends/cpu/index.ts';
 import { checkClose, checkMatmulSample, geluTanh } from './check.ts';
 
-export interface WasmBenchRow { family: string; case: string; backend: 'wasm'; threads: number; relaxedSimd: boolean; ms: number; gflops: number; cpuGflops: number }
+export interface WasmBenchRow { family: string; case: string; backend: 'wasm'; threads: number; relaxedSimd: boolean; ms: number; gflops: number; cpuGflops: number; loadavg?: number }
 
 const quick = process.argv.includes('--quick');
 const REPS = quick ? 5 : 15;
@@ -103,7 +104,7 @@ export function runWasmBench(): WasmBenchRow[] {
   const relaxedModes = detectRelaxedSimd(true) ? [false, true] : [false];
   const row = (b: WasmBackend, family: string, name: string, flops: number, t: { ms: number; cpuMs: number }): void => {
     rows.push({ family, case: name, backend: 'wasm', threads: b.rt.threads, relaxedSimd: b.rt.opts.relaxedSimd, ms: t.ms,
-      gflops: flops / t.ms / 1e6, cpuGflops: flops / t.cpuMs / 1e6 });
+      gflops: flops / t.ms / 1e6, cpuGflops: flops / t.cpuMs / 1e6, loadavg: loadavg()[0]! });
   };
   for (const relaxedSimd of relaxedModes) for (const threads of [1, 2]) {
     const b = createWasmBackend({ threads, relaxedSimd });

@@ -18,7 +18,7 @@ export async function benchWasm(ctx: BenchContext): Promise<ResultRow[]> {
     const row: ResultRow = {
       family: `wasm ${r.family}`, case: label, backend: 'reconvla-wasm', ms: r.ms, gflops: r.gflops,
       peer: peerMs !== null ? torch!.name : null, peer_ms: peerMs, peer_gflops: peerMs !== null ? flop / peerMs / 1e6 : null,
-      ratio: peerMs !== null ? peerMs / r.ms : null, loadavg: loadavg()[0]!,
+      ratio: peerMs !== null ? peerMs / r.ms : null, loadavg: r.loadavg ?? loadavg()[0]!, // when the row was measured
     };
     ctx.log(`${row.family} ${row.case}: ${row.ms.toFixed(2)} ms, ${r.gflops.toFixed(1)} GFLOP/s${row.ratio !== null ? `, ${row.ratio.toFixed(2)}x ${row.peer}` : ''}`);
     rows.push(row);
