@@ -18,6 +18,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Backend, createCpuBackend, createWasmBackend } from '@reconvla/core';
+import { savePretrained } from '@reconvla/reconvla';
 import { type BenchContext, describeRow, row } from './context.ts';
 import { buildModel, peerInputs, policyCall, policyLogits, presetModelJson, type StepValues, trainStep } from './reconvla_model.ts';
 import type { ResultRow } from './results.ts';
@@ -27,12 +28,12 @@ const ROUNDS = Number(process.env.BENCH_RECONVLA_ROUNDS ?? 3);
 const PRESETS = (process.env.BENCH_RECONVLA_PRESETS ?? 'demo,experiment').split(',');
 const REFERENCE_BLAS_DIR = '/usr/lib/x86_64-linux-gnu/blas';
 
-interface TorchResult { name: string; step_ms: number; policy_ms: number; first_step: number[]; trainable_parameters: number }
+interface TorchResult { name: string; step_ms: number; policy_ms?: number; first_step: number[]; trainable_parameters: number }
 
-function torchPeer(inputs: string, env: Record<string, string>, runs: number, log: (s: string) => void): TorchResult | null {
+function torchPeer(inputs: string, env: Record<string, string>, runs: number, log: (s: string) => void, argv?: string[]): TorchResult | null {
   const python = process.env.PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
   try {
-    const out = execFileSync(python, [new URL('./torch_reconvla.py', import.meta.url).pathname, inputs],
+    const out = execFileSync(python, argv ?? [new URL('./torch_reconvla.py', import.meta.url).pathname, inputs],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000, env: { ...process.env, TORCH_PEER_RUNS: String(runs), ...env } });
     return JSON.parse(out.trim().split('\n').at(-1)!) as TorchResult;
   } catch (e) {
@@ -83,6 +84,11 @@ export async function benchReconvla(ctx: BenchContext): Promise<ResultRow[]> {
     const refLogits = await policyLogits(refModel);
     const refStep = await trainStep(refModel, BATCH)();
     const refIds = await policyCall(refModel)();
+    // The same weights for the reviewed PyTorch twin (python/reconvla_twin), when it is there.
+    const twinDir = path.join(dir, `${preset}-model`);
+    const twinScript = new URL('./torch_reconvla_twin.py', import.meta.url).pathname;
+    const twinReady = existsSync(new URL('../python/reconvla_twin/reconvla.py', import.meta.url).pathname);
+    if (twinReady) await savePretrained(await buildModel(json, cpu, cpu), twinDir);
     const paramCount = refModel.parameters().filter((p) => p.requiresGrad).reduce((s, p) => s + p.size, 0);
     ctx.log(`reconvla ${preset}: ${paramCount} trainable parameters; CPU reference first step ${JSON.stringify(refStep)}`);
     refModel.dispose();
@@ -100,16 +106,21 @@ export async function benchReconvla(ctx: BenchContext): Promise<ResultRow[]> {
     };
     await prepare(wasmName, wasm);
     const torchRuns = 5;
-    const oursStep: number[] = [], oursPolicy: number[] = [], peerStep: number[] = [], peerPolicy: number[] = [];
+    const oursStep: number[] = [], oursPolicy: number[] = [], peerStep: number[] = [], peerPolicy: number[] = [], twinStep: number[] = [];
+    let twin: TorchResult | null = null;
     let openblas: TorchResult | null = null;
     const torchEnv = { TORCH_THREADS: torchThreads };
     for (let round = 0; round < ROUNDS; round++) {
       const t = torchPeer(inputs, torchEnv, torchRuns, ctx.log);
-      if (t) { openblas = t; peerStep.push(t.step_ms); peerPolicy.push(t.policy_ms); }
+      if (t) { openblas = t; peerStep.push(t.step_ms); peerPolicy.push(t.policy_ms!); }
       const w = prepared.get(wasmName)!;
       oursStep.push(await timeRuns(w.step, 1, 7));
+      if (twinReady) {
+        const tw = torchPeer(inputs, torchEnv, torchRuns, ctx.log, [twinScript, inputs, twinDir]);
+        if (tw) { twin = tw; twinStep.push(tw.step_ms); ctx.log(`round ${round + 1}: ${tw.name} step ${tw.step_ms.toFixed(1)} ms`); }
+      }
       oursPolicy.push(await timeRuns(w.policy, 2, 15));
-      ctx.log(`round ${round + 1}: wasm step ${oursStep.at(-1)!.toFixed(1)} ms, policy ${oursPolicy.at(-1)!.toFixed(1)} ms; ${t?.name ?? 'no peer'} step ${t?.step_ms.toFixed(1)} ms, policy ${t?.policy_ms.toFixed(1)} ms`);
+      ctx.log(`round ${round + 1}: wasm step ${oursStep.at(-1)!.toFixed(1)} ms, policy ${oursPolicy.at(-1)!.toFixed(1)} ms; ${t?.name ?? 'no peer'} step ${t?.step_ms.toFixed(1)} ms, policy ${t?.policy_ms?.toFixed(1)} ms`);
     }
     const reference = existsSync(`${REFERENCE_BLAS_DIR}/libblas.so.3`)
       ? torchPeer(inputs, { ...torchEnv, LD_LIBRARY_PATH: [REFERENCE_BLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') }, 3, ctx.log) : null;
@@ -128,6 +139,11 @@ export async function benchReconvla(ctx: BenchContext): Promise<ResultRow[]> {
       }
     };
     push(stepCase, wasmName, median(oursStep), BATCH, peers('step_ms'), { ours: oursStep, peer: peerStep });
+    if (twin) {
+      const r = row('reconvla', stepCase, wasmName, median(oursStep), null, { name: twin.name, ms: median(twinStep) },
+        { samples_per_s: (1000 * BATCH) / median(oursStep), rounds_ms: oursStep.map((x) => +x.toFixed(1)), peer_rounds_ms: twinStep.map((x) => +x.toFixed(1)) });
+      ctx.log(describeRow(r)); rows.push(r);
+    }
     push(policyCase, wasmName, median(oursPolicy), 1, peers('policy_ms'), { ours: oursPolicy, peer: peerPolicy });
     prepared.get(wasmName)!.dispose();
     for (const [name, be, runs] of [['reconvla-webgpu', ctx.be, 3], ['reconvla-cpu', cpu, 2]] as [string, Backend, number][]) {

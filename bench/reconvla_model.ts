@@ -37,8 +37,13 @@ export function peerInputs(json: Json, batchSize: number, cpu: Backend): Json {
   };
   const gen = proc.promptIds({ instruction: batch.instructions[0]!, state: batch.states[0]! });
   const [lo, hi] = new ActionTokenizer(cfg.actionTokenizer).tokenRange;
+  const collated = collatePrompts(rows, cfg.prompt, true);
+  const twinBatch = {
+    shape: [collated.batchSize, collated.seqLen], input_ids: [...collated.inputIds], attention_mask: [...collated.attentionMask], labels: [...collated.labels],
+    state_values: [...proc.stateValues(batch.states, cpu).dataSync()],
+  };
   return {
-    config: json, batch_size: batchSize, train: plan(rows, true), generate: plan([gen], false),
+    config: json, batch_size: batchSize, train: plan(rows, true), generate: plan([gen], false), twin_batch: twinBatch,
     state_features: proc.stateValues([batch.states[0]!], cpu).shape[1]!, new_tokens: cfg.prompt.actionChunk * cfg.prompt.actionDim, action_range: [lo, hi],
   } as unknown as Json;
 }
