@@ -1,6 +1,7 @@
 # PyTorch peer of the `reconvla` bench family (bench/reconvla.ts): a plain torch module of the
-# same shapes as the TypeScript ReconVLA (not the reviewed twin of python/reconvla_twin, which
-# had not landed when this was written): SigLIP tower (layers up to select_layer), mlp2x_gelu
+# same shapes as the TypeScript ReconVLA, written before the reviewed twin (python/reconvla_twin)
+# landed; the twin now times the step too (bench/torch_reconvla_twin.py), and this module stays
+# the policy call's peer (KV-cache decoding, as ours): SigLIP tower (layers up to select_layer), mlp2x_gelu
 # projector, fourier state projection, the splice by gather rows, Qwen2 (RMSNorm, RoPE, GQA,
 # SwiGLU, tied head), the frozen VAE encoder of the gaze target, ln_pre + DiT (adaLN per token)
 # with the cosine-schedule q_sample and epsilon MSE. The sequence (gather rows, labels, mask,
