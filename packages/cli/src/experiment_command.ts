@@ -1,7 +1,7 @@
 // `reconvla experiment`: the paper's ablations on the tabletop, every variant x seed, and the
 // report made from the runs' JSONs (`--report-only` re-creates it without training).
 import { InvalidArgumentError, type Command } from 'commander';
-import { backendArg, type BackendFlag } from './args.ts';
+import { backendArg, intArg, type BackendFlag } from './args.ts';
 import { EXPERIMENT_PRESETS, experimentPresetNamed } from './presets.ts';
 import { writeReport } from './experiment/report.ts';
 import { runExperiment } from './experiment/run_experiment.ts';
@@ -23,11 +23,7 @@ export function registerExperiment(program: Command): void {
     .option('--variants <list>', `variants: ${PAPER_VARIANTS.join(', ')}, or train switches such as views=static+state-encoding=bins`, variantListArg, variantListArg(PAPER_VARIANTS.join(',')))
     .option('--seeds <list>', 'run seeds (initialisation and batch order; the data and chains stay the same)', seedListArg, [0, 1, 2])
     .option('--preset <name>', `recipe: ${Object.keys(EXPERIMENT_PRESETS).join(' or ')}`, 'ablation')
-    .option('--finetune-steps <n>', 'override the preset\'s fine-tuning steps', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`--finetune-steps: expected a positive integer, got "${v}"`);
-      return n;
-    })
+    .option('--finetune-steps <n>', 'override the preset\'s fine-tuning steps', intArg('finetune-steps', 1))
     .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
     .option('--report-only', 'only (re)write the report from the finished runs\' JSONs')
     .action(async (f: ExperimentFlags) => {

@@ -4,9 +4,9 @@
 // curves, attention concentration on the gaze box, and the same frames' pictures per variant.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { PNG } from 'pngjs';
 import type { TopLevelSpec } from 'vega-lite';
 import type { RgbBytes } from '@reconvla/reconvla';
+import { decodePng } from '@reconvla/tabletop';
 import { barChartPng, renderSpecPng, type BarRow } from '../plot.ts';
 import { readRunResult, runFolder, type RunEvalRow, type RunResult } from './run_experiment.ts';
 import { mean, pairedBootstrap, std, type PairedDifference } from './stats.ts';
@@ -110,13 +110,6 @@ export function verdict(d: PairedDifference): 'higher' | 'lower' | 'not distingu
   return d.lo > 0 ? 'higher' : d.hi < 0 ? 'lower' : 'not distinguishable';
 }
 
-function readPng(file: string): RgbBytes {
-  const png = PNG.sync.read(readFileSync(file));
-  const rgb = new Uint8Array(png.width * png.height * 3);
-  for (let i = 0, j = 0; i < png.data.length; i += 4) { rgb[j++] = png.data[i]!; rgb[j++] = png.data[i + 1]!; rgb[j++] = png.data[i + 2]!; }
-  return { width: png.width, height: png.height, data: rgb };
-}
-
 /** The first seed's picture of every variant that has one, side by side (left to right in variant order). */
 async function sideBySidePictures(dir: string, runs: RunResult[], variants: string[], which: 'attention' | 'reconstruction', out: string): Promise<string[]> {
   const R = await import('@reconvla/reconvla');
@@ -127,7 +120,8 @@ async function sideBySidePictures(dir: string, runs: RunResult[], variants: stri
     if (!run || !rel) continue;
     const file = path.join(dir, 'runs', runFolder(run.variant, run.seed), rel);
     if (!existsSync(file)) continue;
-    images.push(readPng(file));
+    const png = decodePng(readFileSync(file));
+    images.push({ width: png.width, height: png.height, data: png.rgb });
     shown.push(`${v} (seed ${run.seed})`);
   }
   if (images.length > 0) writeFileSync(out, R.encodePng(R.sideBySide(images, 12)));
