@@ -92,23 +92,24 @@ export function registerSim(program: Command): void {
       .option('--noise <std>', 'Gaussian noise on the executed expert actions (DART: the clean action is recorded)', numArg('noise', 0, 1), 0.1)
       .option('--tasks <list>', 'only these task kinds, balanced (e.g. open_drawer,lift), or all', taskListArg, null)
       .option('--random-start', 'start each episode with the gripper at a random pose')
+      .option('--relabel <n>', 'also store each demonstration n more times, labelled for another task of its scene (instruction relabelling)', intArg('relabel', 0), 0)
       .option('--shard-frames <n>', 'frames per shard file', intArg('shard-frames', 1), 1024)
       .option('--max-steps <n>', 'step budget per episode', intArg('max-steps', 1), 300),
     'seen',
-  ).action((opts: SceneFlags & { envs: EnvName[]; episodes: number; out: string; seed: number; noise: number; tasks: TaskKind[] | null; randomStart?: boolean; shardFrames: number; maxSteps: number }) => {
+  ).action((opts: SceneFlags & { envs: EnvName[]; episodes: number; out: string; seed: number; noise: number; tasks: TaskKind[] | null; randomStart?: boolean; relabel: number; shardFrames: number; maxSteps: number }) => {
     const bar = new cliProgress.SingleBar({ format: 'generate [{bar}] {value}/{total} episodes | {frames} frames | eta {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
     bar.start(opts.episodes, 0, { frames: 0 });
     const t0 = Date.now();
     const index = generateDataset({
       out: opts.out, envs: opts.envs, episodes: opts.episodes, seed: opts.seed, noise: opts.noise, shardFrames: opts.shardFrames,
-      ...(opts.tasks ? { tasks: opts.tasks } : {}), randomStart: opts.randomStart === true,
+      ...(opts.tasks ? { tasks: opts.tasks } : {}), randomStart: opts.randomStart === true, relabel: opts.relabel,
       maxSteps: opts.maxSteps, distractors: opts.distractors, confusers: opts.confusers, objects: opts.objects,
       staticWidth: opts.size, staticHeight: opts.size, gripperWidth: opts.gripperSize, gripperHeight: opts.gripperSize,
       onEpisode: (done, _total, frames) => bar.update(done, { frames }),
     });
     bar.stop();
     const secs = (Date.now() - t0) / 1000;
-    console.log(`wrote ${index.episodes} episodes, ${index.frames} frames in ${index.shards.length} shards to ${opts.out} (${secs.toFixed(1)} s, ${(index.frames / secs).toFixed(0)} frames/s)`);
+    console.log(`wrote ${index.episodes} episodes (${index.demonstrations} demonstrations), ${index.frames} frames in ${index.shards.length} shards to ${opts.out} (${secs.toFixed(1)} s, ${(index.frames / secs).toFixed(0)} frames/s)`);
   });
 
   addSceneFlags(

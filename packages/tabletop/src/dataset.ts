@@ -10,14 +10,14 @@ import { ENVS, type EnvName } from './envs.ts';
 import { expertAction } from './expert.ts';
 import type { Box } from './image.ts';
 import { instructionFor, type Paraphrases } from './language.ts';
-import { PROPRIO_DIM } from './observation.ts';
+import { PROPRIO_DIM, type Observation } from './observation.ts';
 import { addNoise } from './policy.ts';
 import type { CameraSizes } from './render.ts';
 import { checkCameraSizes } from './render.ts';
 import { Rng, deriveSeed } from './rng.ts';
 import { encodeSafetensors, tensor } from './safetensors.ts';
 import { checkSceneOptions, sampleScene } from './scene.ts';
-import { TASK_KINDS, type TaskKind, type TaskSpec } from './tasks.ts';
+import { TASK_KINDS, beginTask, isSuccess, type ActiveTask, type TaskKind, type TaskSpec } from './tasks.ts';
 import type { WorldState } from './world.ts';
 
 export const DATASET_FORMAT = 'reconvla-tabletop/1';
@@ -47,6 +47,14 @@ export interface GenerateOptions extends CameraSizes {
   /** Up to this many tasks are done (unrecorded) before the recorded one, for varied start states (default 2). */
   warmupTasks?: number;
   paraphrases?: Paraphrases;
+  /**
+   * Store every demonstration this many more times, each time asking another task of the same
+   * scene (default 0): the same frames, labelled with the clean expert's action, instruction and
+   * gaze boxes for that task, cut where it would have succeeded. Instruction relabelling: the
+   * same picture needs different actions for different instructions, so a policy trained on it
+   * has to read both (which object, and where it is), and the off-path states teach recovery.
+   */
+  relabel?: number;
   onEpisode?: (done: number, total: number, frames: number) => void;
 }
 
@@ -56,8 +64,11 @@ export interface EpisodeInfo {
   env: EnvName;
   task: TaskSpec;
   instruction: string;
+  /** The demonstration's task succeeded (a relabelled copy: its source demonstration's). */
   success: boolean;
   frames: number;
+  /** A relabelled copy: the dataset index of the demonstration whose frames it re-uses. */
+  relabelOf?: number;
 }
 
 export interface ShardInfo {
@@ -79,6 +90,10 @@ export interface DatasetIndex {
   /** 'expert': the recorded action is the clean expert action (DART), whatever the noise. */
   labels: 'expert';
   random_start: boolean;
+  /** Relabelled copies per demonstration (GenerateOptions.relabel); `episodes` counts them too. */
+  relabel: number;
+  /** Expert demonstrations (episodes without the relabelled copies). */
+  demonstrations: number;
   action_fields: string[];
   proprio_fields: string[];
   noise: number;
@@ -96,6 +111,8 @@ export function checkGenerateOptions(o: GenerateOptions): void {
   if (!Number.isInteger(o.seed) || o.seed < 0) throw new Error(`seed must be a non-negative integer, got ${o.seed}`);
   const noise = o.noise ?? 0.1;
   if (!(noise >= 0 && noise <= 1)) throw new Error(`noise must be in [0, 1], got ${noise}`);
+  const relabel = o.relabel ?? 0;
+  if (!Number.isInteger(relabel) || relabel < 0) throw new Error(`relabel must be a non-negative integer, got ${relabel}`);
   const sf = o.shardFrames ?? 1024;
   if (!Number.isInteger(sf) || sf < 1) throw new Error(`shardFrames must be a positive integer, got ${sf}`);
   if (o.tasks !== undefined && o.tasks.length === 0) throw new Error('tasks: an empty list (omit it for every task)');
@@ -128,9 +145,53 @@ function randomizeGripper(state: WorldState, rng: Rng): void {
   g.command = 1;
 }
 
-/** Record one expert episode; deterministic in (options, index). */
-export function recordEpisode(o: GenerateOptions, index: number): Recorded {
+/** A task asked of the recorded frames after the fact (see GenerateOptions.relabel). */
+interface Relabel {
+  task: ActiveTask;
+  rec: Recorded;
+  /** Still recording: the task has not succeeded yet. */
+  open: boolean;
+}
+
+/**
+ * Up to `n` tasks other than `spec` that could be asked in `state`, drawn from `kinds`, each
+ * with its recording started. Fewer when the scene offers fewer.
+ */
+function relabelTasks(state: WorldState, spec: TaskSpec, kinds: readonly TaskKind[] | undefined, n: number, rng: Rng, o: GenerateOptions, source: EpisodeInfo): Relabel[] {
+  const same = (a: TaskSpec, b: TaskSpec): boolean => JSON.stringify(a) === JSON.stringify(b);
+  const out: Relabel[] = [];
+  for (let tries = 0; out.length < n && tries < 4 * n; tries++) {
+    const other = sampleTask(state, rng, undefined, kinds);
+    if (!other) break;
+    if (same(other, spec) || out.some((r) => same(r.task.spec, other))) continue;
+    const instruction = instructionFor(state, other, rng, o.paraphrases ?? 'train');
+    out.push({
+      task: beginTask(state, other, false),
+      open: true,
+      rec: { info: { ...source, task: other, instruction, frames: 0, relabelOf: source.index }, staticRgb: [], gripperRgb: [], actions: [], proprio: [], gaze: [] },
+    });
+  }
+  return out;
+}
+
+function pushFrame(rec: Recorded, obs: Observation, label: Float32Array): void {
+  rec.staticRgb.push(obs.static.rgb);
+  rec.gripperRgb.push(obs.gripper.rgb);
+  rec.actions.push(label);
+  rec.proprio.push(obs.proprio);
+  const g = new Int32Array(16);
+  boxInts(obs.gaze.static, g, 0); boxInts(obs.gaze.gripper, g, 4); boxInts(obs.gazeWhole.static, g, 8); boxInts(obs.gazeWhole.gripper, g, 12);
+  rec.gaze.push(g);
+}
+
+/**
+ * Record one expert episode, then its relabelled copies (GenerateOptions.relabel; their
+ * `info.index` is left to the caller). Deterministic in (options, index); the demonstration
+ * itself does not depend on `relabel`.
+ */
+export function recordEpisode(o: GenerateOptions, index: number): Recorded[] {
   const rng = new Rng(deriveSeed(o.seed, index));
+  const relabelRng = new Rng(deriveSeed(deriveSeed(o.seed, index), 0x7e1abe1));
   const envName = o.envs[index % o.envs.length]!;
   const scene = { env: envName, distractors: o.distractors ?? 2, confusers: o.confusers ?? 0, objects: o.objects ?? 'seen' };
   const maxSteps = o.maxSteps ?? 300;
@@ -152,22 +213,26 @@ export function recordEpisode(o: GenerateOptions, index: number): Recorded {
     const task = env.setTask(spec);
     const instruction = instructionFor(env.state, spec, rng, o.paraphrases ?? 'train');
     const rec: Recorded = { info: { index, env: envName, task: spec, instruction, success: false, frames: 0 }, staticRgb: [], gripperRgb: [], actions: [], proprio: [], gaze: [] };
+    const relabels = relabelTasks(env.state, spec, o.tasks, o.relabel ?? 0, relabelRng, o, rec.info);
     let obs = env.observe();
     for (let t = 0; t < maxSteps; t++) {
       const label = expertAction(env.state, task);
-      rec.staticRgb.push(obs.static.rgb);
-      rec.gripperRgb.push(obs.gripper.rgb);
-      rec.actions.push(label);
-      rec.proprio.push(obs.proprio);
-      const g = new Int32Array(16);
-      boxInts(obs.gaze.static, g, 0); boxInts(obs.gaze.gripper, g, 4); boxInts(obs.gazeWhole.static, g, 8); boxInts(obs.gazeWhole.gripper, g, 12);
-      rec.gaze.push(g);
+      pushFrame(rec, obs, label);
+      for (const r of relabels) {
+        if (!r.open) continue;
+        if (isSuccess(env.state, r.task)) { r.open = false; continue; } // that episode would have ended here
+        env.task = r.task; // the gaze boxes of the relabelled task; the pictures are the same
+        pushFrame(r.rec, { ...env.observe(), static: obs.static, gripper: obs.gripper }, expertAction(env.state, r.task));
+        env.task = task;
+      }
       const r = env.step(addNoise(label.slice(), noise, rng));
       obs = r.observation;
       if (r.success) { rec.info.success = true; break; }
     }
     rec.info.frames = rec.actions.length;
-    return rec;
+    const copies = relabels.map((r) => r.rec).filter((c) => c.actions.length > 0);
+    for (const c of copies) { c.info.frames = c.actions.length; c.info.success = rec.info.success; }
+    return [rec, ...copies];
   }
   throw new Error(`episode ${index}: no feasible ${only ? `"${only[0]}" ` : ''}task found in 200 scenes of env ${envName}`);
 }
@@ -223,6 +288,8 @@ export function generateDataset(o: GenerateOptions): DatasetIndex {
     task_filter: o.tasks ?? null,
     labels: 'expert',
     random_start: o.randomStart ?? false,
+    relabel: o.relabel ?? 0,
+    demonstrations: 0,
     action_fields: ['dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'gripper'],
     proprio_fields: ['x', 'y', 'z', 'roll', 'pitch', 'yaw', 'opening', 'grasping'],
     noise: o.noise ?? 0.1,
@@ -242,11 +309,16 @@ export function generateDataset(o: GenerateOptions): DatasetIndex {
     pendingFrames = 0;
   };
   for (let i = 0; i < o.episodes; i++) {
-    const rec = recordEpisode(o, i);
-    pending.push(rec);
-    pendingFrames += rec.info.frames;
-    index.episodes++;
-    index.frames += rec.info.frames;
+    const [demo, ...copies] = recordEpisode(o, i);
+    for (const rec of [demo!, ...copies]) {
+      rec.info.index = index.episodes;
+      if (rec !== demo) rec.info.relabelOf = demo!.info.index;
+      pending.push(rec);
+      pendingFrames += rec.info.frames;
+      index.episodes++;
+      index.frames += rec.info.frames;
+    }
+    index.demonstrations++;
     if (pendingFrames >= shardFrames) flush();
     o.onEpisode?.(i + 1, o.episodes, index.frames);
   }

@@ -87,6 +87,9 @@ export class DatasetReader {
     }
     const index = JSON.parse(text) as DatasetIndex;
     if (index.format !== DATASET_FORMAT) throw new Error(`${dir}/dataset.json: format is ${String(index.format)}, expected ${DATASET_FORMAT}`);
+    // Datasets written before relabelling existed: every episode is a demonstration.
+    index.relabel ??= 0;
+    index.demonstrations ??= index.episodes;
     return new DatasetReader(dir, index);
   }
 

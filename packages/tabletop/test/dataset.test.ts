@@ -137,9 +137,57 @@ test('cropResize of a whole image at its own size is the identity', () => {
   }), { numRuns: 30 });
 });
 
+test('generate --relabel: the demonstrations unchanged, each copy the same pictures asking another task', () => {
+  const plain = tmp(), rel = tmp();
+  try {
+    const opts = { envs: ['A'] as 'A'[], episodes: 3, seed: 5, noise: 0.15, randomStart: true, tasks: ['lift', 'lamp_on', 'push_left'] as ('lift' | 'lamp_on' | 'push_left')[],
+      staticWidth: 32, staticHeight: 32, gripperWidth: 16, gripperHeight: 16, shardFrames: 100000 };
+    const ip = generateDataset({ ...opts, out: plain });
+    const ir = generateDataset({ ...opts, out: rel, relabel: 2 });
+    assert.equal(ip.relabel, 0);
+    assert.equal(ir.relabel, 2);
+    assert.equal(ir.demonstrations, 3);
+    assert.ok(ir.episodes > 3 && ir.episodes <= 9, `${ir.episodes} episodes`);
+    const p = DatasetReader.open(plain).readShard(0), r = DatasetReader.open(rel).readShard(0);
+    assert.equal(r.episodes.length, ir.episodes);
+    const px = p.staticRgb.length / p.frames;
+    const start = (eps: typeof r.episodes, i: number): number => eps.slice(0, i).reduce((n, e) => n + e.frames, 0);
+    let demo = -1, differing = 0;
+    for (let i = 0; i < r.episodes.length; i++) {
+      const e = r.episodes[i]!;
+      assert.equal(e.index, i);
+      if (e.relabelOf === undefined) {
+        // A demonstration: the same frames and labels as without relabelling.
+        demo++;
+        const pe = p.episodes[demo]!;
+        assert.deepEqual({ ...e, index: 0 }, { ...pe, index: 0 });
+        const a = start(p.episodes, demo) * 7, b = start(r.episodes, i) * 7;
+        assert.deepEqual(r.actions.subarray(b, b + e.frames * 7), p.actions.subarray(a, a + pe.frames * 7));
+        continue;
+      }
+      // A copy: its source's pictures and state, frame by frame (cut at most as long), another task.
+      const src = r.episodes[e.relabelOf]!;
+      assert.equal(src.relabelOf, undefined);
+      assert.notDeepEqual(e.task, src.task);
+      assert.ok(opts.tasks.includes(e.task.kind as never), e.task.kind);
+      assert.ok(e.frames >= 1 && e.frames <= src.frames, `${e.frames} of ${src.frames}`);
+      assert.equal(e.success, src.success);
+      const a = start(r.episodes, e.relabelOf), b = start(r.episodes, i);
+      assert.deepEqual(r.staticRgb.subarray(b * px, (b + e.frames) * px), r.staticRgb.subarray(a * px, (a + e.frames) * px));
+      assert.deepEqual(r.proprio.subarray(b * 8, (b + e.frames) * 8), r.proprio.subarray(a * 8, (a + e.frames) * 8));
+      for (let f = 0; f < e.frames * 7; f++) if (Math.abs(r.actions[b * 7 + f]! - r.actions[a * 7 + f]!) > 0.05) { differing++; break; }
+    }
+    assert.equal(demo, 2);
+    assert.ok(differing >= 1, 'no copy asks for other actions than its source');
+  } finally {
+    for (const d of [plain, rel]) rmSync(d, { recursive: true, force: true });
+  }
+});
+
 test('generate rejects bad options with a message naming the problem', () => {
   assert.throws(() => generateDataset({ out: '/tmp/x', envs: [], episodes: 1, seed: 0 }), /at least one environment/);
   assert.throws(() => generateDataset({ out: '/tmp/x', envs: ['A'], episodes: 0, seed: 0 }), /episodes must be a positive integer, got 0/);
   assert.throws(() => generateDataset({ out: '/tmp/x', envs: ['A'], episodes: 1, seed: 0, noise: 3 }), /noise must be in \[0, 1\], got 3/);
   assert.throws(() => generateDataset({ out: '/tmp/x', envs: ['A'], episodes: 1, seed: 0, staticWidth: 2 }), /staticWidth/);
+  assert.throws(() => generateDataset({ out: '/tmp/x', envs: ['A'], episodes: 1, seed: 0, relabel: 1.5 }), /relabel must be a non-negative integer, got 1.5/);
 });
