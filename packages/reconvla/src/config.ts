@@ -42,6 +42,12 @@ export interface PromptConfig {
   stateEncoding: StateEncoding;
   /** Frequencies per state value of the 'fourier' encoding (NeRF-style positional features). */
   stateFourierBands: number;
+  /**
+   * Explicit grounding (ours; the paper's Fig. 1(a) paradigm, not ReconVLA's): 0 (upstream), or 2:
+   * the answer starts with the gaze box's centre x, y in the first view, each in [-1, 1] as an
+   * action-tokenizer bin, before the action tokens, supervised like them.
+   */
+  groundingTokens: number;
 }
 
 export type StateEncoding = 'bins' | 'linear' | 'fourier';
@@ -153,6 +159,7 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
       colonTokenId: num(pr, 'colon_token_id'), assistantTokenId: num(pr, 'assistant_token_id'),
       stateDim: num(pr, 'state_dim'), actionDim: num(pr, 'action_dim', 7), actionChunk: num(pr, 'action_chunk', 1), layout,
       stateEncoding: (pr.state_encoding ?? 'bins') as StateEncoding, stateFourierBands: num(pr, 'state_fourier_bands', 6),
+      groundingTokens: num(pr, 'grounding_tokens', 0),
     },
     ablation: {
       recon: (ab.recon ?? json.recon_enable ?? true) === true,
@@ -175,6 +182,7 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
   }
   if (!['bins', 'linear', 'fourier'].includes(c.prompt.stateEncoding)) problems.push(`prompt.state_encoding "${String(c.prompt.stateEncoding)}" (bins, linear or fourier)`);
   if (!Number.isInteger(c.prompt.stateFourierBands) || c.prompt.stateFourierBands < 1) problems.push(`prompt.state_fourier_bands ${c.prompt.stateFourierBands} (a positive integer)`);
+  if (c.prompt.groundingTokens !== 0 && c.prompt.groundingTokens !== 2) problems.push(`prompt.grounding_tokens ${c.prompt.groundingTokens} (0, or 2 for the gaze box centre x, y)`);
   if (c.tasks !== null && (!Array.isArray(c.tasks) || c.tasks.some((t) => typeof t !== 'string'))) problems.push('tasks must be a list of task names');
   if (json.mm_vision_select_feature !== undefined && json.mm_vision_select_feature !== 'patch') problems.push('mm_vision_select_feature must be "patch" (SigLIP has no CLS token)');
   const layers = vision.numHiddenLayers + 1;

@@ -7,7 +7,7 @@ import { preprocessImages, type RgbImage } from '@reconvla/siglip';
 import { ActionTokenizer } from './action_tokenizer.ts';
 import { stateFeatureWidth, type ReconVLAConfig } from './config.ts';
 import type { ReconInputs } from './model.ts';
-import { buildPromptIds, collatePrompts } from './prompt.ts';
+import { buildPromptIds, collatePrompts, maskLabels } from './prompt.ts';
 import type { HostBatch } from './train/batch.ts';
 import { WordTokenizer } from './word_tokenizer.ts';
 
@@ -19,6 +19,17 @@ export interface Sample {
   state: ArrayLike<number>;
   /** action_chunk x action_dim values, step-major; absent at inference. */
   actions?: ArrayLike<number>;
+  /**
+   * Training with explicit grounding (prompt.grounding_tokens 2): the gaze box centre in the first
+   * view, x and y in [-1, 1] (groundingOf); null where the box is out of view (its tokens are then
+   * fed but not supervised).
+   */
+  grounding?: ArrayLike<number> | null;
+}
+
+/** The explicit-grounding values of a gaze box: its centre in an image of width x height, in [-1, 1]. */
+export function groundingOf(box: readonly [number, number, number, number], width: number, height: number): [number, number] {
+  return [(box[0] + box[2]) / width - 1, (box[1] + box[3]) / height - 1];
 }
 
 export class Processor {
@@ -46,13 +57,30 @@ export class Processor {
 
   /** Prompt ids of one sample: with actions a training row, without them a generation prompt. */
   promptIds(s: Omit<Sample, 'images'>): number[] {
-    const expected = this.config.prompt.actionChunk * this.config.prompt.actionDim;
+    const p = this.config.prompt;
+    const expected = p.actionChunk * p.actionDim;
     if (s.actions && s.actions.length !== expected) throw new Error(`Processor: ${s.actions.length} action values, the config expects ${expected}`);
+    if (s.actions && p.groundingTokens > 0 && s.grounding === undefined) {
+      throw new Error(`Processor: the config answers ${p.groundingTokens} grounding tokens before the actions (prompt.grounding_tokens); a training sample needs its grounding (null where the gaze box is out of view)`);
+    }
+    if (s.grounding && s.grounding.length !== p.groundingTokens) throw new Error(`Processor: ${s.grounding.length} grounding values, the config expects ${p.groundingTokens}`);
     return buildPromptIds({
       instruction: this.words.encode(s.instruction),
-      state: this.config.prompt.stateEncoding === 'bins' ? this.actions.encode(this.normalizeState(s.state)) : [this.config.prompt.stateTokenIndex],
+      state: p.stateEncoding === 'bins' ? this.actions.encode(this.normalizeState(s.state)) : [p.stateTokenIndex],
       ...(s.actions ? { actions: this.actions.encode(s.actions) } : {}),
-    }, this.config.prompt);
+      ...(s.actions && p.groundingTokens > 0 ? { grounding: this.actions.encode(s.grounding ?? new Array<number>(p.groundingTokens).fill(0)) } : {}),
+    }, p);
+  }
+
+  /** Each sample's explicit-grounding values from the batch's gaze boxes (null: out of view); [] without grounding. */
+  batchGrounding(batch: HostBatch): ([number, number] | null)[] {
+    if (this.config.prompt.groundingTokens === 0) return [];
+    if (!batch.gaze) throw new Error('Processor: explicit grounding (prompt.grounding_tokens) needs the batch\'s gaze boxes (HostBatch.gaze)');
+    const views = this.config.views.length;
+    return batch.gaze.map((box, i) => {
+      const img = batch.images[i * views]!;
+      return box ? groundingOf(box, img.width, img.height) : null;
+    });
   }
 
   /** [N, 3, S, S] normalised pixels (N = B x views for the model's input, sample-major). */
@@ -93,9 +121,18 @@ export class Processor {
     if (batch.images.length !== batch.instructions.length * views) {
       throw new Error(`Processor: ${batch.images.length} images for ${batch.instructions.length} samples of ${views} view(s) (${this.config.views.join(', ')})`);
     }
-    const rows = batch.instructions.map((instruction, i) => this.promptIds({ instruction, state: batch.states[i]!, actions: batch.actions[i]! }));
+    const grounding = this.batchGrounding(batch);
+    const g = this.config.prompt.groundingTokens;
+    const rows = batch.instructions.map((instruction, i) => this.promptIds({ instruction, state: batch.states[i]!, actions: batch.actions[i]!, ...(g > 0 ? { grounding: grounding[i]! } : {}) }));
+    const prompts = collatePrompts(rows, this.config.prompt);
+    // A frame whose gaze box is out of view feeds placeholder grounding tokens: not supervised.
+    grounding.forEach((v, r) => {
+      if (v !== null) return;
+      const at = maskLabels(rows[r]!, this.config.prompt).findIndex((l) => l !== this.config.prompt.ignoreIndex);
+      prompts.labels.fill(this.config.prompt.ignoreIndex, r * prompts.seqLen + at, r * prompts.seqLen + at + g);
+    });
     return {
-      pixelValues: this.pixels(batch.images, backend), prompts: collatePrompts(rows, this.config.prompt),
+      pixelValues: this.pixels(batch.images, backend), prompts,
       targetImages: this.pixels(batch.targets, backend), stateValues: this.stateValues(batch.states, backend),
     };
   }

@@ -10,6 +10,8 @@ export interface PromptParts {
   state: readonly number[];
   /** Action token ids, step-major (token k = step * action_dim + dim); omit for a generation prompt. */
   actions?: readonly number[];
+  /** Explicit grounding ids (prompt.grounding_tokens of them), answered before the actions. */
+  grounding?: readonly number[];
 }
 
 /** The ids of one row, before padding. Without actions it ends at the colon (what generate continues). */
@@ -19,7 +21,7 @@ export function buildPromptIds(parts: PromptParts, cfg: PromptConfig): number[] 
     : cfg.layout === 'image-instr' ? [...img, ...parts.instruction]
     : [...parts.instruction, ...img];
   const ids = [...head, ...parts.state, cfg.assistantTokenId, cfg.colonTokenId];
-  if (parts.actions) ids.push(...parts.actions, cfg.endTokenId);
+  if (parts.actions) ids.push(...(parts.grounding ?? []), ...parts.actions, cfg.endTokenId);
   return ids;
 }
 

@@ -19,6 +19,8 @@ export interface ActionAccuracy {
   /** withinTolerance of each action dimension (dx, dy, dz, droll, dpitch, dyaw, gripper). */
   withinToleranceByDim: number[];
   tokens: number;
+  /** Explicit grounding: mean |predicted - true| of the box centre's x and y (in [-1, 1] units) over supervised tokens; null without. */
+  groundingMeanAbsError: [number, number] | null;
 }
 
 export async function teacherForcedAccuracy(model: ReconVLA, processor: Processor, batch: HostBatch,
@@ -38,26 +40,36 @@ export async function teacherForcedAccuracy(model: ReconVLA, processor: Processo
   let exact = 0, within = 0, absErr = 0, tokens = 0;
   const dims = model.config.prompt.actionDim;
   const dimWithin = new Array<number>(dims).fill(0), dimCount = new Array<number>(dims).fill(0);
+  const g = model.config.prompt.groundingTokens;
+  const gErr = [0, 0], gCount = [0, 0];
+  const perRow = model.config.prompt.actionChunk * dims;
   for (let r = 0; r < plan.batchSize; r++) {
-    let k = 0; // index of the action token in the row (step-major: dim = k mod action_dim)
+    // The supervised ids in the action range: the grounding tokens (when supervised), then the actions.
+    const at: number[] = [];
     for (let i = 0; i + 1 < L; i++) {
       const label = plan.labels[r * L + i + 1]!; // position i predicts token i + 1
-      if (label < lo || label > hi) continue; // only action tokens (not the end token, not padding)
+      if (label >= lo && label <= hi) at.push(i); // not the end token, not padding
+    }
+    const firstAction = at.length - perRow;
+    at.forEach((i, idx) => {
+      const label = plan.labels[r * L + i + 1]!;
       const row = values.subarray((r * L + i) * n, (r * L + i + 1) * n);
       let best = 0;
       for (let k = 1; k < n; k++) if (row[k]! > row[best]!) best = k;
       const err = Math.abs(model.actionTokenizer.decodeId(lo + best) - model.actionTokenizer.decodeId(label));
+      if (idx < firstAction) { gErr[idx]! += err; gCount[idx]!++; return; }
+      const k = idx - firstAction; // step-major: dim = k mod action_dim
       tokens++;
       if (lo + best === label) exact++;
       if (err <= tolerance) { within++; dimWithin[k % dims]!++; }
       dimCount[k % dims]!++;
       absErr += err;
-      k++;
-    }
+    });
   }
   if (tokens === 0) throw new Error('teacherForcedAccuracy: the batch holds no action tokens');
   return {
     exact: exact / tokens, withinTolerance: within / tokens, tolerance, meanAbsError: absErr / tokens,
     withinToleranceByDim: dimWithin.map((w, d) => w / Math.max(1, dimCount[d]!)), tokens,
+    groundingMeanAbsError: g > 0 ? [gErr[0]! / Math.max(1, gCount[0]!), gErr[1]! / Math.max(1, gCount[1]!)] : null,
   };
 }

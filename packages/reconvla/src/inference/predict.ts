@@ -11,7 +11,9 @@
 //   around targets it should settle on;
 // - 'median': the bin where the cumulative probability (in value order) passes 1/2, robust to
 //   that spread; 'mean': the expected value, fed back as its nearest bin.
-// The token fed back for the next dimension is the decoded value's bin.
+// The token fed back for the next dimension is the decoded value's bin. With explicit grounding
+// (prompt.grounding_tokens) the answer first names where the target is (the gaze box centre,
+// argmax bins), then the actions follow, conditioned on it.
 import { F, noGrad, tidy, type Tensor } from '@reconvla/core';
 import { KVCache } from '@reconvla/qwen2';
 import type { ActionTokenizer } from '../action_tokenizer.ts';
@@ -22,7 +24,10 @@ import type { Processor, Sample } from '../processor.ts';
 export interface Prediction {
   /** action_chunk x action_dim values, step-major. */
   actions: Float32Array;
+  /** Every generated id: the grounding ids (if any), then the action ids. */
   ids: number[];
+  /** Explicit grounding: the predicted gaze box centre x, y in [-1, 1]; empty without. */
+  grounding: Float32Array;
 }
 
 export type ActionDecoding = 'argmax' | 'median' | 'mean';
@@ -52,7 +57,8 @@ export function chooseActionId(row: Float32Array, lo: number, hi: number, decodi
 
 export async function predictActions(model: ReconVLA, processor: Processor, sample: Omit<Sample, 'actions'>, decoding: ActionDecoding = 'argmax'): Promise<Prediction> {
   const cfg = model.config;
-  const n = cfg.prompt.actionChunk * cfg.prompt.actionDim;
+  const g = cfg.prompt.groundingTokens;
+  const n = g + cfg.prompt.actionChunk * cfg.prompt.actionDim;
   const [lo, hi] = model.actionTokenizer.tokenRange;
   const backend = model.backend;
   const cache = new KVCache(cfg.llm.numHiddenLayers);
@@ -70,7 +76,7 @@ export async function predictActions(model: ReconVLA, processor: Processor, samp
     for (let k = 0; k < n; k++) {
       const row = (await logits.data()) as Float32Array;
       logits.dispose();
-      const id = chooseActionId(row, lo, hi, decoding, model.actionTokenizer);
+      const id = chooseActionId(row, lo, hi, k < g ? 'argmax' : decoding, model.actionTokenizer);
       ids.push(id);
       if (k + 1 === n) break;
       logits = lastLogits(() => F.embedding(F.tensor([id], [1, 1], { backend, dtype: 'int32' }), model.lm.model.embed_tokens.weight));
@@ -78,5 +84,5 @@ export async function predictActions(model: ReconVLA, processor: Processor, samp
   } finally {
     cache.dispose();
   }
-  return { actions: model.actionTokenizer.decode(ids), ids };
+  return { actions: model.actionTokenizer.decode(ids.slice(g)), ids, grounding: model.actionTokenizer.decode(ids.slice(0, g)) };
 }
