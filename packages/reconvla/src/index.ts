@@ -7,7 +7,7 @@ export { buildPromptIds, maskLabels, collatePrompts, type PromptParts, type Prom
 export { planSplice, spliceEmbeddings, imagePositions, type SplicePlan } from './splice.ts';
 export { resizeBilinear, bilinearWeights } from './resize.ts';
 export { ReconVLA, type ReconInputs, type ReconOutputs, type VaeTarget, type InitOptions } from './model.ts';
-export { Processor, type Sample } from './processor.ts';
+export { Processor, groundingOf, type Sample } from './processor.ts';
 export { tinyConfigJson, type TinyConfigOptions } from './tiny_config.ts';
 export { savePretrained, loadPretrained, loadPretrainedWithReport, decoderWasInitialised, VAE_DECODER_PREFIX, type LoadPretrainedOptions } from './pretrained.ts';
 export { reconVLAConfigToJson, writeConfigJson, upstreamConfigKeys, wordTokenizerJson, checkStoredWordIds } from './config_json.ts';
