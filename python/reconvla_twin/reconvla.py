@@ -48,6 +48,7 @@ class PromptConfig:
     action_chunk: int = 1
     state_encoding: str = "bins"
     state_fourier_bands: int = 6
+    grounding_tokens: int = 0  # explicit grounding (ours): the gaze box centre x, y answered before the actions
 
     @property
     def state_features(self) -> int:
@@ -88,6 +89,7 @@ class ReconVLAConfig:
             ignore_index=pr.get("ignore_index", -100), pad_token_id=pr.get("pad_token_id", d.get("pad_token_id") or 0),
             state_dim=pr.get("state_dim", 0), action_dim=pr.get("action_dim", 7), action_chunk=pr.get("action_chunk", 1),
             state_encoding=pr.get("state_encoding", "bins"), state_fourier_bands=pr.get("state_fourier_bands", 6),
+            grounding_tokens=pr.get("grounding_tokens", 0),
         )
         return ReconVLAConfig(
             llm=llm, vision=vision, vae=vae, denoiser=DiTConfig.from_dict(d["denoiser_config"]),
@@ -298,13 +300,14 @@ class ReconVLA(nn.Module):
     @torch.no_grad()
     def greedy_actions(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
                        state_values: Optional[torch.Tensor] = None, whole_vocab: bool = False) -> torch.Tensor:
-        """Greedy action ids [B, action_chunk x action_dim] from generation prompts (up to "ASSISTANT:").
+        """Greedy ids [B, grounding_tokens + action_chunk x action_dim] from generation prompts (up to "ASSISTANT:"):
+        the explicit-grounding ids first when the config has them, then the action ids.
 
         Like our policy: argmax over the action ids only (whole_vocab=True: over every id, as
         upstream's generate), each chosen id fed back; the spliced prompt runs again at each step.
         """
         c = self.config
-        n = c.prompt.action_chunk * c.prompt.action_dim
+        n = c.prompt.grounding_tokens + c.prompt.action_chunk * c.prompt.action_dim
         lo, hi = self.tokenizer.token_range
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)

@@ -213,6 +213,9 @@ class Processor:
         self.state_range = config.get("state_range")
         self.encoding = self.prompt.get("state_encoding", "bins")
         self.bands = self.prompt.get("state_fourier_bands", 6) if self.encoding == "fourier" else 0
+        if self.prompt.get("grounding_tokens", 0):
+            raise ValueError("prompt.grounding_tokens: the twin's batches do not build explicit-grounding answers "
+                             "(the TS trainer does: docs/reconvla.md); train this config with `reconvla train`")
 
     def encode_words(self, text: str) -> List[int]:
         return [self.ids.get(w, WORD_UNK) for w in re.findall(r"[a-z]+|[0-9]+", text.lower())]
