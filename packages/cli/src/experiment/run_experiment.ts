@@ -2,9 +2,9 @@
 // the same chains of env D, each run in its own folder with one JSON of every number. Resumable:
 // a run with its result.json is skipped, a run with checkpoints continues from the newest.
 import { execSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { createBackend } from '@reconvla/core';
+import { createBackend, writeJsonAtomic } from '@reconvla/core';
 import { generateDataset, type EnvName, type ObjectSplit, type Paraphrases } from '@reconvla/tabletop';
 import type { BackendFlag } from '../args.ts';
 import { runEvaluation, type EvalSuiteResult } from '../eval_command.ts';
@@ -70,13 +70,6 @@ export function gitCommit(): string | null {
   } catch {
     return null;
   }
-}
-
-/** Writes via a temporary file and a rename: a crash leaves the old file or none, never half of one. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  renameSync(tmp, file);
 }
 
 const hms = (s: number): string => `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;

@@ -54,6 +54,11 @@ export function writeFileAtomic(path: string, write: (fd: number) => void): void
   syncDirectory(nodePath.dirname(path));
 }
 
+/** `value` as indented JSON (a trailing newline), written atomically like writeFileAtomic. */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  writeFileAtomic(path, (fd) => writeAll(fd, new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`)));
+}
+
 /** Makes the rename itself durable. Best effort: some platforms cannot fsync a directory. */
 function syncDirectory(dir: string): void {
   let fd: number | undefined;

@@ -11,4 +11,5 @@ export { decodeBigInt64, decodeFloat32, decodeFloat64, decodeInt32, viewRaw, typ
 export { type TensorData, type TensorToWrite, type TensorsToWrite } from './layout.ts';
 export { encodeSafetensors, writeSafetensors } from './writer.ts';
 export { readFloat16Bits } from './read_f16.ts';
+export { writeJsonAtomic } from './atomic.ts';
 export { writeShardedCheckpoint, type ShardedWriteOptions, type ShardedWriteResult } from './sharded_writer.ts';

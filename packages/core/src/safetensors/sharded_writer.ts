@@ -10,7 +10,7 @@ import * as nodePath from 'node:path';
 import { SafetensorsError } from './errors.ts';
 import { checkTensor, type TensorsToWrite } from './layout.ts';
 import { writeSafetensors } from './writer.ts';
-import { writeAll, writeFileAtomic } from './atomic.ts';
+import { writeJsonAtomic } from './atomic.ts';
 import { INDEX_FILE_NAME } from './checkpoint.ts';
 
 export interface ShardedWriteOptions {
@@ -76,6 +76,6 @@ export function writeShardedCheckpoint(dir: string, tensors: TensorsToWrite, opt
     weight_map: Object.fromEntries(weightMap),
   };
   const indexPath = nodePath.join(dir, INDEX_FILE_NAME);
-  writeFileAtomic(indexPath, (fd) => writeAll(fd, new TextEncoder().encode(`${JSON.stringify(index, null, 2)}\n`)));
+  writeJsonAtomic(indexPath, index);
   return { indexPath, shardPaths };
 }

@@ -9,7 +9,7 @@
 //   state.json             stage, step, RNG state, data cursor, the train config
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fromSafetensors, openCheckpoint, optim, saveSafetensors, type Backend, type Tensor } from '@reconvla/core';
+import { fromSafetensors, openCheckpoint, optim, saveSafetensors, writeJsonAtomic, type Backend, type Tensor } from '@reconvla/core';
 import type { TrainConfig } from './config.ts';
 
 export interface TrainState {
@@ -35,12 +35,6 @@ export interface CheckpointContents {
 
 /** Called between the files of a checkpoint; tests throw from it to simulate a crash. */
 export type WriteHook = (file: string) => void;
-
-function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  fs.renameSync(tmp, file);
-}
 
 const folderName = (step: number): string => `step-${String(step).padStart(7, '0')}`;
 
