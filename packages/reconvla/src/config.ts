@@ -67,6 +67,19 @@ export interface AblationConfig {
   freezeProjector: boolean;
 }
 
+/**
+ * The locator (ours, see locator.ts): an instruction-conditioned keypoint network whose points are
+ * added to the state token. config.json "locator": { "channels", "keypoints", "loss_weight" }.
+ */
+export interface LocatorConfig {
+  /** Width of its two 3x3 convolutions. */
+  channels: number;
+  /** Heat maps (keypoints) per view; keypoint 0 of the first view is supervised with the gaze box centre. */
+  keypoints: number;
+  /** Weight of that supervision in the loss (0: the points learn from the action loss alone). */
+  lossWeight: number;
+}
+
 export interface ReconVLAConfig {
   llm: Qwen2Config;
   vision: SiglipVisionConfig;
@@ -97,6 +110,8 @@ export interface ReconVLAConfig {
   views: CameraView[];
   /** The task kinds the model was trained for (null: all); evaluation defaults to them. */
   tasks: string[] | null;
+  /** The locator (ours), or null (upstream: none). */
+  locator: LocatorConfig | null;
   /** The config.json object this was parsed from (written back by savePretrained). */
   json: Json;
 }
@@ -109,6 +124,7 @@ const MM_KEYS = new Set([
   'decode_image_size', 'image_mean', 'image_std', 'tokenizer_padding_side', 'tune_mm_mlp_adapter', 'freeze_mm_mlp_adapter',
   'unfreeze_mm_vision_tower', 'vision_config', 'vae_config', 'denoiser_config', 'action_tokenizer', 'prompt', 'ablation',
   'word_tokenizer', 'state_range', 'image_views', 'tasks', 'tokenizer_model_max_length', 'mm_projector_lr', 'mm_vision_tower_lr',
+  'locator',
 ]);
 
 function obj(v: unknown, what: string): Json {
@@ -140,6 +156,7 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
   const ab = json.ablation === undefined ? {} : obj(json.ablation, 'ablation');
   const grid = Math.floor(vision.imageSize / vision.patchSize);
   const layout = (pr.layout ?? 'instr-image-instr') as PromptLayout;
+  const lo = json.locator === undefined || json.locator === null ? null : obj(json.locator, 'locator');
   const c: ReconVLAConfig = {
     llm, vision, vae, denoiser,
     mmHiddenSize: num(json, 'mm_hidden_size', vision.hiddenSize),
@@ -171,6 +188,7 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
     stateRange: json.state_range === undefined || json.state_range === null ? null : (json.state_range as { min: number[]; max: number[] }),
     views: (json.image_views ?? ['static']) as CameraView[],
     tasks: json.tasks === undefined || json.tasks === null ? null : (json.tasks as string[]),
+    locator: lo === null ? null : { channels: num(lo, 'channels', 32), keypoints: num(lo, 'keypoints', 4), lossWeight: num(lo, 'loss_weight', 1) },
     json,
   };
   const problems: string[] = [];
@@ -200,6 +218,16 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
   if (!LAYOUTS.includes(layout)) problems.push(`prompt.layout "${String(layout)}" (one of ${LAYOUTS.join(', ')})`);
   if (c.ablation.reconTarget !== 'gaze' && c.ablation.reconTarget !== 'full') problems.push(`ablation.recon_target "${String(c.ablation.reconTarget)}" (gaze or full)`);
   if (c.words && c.words.length + FIRST_WORD_ID > a.vocabSize - a.nBins) problems.push(`${c.words.length} words do not fit below the action range (${a.vocabSize - a.nBins})`);
+  if (c.locator) {
+    const l = c.locator;
+    if (!Number.isInteger(l.channels) || l.channels < 1) problems.push(`locator.channels ${l.channels} (a positive integer)`);
+    if (!Number.isInteger(l.keypoints) || l.keypoints < 1) problems.push(`locator.keypoints ${l.keypoints} (a positive integer)`);
+    if (!(l.lossWeight >= 0)) problems.push(`locator.loss_weight ${l.lossWeight} (0 or more)`);
+    if (c.prompt.stateEncoding === 'bins') problems.push('locator needs a state token to add its points to: prompt.state_encoding "linear" or "fourier", not "bins"');
+    if (layout === 'image-instr') problems.push('locator reads the instruction before the image: prompt.layout "instr-image-instr" or "instr-image", not "image-instr"');
+    const unknownLocator = Object.keys(lo!).filter((k) => !['channels', 'keypoints', 'loss_weight'].includes(k));
+    if (unknownLocator.length) problems.push(`locator: unknown fields ${unknownLocator.map((k) => `"${k}"`).join(', ')} (channels, keypoints, loss_weight)`);
+  }
   if (problems.length) throw new Error(`ReconVLA config: ${problems.join('; ')}`);
   return c;
 }

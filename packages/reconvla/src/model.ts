@@ -10,6 +10,7 @@ import { SiglipVisionModel } from '@reconvla/siglip';
 import { AutoencoderKL, packLatents, type DiagonalGaussian } from '@reconvla/vae';
 import { ActionTokenizer } from './action_tokenizer.ts';
 import { stateFeatureWidth, type ReconVLAConfig } from './config.ts';
+import { instructionEmbedding, Locator, locatorLoss } from './locator.ts';
 import type { PromptBatch } from './prompt.ts';
 import { resizeBilinear } from './resize.ts';
 import { imagePositions, planSplice, spliceEmbeddings, type SplicePlan } from './splice.ts';
@@ -33,6 +34,8 @@ export interface ReconInputs {
   lmLoss?: boolean;
   /** Include the reconstruction loss (default: the config's ablation.recon). */
   vmLoss?: boolean;
+  /** With a locator: the gaze box centre in the first view [B, 2] (groundingOf) and which samples have it in view. */
+  locatorTarget?: { centre: Tensor; inView: Float32Array };
 }
 
 export interface VaeTarget {
@@ -59,6 +62,9 @@ export interface ReconOutputs {
   reconTokens: Tensor;
   target: VaeTarget | null;
   vm: (VmLossResult & { lnPre: Tensor }) | null;
+  /** The locator's points [B, views, K, 2] and its weighted loss (null without a locator / target). */
+  locatorPoints: Tensor | null;
+  locLoss: Tensor | null;
 }
 
 /** A module with no parameters of its own that only names a child (upstream's wrappers). */
@@ -75,6 +81,8 @@ export class ReconVLA extends Module {
   /** The 'linear' / 'fourier' state encoding's projection (ours: `model.state_proj`), else null. */
   readonly stateProj: nn.Linear | null;
   readonly actionTokenizer: ActionTokenizer;
+  /** The instruction-conditioned keypoint network (ours: `model.locator`), or null. */
+  readonly locator: Locator | null;
 
   constructor(readonly config: ReconVLAConfig, init: InitOptions = {}) {
     super();
@@ -92,6 +100,7 @@ export class ReconVLA extends Module {
     this.denoiser = new ReconDenoiser(config.denoiser, init);
     root.registerModule('mm_inv_projector', this.denoiser);
     this.stateProj = config.prompt.stateEncoding === 'bins' ? null : root.registerModule('state_proj', new nn.Linear(stateFeatureWidth(config.prompt), d, init));
+    this.locator = config.locator ? root.registerModule('locator', new Locator(config.locator, config.views.length, d, init)) : null;
     this.registerModule('model', root);
     if (this.lm.lm_head) this.registerModule('lm_head', this.lm.lm_head);
     this.actionTokenizer = new ActionTokenizer(config.actionTokenizer);
@@ -154,11 +163,17 @@ export class ReconVLA extends Module {
    * The images encoded and spliced, with the state token, into the prompts: the plan and
    * inputs_embeds [B, L, D] (what training, the policy's prefill and the pictures all start from).
    */
-  embedInputs(pixelValues: Tensor, prompts: PromptBatch, stateValues?: Tensor): { visionHidden: Tensor; imageFeatures: Tensor; plan: SplicePlan; inputsEmbeds: Tensor } {
+  embedInputs(pixelValues: Tensor, prompts: PromptBatch, stateValues?: Tensor): { visionHidden: Tensor; imageFeatures: Tensor; plan: SplicePlan; inputsEmbeds: Tensor; locatorPoints: Tensor | null } {
     const { visionHidden, imageFeatures } = this.encodeImages(pixelValues);
     const plan = planSplice(prompts, this.config.imageEmbedLen * this.config.views.length, this.config.prompt);
-    const inputsEmbeds = spliceEmbeddings(plan, this.lm.model.embed_tokens.weight, imageFeatures, this.stateFeatures(stateValues));
-    return { visionHidden, imageFeatures, plan, inputsEmbeds };
+    let state = this.stateFeatures(stateValues), locatorPoints: Tensor | null = null;
+    if (this.locator && state) {
+      const located = this.locator.forward(pixelValues, instructionEmbedding(prompts, this.lm.model.embed_tokens.weight, this.config.prompt));
+      state = F.add(state, located.features);
+      locatorPoints = located.points;
+    }
+    const inputsEmbeds = spliceEmbeddings(plan, this.lm.model.embed_tokens.weight, imageFeatures, state);
+    return { visionHidden, imageFeatures, plan, inputsEmbeds, locatorPoints };
   }
 
   /**
@@ -207,7 +222,7 @@ export class ReconVLA extends Module {
     if (withVm && inputs.targetImages === undefined) {
       throw new Error(`ReconVLA.forward: the reconstruction loss is on (${inputs.vmLoss === undefined ? "the config's ablation.recon" : 'vmLoss: true'}) but targetImages is missing: pass the gaze crops [B, 3, s, s], or vmLoss: false for the action loss alone`);
     }
-    const { visionHidden, imageFeatures, plan, inputsEmbeds } = this.embedInputs(inputs.pixelValues, prompts, inputs.stateValues);
+    const { visionHidden, imageFeatures, plan, inputsEmbeds, locatorPoints } = this.embedInputs(inputs.pixelValues, prompts, inputs.stateValues);
     const { hiddenStates, logits } = this.runLanguageModel(plan, inputsEmbeds);
     const labels = F.tensor(plan.labels, [plan.batchSize, plan.length], { backend: logits.backend, dtype: 'int32' });
     const lmLoss = withLm ? causalLMLoss(logits, labels, this.config.prompt.ignoreIndex) : null;
@@ -222,8 +237,11 @@ export class ReconVLA extends Module {
       vm = { ...r, lnPre: trace.get('ln_pre')! };
     }
     const vmLoss = vm?.loss ?? null;
-    const loss = lmLoss && vmLoss ? F.add(lmLoss, vmLoss) : lmLoss ?? vmLoss;
-    if (!loss) throw new Error('ReconVLA.forward: no loss to compute (lm loss off and no reconstruction target)');
-    return { loss, lmLoss, vmLoss, visionHidden, imageFeatures, plan, inputsEmbeds, hiddenStates, logits, reconTokens, target, vm };
+    const w = this.config.locator?.lossWeight ?? 0;
+    const locLoss = locatorPoints && inputs.locatorTarget && w > 0 ? F.mul(locatorLoss(locatorPoints, inputs.locatorTarget.centre, inputs.locatorTarget.inView), w) : null;
+    const parts = [lmLoss, vmLoss, locLoss].filter((t): t is Tensor => t !== null);
+    if (parts.length === 0 || (!lmLoss && !vmLoss)) throw new Error('ReconVLA.forward: no loss to compute (lm loss off and no reconstruction target)');
+    const loss = parts.slice(1).reduce((a, t) => F.add(a, t), parts[0]!);
+    return { loss, lmLoss, vmLoss, visionHidden, imageFeatures, plan, inputsEmbeds, hiddenStates, logits, reconTokens, target, vm, locatorPoints, locLoss };
   }
 }

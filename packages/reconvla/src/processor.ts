@@ -116,7 +116,7 @@ export class Processor {
   }
 
   /** The model inputs of a training batch: pixels of every view, prompts with labels, targets, states. */
-  batchInputs(batch: HostBatch, backend: Backend): Pick<ReconInputs, 'pixelValues' | 'prompts' | 'targetImages' | 'stateValues'> {
+  batchInputs(batch: HostBatch, backend: Backend): Pick<ReconInputs, 'pixelValues' | 'prompts' | 'targetImages' | 'stateValues' | 'locatorTarget'> {
     const views = this.config.views.length;
     if (batch.images.length !== batch.instructions.length * views) {
       throw new Error(`Processor: ${batch.images.length} images for ${batch.instructions.length} samples of ${views} view(s) (${this.config.views.join(', ')})`);
@@ -134,6 +134,21 @@ export class Processor {
     return {
       pixelValues: this.pixels(batch.images, backend), prompts,
       targetImages: this.pixels(batch.targets, backend), stateValues: this.stateValues(batch.states, backend),
+      ...(this.config.locator ? { locatorTarget: this.locatorTarget(batch, backend) } : {}),
     };
+  }
+
+  /** The locator's supervision: each sample's gaze box centre in the first view (zeros and not in view where the box is out of it). */
+  locatorTarget(batch: HostBatch, backend: Backend): NonNullable<ReconInputs['locatorTarget']> {
+    if (!batch.gaze) throw new Error('Processor: the locator (config "locator") is supervised with the batch\'s gaze boxes (HostBatch.gaze), and this batch has none');
+    const views = this.config.views.length;
+    const centre = new Float32Array(batch.gaze.length * 2), inView = new Float32Array(batch.gaze.length);
+    batch.gaze.forEach((box, i) => {
+      if (!box) return;
+      const img = batch.images[i * views]!;
+      centre.set(groundingOf(box, img.width, img.height), 2 * i);
+      inView[i] = 1;
+    });
+    return { centre: tensor(centre, [batch.gaze.length, 2], { backend }), inView };
   }
 }

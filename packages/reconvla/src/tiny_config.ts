@@ -32,6 +32,8 @@ export interface TinyConfigOptions {
   patchSize?: number;
   /** Explicit grounding: the answer starts with the gaze box centre (2 tokens) before the actions (default false). */
   grounding?: boolean;
+  /** The locator (ours, locator.ts): instruction-conditioned keypoints added to the state token (default off). */
+  locator?: boolean;
 }
 
 export function tinyConfigJson(o: TinyConfigOptions): Json {
@@ -84,5 +86,6 @@ export function tinyConfigJson(o: TinyConfigOptions): Json {
     },
     word_tokenizer: { words: o.words },
     state_range: o.stateRange,
+    ...(o.locator ? { locator: { channels: 32, keypoints: 4, loss_weight: 1 } } : {}),
   };
 }

@@ -33,6 +33,8 @@ export interface LogEntry {
   vm: number | null;
   /** Vision stage: image -> text top-1 accuracy within the batch (else null); loss is the sigmoid loss. */
   retrieval: number | null;
+  /** With a locator: its weighted keypoint loss (absent otherwise). */
+  loc?: number;
   lr: number;
   gradNorm: number;
   secondsPerStep: number;
@@ -59,11 +61,11 @@ export interface TrainerOptions {
   signals?: 'exit' | 'throw' | false;
 }
 
-/** What a step reports: [loss, lm?, vm?, retrieval?, gradient norm] in one small tensor, read once. */
-interface StepResult { values: Tensor; lm: boolean; vm: boolean; retrieval: boolean }
+/** What a step reports: [loss, lm?, vm?, retrieval?, loc?, gradient norm] in one small tensor, read once. */
+interface StepResult { values: Tensor; lm: boolean; vm: boolean; retrieval: boolean; loc: boolean }
 
 /** The values of one step, read back from StepResult.values. */
-interface StepValues { loss: number; lm: number | null; vm: number | null; retrieval: number | null; norm: number }
+interface StepValues { loss: number; lm: number | null; vm: number | null; retrieval: number | null; loc: number | null; norm: number }
 
 /** run() stopped early on request (a signal or requestStop()), after writing a checkpoint. */
 export class TrainingStopped extends Error {
@@ -260,7 +262,7 @@ export class Trainer {
           const now = performance.now();
           const entry: LogEntry = {
             stage: stage.name, step: this.state.stageStep, steps: stage.steps, globalStep: this.state.globalStep,
-            loss: v.loss, lm: v.lm, vm: v.vm, retrieval: v.retrieval,
+            loss: v.loss, lm: v.lm, vm: v.vm, retrieval: v.retrieval, ...(v.loc !== null ? { loc: v.loc } : {}),
             lr: opt.lr, gradNorm: v.norm, secondsPerStep: (now - t0) / 1000 / since,
           };
           t0 = now; since = 0;
@@ -291,7 +293,7 @@ export class Trainer {
   /** Forward and backward; the gradients stay on the parameters for opt.step(). */
   private forwardBackward(stage: StageConfig, batch: HostBatch, processor: Processor | null, params: Tensor[]): StepResult {
     const backend = this.opts.backend;
-    let loss: Tensor, lm: Tensor | null = null, vm: Tensor | null = null, retrieval: Tensor | null = null;
+    let loss: Tensor, lm: Tensor | null = null, vm: Tensor | null = null, retrieval: Tensor | null = null, loc: Tensor | null = null;
     if (stage.kind === 'vae') {
       loss = vaeLoss(this.model, batch.targets, this.rng);
     } else if (stage.kind === 'vision') {
@@ -301,23 +303,23 @@ export class Trainer {
       ({ loss, retrieval } = visionStageLoss(this.model, this.objective!, processor!.pixels(batch.images, backend), ids));
     } else {
       const out = this.model.forward({ ...processor!.batchInputs(batch, backend), generator: this.rng, lmLoss: stage.lmLoss, vmLoss: stage.vmLoss });
-      ({ loss, lmLoss: lm, vmLoss: vm } = out);
+      ({ loss, lmLoss: lm, vmLoss: vm, locLoss: loc } = out);
     }
     loss.backward();
     const norm = optim.clipGradNorm(params, stage.maxGradNorm);
-    const parts = [loss, lm, vm, retrieval, norm].filter((t): t is Tensor => t !== null).map((t) => F.reshape(F.detach(t), []));
-    return { values: F.stack(parts), lm: lm !== null, vm: vm !== null, retrieval: retrieval !== null };
+    const parts = [loss, lm, vm, retrieval, loc, norm].filter((t): t is Tensor => t !== null).map((t) => F.reshape(F.detach(t), []));
+    return { values: F.stack(parts), lm: lm !== null, vm: vm !== null, retrieval: retrieval !== null, loc: loc !== null };
   }
 
   private readValues(r: StepResult, a: Float32Array | Int32Array): StepValues {
     let i = 0;
-    const loss = a[i++]!, lm = r.lm ? a[i++]! : null, vm = r.vm ? a[i++]! : null, retrieval = r.retrieval ? a[i++]! : null;
-    return { loss, lm, vm, retrieval, norm: a[i]! };
+    const loss = a[i++]!, lm = r.lm ? a[i++]! : null, vm = r.vm ? a[i++]! : null, retrieval = r.retrieval ? a[i++]! : null, loc = r.loc ? a[i++]! : null;
+    return { loss, lm, vm, retrieval, loc, norm: a[i]! };
   }
 
   /** Throws (after dropping the gradients, before any update) if a loss or the gradient norm is NaN or infinite. */
   private checkFinite(stage: StageConfig, v: StepValues, opt: optim.AdamW): void {
-    const checked: [string, number | null][] = [['lm loss', v.lm], ['vm loss', v.vm], ['loss', v.loss], ['gradient norm', v.norm]];
+    const checked: [string, number | null][] = [['lm loss', v.lm], ['vm loss', v.vm], ['locator loss', v.loc], ['loss', v.loss], ['gradient norm', v.norm]];
     const bad = checked.filter((e): e is [string, number] => e[1] !== null && !Number.isFinite(e[1]));
     if (bad.length === 0) return;
     opt.zeroGrad();
