@@ -79,6 +79,9 @@ class ReconVLAConfig:
 
     @staticmethod
     def from_dict(d: dict) -> "ReconVLAConfig":
+        if d.get("locator") is not None:
+            raise ValueError('config "locator": the locator (ours, packages/reconvla/src/locator.ts) is not in the twin; '
+                             "a twin model without it would compute another function")
         llm = Qwen2Config.from_dict(d)
         vision = SiglipVisionConfig.from_dict(d["vision_config"])
         vae = VaeConfig.from_dict(d["vae_config"])

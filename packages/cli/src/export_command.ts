@@ -86,6 +86,11 @@ export function trainCommand(train: TrainConfig, c: ReconVLA['config'], runDir: 
   if (c.prompt.layout !== 'instr-image-instr') args.push(`--layout ${c.prompt.layout}`);
   if (c.tasks) args.push(`--tasks ${c.tasks.join(',')}`);
   if (vision) args.push(`--vision-steps ${vision.steps}`, `--vision-envs ${vision.data}`);
+  if (c.vision.patchSize !== 8) args.push(`--patch-size ${c.vision.patchSize}`);
+  if (c.prompt.groundingTokens > 0) args.push('--grounding');
+  if (c.locator) args.push('--locator');
+  const locator = stage('locator');
+  if (locator) args.push(`--locator-steps ${locator.steps}`);
   return args.join(' ');
 }
 

@@ -57,6 +57,8 @@ export interface TrainFlags {
   grounding?: boolean;
   /** The locator (ours): instruction-conditioned keypoints, supervised with the gaze box centre, added to the state token. */
   locator?: boolean;
+  /** Steps of the locator stage (ours: the locator alone on the gaze box centres, batch 64) before the VLA stages (0: none). */
+  locatorSteps: number;
   /** Steps of the SigLIP-objective vision stage before everything (0: none) and its environments. */
   visionSteps: number;
   visionEnvs: EnvName[];
@@ -90,6 +92,7 @@ function modelConfig(f: TrainFlags, words: string[]): Json {
 export function trainConfig(f: TrainFlags): TrainConfig {
   const words = S.tabletopVocabulary([...S.datasetInstructions(f.data), ...(f.pretrainData ? S.datasetInstructions(f.pretrainData) : [])]);
   const model = modelConfig(f, words);
+  if (f.locatorSteps > 0 && !model.locator) throw new Error(`--locator-steps ${f.locatorSteps}: the model has no locator (add --locator, or use a config.json with "locator")`);
   const stage = (kind: StageConfig['kind'], data: string, steps: number): StageConfig => {
     const s = R.stageDefaults(kind, data, steps);
     return { ...s, batchSize: f.batchSize, lr: kind === 'vae' ? s.lr : f.lr, vmLoss: kind === 'vae' ? false : f.recon };
@@ -98,6 +101,8 @@ export function trainConfig(f: TrainFlags): TrainConfig {
   const stages = [
     // The vision stage draws its own scenes (stage.data names the environments), with its own batch size and lr.
     ...(f.visionSteps > 0 ? [S.sceneCaptionStage(f.visionEnvs, f.visionSteps)] : []),
+    // The locator stage keeps its own batch size (64) and lr: its steps are cheap.
+    ...(f.locatorSteps > 0 ? [R.stageDefaults('locator', f.data, f.locatorSteps)] : []),
     ...(f.vaeSteps > 0 ? [stage('vae', pre, f.vaeSteps)] : []),
     ...(f.pretrainSteps > 0 && f.recon ? [stage('pretrain', pre, f.pretrainSteps)] : []),
     stage('finetune', f.data, f.finetuneSteps),
@@ -110,6 +115,7 @@ function fmt(e: LogEntry): string {
   if (e.lm !== null) parts.push(`lm ${e.lm.toFixed(4)}`);
   if (e.vm !== null) parts.push(`vm ${e.vm.toFixed(4)}`);
   if (e.retrieval !== null && e.retrieval !== undefined) parts.push(`retrieval ${(100 * e.retrieval).toFixed(0)}%`);
+  if (e.loc !== undefined) parts.push(`loc ${e.loc.toFixed(4)}`);
   parts.push(`lr ${e.lr.toExponential(2)}`, `|g| ${e.gradNorm.toFixed(2)}`, `${(e.secondsPerStep * 1000).toFixed(0)} ms/step`);
   return parts.join(' | ');
 }
@@ -121,7 +127,7 @@ export async function runTraining(train: TrainConfig, runDir: string, backend: B
     runDir, backend, resume,
     source: (stage, model) => stage.kind === 'vision' ? S.sceneCaptionSource({ envs: parseEnvList(stage.data), views: model.config.views }) : S.tabletopSource(stage.data, {
       cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk, target: model.config.ablation.reconTarget,
-      views: model.config.views, tasks: stage.kind === 'finetune' ? model.config.tasks : null,
+      views: model.config.views, tasks: stage.kind === 'finetune' || stage.kind === 'locator' ? model.config.tasks : null,
     }),
     onLog: (e) => { bar.stop(); console.log(fmt(e)); bar.start(total, e.globalStep, { stage: e.stage }); },
     onStep: (stage) => bar.increment(1, { stage: stage.name }),
@@ -234,6 +240,7 @@ function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetun
     .option('--action-bins <n>', 'bins of the action (and state) tokenizer (upstream 256)', intArg('action-bins', 3), 256)
     .option('--grounding', 'explicit grounding (not ReconVLA\'s; the paper\'s Fig. 1(a)): the answer names the gaze box centre (2 tokens) before the actions')
     .option('--locator', 'the locator (ours, not ReconVLA\'s): a FiLM-conditioned convolutional keypoint network beside the vision tower, its points added to the state token; keypoint 0 learns the gaze box centre (needs --state-encoding linear or fourier)')
+    .option('--locator-steps <n>', 'steps of the locator stage (ours) before the others: the locator alone learns the gaze box centres of the run\'s tasks, batch 64 (needs --locator)', intArg('locator-steps', 0), 0)
     .option('--patch-size <n>', 'the tiny vision tower\'s patch side on 32x32 images: 8 (16 tokens per view), 4 (64, averaged 2x2 for the DiT) or 2', intArg('patch-size', 2, 8), 8)
     .option('--vision-steps <n>', 'steps of vision pretraining with SigLIP\'s image-caption loss on simulator scenes (0: none); the tower is then frozen unless --unfreeze-vision', intArg('vision-steps', 0), 0)
     .option('--vision-envs <list>', 'environments of the vision stage\'s scenes', envListArg, ['A', 'B', 'C'] as EnvName[]);
@@ -303,7 +310,7 @@ export function presetTrainFlags(preset: Preset, o: { data: string; out: string;
     config: 'tiny', data: o.data, out: o.out, backend: o.backend, vaeSteps: st.vae, pretrainSteps: st.pretrain, finetuneSteps: o.finetuneSteps ?? st.finetune,
     batchSize: st.batchSize, lr: st.lr, seed: o.seed, recon: true, reconTarget: 'gaze', layout: 'instr-image-instr', chunk: m.chunk,
     views: m.views, stateEncoding: m.stateEncoding, unfreezeVision: m.unfreezeVision, denoiserRepeat: m.denoiserRepeat,
-    llmWidth: m.llmWidth, llmLayers: m.llmLayers, actionBins: m.actionBins, patchSize: m.patchSize, visionSteps: st.vision, visionEnvs: preset.data.envs,
+    llmWidth: m.llmWidth, llmLayers: m.llmLayers, actionBins: m.actionBins, patchSize: m.patchSize, locatorSteps: 0, visionSteps: st.vision, visionEnvs: preset.data.envs,
   };
 }
 

@@ -1,6 +1,6 @@
 // @reconvla/reconvla: the ReconVLA model, its training stages and inference. The tabletop
 // adapter (dataset batches, the evaluate() policy) is the separate entry '@reconvla/reconvla/sim'.
-export { parseReconVLAConfig, FIRST_WORD_ID, type ReconVLAConfig, type ActionTokenizerConfig, type PromptConfig, type PromptLayout, type AblationConfig, type CameraView, type StateEncoding, type Json } from './config.ts';
+export { parseReconVLAConfig, FIRST_WORD_ID, type ReconVLAConfig, type ActionTokenizerConfig, type PromptConfig, type PromptLayout, type AblationConfig, type CameraView, type StateEncoding, type LocatorConfig, type Json } from './config.ts';
 export { ActionTokenizer } from './action_tokenizer.ts';
 export { WordTokenizer, WORD_SPECIALS, splitWords } from './word_tokenizer.ts';
 export { buildPromptIds, maskLabels, collatePrompts, type PromptParts, type PromptBatch } from './prompt.ts';
@@ -8,6 +8,7 @@ export { planSplice, spliceEmbeddings, imagePositions, type SplicePlan } from '.
 export { resizeBilinear, bilinearWeights } from './resize.ts';
 export { ReconVLA, type ReconInputs, type ReconOutputs, type VaeTarget, type InitOptions } from './model.ts';
 export { Processor, groundingOf, type Sample } from './processor.ts';
+export { Locator, spatialSoftmax, pixelCentreGrid, instructionEmbedding, locatorLoss, type LocatorOutput } from './locator.ts';
 export { tinyConfigJson, type TinyConfigOptions } from './tiny_config.ts';
 export { savePretrained, loadPretrained, loadPretrainedWithReport, decoderWasInitialised, VAE_DECODER_PREFIX, type LoadPretrainedOptions } from './pretrained.ts';
 export { reconVLAConfigToJson, writeConfigJson, upstreamConfigKeys, wordTokenizerJson, checkStoredWordIds } from './config_json.ts';

@@ -207,6 +207,22 @@ export class ReconVLA extends Module {
     });
   }
 
+  /**
+   * The locator stage's loss: keypoint 0 of the first view against the gaze box centre, the
+   * locator alone (no vision tower, no LLM; unweighted: loss_weight balances it against the
+   * action loss, and here it is the only loss).
+   */
+  locatorStageLoss(inputs: Pick<ReconInputs, 'pixelValues' | 'prompts' | 'locatorTarget'>): Tensor {
+    if (!this.locator) throw new Error('ReconVLA.locatorStageLoss: the model has no locator (config "locator")');
+    if (!inputs.locatorTarget) throw new Error('ReconVLA.locatorStageLoss: locatorTarget is missing (Processor.batchInputs builds it from the gaze boxes)');
+    const views = this.config.views.length, p = inputs.pixelValues;
+    const [n, c, h, w] = p.shape as [number, number, number, number];
+    const first = views === 1 ? p : F.reshape(F.slice(F.reshape(p, [n / views, views, c, h, w]), 1, 0, 1), [n / views, c, h, w]);
+    const instruction = instructionEmbedding(inputs.prompts, this.lm.model.embed_tokens.weight, this.config.prompt);
+    const points = F.reshape(this.locator.keypoints(first, instruction, 1), [n / views, 1, this.config.locator!.keypoints, 2]);
+    return locatorLoss(points, inputs.locatorTarget.centre, inputs.locatorTarget.inView);
+  }
+
   /** The spliced sequence through Qwen2: hidden states after the final norm and logits. */
   runLanguageModel(plan: SplicePlan, inputsEmbeds: Tensor): { hiddenStates: Tensor; logits: Tensor } {
     const attentionMask = F.tensor(plan.attentionMask, [plan.batchSize, plan.length], { backend: inputsEmbeds.backend, dtype: 'int32' });

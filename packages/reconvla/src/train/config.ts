@@ -6,12 +6,14 @@
 //             tokens to carry the gaze region (the paper's large-scale pretraining stage);
 //   finetune  the task: lm loss on the action tokens + vm loss (recon off: lm loss only).
 // and, before them, optionally
+//   locator   (ours) the locator alone (locator.ts), its keypoint 0 pulled to the gaze box centre:
+//             many cheap steps of finding the named object before the VLA stages;
 //   vision    SigLIP's sigmoid image-text loss on simulator frames and their captions: the tiny
 //             random tower learns to see (upstream starts from a pretrained SigLIP); it stays
 //             frozen afterwards unless the model's ablation.unfreeze_vision_tower is set.
 import type { Json } from '../config.ts';
 
-export type StageKind = 'vision' | 'vae' | 'pretrain' | 'finetune';
+export type StageKind = 'vision' | 'locator' | 'vae' | 'pretrain' | 'finetune';
 
 export interface StageConfig {
   name: string;
@@ -53,6 +55,7 @@ export function stageDefaults(kind: StageKind, data: string, steps: number): Sta
   const base = { name: kind, kind, data, steps, batchSize: 16, minLr: 1e-5, warmupSteps: Math.min(50, Math.ceil(steps / 10)), weightDecay: 0, maxGradNorm: 1 };
   if (kind === 'vision') return { ...base, batchSize: 32, lr: 1e-3, lmLoss: false, vmLoss: false };
   if (kind === 'vae') return { ...base, lr: 2e-3, lmLoss: false, vmLoss: false };
+  if (kind === 'locator') return { ...base, batchSize: 64, lr: 1e-3, lmLoss: false, vmLoss: false };
   if (kind === 'pretrain') return { ...base, lr: 1e-3, lmLoss: false, vmLoss: true };
   return { ...base, lr: 1e-3, lmLoss: true, vmLoss: true };
 }

@@ -185,6 +185,12 @@ export class Trainer {
       m.visionTower.requiresGrad_(true);
       return [...m.parameters().filter((p) => p.requiresGrad), ...this.objective!.parameters()];
     }
+    if (stage.kind === 'locator') {
+      if (!m.locator) throw new Error(`stage ${stage.name}: a locator stage needs a model with a locator (config "locator", train --locator)`);
+      m.requiresGrad_(false);
+      m.locator.requiresGrad_(true);
+      return m.locator.parameters();
+    }
     if (stage.kind === 'vae') {
       m.requiresGrad_(false);
       m.vae.requiresGrad_(true);
@@ -301,6 +307,9 @@ export class Trainer {
       if (!captions) throw new Error(`stage ${stage.name}: the batch has no captions (a vision stage reads HostBatch.captions, e.g. from sceneCaptionSource)`);
       const ids = this.objective!.tokenizer.batch(captions, backend);
       ({ loss, retrieval } = visionStageLoss(this.model, this.objective!, processor!.pixels(batch.images, backend), ids));
+    } else if (stage.kind === 'locator') {
+      loss = this.model.locatorStageLoss(processor!.batchInputs(batch, backend));
+      loc = loss;
     } else {
       const out = this.model.forward({ ...processor!.batchInputs(batch, backend), generator: this.rng, lmLoss: stage.lmLoss, vmLoss: stage.vmLoss });
       ({ loss, lmLoss: lm, vmLoss: vm, locLoss: loc } = out);

@@ -1,0 +1,136 @@
+// The locator (config "locator", ours): the spatial softmax reads the position of a peak, the
+// instruction embedding is the mean of the words before the image, FiLM starts as the identity,
+// the points reach the state token, the loss is masked where the gaze box is out of view, and a
+// few steps on one batch pull keypoint 0 to the target.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { F, Generator, optim, tensor, type Backend } from '@reconvla/core';
+import { TabletopEnv } from '@reconvla/tabletop';
+import { testBackends } from '../../../test/helpers/backends.ts';
+import {
+  initFromScratch, instructionEmbedding, locatorLoss, parseReconVLAConfig, pixelCentreGrid, Processor, ReconVLA, spatialSoftmax, tinyConfigJson, type HostBatch,
+} from '../src/index.ts';
+import { collatePrompts } from '../src/prompt.ts';
+import { observationViews } from '../src/sim/index.ts';
+
+const all = await testBackends();
+const backends = all.filter((b) => b.backend).map((b) => ({ name: b.name, backend: b.backend as Backend }));
+const wasm = (backends.find((b) => b.name === 'wasm') ?? backends[0]!).backend;
+const words = ['block', 'lift', 'red', 'the', 'blue'];
+const json = tinyConfigJson({
+  words, stateRange: { min: new Array(8).fill(-1), max: new Array(8).fill(1) },
+  views: ['static', 'gripper'], stateEncoding: 'fourier', actionChunk: 1, nBins: 64, locator: true,
+});
+
+const finite = (xs: ArrayLike<number>): boolean => Array.from(xs).every(Number.isFinite);
+
+test('config: the locator needs a state token and an instruction first; its fields are checked by name', () => {
+  const c = parseReconVLAConfig(json);
+  assert.deepEqual(c.locator, { channels: 32, keypoints: 4, lossWeight: 1 });
+  assert.equal(parseReconVLAConfig(tinyConfigJson({ words, stateRange: { min: [0], max: [1] } })).locator, null);
+  assert.throws(() => parseReconVLAConfig({ ...json, prompt: { ...(json.prompt as object), state_encoding: 'bins' } }), /locator needs a state token/);
+  assert.throws(() => parseReconVLAConfig({ ...json, prompt: { ...(json.prompt as object), layout: 'image-instr' } }), /locator reads the instruction before the image/);
+  assert.throws(() => parseReconVLAConfig({ ...json, locator: { channels: 0 } }), /locator.channels 0/);
+  assert.throws(() => parseReconVLAConfig({ ...json, locator: { keypoint: 3 } }), /unknown fields "keypoint"/);
+});
+
+test('spatialSoftmax: a single strong peak gives its pixel centre, on every backend', async () => {
+  for (const { name, backend } of backends) {
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 2, max: 9 }), fc.nat(), fc.nat(), async (size, px, py) => {
+      const x = px % size, y = py % size;
+      const maps = new Float32Array(2 * size * size);
+      maps[y * size + x] = 60; // map 0: a peak; map 1: flat, whose expectation is the centre (0, 0)
+      const p = await spatialSoftmax(tensor(maps, [1, 2, size, size], { backend })).data() as Float32Array;
+      assert.ok(finite(p), `${name}: NaN in ${Array.from(p)}`);
+      assert.ok(Math.abs(p[0]! - ((2 * x + 1) / size - 1)) < 1e-4 && Math.abs(p[1]! - ((2 * y + 1) / size - 1)) < 1e-4, `${name}: peak (${x}, ${y}) of ${size}: ${Array.from(p)}`);
+      assert.ok(Math.abs(p[2]!) < 1e-5 && Math.abs(p[3]!) < 1e-5, `${name}: flat map ${Array.from(p)}`);
+    }), { numRuns: 20 });
+  }
+  assert.deepEqual(Array.from(pixelCentreGrid(2)), [-0.5, -0.5, 0.5, -0.5, -0.5, 0.5, 0.5, 0.5]);
+});
+
+test('spatialSoftmax: gradient matches finite differences', () => {
+  const g = new Generator(3);
+  const maps = F.randn([1, 2, 3, 3], { backend: wasm, generator: g });
+  const w = F.randn([1, 2, 2], { backend: wasm, generator: g });
+  const value = (m: Float32Array): number => {
+    const p = spatialSoftmax(tensor(m, [1, 2, 3, 3], { backend: wasm })).dataSync() as Float32Array;
+    const wv = w.dataSync() as Float32Array;
+    return p.reduce((a, v, i) => a + v * wv[i]!, 0);
+  };
+  const x = tensor(maps.dataSync() as Float32Array, [1, 2, 3, 3], { backend: wasm, requiresGrad: true });
+  F.sum(F.mul(spatialSoftmax(x), w)).backward();
+  const grad = x.grad!.dataSync() as Float32Array, base = maps.dataSync() as Float32Array;
+  for (let i = 0; i < base.length; i++) {
+    const up = Float32Array.from(base), down = Float32Array.from(base);
+    up[i]! += 1e-2; down[i]! -= 1e-2;
+    const fd = (value(up) - value(down)) / 2e-2;
+    assert.ok(Number.isFinite(grad[i]!) && Math.abs(grad[i]! - fd) < 2e-3, `d/dmap[${i}]: autograd ${grad[i]}, finite difference ${fd}`);
+  }
+});
+
+test('instructionEmbedding is the mean of the word embeddings before the image placeholder', () => {
+  const c = parseReconVLAConfig(json).prompt;
+  const weight = tensor(Float32Array.from({ length: 20 * 3 }, (_, i) => i), [20, 3], { backend: wasm });
+  const prompts = collatePrompts([[7, 9, c.imageTokenIndex, 7, 9, c.stateTokenIndex, 3, 4], [8, c.imageTokenIndex, 8, c.stateTokenIndex, 3, 4]], c, false);
+  const e = instructionEmbedding(prompts, weight, c).dataSync() as Float32Array;
+  assert.deepEqual(Array.from(e), [24, 25, 26, 24, 25, 26]); // mean of rows 7 and 9; row 8
+  const noImage = collatePrompts([[7, 9, 3, 4]], c, false);
+  assert.throws(() => instructionEmbedding(noImage, weight, c), /row 0 has no image placeholder/);
+});
+
+test('locatorLoss: mean |keypoint 0 of the first view - target| over the samples in view', () => {
+  const points = tensor(Float32Array.from([0.5, -0.5, 9, 9, /* view 1 */ 9, 9, 9, 9, /* sample 1 */ 0, 0, 9, 9, 9, 9, 9, 9]), [2, 2, 2, 2], { backend: wasm });
+  const target = tensor(Float32Array.from([0, 0, 1, 1]), [2, 2], { backend: wasm });
+  assert.ok(Math.abs((locatorLoss(points, target, Float32Array.from([1, 0])).dataSync() as Float32Array)[0]! - 0.5) < 1e-6);
+  assert.ok(Math.abs((locatorLoss(points, target, Float32Array.from([1, 1])).dataSync() as Float32Array)[0]! - 0.75) < 1e-6);
+  assert.equal((locatorLoss(points, target, Float32Array.from([0, 0])).dataSync() as Float32Array)[0], 0);
+  assert.throws(() => locatorLoss(points, target, Float32Array.from([1])), /mask of 1 for 2 samples/);
+});
+
+function batchOf(model: ReconVLA, instructions: string[], gaze: HostBatch['gaze']): HostBatch {
+  const obs = new TabletopEnv({ env: 'A' }).reset(4);
+  const images = observationViews(obs, model.config.views);
+  const n = instructions.length;
+  return {
+    images: Array.from({ length: n }, () => images).flat(), targets: Array.from({ length: n }, () => images[0]!),
+    instructions, states: Array.from({ length: n }, () => Float32Array.from(obs.proprio)),
+    actions: Array.from({ length: n }, () => Float32Array.from([1, 0, -1, 0, 0, 0, 1])), gaze,
+  };
+}
+
+test('the locator starts with FiLM at the identity, changes the state token, and a few steps pull keypoint 0 to the gaze box centre', () => {
+  const model = new ReconVLA(parseReconVLAConfig(json), { backend: wasm, generator: new Generator(5) });
+  initFromScratch(model, new Generator(5));
+  assert.ok(model.locator);
+  assert.deepEqual(Array.from(model.locator.film.weight.dataSync() as Float32Array).filter((v) => v !== 0), []);
+  const keys = [...model.namedParameters()].map(([k]) => k).filter((k) => k.startsWith('model.locator.'));
+  assert.deepEqual(keys.sort(), ['conv1.bias', 'conv1.weight', 'conv2.bias', 'conv2.weight', 'conv3.bias', 'conv3.weight', 'film.bias', 'film.weight', 'heat.bias', 'heat.weight', 'proj1.bias', 'proj1.weight', 'proj2.bias', 'proj2.weight'].map((k) => `model.locator.${k}`));
+  const processor = new Processor(model.config);
+  const batch = batchOf(model, ['lift the red block', 'lift the blue block', 'lift the red block'], [[10, 60, 30, 80], [90, 40, 110, 60], null]);
+  const inputs = processor.batchInputs(batch, wasm);
+  assert.deepEqual(Array.from(inputs.locatorTarget!.inView), [1, 1, 0]);
+  // Without the locator's features the state token would be the state projection alone.
+  const { inputsEmbeds, locatorPoints } = model.embedInputs(inputs.pixelValues, inputs.prompts, inputs.stateValues);
+  assert.deepEqual(locatorPoints!.shape, [3, 2, 4, 2]);
+  const state = F.slice(model.stateProj!.forward(inputs.stateValues!), 0, 0, 1).dataSync() as Float32Array;
+  const at = Array.from(inputs.prompts.inputIds.subarray(0, inputs.prompts.seqLen)).indexOf(model.config.prompt.stateTokenIndex);
+  const d = model.config.llm.hiddenSize;
+  const spliceAt = at + model.config.imageEmbedLen * model.config.views.length - 1; // one image placeholder before it
+  const spliced = F.reshape(F.slice(F.slice(inputsEmbeds, 0, 0, 1), 1, spliceAt, spliceAt + 1), [d]).dataSync() as Float32Array;
+  const differs = spliced.some((v, i) => Math.abs(v - state[i]!) > 1e-6);
+  assert.ok(finite(spliced) && differs, 'the state token carries the locator features');
+
+  const params = model.trainableParameters().filter(([k]) => k.startsWith('model.locator.')).map(([, p]) => p);
+  const opt = new optim.AdamW(params, { lr: 1e-2, weightDecay: 0 });
+  const locOf = (): number => (model.forward({ ...inputs, lmLoss: true, vmLoss: false }).locLoss!.dataSync() as Float32Array)[0]!;
+  const first = locOf();
+  for (let i = 0; i < 80; i++) {
+    const out = model.forward({ ...inputs, lmLoss: true, vmLoss: false });
+    out.loss.backward();
+    opt.step(); opt.zeroGrad();
+  }
+  const last = locOf();
+  assert.ok(Number.isFinite(first) && Number.isFinite(last) && last < first * 0.85, `locator loss ${first} -> ${last}`);
+});
