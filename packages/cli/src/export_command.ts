@@ -90,7 +90,7 @@ export function trainCommand(train: TrainConfig, c: ReconVLA['config'], runDir: 
   if (c.prompt.groundingTokens > 0) args.push('--grounding');
   if (c.locator) args.push('--locator');
   const locator = stage('locator');
-  if (locator) args.push(`--locator-steps ${locator.steps}`);
+  if (locator) args.push(`--locator-steps ${locator.steps}`, ...(locator.tasks ? [`--locator-tasks ${locator.tasks.join(',')}`] : []));
   return args.join(' ');
 }
 

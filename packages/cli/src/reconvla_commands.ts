@@ -59,6 +59,8 @@ export interface TrainFlags {
   locator?: boolean;
   /** Steps of the locator stage (ours: the locator alone on the gaze box centres, batch 64) before the VLA stages (0: none). */
   locatorSteps: number;
+  /** The task kinds of the locator stage (default: the run's tasks). */
+  locatorTasks?: string[];
   /** Steps of the SigLIP-objective vision stage before everything (0: none) and its environments. */
   visionSteps: number;
   visionEnvs: EnvName[];
@@ -102,7 +104,7 @@ export function trainConfig(f: TrainFlags): TrainConfig {
     // The vision stage draws its own scenes (stage.data names the environments), with its own batch size and lr.
     ...(f.visionSteps > 0 ? [S.sceneCaptionStage(f.visionEnvs, f.visionSteps)] : []),
     // The locator stage keeps its own batch size (64) and lr: its steps are cheap.
-    ...(f.locatorSteps > 0 ? [R.stageDefaults('locator', f.data, f.locatorSteps)] : []),
+    ...(f.locatorSteps > 0 ? [{ ...R.stageDefaults('locator', f.data, f.locatorSteps), ...(f.locatorTasks ? { tasks: f.locatorTasks } : {}) }] : []),
     ...(f.vaeSteps > 0 ? [stage('vae', pre, f.vaeSteps)] : []),
     ...(f.pretrainSteps > 0 && f.recon ? [stage('pretrain', pre, f.pretrainSteps)] : []),
     stage('finetune', f.data, f.finetuneSteps),
@@ -127,7 +129,7 @@ export async function runTraining(train: TrainConfig, runDir: string, backend: B
     runDir, backend, resume,
     source: (stage, model) => stage.kind === 'vision' ? S.sceneCaptionSource({ envs: parseEnvList(stage.data), views: model.config.views }) : S.tabletopSource(stage.data, {
       cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk, target: model.config.ablation.reconTarget,
-      views: model.config.views, tasks: stage.kind === 'finetune' || stage.kind === 'locator' ? model.config.tasks : null,
+      views: model.config.views, tasks: stage.tasks ?? (stage.kind === 'finetune' || stage.kind === 'locator' ? model.config.tasks : null),
     }),
     onLog: (e) => { bar.stop(); console.log(fmt(e)); bar.start(total, e.globalStep, { stage: e.stage }); },
     onStep: (stage) => bar.increment(1, { stage: stage.name }),
@@ -241,6 +243,7 @@ function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetun
     .option('--grounding', 'explicit grounding (not ReconVLA\'s; the paper\'s Fig. 1(a)): the answer names the gaze box centre (2 tokens) before the actions')
     .option('--locator', 'the locator (ours, not ReconVLA\'s): a FiLM-conditioned convolutional keypoint network beside the vision tower, its points added to the state token; keypoint 0 learns the gaze box centre (needs --state-encoding linear or fourier)')
     .option('--locator-steps <n>', 'steps of the locator stage (ours) before the others: the locator alone learns the gaze box centres of the run\'s tasks, batch 64 (needs --locator)', intArg('locator-steps', 0), 0)
+    .option('--locator-tasks <list>', 'task kinds of the locator stage (default: the run\'s), e.g. the object tasks lift,push_left whose gaze box moves', taskListArg)
     .option('--patch-size <n>', 'the tiny vision tower\'s patch side on 32x32 images: 8 (16 tokens per view), 4 (64, averaged 2x2 for the DiT) or 2', intArg('patch-size', 2, 8), 8)
     .option('--vision-steps <n>', 'steps of vision pretraining with SigLIP\'s image-caption loss on simulator scenes (0: none); the tower is then frozen unless --unfreeze-vision', intArg('vision-steps', 0), 0)
     .option('--vision-envs <list>', 'environments of the vision stage\'s scenes', envListArg, ['A', 'B', 'C'] as EnvName[]);

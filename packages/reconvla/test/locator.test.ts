@@ -4,13 +4,18 @@
 // few steps on one batch pull keypoint 0 to the target.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import fc from 'fast-check';
 import { F, Generator, optim, tensor, type Backend } from '@reconvla/core';
 import { TabletopEnv } from '@reconvla/tabletop';
 import { testBackends } from '../../../test/helpers/backends.ts';
 import {
-  initFromScratch, instructionEmbedding, locatorLoss, parseReconVLAConfig, pixelCentreGrid, Processor, ReconVLA, spatialSoftmax, tinyConfigJson, type HostBatch,
+  initFromScratch, instructionEmbedding, locatorLoss, parseReconVLAConfig, pixelCentreGrid, Processor, ReconVLA, spatialSoftmax, tinyConfigJson, Trainer,
+  type BatchSource, type HostBatch, type LogEntry,
 } from '../src/index.ts';
+import { stage, syntheticSource, trainConfig } from './synthetic.ts';
 import { collatePrompts } from '../src/prompt.ts';
 import { observationViews } from '../src/sim/index.ts';
 
@@ -133,4 +138,31 @@ test('the locator starts with FiLM at the identity, changes the state token, and
   }
   const last = locOf();
   assert.ok(Number.isFinite(first) && Number.isFinite(last) && last < first * 0.85, `locator loss ${first} -> ${last}`);
+});
+
+test('the locator stage trains the locator alone and logs its loss; without a locator it is refused by name', async () => {
+  const model = tinyConfigJson({ words: ['ball', 'block', 'blue', 'drawer', 'lamp', 'left', 'lift', 'on', 'open', 'push', 'red', 'the', 'turn'], stateRange: { min: new Array(8).fill(0), max: new Array(8).fill(1) }, stateEncoding: 'fourier', locator: true });
+  // The synthetic batches with a gaze box per sample: a different corner per instruction.
+  const boxes: [number, number, number, number][] = [[2, 2, 8, 8], [24, 2, 30, 8], [2, 24, 8, 30], [24, 24, 30, 30]];
+  const source = (): BatchSource => async function* (o) {
+    const it = syntheticSource({ fixed: true })(o);
+    for (;;) {
+      const b = (await it.next()).value as HostBatch;
+      yield { ...b, gaze: b.instructions.map((_, i) => (i === 3 ? null : boxes[i % 4]!)) };
+    }
+  };
+  const logs: LogEntry[] = [];
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'reconvla-locator-'));
+  const trainer = Trainer.create(trainConfig([stage('locator', 30, { batchSize: 4, lr: 1e-2, minLr: 1e-2, lmLoss: false, vmLoss: false })], model), { runDir, backend: wasm, source, onLog: (e) => logs.push(e) });
+  const before = new Map([...trainer.model.namedParameters()].map(([k, p]) => [k, Float32Array.from(p.dataSync())]));
+  await trainer.run();
+  const changed = [...trainer.model.namedParameters()].filter(([k, p]) => p.dataSync().some((v, i) => v !== before.get(k)![i])).map(([k]) => k);
+  assert.ok(changed.length > 0 && changed.every((k) => k.startsWith('model.locator.')), `changed: ${changed.join(', ')}`);
+  assert.ok(logs.every((e) => e.stage === 'locator' && e.lm === null && e.vm === null && e.loc === e.loss && Number.isFinite(e.loss)));
+  assert.ok(logs.at(-1)!.loss < logs[0]!.loss * 0.85, `locator loss ${logs[0]!.loss} -> ${logs.at(-1)!.loss}`);
+  trainer.model.dispose();
+  const plain = tinyConfigJson({ words: ['lift'], stateRange: { min: new Array(8).fill(0), max: new Array(8).fill(1) }, stateEncoding: 'fourier' });
+  const refused = Trainer.create(trainConfig([stage('locator', 1, { lmLoss: false, vmLoss: false })], plain), { runDir: fs.mkdtempSync(path.join(os.tmpdir(), 'reconvla-locator-')), backend: wasm, source });
+  await assert.rejects(refused.run(), /a locator stage needs a model with a locator/);
+  refused.model.dispose();
 });

@@ -31,6 +31,8 @@ export interface StageConfig {
   lmLoss: boolean;
   /** Reconstruction loss (default on unless the model's ablation turns recon off). */
   vmLoss: boolean;
+  /** The task kinds this stage reads (default: finetune and locator the model's tasks, the others all). */
+  tasks?: string[];
   /** vision: the caption words (the text tokenizer's vocabulary, e.g. the tabletop's captionVocabulary()). */
   captionWords?: string[];
   /** vision: overrides of the tiny text tower's config.json (HF text_config keys, see tinyTextConfigJson). */
