@@ -12,7 +12,7 @@ import { F, Generator, optim, tensor, type Backend } from '@reconvla/core';
 import { TabletopEnv } from '@reconvla/tabletop';
 import { testBackends } from '../../../test/helpers/backends.ts';
 import {
-  initFromScratch, instructionEmbedding, locatorLoss, parseReconVLAConfig, pixelCentreGrid, Processor, ReconVLA, spatialSoftmax, tinyConfigJson, Trainer,
+  initFromScratch, instructionEmbedding, teacherForcedAccuracy, locatorLoss, parseReconVLAConfig, pixelCentreGrid, Processor, ReconVLA, spatialSoftmax, tinyConfigJson, Trainer,
   type BatchSource, type HostBatch, type LogEntry,
 } from '../src/index.ts';
 import { stage, syntheticSource, trainConfig } from './synthetic.ts';
@@ -105,7 +105,7 @@ function batchOf(model: ReconVLA, instructions: string[], gaze: HostBatch['gaze'
   };
 }
 
-test('the locator starts with FiLM at the identity, changes the state token, and a few steps pull keypoint 0 to the gaze box centre', () => {
+test('the locator starts with FiLM at the identity, changes the state token, and a few steps pull keypoint 0 to the gaze box centre', async () => {
   const model = new ReconVLA(parseReconVLAConfig(json), { backend: wasm, generator: new Generator(5) });
   initFromScratch(model, new Generator(5));
   assert.ok(model.locator);
@@ -138,6 +138,14 @@ test('the locator starts with FiLM at the identity, changes the state token, and
   }
   const last = locOf();
   assert.ok(Number.isFinite(first) && Number.isFinite(last) && last < first * 0.85, `locator loss ${first} -> ${last}`);
+  // teacherForcedAccuracy reports the same error per axis, over the two in-view frames only.
+  const acc = await teacherForcedAccuracy(model, processor, batch);
+  const pts = model.embedInputs(inputs.pixelValues, inputs.prompts, inputs.stateValues).locatorPoints!.dataSync();
+  const c = inputs.locatorTarget!.centre.dataSync(), per = 2 * 4 * 2;
+  const want = [0, 1].map((axis) => (Math.abs(pts[axis]! - c[axis]!) + Math.abs(pts[per + axis]! - c[2 + axis]!)) / 2);
+  assert.equal(acc.locatorFrames, 2);
+  assert.ok(acc.locatorMeanAbsError!.every((e, axis) => Math.abs(e - want[axis]!) < 1e-5), `${acc.locatorMeanAbsError} vs ${want}`);
+  assert.ok(Math.abs((acc.locatorMeanAbsError![0] + acc.locatorMeanAbsError![1]) / 2 - last) < 1e-5, 'the loss is the mean of both axes');
 });
 
 test('the locator stage trains the locator alone and logs its loss; without a locator it is refused by name', async () => {

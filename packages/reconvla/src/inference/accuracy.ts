@@ -21,6 +21,9 @@ export interface ActionAccuracy {
   tokens: number;
   /** Explicit grounding: mean |predicted - true| of the box centre's x and y (in [-1, 1] units) over supervised tokens; null without. */
   groundingMeanAbsError: [number, number] | null;
+  /** The locator: mean |keypoint 0 of the first view - gaze box centre| in x and y over the frames whose box is in view, and their count; null without a locator. */
+  locatorMeanAbsError: [number, number] | null;
+  locatorFrames: number;
 }
 
 export async function teacherForcedAccuracy(model: ReconVLA, processor: Processor, batch: HostBatch,
@@ -28,14 +31,26 @@ export async function teacherForcedAccuracy(model: ReconVLA, processor: Processo
   const tolerance = opts.tolerance ?? 0.25;
   const images = opts.image === 'black' ? batch.images.map((im) => ({ ...im, data: new Uint8Array(im.data.length) })) : batch.images;
   const [lo, hi] = model.actionTokenizer.tokenRange;
-  const { logits, plan } = tidy(() => noGrad(() => {
+  const { logits, plan, points, target } = tidy(() => noGrad(() => {
     const inputs = processor.batchInputs({ ...batch, images }, model.backend);
-    const { plan, inputsEmbeds } = model.embedInputs(inputs.pixelValues, inputs.prompts, inputs.stateValues);
+    const { plan, inputsEmbeds, locatorPoints } = model.embedInputs(inputs.pixelValues, inputs.prompts, inputs.stateValues);
     // Only the action-id columns: the greedy choice is made among them.
-    return { logits: F.slice(model.runLanguageModel(plan, inputsEmbeds).logits, 2, lo, hi + 1), plan };
+    return { logits: F.slice(model.runLanguageModel(plan, inputsEmbeds).logits, 2, lo, hi + 1), plan, points: locatorPoints, target: inputs.locatorTarget ?? null };
   }));
   const values = (await logits.data()) as Float32Array;
   logits.dispose();
+  const lErr = [0, 0];
+  let locatorFrames = 0;
+  if (points && target) {
+    const p = (await points.data()) as Float32Array, c = (await target.centre.data()) as Float32Array;
+    const per = p.length / target.inView.length; // views x keypoints x 2 per sample: keypoint 0 of view 0 first
+    target.inView.forEach((seen, s) => {
+      if (!seen) return;
+      lErr[0]! += Math.abs(p[s * per]! - c[2 * s]!); lErr[1]! += Math.abs(p[s * per + 1]! - c[2 * s + 1]!);
+      locatorFrames++;
+    });
+    points.dispose(); target.centre.dispose();
+  }
   const n = hi - lo + 1, L = plan.length;
   let exact = 0, within = 0, absErr = 0, tokens = 0;
   const dims = model.config.prompt.actionDim;
@@ -71,5 +86,6 @@ export async function teacherForcedAccuracy(model: ReconVLA, processor: Processo
     exact: exact / tokens, withinTolerance: within / tokens, tolerance, meanAbsError: absErr / tokens,
     withinToleranceByDim: dimWithin.map((w, d) => w / Math.max(1, dimCount[d]!)), tokens,
     groundingMeanAbsError: g > 0 ? [gErr[0]! / Math.max(1, gCount[0]!), gErr[1]! / Math.max(1, gCount[1]!)] : null,
+    locatorMeanAbsError: points ? [lErr[0]! / Math.max(1, locatorFrames), lErr[1]! / Math.max(1, locatorFrames)] : null, locatorFrames,
   };
 }
