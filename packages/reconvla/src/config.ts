@@ -72,7 +72,7 @@ export interface AblationConfig {
  * added to the state token. config.json "locator": { "channels", "keypoints", "loss_weight" }.
  */
 export interface LocatorConfig {
-  /** Width of its two 3x3 convolutions. */
+  /** Width of its three 3x3 convolutions. */
   channels: number;
   /** Heat maps (keypoints) per view; keypoint 0 of the first view is supervised with the gaze box centre. */
   keypoints: number;
