@@ -255,9 +255,9 @@ export class ReconVLA extends Module {
     const vmLoss = vm?.loss ?? null;
     const w = this.config.locator?.lossWeight ?? 0;
     const locLoss = locatorPoints && inputs.locatorTarget && w > 0 ? F.mul(locatorLoss(locatorPoints, inputs.locatorTarget.centre, inputs.locatorTarget.inView), w) : null;
-    const parts = [lmLoss, vmLoss, locLoss].filter((t): t is Tensor => t !== null);
-    if (parts.length === 0 || (!lmLoss && !vmLoss)) throw new Error('ReconVLA.forward: no loss to compute (lm loss off and no reconstruction target)');
-    const loss = parts.slice(1).reduce((a, t) => F.add(a, t), parts[0]!);
+    const actionAndRecon = lmLoss && vmLoss ? F.add(lmLoss, vmLoss) : lmLoss ?? vmLoss;
+    if (!actionAndRecon) throw new Error('ReconVLA.forward: no loss to compute (lm loss off and no reconstruction target)');
+    const loss = locLoss ? F.add(actionAndRecon, locLoss) : actionAndRecon;
     return { loss, lmLoss, vmLoss, visionHidden, imageFeatures, plan, inputsEmbeds, hiddenStates, logits, reconTokens, target, vm, locatorPoints, locLoss };
   }
 }

@@ -75,7 +75,12 @@ export class Processor {
   /** Each sample's explicit-grounding values from the batch's gaze boxes (null: out of view); [] without grounding. */
   batchGrounding(batch: HostBatch): ([number, number] | null)[] {
     if (this.config.prompt.groundingTokens === 0) return [];
-    if (!batch.gaze) throw new Error('Processor: explicit grounding (prompt.grounding_tokens) needs the batch\'s gaze boxes (HostBatch.gaze)');
+    return this.gazeCentres(batch, 'explicit grounding (prompt.grounding_tokens) needs the batch\'s gaze boxes (HostBatch.gaze)');
+  }
+
+  /** Each sample's gaze box centre in its first view, in [-1, 1] (groundingOf); null where the box is out of view. */
+  private gazeCentres(batch: HostBatch, missing: string): ([number, number] | null)[] {
+    if (!batch.gaze) throw new Error(`Processor: ${missing}`);
     const views = this.config.views.length;
     return batch.gaze.map((box, i) => {
       const img = batch.images[i * views]!;
@@ -140,15 +145,13 @@ export class Processor {
 
   /** The locator's supervision: each sample's gaze box centre in the first view (zeros and not in view where the box is out of it). */
   locatorTarget(batch: HostBatch, backend: Backend): NonNullable<ReconInputs['locatorTarget']> {
-    if (!batch.gaze) throw new Error('Processor: the locator (config "locator") is supervised with the batch\'s gaze boxes (HostBatch.gaze), and this batch has none');
-    const views = this.config.views.length;
-    const centre = new Float32Array(batch.gaze.length * 2), inView = new Float32Array(batch.gaze.length);
-    batch.gaze.forEach((box, i) => {
-      if (!box) return;
-      const img = batch.images[i * views]!;
-      centre.set(groundingOf(box, img.width, img.height), 2 * i);
+    const centres = this.gazeCentres(batch, 'the locator (config "locator") is supervised with the batch\'s gaze boxes (HostBatch.gaze), and this batch has none');
+    const centre = new Float32Array(centres.length * 2), inView = new Float32Array(centres.length);
+    centres.forEach((c, i) => {
+      if (!c) return;
+      centre.set(c, 2 * i);
       inView[i] = 1;
     });
-    return { centre: tensor(centre, [batch.gaze.length, 2], { backend }), inView };
+    return { centre: tensor(centre, [centres.length, 2], { backend }), inView };
   }
 }
