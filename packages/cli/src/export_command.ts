@@ -88,7 +88,7 @@ export function trainCommand(train: TrainConfig, c: ReconVLA['config'], runDir: 
   if (vision) args.push(`--vision-steps ${vision.steps}`, `--vision-envs ${vision.data}`);
   if (c.vision.patchSize !== 8) args.push(`--patch-size ${c.vision.patchSize}`);
   if (c.prompt.groundingTokens > 0) args.push('--grounding');
-  if (c.locator) args.push('--locator');
+  if (c.locator) args.push('--locator', ...(c.locator.freeze ? ['--freeze-locator'] : []));
   const locator = stage('locator');
   if (locator) args.push(`--locator-steps ${locator.steps}`, ...(locator.tasks ? [`--locator-tasks ${locator.tasks.join(',')}`] : []));
   return args.join(' ');

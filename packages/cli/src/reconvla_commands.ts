@@ -57,6 +57,8 @@ export interface TrainFlags {
   grounding?: boolean;
   /** The locator (ours): instruction-conditioned keypoints, supervised with the gaze box centre, added to the state token. */
   locator?: boolean;
+  /** The locator frozen after its stage (config locator.freeze). */
+  freezeLocator?: boolean;
   /** Steps of the locator stage (ours: the locator alone on the gaze box centres, batch 64) before the VLA stages (0: none). */
   locatorSteps: number;
   /** The task kinds of the locator stage (default: the run's tasks). */
@@ -79,7 +81,7 @@ function modelConfig(f: TrainFlags, words: string[]): Json {
     return R.tinyConfigJson({
       words, stateRange: S.tabletopStateRange(), actionChunk: f.chunk, layout: f.layout, views: f.views, stateEncoding: f.stateEncoding, denoiserRepeat: f.denoiserRepeat,
       llmWidth: f.llmWidth, llmLayers: f.llmLayers, nBins: f.actionBins, patchSize: f.patchSize, grounding: f.grounding === true,
-      locator: f.locator === true,
+      locator: f.locator === true, freezeLocator: f.freezeLocator === true,
       tasks: f.tasks ?? datasetTaskFilter(f.data), ablation: { recon: f.recon, recon_target: f.reconTarget, unfreeze_vision_tower: f.unfreezeVision === true },
     });
   }
@@ -95,6 +97,7 @@ export function trainConfig(f: TrainFlags): TrainConfig {
   const words = S.tabletopVocabulary([...S.datasetInstructions(f.data), ...(f.pretrainData ? S.datasetInstructions(f.pretrainData) : [])]);
   const model = modelConfig(f, words);
   if (f.locatorSteps > 0 && !model.locator) throw new Error(`--locator-steps ${f.locatorSteps}: the model has no locator (add --locator, or use a config.json with "locator")`);
+  if (f.freezeLocator && !(f.locatorSteps > 0)) throw new Error('--freeze-locator: the locator would stay as initialised; give it a stage of its own (--locator-steps N)');
   const stage = (kind: StageConfig['kind'], data: string, steps: number): StageConfig => {
     const s = R.stageDefaults(kind, data, steps);
     return { ...s, batchSize: f.batchSize, lr: kind === 'vae' ? s.lr : f.lr, vmLoss: kind === 'vae' ? false : f.recon };
@@ -243,6 +246,7 @@ function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetun
     .option('--grounding', 'explicit grounding (not ReconVLA\'s; the paper\'s Fig. 1(a)): the answer names the gaze box centre (2 tokens) before the actions')
     .option('--locator', 'the locator (ours, not ReconVLA\'s): a FiLM-conditioned convolutional keypoint network beside the vision tower, its points added to the state token; keypoint 0 learns the gaze box centre (needs --state-encoding linear or fourier)')
     .option('--locator-steps <n>', 'steps of the locator stage (ours) before the others: the locator alone learns the gaze box centres of the run\'s tasks, batch 64 (needs --locator)', intArg('locator-steps', 0), 0)
+    .option('--freeze-locator', 'keep the locator\'s keypoint network (convolutions, FiLM table, heat maps) as its stage left it during the VLA stages; the projection into the state token still learns (needs --locator-steps)')
     .option('--locator-tasks <list>', 'task kinds of the locator stage (default: the run\'s), e.g. the object tasks lift,push_left whose gaze box moves', taskListArg)
     .option('--patch-size <n>', 'the tiny vision tower\'s patch side on 32x32 images: 8 (16 tokens per view), 4 (64, averaged 2x2 for the DiT) or 2', intArg('patch-size', 2, 8), 8)
     .option('--vision-steps <n>', 'steps of vision pretraining with SigLIP\'s image-caption loss on simulator scenes (0: none); the tower is then frozen unless --unfreeze-vision', intArg('vision-steps', 0), 0)

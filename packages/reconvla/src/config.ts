@@ -69,7 +69,7 @@ export interface AblationConfig {
 
 /**
  * The locator (ours, see locator.ts): an instruction-conditioned keypoint network whose points are
- * added to the state token. config.json "locator": { "channels", "keypoints", "loss_weight" }.
+ * added to the state token. config.json "locator": { "channels", "keypoints", "loss_weight", "freeze" }.
  */
 export interface LocatorConfig {
   /** Width of its three 3x3 convolutions. */
@@ -78,6 +78,8 @@ export interface LocatorConfig {
   keypoints: number;
   /** Weight of that supervision in the loss (0: the points learn from the action loss alone). */
   lossWeight: number;
+  /** Its keypoint network frozen outside its own stage (train --locator-steps), as the vision tower after the vision stage; the projection into the state token still learns. */
+  freeze: boolean;
 }
 
 export interface ReconVLAConfig {
@@ -188,7 +190,7 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
     stateRange: json.state_range === undefined || json.state_range === null ? null : (json.state_range as { min: number[]; max: number[] }),
     views: (json.image_views ?? ['static']) as CameraView[],
     tasks: json.tasks === undefined || json.tasks === null ? null : (json.tasks as string[]),
-    locator: lo === null ? null : { channels: num(lo, 'channels', 32), keypoints: num(lo, 'keypoints', 4), lossWeight: num(lo, 'loss_weight', 1) },
+    locator: lo === null ? null : { channels: num(lo, 'channels', 32), keypoints: num(lo, 'keypoints', 4), lossWeight: num(lo, 'loss_weight', 1), freeze: (lo.freeze ?? false) === true },
     json,
   };
   const problems: string[] = [];
@@ -225,8 +227,9 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
     if (!(l.lossWeight >= 0)) problems.push(`locator.loss_weight ${l.lossWeight} (0 or more)`);
     if (c.prompt.stateEncoding === 'bins') problems.push('locator needs a state token to add its points to: prompt.state_encoding "linear" or "fourier", not "bins"');
     if (layout === 'image-instr') problems.push('locator reads the instruction before the image: prompt.layout "instr-image-instr" or "instr-image", not "image-instr"');
-    const unknownLocator = Object.keys(lo!).filter((k) => !['channels', 'keypoints', 'loss_weight'].includes(k));
-    if (unknownLocator.length) problems.push(`locator: unknown fields ${unknownLocator.map((k) => `"${k}"`).join(', ')} (channels, keypoints, loss_weight)`);
+    const unknownLocator = Object.keys(lo!).filter((k) => !['channels', 'keypoints', 'loss_weight', 'freeze'].includes(k));
+    if (unknownLocator.length) problems.push(`locator: unknown fields ${unknownLocator.map((k) => `"${k}"`).join(', ')} (channels, keypoints, loss_weight, freeze)`);
+    if (lo!.freeze !== undefined && typeof lo!.freeze !== 'boolean') problems.push(`locator.freeze ${JSON.stringify(lo!.freeze)} (true or false)`);
   }
   if (problems.length) throw new Error(`ReconVLA config: ${problems.join('; ')}`);
   return c;

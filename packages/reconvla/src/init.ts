@@ -22,10 +22,9 @@ export function initFromScratch(model: ReconVLA, generator?: Generator): void {
   initSiglipWeights(model.visionTower, generator, 'vision_model.');
   noGrad(() => {
     for (const [key, p] of model.namedParameters()) {
-      // The locator (ours): FiLM at zero (the identity: the instruction's effect is learned from
-      // there), its convolutions as PyTorch's Conv2d leaves them, its linears like the LLM's.
-      if (key.startsWith('model.locator.film.')) { nn.init.zeros_(p); continue; }
-      if (key.startsWith('model.locator.') && p.rank === 4) continue;
+      // The locator (ours): its FiLM table N(0, 1) and its convolutions as PyTorch's EmbeddingBag and
+      // Conv2d leave them (the probe's network), its linears like the LLM's.
+      if (key.startsWith('model.locator.words.') || (key.startsWith('model.locator.') && p.rank === 4)) continue;
       if (!OTHER_PARTS.test(key)) {
         if (key.endsWith('.bias')) nn.init.zeros_(p);
         else if (p.rank === 2) nn.init.normal_(p, 0, std, generator);

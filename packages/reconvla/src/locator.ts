@@ -7,10 +7,15 @@
 // things were; the instruction enters early (FiLM, as RT-1's image tokenizer) so the heat map can be
 // "the red block" rather than "every object".
 //
-//   pixels [B x views, 3, S, S] -> conv3x3 -> GELU -> conv3x3 -> GELU -> FiLM(instruction)
-//     -> conv3x3 -> GELU -> conv1x1 to K heat maps -> softmax over the S x S positions
+//   pixels [B x views, 3, S, S] -> conv3x3 -> ReLU -> conv3x3 -> ReLU -> FiLM(instruction)
+//     -> conv3x3 -> ReLU -> conv1x1 to K heat maps -> softmax over the S x S positions
 //     -> K expected (x, y) in [-1, 1]
-// (the shape python/localisation_probe.py's "film" network found objects on unseen scenes with)
+// (python/localisation_probe.py's "film" network, which found objects on unseen scenes). FiLM's
+// scale and shift are the mean of the instruction's words' rows in the locator's own table, N(0, 1)
+// at init as the probe's EmbeddingBag: reading them off the LLM's word embeddings (N(0, 0.02))
+// through a zero-initialised Linear left the conditioning ~100x too weak to learn in a
+// 1,500-step stage (e18: the stage's loss stalled at 0.2, the probe's reached 0.1), and joint
+// fine-tuning then moved those embeddings under it.
 //   all views' points [B, views x K x 2] -> Linear -> GELU -> Linear: added to the state token.
 //
 // Keypoint 0 of the first view is supervised with the gaze box centre (Processor.batchInputs,
@@ -68,43 +73,53 @@ export interface LocatorOutput {
 export class Locator extends Module {
   readonly conv1: nn.Conv2d;
   readonly conv2: nn.Conv2d;
-  /** FiLM: the instruction's mean word embedding to a per-channel scale and shift (zero at init: identity). */
-  readonly film: nn.Linear;
+  /** FiLM per word [vocab, 2C]: an instruction's per-channel scale and shift is the mean of its words' rows. */
+  readonly words: nn.Embedding;
   readonly conv3: nn.Conv2d;
   readonly heat: nn.Conv2d;
   readonly proj1: nn.Linear;
   readonly proj2: nn.Linear;
 
-  constructor(readonly cfg: LocatorConfig, readonly views: number, readonly hidden: number, init: InitOptions = {}) {
+  constructor(readonly cfg: LocatorConfig, readonly prompt: PromptConfig, vocabSize: number, readonly views: number, readonly hidden: number, init: InitOptions = {}) {
     super();
     const c = cfg.channels;
     this.conv1 = this.registerModule('conv1', new nn.Conv2d(3, c, 3, { ...init, padding: 1 }));
     this.conv2 = this.registerModule('conv2', new nn.Conv2d(c, c, 3, { ...init, padding: 1 }));
-    this.film = this.registerModule('film', new nn.Linear(hidden, 2 * c, init));
+    this.words = this.registerModule('words', new nn.Embedding(vocabSize, 2 * c, init));
     this.conv3 = this.registerModule('conv3', new nn.Conv2d(c, c, 3, { ...init, padding: 1 }));
     this.heat = this.registerModule('heat', new nn.Conv2d(c, cfg.keypoints, 1, init));
     this.proj1 = this.registerModule('proj1', new nn.Linear(views * cfg.keypoints * 2, hidden, init));
     this.proj2 = this.registerModule('proj2', new nn.Linear(hidden, hidden, init));
   }
 
-  /** pixels [B x views, 3, S, S] (each sample's views in order), instruction [B, D]. */
-  forward(pixels: Tensor, instruction: Tensor): LocatorOutput {
-    const b = instruction.shape[0]!, k = this.cfg.keypoints;
-    const points = this.keypoints(pixels, instruction, this.views); // [B x views, K, 2]
+  /** Freezes what makes the keypoints (convolutions, FiLM table, heat maps), not the projection the locator stage never trains. */
+  freezeKeypoints(): void {
+    for (const m of [this.conv1, this.conv2, this.words, this.conv3, this.heat]) m.requiresGrad_(false);
+  }
+
+  /** The instructions' FiLM scale and shift [B, 2C]: the mean of their words' rows. */
+  film(prompts: PromptBatch): Tensor {
+    return instructionEmbedding(prompts, this.words.weight, this.prompt);
+  }
+
+  /** pixels [B x views, 3, S, S] (each sample's views in order), one prompt per sample. */
+  forward(pixels: Tensor, prompts: PromptBatch): LocatorOutput {
+    const b = prompts.batchSize, k = this.cfg.keypoints;
+    const points = this.keypoints(pixels, this.film(prompts), this.views); // [B x views, K, 2]
     const flat = F.reshape(points, [b, this.views * k * 2]);
     return { points: F.reshape(points, [b, this.views, k, 2]), features: this.proj2.forward(this.proj1.forward(flat, 'gelu_tanh')) };
   }
 
-  /** The keypoints alone [B x views, K, 2] of `views` images per instruction (the locator stage passes the first view only). */
-  keypoints(pixels: Tensor, instruction: Tensor, views: number): Tensor {
-    const n = pixels.shape[0]!, b = instruction.shape[0]!, c = this.cfg.channels;
+  /** The keypoints alone [B x views, K, 2] of `views` images per sample, film [B, 2C] (the locator stage passes the first view only). */
+  keypoints(pixels: Tensor, film: Tensor, views: number): Tensor {
+    const n = pixels.shape[0]!, b = film.shape[0]!, c = this.cfg.channels;
     if (n !== b * views) throw new Error(`Locator: ${n} images for ${b} instructions of ${views} view(s)`);
-    const h = F.gelu(this.conv2.forward(F.gelu(this.conv1.forward(pixels), 'tanh')), 'tanh');
+    const h = F.relu(this.conv2.forward(F.relu(this.conv1.forward(pixels))));
     // The same scale and shift for every view of a sample: [B, 2C] -> [B x views, 2C, 1, 1].
-    const perView = F.reshape(F.repeat(F.reshape(this.film.forward(instruction), [b, 1, 2 * c]), [1, views, 1]), [n, 2 * c, 1, 1]);
+    const perView = F.reshape(F.repeat(F.reshape(film, [b, 1, 2 * c]), [1, views, 1]), [n, 2 * c, 1, 1]);
     const scale = F.add(F.slice(perView, 1, 0, c), 1), shift = F.slice(perView, 1, c, 2 * c);
     const conditioned = F.add(F.mul(h, scale), shift);
-    return spatialSoftmax(this.heat.forward(F.gelu(this.conv3.forward(conditioned), 'tanh')));
+    return spatialSoftmax(this.heat.forward(F.relu(this.conv3.forward(conditioned))));
   }
 }
 

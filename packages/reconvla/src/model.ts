@@ -10,7 +10,7 @@ import { SiglipVisionModel } from '@reconvla/siglip';
 import { AutoencoderKL, packLatents, type DiagonalGaussian } from '@reconvla/vae';
 import { ActionTokenizer } from './action_tokenizer.ts';
 import { stateFeatureWidth, type ReconVLAConfig } from './config.ts';
-import { instructionEmbedding, Locator, locatorLoss } from './locator.ts';
+import { Locator, locatorLoss } from './locator.ts';
 import type { PromptBatch } from './prompt.ts';
 import { resizeBilinear } from './resize.ts';
 import { imagePositions, planSplice, spliceEmbeddings, type SplicePlan } from './splice.ts';
@@ -100,7 +100,7 @@ export class ReconVLA extends Module {
     this.denoiser = new ReconDenoiser(config.denoiser, init);
     root.registerModule('mm_inv_projector', this.denoiser);
     this.stateProj = config.prompt.stateEncoding === 'bins' ? null : root.registerModule('state_proj', new nn.Linear(stateFeatureWidth(config.prompt), d, init));
-    this.locator = config.locator ? root.registerModule('locator', new Locator(config.locator, config.views.length, d, init)) : null;
+    this.locator = config.locator ? root.registerModule('locator', new Locator(config.locator, config.prompt, config.llm.vocabSize, config.views.length, d, init)) : null;
     this.registerModule('model', root);
     if (this.lm.lm_head) this.registerModule('lm_head', this.lm.lm_head);
     this.actionTokenizer = new ActionTokenizer(config.actionTokenizer);
@@ -117,6 +117,9 @@ export class ReconVLA extends Module {
     this.vae.requiresGrad_(false);
     if (ablation.freezeProjector) this.projector.requiresGrad_(false);
     if (!ablation.recon) this.denoiser.requiresGrad_(false);
+    // Ours: a locator trained in its own stage can keep its keypoints as it left them (its stage
+    // unfreezes them); the projection of the points into the state token still learns.
+    if (this.locator?.cfg.freeze) this.locator.freezeKeypoints();
   }
 
   /** The parameters the optimizer updates, by state-dict key. */
@@ -168,7 +171,7 @@ export class ReconVLA extends Module {
     const plan = planSplice(prompts, this.config.imageEmbedLen * this.config.views.length, this.config.prompt);
     let state = this.stateFeatures(stateValues), locatorPoints: Tensor | null = null;
     if (this.locator && state) {
-      const located = this.locator.forward(pixelValues, instructionEmbedding(prompts, this.lm.model.embed_tokens.weight, this.config.prompt));
+      const located = this.locator.forward(pixelValues, prompts);
       state = F.add(state, located.features);
       locatorPoints = located.points;
     }
@@ -218,8 +221,7 @@ export class ReconVLA extends Module {
     const views = this.config.views.length, p = inputs.pixelValues;
     const [n, c, h, w] = p.shape as [number, number, number, number];
     const first = views === 1 ? p : F.reshape(F.slice(F.reshape(p, [n / views, views, c, h, w]), 1, 0, 1), [n / views, c, h, w]);
-    const instruction = instructionEmbedding(inputs.prompts, this.lm.model.embed_tokens.weight, this.config.prompt);
-    const points = F.reshape(this.locator.keypoints(first, instruction, 1), [n / views, 1, this.config.locator!.keypoints, 2]);
+    const points = F.reshape(this.locator.keypoints(first, this.locator.film(inputs.prompts), 1), [n / views, 1, this.config.locator!.keypoints, 2]);
     return locatorLoss(points, inputs.locatorTarget.centre, inputs.locatorTarget.inView);
   }
 

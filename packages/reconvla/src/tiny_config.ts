@@ -34,6 +34,8 @@ export interface TinyConfigOptions {
   grounding?: boolean;
   /** The locator (ours, locator.ts): instruction-conditioned keypoints added to the state token (default off). */
   locator?: boolean;
+  /** The locator frozen outside its own stage (default false). */
+  freezeLocator?: boolean;
 }
 
 export function tinyConfigJson(o: TinyConfigOptions): Json {
@@ -86,6 +88,6 @@ export function tinyConfigJson(o: TinyConfigOptions): Json {
     },
     word_tokenizer: { words: o.words },
     state_range: o.stateRange,
-    ...(o.locator ? { locator: { channels: 32, keypoints: 4, loss_weight: 1 } } : {}),
+    ...(o.locator ? { locator: { channels: 32, keypoints: 4, loss_weight: 1, freeze: o.freezeLocator ?? false } } : {}),
   };
 }

@@ -1,5 +1,6 @@
 // The locator (config "locator", ours): the spatial softmax reads the position of a peak, the
-// instruction embedding is the mean of the words before the image, FiLM starts as the identity,
+// instruction embedding is the mean of the words before the image, FiLM comes from the locator's
+// own word table (not the LLM's embeddings),
 // the points reach the state token, the loss is masked where the gaze box is out of view, and a
 // few steps on one batch pull keypoint 0 to the target.
 import { test } from 'node:test';
@@ -8,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { F, Generator, optim, tensor, type Backend } from '@reconvla/core';
+import { F, Generator, noGrad, optim, tensor, type Backend } from '@reconvla/core';
 import { TabletopEnv } from '@reconvla/tabletop';
 import { testBackends } from '../../../test/helpers/backends.ts';
 import {
@@ -32,7 +33,9 @@ const finite = (xs: ArrayLike<number>): boolean => Array.from(xs).every(Number.i
 
 test('config: the locator needs a state token and an instruction first; its fields are checked by name', () => {
   const c = parseReconVLAConfig(json);
-  assert.deepEqual(c.locator, { channels: 32, keypoints: 4, lossWeight: 1 });
+  assert.deepEqual(c.locator, { channels: 32, keypoints: 4, lossWeight: 1, freeze: false });
+  assert.equal(parseReconVLAConfig({ ...json, locator: { freeze: true } }).locator!.freeze, true);
+  assert.throws(() => parseReconVLAConfig({ ...json, locator: { freeze: 'yes' } }), /locator.freeze "yes"/);
   assert.equal(parseReconVLAConfig(tinyConfigJson({ words, stateRange: { min: [0], max: [1] } })).locator, null);
   assert.throws(() => parseReconVLAConfig({ ...json, prompt: { ...(json.prompt as object), state_encoding: 'bins' } }), /locator needs a state token/);
   assert.throws(() => parseReconVLAConfig({ ...json, prompt: { ...(json.prompt as object), layout: 'image-instr' } }), /locator reads the instruction before the image/);
@@ -105,17 +108,27 @@ function batchOf(model: ReconVLA, instructions: string[], gaze: HostBatch['gaze'
   };
 }
 
-test('the locator starts with FiLM at the identity, changes the state token, and a few steps pull keypoint 0 to the gaze box centre', async () => {
+test('the locator reads FiLM from its own N(0, 1) word table, changes the state token, and a few steps pull keypoint 0 to the gaze box centre', async () => {
   const model = new ReconVLA(parseReconVLAConfig(json), { backend: wasm, generator: new Generator(5) });
   initFromScratch(model, new Generator(5));
   assert.ok(model.locator);
-  assert.deepEqual(Array.from(model.locator.film.weight.dataSync() as Float32Array).filter((v) => v !== 0), []);
+  const table = model.locator.words.weight.dataSync() as Float32Array;
+  const std = Math.sqrt(table.reduce((a, v) => a + v * v, 0) / table.length);
+  assert.deepEqual(model.locator.words.weight.shape, [model.config.llm.vocabSize, 2 * 32]);
+  assert.ok(std > 0.8 && std < 1.2, `FiLM table std ${std} (the probe's EmbeddingBag: N(0, 1))`);
   const keys = [...model.namedParameters()].map(([k]) => k).filter((k) => k.startsWith('model.locator.'));
-  assert.deepEqual(keys.sort(), ['conv1.bias', 'conv1.weight', 'conv2.bias', 'conv2.weight', 'conv3.bias', 'conv3.weight', 'film.bias', 'film.weight', 'heat.bias', 'heat.weight', 'proj1.bias', 'proj1.weight', 'proj2.bias', 'proj2.weight'].map((k) => `model.locator.${k}`));
+  assert.deepEqual(keys.sort(), ['conv1.bias', 'conv1.weight', 'conv2.bias', 'conv2.weight', 'conv3.bias', 'conv3.weight', 'heat.bias', 'heat.weight', 'proj1.bias', 'proj1.weight', 'proj2.bias', 'proj2.weight', 'words.weight'].map((k) => `model.locator.${k}`));
   const processor = new Processor(model.config);
   const batch = batchOf(model, ['lift the red block', 'lift the blue block', 'lift the red block'], [[10, 60, 30, 80], [90, 40, 110, 60], null]);
   const inputs = processor.batchInputs(batch, wasm);
   assert.deepEqual(Array.from(inputs.locatorTarget!.inView), [1, 1, 0]);
+  // The instruction changes the points (rows 0 and 1 differ in one word, rows 0 and 2 not at all); the LLM's embeddings do not.
+  const pointsNow = (): Float32Array => model.embedInputs(inputs.pixelValues, inputs.prompts, inputs.stateValues).locatorPoints!.dataSync() as Float32Array;
+  const p0 = pointsNow(), per = 2 * 4 * 2;
+  assert.ok(finite(p0) && p0.subarray(0, per).some((v, i) => Math.abs(v - p0[per + i]!) > 1e-4), 'red vs blue give other points');
+  assert.deepEqual(Array.from(p0.subarray(0, per)), Array.from(p0.subarray(2 * per, 3 * per)));
+  noGrad(() => model.lm.model.embed_tokens.weight.assign(F.mul(model.lm.model.embed_tokens.weight, 3)));
+  assert.deepEqual(Array.from(pointsNow()), Array.from(p0));
   // Without the locator's features the state token would be the state projection alone.
   const { inputsEmbeds, locatorPoints } = model.embedInputs(inputs.pixelValues, inputs.prompts, inputs.stateValues);
   assert.deepEqual(locatorPoints!.shape, [3, 2, 4, 2]);
@@ -141,15 +154,15 @@ test('the locator starts with FiLM at the identity, changes the state token, and
   // teacherForcedAccuracy reports the same error per axis, over the two in-view frames only.
   const acc = await teacherForcedAccuracy(model, processor, batch);
   const pts = model.embedInputs(inputs.pixelValues, inputs.prompts, inputs.stateValues).locatorPoints!.dataSync();
-  const c = inputs.locatorTarget!.centre.dataSync(), per = 2 * 4 * 2;
+  const c = inputs.locatorTarget!.centre.dataSync();
   const want = [0, 1].map((axis) => (Math.abs(pts[axis]! - c[axis]!) + Math.abs(pts[per + axis]! - c[2 + axis]!)) / 2);
   assert.equal(acc.locatorFrames, 2);
   assert.ok(acc.locatorMeanAbsError!.every((e, axis) => Math.abs(e - want[axis]!) < 1e-5), `${acc.locatorMeanAbsError} vs ${want}`);
   assert.ok(Math.abs((acc.locatorMeanAbsError![0] + acc.locatorMeanAbsError![1]) / 2 - last) < 1e-5, 'the loss is the mean of both axes');
 });
 
-test('the locator stage trains the locator alone and logs its loss; without a locator it is refused by name', async () => {
-  const model = tinyConfigJson({ words: ['ball', 'block', 'blue', 'drawer', 'lamp', 'left', 'lift', 'on', 'open', 'push', 'red', 'the', 'turn'], stateRange: { min: new Array(8).fill(0), max: new Array(8).fill(1) }, stateEncoding: 'fourier', locator: true });
+test('the locator stage trains the locator alone and logs its loss; freeze keeps its keypoints so afterwards; without a locator the stage is refused by name', async () => {
+  const model = tinyConfigJson({ words: ['ball', 'block', 'blue', 'drawer', 'lamp', 'left', 'lift', 'on', 'open', 'push', 'red', 'the', 'turn'], stateRange: { min: new Array(8).fill(0), max: new Array(8).fill(1) }, stateEncoding: 'fourier', locator: true, freezeLocator: true });
   // The synthetic batches with a gaze box per sample: a different corner per instruction.
   const boxes: [number, number, number, number][] = [[2, 2, 8, 8], [24, 2, 30, 8], [2, 24, 8, 30], [24, 24, 30, 30]];
   const source = (): BatchSource => async function* (o) {
@@ -161,13 +174,24 @@ test('the locator stage trains the locator alone and logs its loss; without a lo
   };
   const logs: LogEntry[] = [];
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'reconvla-locator-'));
-  const trainer = Trainer.create(trainConfig([stage('locator', 30, { batchSize: 4, lr: 1e-2, minLr: 1e-2, lmLoss: false, vmLoss: false })], model), { runDir, backend: wasm, source, onLog: (e) => logs.push(e) });
-  const before = new Map([...trainer.model.namedParameters()].map(([k, p]) => [k, Float32Array.from(p.dataSync())]));
+  // The locator stage, then two fine-tuning steps with the locator frozen (config locator.freeze).
+  const stages = [stage('locator', 30, { batchSize: 4, lr: 1e-2, minLr: 1e-2, lmLoss: false, vmLoss: false }), stage('finetune', 2, { batchSize: 4, lr: 1e-2, vmLoss: false })];
+  const snapshot = (m: ReconVLA): Map<string, Float32Array> => new Map([...m.namedParameters()].map(([k, p]) => [k, Float32Array.from(p.dataSync())]));
+  const changedSince = (m: ReconVLA, then: Map<string, Float32Array>): string[] => [...m.namedParameters()].filter(([k, p]) => p.dataSync().some((v, i) => v !== then.get(k)![i])).map(([k]) => k);
+  let afterStage: Map<string, Float32Array> | null = null;
+  const trainer: Trainer = Trainer.create(trainConfig(stages, model), { runDir, backend: wasm, source, onLog: (e) => { logs.push(e); if (e.stage === 'locator' && e.step === 30) afterStage = snapshot(trainer.model); } });
+  const before = snapshot(trainer.model);
   await trainer.run();
-  const changed = [...trainer.model.namedParameters()].filter(([k, p]) => p.dataSync().some((v, i) => v !== before.get(k)![i])).map(([k]) => k);
-  assert.ok(changed.length > 0 && changed.every((k) => k.startsWith('model.locator.')), `changed: ${changed.join(', ')}`);
-  assert.ok(logs.every((e) => e.stage === 'locator' && e.lm === null && e.vm === null && e.loc === e.loss && Number.isFinite(e.loss)));
-  assert.ok(logs.at(-1)!.loss < logs[0]!.loss * 0.85, `locator loss ${logs[0]!.loss} -> ${logs.at(-1)!.loss}`);
+  assert.ok(afterStage, 'the locator stage logged its last step');
+  const inStage = changedSince(trainer.model, before).filter((k) => afterStage!.get(k)!.some((v, i) => v !== before.get(k)![i]) && k.startsWith('model.locator.'));
+  assert.ok(inStage.length > 0, 'the locator stage changed the locator');
+  const inFinetune = changedSince(trainer.model, afterStage!);
+  assert.ok(inFinetune.length > 0 && inFinetune.every((k) => !k.startsWith('model.locator.') || k.startsWith('model.locator.proj')), `fine-tuning changed: ${inFinetune.join(', ')}`);
+  assert.ok(inFinetune.includes('model.locator.proj1.weight'), 'the points\' projection still learns');
+  const locLogs = logs.filter((e) => e.stage === 'locator');
+  assert.equal(locLogs.length, 30);
+  assert.ok(locLogs.every((e) => e.lm === null && e.vm === null && e.loc === e.loss && Number.isFinite(e.loss)));
+  assert.ok(locLogs.at(-1)!.loss < locLogs[0]!.loss * 0.85, `locator loss ${locLogs[0]!.loss} -> ${locLogs.at(-1)!.loss}`);
   trainer.model.dispose();
   const plain = tinyConfigJson({ words: ['lift'], stateRange: { min: new Array(8).fill(0), max: new Array(8).fill(1) }, stateEncoding: 'fourier' });
   const refused = Trainer.create(trainConfig([stage('locator', 1, { lmLoss: false, vmLoss: false })], plain), { runDir: fs.mkdtempSync(path.join(os.tmpdir(), 'reconvla-locator-')), backend: wasm, source });
