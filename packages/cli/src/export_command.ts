@@ -91,6 +91,7 @@ export function trainCommand(train: TrainConfig, c: ReconVLA['config'], runDir: 
   if (c.locator) args.push('--locator', ...(c.locator.freeze ? ['--freeze-locator'] : []));
   const locator = stage('locator');
   if (locator) args.push(`--locator-steps ${locator.steps}`, ...(locator.tasks ? [`--locator-tasks ${locator.tasks.join(',')}`] : []));
+  if (train.initFrom) args.push(`--init-from ${train.initFrom.path}`, ...(train.initFrom.prefixes.join() !== '' ? [`--init-keys ${train.initFrom.prefixes.join(',')}`] : []));
   return args.join(' ');
 }
 

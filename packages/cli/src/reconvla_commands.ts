@@ -59,6 +59,9 @@ export interface TrainFlags {
   locator?: boolean;
   /** The locator frozen after its stage (config locator.freeze). */
   freezeLocator?: boolean;
+  /** Parameters copied from another run or model folder after the fresh init (TrainConfig.initFrom), and which (key prefixes). */
+  initFrom?: string;
+  initKeys?: string[];
   /** Steps of the locator stage (ours: the locator alone on the gaze box centres, batch 64) before the VLA stages (0: none). */
   locatorSteps: number;
   /** The task kinds of the locator stage (default: the run's tasks). */
@@ -97,7 +100,10 @@ export function trainConfig(f: TrainFlags): TrainConfig {
   const words = S.tabletopVocabulary([...S.datasetInstructions(f.data), ...(f.pretrainData ? S.datasetInstructions(f.pretrainData) : [])]);
   const model = modelConfig(f, words);
   if (f.locatorSteps > 0 && !model.locator) throw new Error(`--locator-steps ${f.locatorSteps}: the model has no locator (add --locator, or use a config.json with "locator")`);
-  if (f.freezeLocator && !(f.locatorSteps > 0)) throw new Error('--freeze-locator: the locator would stay as initialised; give it a stage of its own (--locator-steps N)');
+  if (f.initKeys && !f.initFrom) throw new Error('--init-keys: give --init-from RUN_OR_MODEL to copy them from');
+  const initFrom = f.initFrom ? { path: f.initFrom, prefixes: f.initKeys ?? [''] } : null;
+  const locatorGiven = f.locatorSteps > 0 || initFrom?.prefixes.some((p) => 'model.locator.'.startsWith(p) || p.startsWith('model.locator.'));
+  if (f.freezeLocator && !locatorGiven) throw new Error('--freeze-locator: the locator would stay as initialised; give it a stage of its own (--locator-steps N) or copy it (--init-from RUN --init-keys model.locator.)');
   const stage = (kind: StageConfig['kind'], data: string, steps: number): StageConfig => {
     const s = R.stageDefaults(kind, data, steps);
     return { ...s, batchSize: f.batchSize, lr: kind === 'vae' ? s.lr : f.lr, vmLoss: kind === 'vae' ? false : f.recon };
@@ -112,7 +118,7 @@ export function trainConfig(f: TrainFlags): TrainConfig {
     ...(f.pretrainSteps > 0 && f.recon ? [stage('pretrain', pre, f.pretrainSteps)] : []),
     stage('finetune', f.data, f.finetuneSteps),
   ];
-  return { model, stages, seed: f.seed, logEvery: 25, checkpointEvery: 200, keepCheckpoints: 2 };
+  return { model, stages, seed: f.seed, logEvery: 25, checkpointEvery: 200, keepCheckpoints: 2, ...(initFrom ? { initFrom } : {}) };
 }
 
 function fmt(e: LogEntry): string {
@@ -247,6 +253,8 @@ function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetun
     .option('--locator', 'the locator (ours, not ReconVLA\'s): a FiLM-conditioned convolutional keypoint network beside the vision tower, its points added to the state token; keypoint 0 learns the gaze box centre (needs --state-encoding linear or fourier)')
     .option('--locator-steps <n>', 'steps of the locator stage (ours) before the others: the locator alone learns the gaze box centres of the run\'s tasks, batch 64 (needs --locator)', intArg('locator-steps', 0), 0)
     .option('--freeze-locator', 'keep the locator\'s keypoint network (convolutions, FiLM table, heat maps) as its stage left it during the VLA stages; the projection into the state token still learns (needs --locator-steps)')
+    .option('--init-from <dir>', 'after the fresh init, copy parameters from this run (its final model, else its latest checkpoint) or model folder; each must exist there with the same shape')
+    .option('--init-keys <prefixes>', 'with --init-from: only the parameters whose state-dict key starts with one of these (comma-separated), e.g. model.locator. (default: all)', (v: string) => v.split(',').map((x) => x.trim()).filter((x) => x.length > 0))
     .option('--locator-tasks <list>', 'task kinds of the locator stage (default: the run\'s), e.g. the object tasks lift,push_left whose gaze box moves', taskListArg)
     .option('--patch-size <n>', 'the tiny vision tower\'s patch side on 32x32 images: 8 (16 tokens per view), 4 (64, averaged 2x2 for the DiT) or 2', intArg('patch-size', 2, 8), 8)
     .option('--vision-steps <n>', 'steps of vision pretraining with SigLIP\'s image-caption loss on simulator scenes (0: none); the tower is then frozen unless --unfreeze-vision', intArg('vision-steps', 0), 0)

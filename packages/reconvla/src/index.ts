@@ -17,6 +17,7 @@ export { formatLoadReport, type LoadReport } from '@reconvla/qwen2';
 export { predictActions, chooseActionId, type ActionDecoding, type Prediction } from './inference/predict.ts';
 export { Trainer, TrainingStopped, NonFiniteLossError, type TrainerOptions, type LogEntry } from './train/trainer.ts';
 export { stageDefaults, type StageConfig, type StageKind, type TrainConfig } from './train/config.ts';
+export { initFrom, type InitFrom } from './train/init_from.ts';
 export { writeCheckpoint, readCheckpoint, latestCheckpoint, type TrainState, type CheckpointContents, type WriteHook } from './train/checkpoint.ts';
 export type { HostBatch, BatchSource } from './train/batch.ts';
 export { SiglipObjective, CaptionTokenizer, CAPTION_SPECIALS, tinyTextConfigJson, sigmoidLoss, retrievalAccuracy, imageEmbeddings, visionStageLoss, type VisionStageResult, type ObjectiveInit } from './train/vision_stage.ts';

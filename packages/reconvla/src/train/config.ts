@@ -12,6 +12,7 @@
 //             random tower learns to see (upstream starts from a pretrained SigLIP); it stays
 //             frozen afterwards unless the model's ablation.unfreeze_vision_tower is set.
 import type { Json } from '../config.ts';
+import type { InitFrom } from './init_from.ts';
 
 export type StageKind = 'vision' | 'locator' | 'vae' | 'pretrain' | 'finetune';
 
@@ -51,6 +52,8 @@ export interface TrainConfig {
   checkpointEvery: number;
   /** Checkpoints kept on disk (the newest). */
   keepCheckpoints: number;
+  /** Parts copied from another run or model folder after the from-scratch init (init_from.ts); a resumed run takes them from its checkpoint. */
+  initFrom?: InitFrom;
 }
 
 export function stageDefaults(kind: StageKind, data: string, steps: number): StageConfig {

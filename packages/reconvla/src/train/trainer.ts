@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { F, Generator, optim, saveSafetensors, tidy, type Backend, type Tensor } from '@reconvla/core';
 import { parseReconVLAConfig } from '../config.ts';
 import { initFromScratch } from '../init.ts';
+import { initFrom } from './init_from.ts';
 import { ReconVLA } from '../model.ts';
 import { savePretrained } from '../pretrained.ts';
 import { Processor } from '../processor.ts';
@@ -121,6 +122,10 @@ export class Trainer {
     const init = new Generator(train.seed);
     const model = new ReconVLA(parseReconVLAConfig(train.model), { backend, generator: init });
     initFromScratch(model, init);
+    if (train.initFrom) {
+      const copied = initFrom(model, train.initFrom, backend);
+      process.stderr.write(`init: ${copied.length} parameters from ${train.initFrom.path} (${train.initFrom.prefixes.map((x) => `"${x}"`).join(', ')})\n`);
+    }
     fs.writeFileSync(path.join(opts.runDir, 'train.json'), JSON.stringify(train, null, 2) + '\n');
     const rng = new Generator(train.seed + 1);
     const state: TrainState = { stage: 0, stageStep: 0, globalStep: 0, rng: rng.getState(), scheduler: { lastStep: 0, baseLrs: [] }, train, modelConfig: model.config.json };
