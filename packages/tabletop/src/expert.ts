@@ -21,6 +21,15 @@ export const SAFE_Z = 0.18;
 
 const clip = (v: number): number => Math.max(-1, Math.min(1, v));
 
+/**
+ * The gripper's yaw for taking the drawer's bar (fingers across it) and the switch knob: fixed,
+ * not the equivalent nearest the current yaw. The nearest of pi/2 and -pi/2 flips at yaw 0, the
+ * home pose every evaluation starts from, so the demonstrations label that state both ways and
+ * a policy learns "do not turn" there: e13's close_drawer rollouts never turned and stalled.
+ * (The handles' grasp does not depend on yaw; the turn is for the look of it.)
+ */
+export const HANDLE_YAW = { drawer: Math.PI / 2, switch: 0 } as const;
+
 /** Yaw equivalent to `a` modulo `period` that is closest to `ref`, kept within [-pi, pi]. */
 function nearestEquivalent(a: number, period: number, ref: number, margin = 0): number {
   let best = a, bestD = Infinity;
@@ -159,7 +168,7 @@ export function expertAction(s: WorldState, task: ActiveTask): Float32Array {
       return a;
     }
     const p = drawerHandle(layout, s.drawer);
-    return graspAt(s, { pos: p, yaw: nearestEquivalent(Math.PI / 2, Math.PI, g.yaw) });
+    return graspAt(s, { pos: p, yaw: HANDLE_YAW.drawer });
   }
   if (spec.kind === 'lamp_on' || spec.kind === 'lamp_off') {
     if (h && !(h.kind === 'handle' && h.item === 'switch')) return letGo(s);
@@ -169,7 +178,7 @@ export function expertAction(s: WorldState, task: ActiveTask): Float32Array {
       a[0] = clip(((want - s.switchPos) * LAMP.travel) / MAX_TRANSLATION);
       return a;
     }
-    return graspAt(s, { pos: switchKnob(layout, s.switchPos), yaw: nearestEquivalent(0, Math.PI, g.yaw) });
+    return graspAt(s, { pos: switchKnob(layout, s.switchPos), yaw: HANDLE_YAW.switch });
   }
 
   const o = objectById(s, spec.object!);

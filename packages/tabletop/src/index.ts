@@ -14,7 +14,7 @@ export * from './tasks.ts';
 export { gazeIds, boxOf, type GazeIds } from './gaze.ts';
 export * from './observation.ts';
 export { TabletopEnv, type EnvOptions, type StepResult } from './env.ts';
-export { expertAction, freeSpot, SAFE_Z } from './expert.ts';
+export { expertAction, freeSpot, HANDLE_YAW, SAFE_Z } from './expert.ts';
 export { instructionFor, describe, templates, type Paraphrases } from './language.ts';
 export { sampleChain, chainAt, chainSplit, sampleTask, solveWithExpert, type Chain, type ChainOptions, type ChainRecord } from './chains.ts';
 export { expertPolicy, randomPolicy, addNoise, type Policy, type ResetInfo } from './policy.ts';

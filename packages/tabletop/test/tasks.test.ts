@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Rng, TASK_KINDS, beginTask, expertAction, feasibleTasks, isSuccess, sampleScene, sampleTask, solveWithExpert, stepWorld,
+  HANDLE_YAW, Rng, TASK_KINDS, beginTask, expertAction, feasibleTasks, isSuccess, sampleScene, sampleTask, solveWithExpert, stepWorld,
   taskProblem, type TaskKind, type TaskSpec, type WorldState,
 } from '../src/index.ts';
 import { obj, world } from './helpers.ts';
@@ -97,4 +97,20 @@ test('tasks that cannot be asked say why', () => {
   assert.match(taskProblem(s, { kind: 'place_in_bowl', object: 0 })!, /needs a target/);
   assert.match(taskProblem(s, { kind: 'stack', object: 0, target: 1 })!, /two blocks/);
   assert.throws(() => beginTask(s, { kind: 'take_from_drawer', object: 0 }), /cannot start: object 0 is not in the drawer/);
+});
+
+test('the expert turns to the same fixed yaw for a handle from either side of the home yaw (no tie where evaluations start)', () => {
+  for (const kind of ['open_drawer', 'close_drawer', 'lamp_on', 'lamp_off'] as const) {
+    const { s, spec } = sceneFor(kind);
+    const want = kind.endsWith('drawer') ? HANDLE_YAW.drawer : HANDLE_YAW.switch;
+    for (const yaw of [-0.01, 0, 0.01, -1.5, 1.5]) {
+      const state = structuredClone(s);
+      state.gripper.yaw = yaw;
+      state.gripper.holding = null;
+      const dyaw = expertAction(state, beginTask(state, spec))[5]!;
+      // The first turn heads for `want` from every start (0 when already there, the sign of the gap otherwise).
+      const gap = want - yaw;
+      assert.ok(Math.abs(gap) < 1e-9 ? dyaw === 0 : Math.sign(dyaw) === Math.sign(gap), `${kind} from yaw ${yaw}: dyaw ${dyaw}, want towards ${want}`);
+    }
+  }
 });
