@@ -213,15 +213,15 @@ export class ReconVLA extends Module {
   /**
    * The locator stage's loss: keypoint 0 of the first view against the gaze box centre, the
    * locator alone (no vision tower, no LLM; unweighted: loss_weight balances it against the
-   * action loss, and here it is the only loss).
+   * action loss, and here it is the only loss). pixelValues holds each sample's first view only
+   * [B, 3, S, S] (Processor.locatorInputs).
    */
   locatorStageLoss(inputs: Pick<ReconInputs, 'pixelValues' | 'prompts' | 'locatorTarget'>): Tensor {
     if (!this.locator) throw new Error('ReconVLA.locatorStageLoss: the model has no locator (config "locator")');
-    if (!inputs.locatorTarget) throw new Error('ReconVLA.locatorStageLoss: locatorTarget is missing (Processor.batchInputs builds it from the gaze boxes)');
-    const views = this.config.views.length, p = inputs.pixelValues;
-    const [n, c, h, w] = p.shape as [number, number, number, number];
-    const first = views === 1 ? p : F.reshape(F.slice(F.reshape(p, [n / views, views, c, h, w]), 1, 0, 1), [n / views, c, h, w]);
-    const points = F.reshape(this.locator.keypoints(first, this.locator.film(inputs.prompts), 1), [n / views, 1, this.config.locator!.keypoints, 2]);
+    if (!inputs.locatorTarget) throw new Error('ReconVLA.locatorStageLoss: locatorTarget is missing (Processor.locatorInputs builds it from the gaze boxes)');
+    const b = inputs.prompts.batchSize, p = inputs.pixelValues;
+    if (p.shape[0] !== b) throw new Error(`ReconVLA.locatorStageLoss: pixelValues [${p.shape.join(', ')}] for ${b} prompts: pass each sample's first view only (Processor.locatorInputs)`);
+    const points = F.reshape(this.locator.keypoints(p, this.locator.film(inputs.prompts), 1), [b, 1, this.config.locator!.keypoints, 2]);
     return locatorLoss(points, inputs.locatorTarget.centre, inputs.locatorTarget.inView);
   }
 

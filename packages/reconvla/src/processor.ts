@@ -122,10 +122,7 @@ export class Processor {
 
   /** The model inputs of a training batch: pixels of every view, prompts with labels, targets, states. */
   batchInputs(batch: HostBatch, backend: Backend): Pick<ReconInputs, 'pixelValues' | 'prompts' | 'targetImages' | 'stateValues' | 'locatorTarget'> {
-    const views = this.config.views.length;
-    if (batch.images.length !== batch.instructions.length * views) {
-      throw new Error(`Processor: ${batch.images.length} images for ${batch.instructions.length} samples of ${views} view(s) (${this.config.views.join(', ')})`);
-    }
+    const views = this.checkViews(batch);
     const grounding = this.batchGrounding(batch);
     const g = this.config.prompt.groundingTokens;
     const rows = batch.instructions.map((instruction, i) => this.promptIds({ instruction, state: batch.states[i]!, actions: batch.actions[i]!, ...(g > 0 ? { grounding: grounding[i]! } : {}) }));
@@ -141,6 +138,26 @@ export class Processor {
       targetImages: this.pixels(batch.targets, backend), stateValues: this.stateValues(batch.states, backend),
       ...(this.config.locator ? { locatorTarget: this.locatorTarget(batch, backend) } : {}),
     };
+  }
+
+  /** The number of views, after checking the batch has that many images per sample. */
+  private checkViews(batch: HostBatch): number {
+    const views = this.config.views.length;
+    if (batch.images.length !== batch.instructions.length * views) {
+      throw new Error(`Processor: ${batch.images.length} images for ${batch.instructions.length} samples of ${views} view(s) (${this.config.views.join(', ')})`);
+    }
+    return views;
+  }
+
+  /**
+   * What the locator stage reads, and no more: each sample's first view [B, 3, S, S], its
+   * generation prompt (the locator reads the instruction before the image) and the target.
+   */
+  locatorInputs(batch: HostBatch, backend: Backend): Pick<ReconInputs, 'pixelValues' | 'prompts' | 'locatorTarget'> {
+    const views = this.checkViews(batch);
+    const first = batch.instructions.map((_, i) => batch.images[i * views]!);
+    const prompts = collatePrompts(batch.instructions.map((instruction, i) => this.promptIds({ instruction, state: batch.states[i]! })), this.config.prompt, false);
+    return { pixelValues: this.pixels(first, backend), prompts, locatorTarget: this.locatorTarget(batch, backend) };
   }
 
   /** The locator's supervision: each sample's gaze box centre in the first view (zeros and not in view where the box is out of it). */

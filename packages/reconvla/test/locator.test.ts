@@ -122,6 +122,12 @@ test('the locator reads FiLM from its own N(0, 1) word table, changes the state 
   const batch = batchOf(model, ['lift the red block', 'lift the blue block', 'lift the red block'], [[10, 60, 30, 80], [90, 40, 110, 60], null]);
   const inputs = processor.batchInputs(batch, wasm);
   assert.deepEqual(Array.from(inputs.locatorTarget!.inView), [1, 1, 0]);
+  // The locator stage's inputs: the first view of each sample, the same prompts up to the image, the same target.
+  const li = processor.locatorInputs(batch, wasm);
+  const firstViews = F.reshape(F.slice(F.reshape(inputs.pixelValues, [3, 2, 3, 32, 32]), 1, 0, 1), [3, 3, 32, 32]);
+  assert.deepEqual(Array.from(li.pixelValues.dataSync()), Array.from(firstViews.dataSync()));
+  assert.deepEqual(Array.from(li.locatorTarget!.centre.dataSync()), Array.from(inputs.locatorTarget!.centre.dataSync()));
+  assert.throws(() => model.locatorStageLoss({ ...li, pixelValues: inputs.pixelValues }), /pixelValues \[6, 3, 32, 32\] for 3 prompts: pass each sample's first view only/);
   // The instruction changes the points (rows 0 and 1 differ in one word, rows 0 and 2 not at all); the LLM's embeddings do not.
   const pointsNow = (): Float32Array => model.embedInputs(inputs.pixelValues, inputs.prompts, inputs.stateValues).locatorPoints!.dataSync() as Float32Array;
   const p0 = pointsNow(), per = 2 * 4 * 2;

@@ -313,7 +313,7 @@ export class Trainer {
       const ids = this.objective!.tokenizer.batch(captions, backend);
       ({ loss, retrieval } = visionStageLoss(this.model, this.objective!, processor!.pixels(batch.images, backend), ids));
     } else if (stage.kind === 'locator') {
-      loss = this.model.locatorStageLoss(processor!.batchInputs(batch, backend));
+      loss = this.model.locatorStageLoss(processor!.locatorInputs(batch, backend));
       loc = loss;
     } else {
       const out = this.model.forward({ ...processor!.batchInputs(batch, backend), generator: this.rng, lmLoss: stage.lmLoss, vmLoss: stage.vmLoss });
