@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createBackend, Generator, type Backend } from '@reconvla/core';
-import type { CameraView, HostBatch, Json, LogEntry, ReconVLA, RgbBytes, StageConfig, StateEncoding, TrainConfig } from '@reconvla/reconvla';
+import type { CameraView, HostBatch, InitFrom, Json, LogEntry, ReconVLA, RgbBytes, StageConfig, StateEncoding, TrainConfig } from '@reconvla/reconvla';
 // The model packages are loaded when a command of this file runs, not when the CLI starts
 // (Qwen2's tokenizer takes seconds to load, and `reconvla sim ...` does not need it).
 type Lib = typeof import('@reconvla/reconvla');
@@ -96,14 +96,20 @@ function modelConfig(f: TrainFlags, words: string[]): Json {
   return json;
 }
 
-export function trainConfig(f: TrainFlags): TrainConfig {
-  const words = S.tabletopVocabulary([...S.datasetInstructions(f.data), ...(f.pretrainData ? S.datasetInstructions(f.pretrainData) : [])]);
-  const model = modelConfig(f, words);
-  if (f.locatorSteps > 0 && !model.locator) throw new Error(`--locator-steps ${f.locatorSteps}: the model has no locator (add --locator, or use a config.json with "locator")`);
+/** --init-from / --init-keys as TrainConfig.initFrom, after checking the flags that depend on them (before any dataset is read). */
+export function initFromFlags(f: Pick<TrainFlags, 'initFrom' | 'initKeys' | 'freezeLocator' | 'locatorSteps'>): InitFrom | null {
   if (f.initKeys && !f.initFrom) throw new Error('--init-keys: give --init-from RUN_OR_MODEL to copy them from');
   const initFrom = f.initFrom ? { path: f.initFrom, prefixes: f.initKeys ?? [''] } : null;
   const locatorGiven = f.locatorSteps > 0 || initFrom?.prefixes.some((p) => 'model.locator.'.startsWith(p) || p.startsWith('model.locator.'));
   if (f.freezeLocator && !locatorGiven) throw new Error('--freeze-locator: the locator would stay as initialised; give it a stage of its own (--locator-steps N) or copy it (--init-from RUN --init-keys model.locator.)');
+  return initFrom;
+}
+
+export function trainConfig(f: TrainFlags): TrainConfig {
+  const initFrom = initFromFlags(f);
+  const words = S.tabletopVocabulary([...S.datasetInstructions(f.data), ...(f.pretrainData ? S.datasetInstructions(f.pretrainData) : [])]);
+  const model = modelConfig(f, words);
+  if (f.locatorSteps > 0 && !model.locator) throw new Error(`--locator-steps ${f.locatorSteps}: the model has no locator (add --locator, or use a config.json with "locator")`);
   const stage = (kind: StageConfig['kind'], data: string, steps: number): StageConfig => {
     const s = R.stageDefaults(kind, data, steps);
     return { ...s, batchSize: f.batchSize, lr: kind === 'vae' ? s.lr : f.lr, vmLoss: kind === 'vae' ? false : f.recon };

@@ -1,0 +1,17 @@
+// `reconvla train` flags that depend on each other are checked before any dataset is read:
+// --init-keys needs --init-from, and --freeze-locator needs a locator that was trained (its own
+// stage) or copied (--init-from with keys that cover model.locator.).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initFromFlags } from '../src/reconvla_commands.ts';
+
+test('--init-from / --init-keys / --freeze-locator: what each needs, named', () => {
+  assert.throws(() => initFromFlags({ initKeys: ['model.locator.'], locatorSteps: 0 }), /--init-keys: give --init-from RUN_OR_MODEL/);
+  assert.throws(() => initFromFlags({ freezeLocator: true, locatorSteps: 0 }), /--freeze-locator: the locator would stay as initialised/);
+  assert.throws(() => initFromFlags({ freezeLocator: true, locatorSteps: 0, initFrom: 'runs/a', initKeys: ['model.lm.'] }), /--freeze-locator/);
+  assert.deepEqual(initFromFlags({ freezeLocator: true, locatorSteps: 0, initFrom: 'runs/a', initKeys: ['model.locator.'] }), { path: 'runs/a', prefixes: ['model.locator.'] });
+  assert.deepEqual(initFromFlags({ freezeLocator: true, locatorSteps: 0, initFrom: 'runs/a', initKeys: ['model.locator.conv1.'] }), { path: 'runs/a', prefixes: ['model.locator.conv1.'] });
+  assert.deepEqual(initFromFlags({ freezeLocator: true, locatorSteps: 0, initFrom: 'runs/a' }), { path: 'runs/a', prefixes: [''] }); // every parameter
+  assert.equal(initFromFlags({ freezeLocator: true, locatorSteps: 10 }), null);
+  assert.equal(initFromFlags({ locatorSteps: 0 }), null);
+});
