@@ -7,7 +7,7 @@ I64, and the episodes (instruction, task, success) as JSON in the metadata.
 
 The stream (packages/reconvla/src/sim/dataset.ts tabletopSource): an sfc32 Rng seeded with the
 stage's seed shuffles the shard order; shards are read 4 at a time, the usable frames of the window
-(successful episodes of the wanted task kinds) are shuffled, and consecutive runs of batch_size
+(successful expert episodes and every DAgger rollout, of the wanted task kinds) are shuffled, and consecutive runs of batch_size
 frames are the batches; then the next window, then the next pass. A sample is the frame's camera
 views, its gaze crop (bilinear, cropResize) as the reconstruction target, the episode's
 instruction, the proprio state and the chunk of actions from the frame on (the episode's last
@@ -292,13 +292,18 @@ class FrameRef:
     episode_end: int
 
 
+def usable_episode(ep: dict) -> bool:
+    """dataset.ts usableEpisode: a successful expert demonstration, or any DAgger rollout (expert labels)."""
+    return bool(ep.get("success")) or ep.get("actor") == "policy"
+
+
 def frames_of(shard: Shard, tasks: Optional[Sequence[str]]) -> List[FrameRef]:
     refs, end = [], shard.frames
     for f in range(shard.frames - 1, -1, -1):
         if f + 1 < shard.frames and shard.frame_episode[f + 1] != shard.frame_episode[f]:
             end = f + 1
         ep = shard.episodes[shard.frame_episode[f]]
-        if ep.get("success") and (tasks is None or ep["task"]["kind"] in tasks):
+        if usable_episode(ep) and (tasks is None or ep["task"]["kind"] in tasks):
             refs.append(FrameRef(shard, f, end))
     refs.reverse()
     return refs

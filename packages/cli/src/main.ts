@@ -1,6 +1,7 @@
 // Entry of the `reconvla` command line. Each subcommand lives in its own file and
 // registers itself on the commander program; this file only wires them together.
 import { Command, CommanderError } from 'commander';
+import { registerDagger } from './dagger_command.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerEval } from './eval_command.ts';
 import { registerExperiment } from './experiment_command.ts';
@@ -18,6 +19,7 @@ export async function main(argv: string[]): Promise<number> {
   registerSim(program);
   registerReconVLA(program);
   registerEval(program);
+  registerDagger(program);
   registerExperiment(program);
   registerInspect(program);
   registerExport(program);

@@ -69,6 +69,22 @@ export interface EpisodeInfo {
   frames: number;
   /** A relabelled copy: the dataset index of the demonstration whose frames it re-uses. */
   relabelOf?: number;
+  /**
+   * Who acted: absent for expert demonstrations; 'policy' for a DAgger rollout (dagger.ts), whose
+   * frames are the states a policy reached, each labelled with the expert's action there.
+   */
+  actor?: 'policy';
+  /** A DAgger rollout: the step at which the expert took over from a stalled policy, or null. */
+  takeover?: number | null;
+}
+
+/**
+ * Whether an episode's frames are training data: an expert demonstration that succeeded (a failed
+ * one shows states the expert itself got stuck in), or any DAgger rollout (its labels are the
+ * expert's whatever the policy did; its failures are the point).
+ */
+export function usableEpisode(ep: EpisodeInfo | undefined): boolean {
+  return ep !== undefined && (ep.success || ep.actor === 'policy');
 }
 
 export interface ShardInfo {
@@ -101,6 +117,32 @@ export interface DatasetIndex {
   distractors: number;
   confusers: number;
   shards: ShardInfo[];
+  /** DAgger rounds whose rollouts this dataset holds (dagger.ts), oldest first. */
+  dagger?: DaggerRound[];
+}
+
+/** One round of DAgger rollouts added to a dataset. */
+export interface DaggerRound {
+  /** The policy that acted (a run or model folder). */
+  policy: string;
+  /** Seed of the round's episodes (GenerateOptions.seed). */
+  seed: number;
+  episodes: number;
+  frames: number;
+  /** Probability that a step executed the expert's (noisy) action instead of the policy's. */
+  beta: number;
+  /** Steps without motion after which the expert took over (0: never). */
+  stall_steps: number;
+  /**
+   * Steps the policy acted, steps the expert acted, episodes the expert took over, and episodes that
+   * succeeded before any takeover (with beta > 0 the expert made some of their steps).
+   */
+  policy_steps: number;
+  expert_steps: number;
+  takeovers: number;
+  policy_successes: number;
+  /** The dataset whose shards (hard links or copies) came first, or null. */
+  aggregated_from: string | null;
 }
 
 export function checkGenerateOptions(o: GenerateOptions): void {
@@ -122,7 +164,7 @@ export function checkGenerateOptions(o: GenerateOptions): void {
 }
 
 /** One recorded episode, in memory. */
-interface Recorded {
+export interface Recorded {
   info: EpisodeInfo;
   staticRgb: Uint8Array[];
   gripperRgb: Uint8Array[];
@@ -130,6 +172,8 @@ interface Recorded {
   proprio: Float32Array[];
   gaze: Int32Array[]; // per frame: static x0 y0 x1 y1, gripper, whole static, whole gripper (16)
 }
+
+export const emptyRecording = (info: EpisodeInfo): Recorded => ({ info, staticRgb: [], gripperRgb: [], actions: [], proprio: [], gaze: [] });
 
 const boxInts = (b: Box | null, out: Int32Array, at: number): void => {
   if (b) { out[at] = b.x0; out[at + 1] = b.y0; out[at + 2] = b.x1; out[at + 3] = b.y1; } else out.fill(-1, at, at + 4);
@@ -168,13 +212,13 @@ function relabelTasks(state: WorldState, spec: TaskSpec, kinds: readonly TaskKin
     out.push({
       task: beginTask(state, other, false),
       open: true,
-      rec: { info: { ...source, task: other, instruction, frames: 0, relabelOf: source.index }, staticRgb: [], gripperRgb: [], actions: [], proprio: [], gaze: [] },
+      rec: emptyRecording({ ...source, task: other, instruction, frames: 0, relabelOf: source.index }),
     });
   }
   return out;
 }
 
-function pushFrame(rec: Recorded, obs: Observation, label: Float32Array): void {
+export function pushFrame(rec: Recorded, obs: Observation, label: Float32Array): void {
   rec.staticRgb.push(obs.static.rgb);
   rec.gripperRgb.push(obs.gripper.rgb);
   rec.actions.push(label);
@@ -184,18 +228,26 @@ function pushFrame(rec: Recorded, obs: Observation, label: Float32Array): void {
   rec.gaze.push(g);
 }
 
+/** Where a recorded episode starts: its scene, task and instruction, and the episode's random stream. */
+export interface EpisodeStart {
+  env: TabletopEnv;
+  task: ActiveTask;
+  instruction: string;
+  /** The episode's random stream, to be used for its action noise next. */
+  rng: Rng;
+  info: EpisodeInfo;
+}
+
 /**
- * Record one expert episode, then its relabelled copies (GenerateOptions.relabel; their
- * `info.index` is left to the caller). Deterministic in (options, index); the demonstration
- * itself does not depend on `relabel`.
+ * The start of episode `index`: a scene of env envs[index % envs], up to `warmupTasks` unrecorded
+ * expert tasks for a varied start state, then a task (of kind tasks[floor(index / envs) % n] when
+ * o.tasks is given) and, with o.randomStart, a random gripper pose. Deterministic in (o, index).
  */
-export function recordEpisode(o: GenerateOptions, index: number): Recorded[] {
+export function startEpisode(o: GenerateOptions, index: number): EpisodeStart {
   const rng = new Rng(deriveSeed(o.seed, index));
-  const relabelRng = new Rng(deriveSeed(deriveSeed(o.seed, index), 0x7e1abe1));
   const envName = o.envs[index % o.envs.length]!;
   const scene = { env: envName, distractors: o.distractors ?? 2, confusers: o.confusers ?? 0, objects: o.objects ?? 'seen' };
   const maxSteps = o.maxSteps ?? 300;
-  const noise = o.noise ?? 0.1;
   // Balanced: episode i asks kind tasks[floor(i / envs) % n], so every env sees every kind.
   const only = o.tasks ? [o.tasks[Math.floor(index / o.envs.length) % o.tasks.length]!] : undefined;
   for (let attempt = 0; attempt < 200; attempt++) {
@@ -212,29 +264,42 @@ export function recordEpisode(o: GenerateOptions, index: number): Recorded[] {
     const env = new TabletopEnv({ ...scene, ...o, render: true }, state);
     const task = env.setTask(spec);
     const instruction = instructionFor(env.state, spec, rng, o.paraphrases ?? 'train');
-    const rec: Recorded = { info: { index, env: envName, task: spec, instruction, success: false, frames: 0 }, staticRgb: [], gripperRgb: [], actions: [], proprio: [], gaze: [] };
-    const relabels = relabelTasks(env.state, spec, o.tasks, o.relabel ?? 0, relabelRng, o, rec.info);
-    let obs = env.observe();
-    for (let t = 0; t < maxSteps; t++) {
-      const label = expertAction(env.state, task);
-      pushFrame(rec, obs, label);
-      for (const r of relabels) {
-        if (!r.open) continue;
-        if (isSuccess(env.state, r.task)) { r.open = false; continue; } // that episode would have ended here
-        env.task = r.task; // the gaze boxes of the relabelled task; the pictures are the same
-        pushFrame(r.rec, { ...env.observe(), static: obs.static, gripper: obs.gripper }, expertAction(env.state, r.task));
-        env.task = task;
-      }
-      const r = env.step(addNoise(label.slice(), noise, rng));
-      obs = r.observation;
-      if (r.success) { rec.info.success = true; break; }
-    }
-    rec.info.frames = rec.actions.length;
-    const copies = relabels.map((r) => r.rec).filter((c) => c.actions.length > 0);
-    for (const c of copies) { c.info.frames = c.actions.length; c.info.success = rec.info.success; }
-    return [rec, ...copies];
+    return { env, task, instruction, rng, info: { index, env: envName, task: spec, instruction, success: false, frames: 0 } };
   }
   throw new Error(`episode ${index}: no feasible ${only ? `"${only[0]}" ` : ''}task found in 200 scenes of env ${envName}`);
+}
+
+/**
+ * Record one expert episode, then its relabelled copies (GenerateOptions.relabel; their
+ * `info.index` is left to the caller). Deterministic in (options, index); the demonstration
+ * itself does not depend on `relabel`.
+ */
+export function recordEpisode(o: GenerateOptions, index: number): Recorded[] {
+  const relabelRng = new Rng(deriveSeed(deriveSeed(o.seed, index), 0x7e1abe1));
+  const { env, task, rng, info } = startEpisode(o, index);
+  const maxSteps = o.maxSteps ?? 300;
+  const noise = o.noise ?? 0.1;
+  const rec = emptyRecording(info);
+  const relabels = relabelTasks(env.state, task.spec, o.tasks, o.relabel ?? 0, relabelRng, o, rec.info);
+  let obs = env.observe();
+  for (let t = 0; t < maxSteps; t++) {
+    const label = expertAction(env.state, task);
+    pushFrame(rec, obs, label);
+    for (const r of relabels) {
+      if (!r.open) continue;
+      if (isSuccess(env.state, r.task)) { r.open = false; continue; } // that episode would have ended here
+      env.task = r.task; // the gaze boxes of the relabelled task; the pictures are the same
+      pushFrame(r.rec, { ...env.observe(), static: obs.static, gripper: obs.gripper }, expertAction(env.state, r.task));
+      env.task = task;
+    }
+    const r = env.step(addNoise(label.slice(), noise, rng));
+    obs = r.observation;
+    if (r.success) { rec.info.success = true; break; }
+  }
+  rec.info.frames = rec.actions.length;
+  const copies = relabels.map((r) => r.rec).filter((c) => c.actions.length > 0);
+  for (const c of copies) { c.info.frames = c.actions.length; c.info.success = rec.info.success; }
+  return [rec, ...copies];
 }
 
 function concat<T extends Uint8Array | Float32Array | Int32Array>(parts: T[], make: (n: number) => T): T {
@@ -271,13 +336,10 @@ function writeShard(path: string, eps: Recorded[], sizes: Required<CameraSizes>)
   writeFileSync(path, encodeSafetensors(tensors, { format: DATASET_FORMAT, episodes: JSON.stringify(eps.map((e) => e.info)) }));
 }
 
-/** Generate a dataset into o.out; returns its index (also written as dataset.json). */
-export function generateDataset(o: GenerateOptions): DatasetIndex {
-  checkGenerateOptions(o);
+/** The index of an empty dataset written with options `o` (camera sizes checked). */
+export function emptyIndex(o: GenerateOptions): DatasetIndex {
   const sizes = checkCameraSizes(o);
-  mkdirSync(o.out, { recursive: true });
-  const shardFrames = o.shardFrames ?? 1024;
-  const index: DatasetIndex = {
+  return {
     format: DATASET_FORMAT,
     seed: o.seed,
     envs: o.envs,
@@ -298,31 +360,69 @@ export function generateDataset(o: GenerateOptions): DatasetIndex {
     confusers: o.confusers ?? 0,
     shards: [],
   };
-  let pending: Recorded[] = [];
-  let pendingFrames = 0;
-  const flush = (): void => {
-    if (pending.length === 0) return;
-    const file = `shard-${String(index.shards.length).padStart(5, '0')}.safetensors`;
-    writeShard(join(o.out, file), pending, sizes);
-    index.shards.push({ file, episodes: pending.length, frames: pendingFrames });
-    pending = [];
-    pendingFrames = 0;
-  };
+}
+
+/**
+ * Appends recorded episodes to `index` and to shard files of about `shardFrames` frames in `out`
+ * (numbered after the shards the index already lists). dataset.json is written by `finish`.
+ */
+export class ShardWriter {
+  private pending: Recorded[] = [];
+  private pendingFrames = 0;
+  private readonly sizes: Required<CameraSizes>;
+
+  constructor(readonly out: string, readonly index: DatasetIndex, private readonly shardFrames: number) {
+    const [staticHeight, staticWidth] = index.cameras.static;
+    const [gripperHeight, gripperWidth] = index.cameras.gripper;
+    this.sizes = { staticHeight, staticWidth, gripperHeight, gripperWidth };
+    mkdirSync(out, { recursive: true });
+  }
+
+  /** Adds an episode (its info.index becomes its dataset index). */
+  add(rec: Recorded): void {
+    rec.info.index = this.index.episodes;
+    this.pending.push(rec);
+    this.pendingFrames += rec.info.frames;
+    this.index.episodes++;
+    this.index.frames += rec.info.frames;
+  }
+
+  /** Writes a shard when enough frames are pending (call between groups that belong together). */
+  maybeFlush(): void {
+    if (this.pendingFrames >= this.shardFrames) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const file = `shard-${String(this.index.shards.length).padStart(5, '0')}.safetensors`;
+    writeShard(join(this.out, file), this.pending, this.sizes);
+    this.index.shards.push({ file, episodes: this.pending.length, frames: this.pendingFrames });
+    this.pending = [];
+    this.pendingFrames = 0;
+  }
+
+  /** Writes what is pending and dataset.json; returns the index. */
+  finish(): DatasetIndex {
+    this.flush();
+    writeFileSync(join(this.out, 'dataset.json'), JSON.stringify(this.index, null, 2) + '\n');
+    return this.index;
+  }
+}
+
+/** Generate a dataset into o.out; returns its index (also written as dataset.json). */
+export function generateDataset(o: GenerateOptions): DatasetIndex {
+  checkGenerateOptions(o);
+  const writer = new ShardWriter(o.out, emptyIndex(o), o.shardFrames ?? 1024);
   for (let i = 0; i < o.episodes; i++) {
     const [demo, ...copies] = recordEpisode(o, i);
-    for (const rec of [demo!, ...copies]) {
-      rec.info.index = index.episodes;
-      if (rec !== demo) rec.info.relabelOf = demo!.info.index;
-      pending.push(rec);
-      pendingFrames += rec.info.frames;
-      index.episodes++;
-      index.frames += rec.info.frames;
+    writer.add(demo!);
+    for (const rec of copies) {
+      writer.add(rec);
+      rec.info.relabelOf = demo!.info.index;
     }
-    index.demonstrations++;
-    if (pendingFrames >= shardFrames) flush();
-    o.onEpisode?.(i + 1, o.episodes, index.frames);
+    writer.index.demonstrations++;
+    writer.maybeFlush();
+    o.onEpisode?.(i + 1, o.episodes, writer.index.frames);
   }
-  flush();
-  writeFileSync(join(o.out, 'dataset.json'), JSON.stringify(index, null, 2) + '\n');
-  return index;
+  return writer.finish();
 }

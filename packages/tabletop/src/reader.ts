@@ -3,7 +3,7 @@
 // size (the reconstruction target of ReconVLA).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATASET_FORMAT, type DatasetIndex, type EpisodeInfo } from './dataset.ts';
+import { DATASET_FORMAT, usableEpisode, type DatasetIndex, type EpisodeInfo } from './dataset.ts';
 import { cropResize, type Box } from './image.ts';
 import { Rng } from './rng.ts';
 import { decodeSafetensors } from './safetensors.ts';
@@ -39,7 +39,7 @@ export interface BatchOptions {
   epochs?: number;
   /** Shards held in memory at once; frames are shuffled across them (default 2). */
   shardsInMemory?: number;
-  /** Skip the frames of failed episodes (default true). */
+  /** Skip the frames of failed expert episodes (default true; see usableEpisode). */
   onlySuccessful?: boolean;
   dropLast?: boolean;
 }
@@ -143,7 +143,7 @@ export class DatasetReader {
         for (const i of order.slice(w, w + window)) {
           const shard = this.readShard(i);
           for (let f = 0; f < shard.frames; f++) {
-            if (opts.onlySuccessful !== false && !shard.episodes[shard.frameEpisode[f] as number]?.success) continue;
+            if (opts.onlySuccessful !== false && !usableEpisode(shard.episodes[shard.frameEpisode[f] as number])) continue;
             refs.push({ shard, frame: f });
           }
         }

@@ -3,7 +3,7 @@
 // or when the ablation reconstructs the full image), the episode's instruction, the proprio
 // state, and the chunk of actions starting at the frame (the episode's last action repeated
 // past its end). Shards are visited in a seeded order, a window of them in memory at a time.
-import { cropResize, DatasetReader, Rng, type Shard } from '@reconvla/tabletop';
+import { cropResize, DatasetReader, Rng, usableEpisode, type Shard } from '@reconvla/tabletop';
 import type { RgbImage } from '@reconvla/siglip';
 import type { CameraView } from '../config.ts';
 import type { BatchSource, HostBatch } from '../train/batch.ts';
@@ -29,7 +29,7 @@ function framesOf(shard: Shard, tasks: readonly string[] | null | undefined): Fr
   for (let f = shard.frames - 1; f >= 0; f--) {
     if (f + 1 < shard.frames && shard.frameEpisode[f + 1] !== shard.frameEpisode[f]) end = f + 1;
     const ep = shard.episodes[shard.frameEpisode[f]!];
-    if (ep?.success && (!tasks || tasks.includes(ep.task.kind))) refs.push({ shard, frame: f, episodeEnd: end });
+    if (usableEpisode(ep) && (!tasks || tasks.includes(ep!.task.kind))) refs.push({ shard, frame: f, episodeEnd: end });
   }
   return refs.reverse();
 }
