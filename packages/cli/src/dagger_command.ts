@@ -19,8 +19,10 @@ export interface DaggerFlags {
 /** The collection options: the scene settings of `data` (its dataset.json), the round's own from the flags. */
 export function daggerOptions(f: DaggerFlags): Omit<DaggerOptions, 'policy' | 'policyName'> {
   const d = DatasetReader.open(f.data).index;
-  const seed = f.seed ?? d.seed + 1;
-  if (seed === d.seed) throw new Error(`--seed ${seed} is ${f.data}'s own seed: the rollouts would start from its demonstrations' scenes; choose another`);
+  // Every round needs start states of its own: not the demonstrations', not an earlier round's.
+  const used = [d.seed, ...(d.dagger ?? []).map((r) => r.seed)];
+  const seed = f.seed ?? Math.max(...used) + 1;
+  if (used.includes(seed)) throw new Error(`--seed ${seed}: ${f.data} already holds episodes started from it (seeds ${used.join(', ')}); choose another`);
   const [staticHeight, staticWidth] = d.cameras.static;
   const [gripperHeight, gripperWidth] = d.cameras.gripper;
   return {
@@ -40,7 +42,7 @@ export function registerDagger(program: Command): void {
     .requiredOption('--data <dir>', 'the dataset the run trained on: its scene settings are used, and its shards come first in --out')
     .requiredOption('--out <dir>', 'new dataset folder')
     .requiredOption('--episodes <n>', 'rollouts to record', intArg('episodes', 1))
-    .option('--seed <n>', 'seed of the rollouts\' episodes (default: the dataset\'s seed + 1)', intArg('seed', 0))
+    .option('--seed <n>', 'seed of the rollouts\' episodes (default: one above every seed the dataset holds)', intArg('seed', 0))
     .option('--beta <p>', 'probability that a step executes the expert\'s action instead of the policy\'s', numArg('beta', 0, 1), 0)
     .option('--stall-steps <n>', 'the expert takes over once the gripper has not moved for n steps (0: never)', intArg('stall-steps', 0), 20)
     .option('--max-steps <n>', 'steps per rollout', intArg('max-steps', 1), 150)

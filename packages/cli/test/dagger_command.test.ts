@@ -23,7 +23,7 @@ test('dagger flags: the dataset\'s scene settings, another seed', () => {
   assert.deepEqual([o.envs, o.tasks, o.randomStart, o.noise, o.distractors, o.seed, o.staticWidth, o.gripperWidth, o.rolloutSteps, o.aggregate],
     [['B'], ['lamp_on'], true, 0.2, 1, 5, 32, 16, 4, data]);
   assert.equal(daggerOptions({ ...flags, aggregate: false }).aggregate, undefined);
-  assert.throws(() => daggerOptions({ ...flags, seed: 4 }), /--seed 4 is .*data's own seed/);
+  assert.throws(() => daggerOptions({ ...flags, seed: 4 }), /--seed 4: .*data already holds episodes started from it \(seeds 4\)/);
   assert.throws(() => daggerOptions({ ...flags, data: path.join(dir, 'none') }), /no dataset at .*none: dataset.json is missing/);
 });
 
@@ -45,6 +45,9 @@ test('reconvla dagger: a model acts, the expert labels, the dataset follows the 
   assert.ok(round.frames >= 2 && round.frames <= 8, `${round.frames} frames`);
   const last = r.readShard(r.index.shards.length - 1);
   assert.ok(last.episodes.every((e) => e.actor === 'policy' && e.task.kind === 'lamp_on' && e.env === 'B'));
+  // The next round on this dataset defaults to a seed of its own.
+  assert.equal(daggerOptions({ ...flags, data: out }).seed, 6);
+  assert.throws(() => daggerOptions({ ...flags, data: out, seed: 5 }), /seeds 4, 5/);
   // A second round into the same folder is refused before anything is written.
   assert.equal(await main(['node', 'reconvla', 'dagger', '--model', folder, '--data', data, '--out', out, '--episodes', '1', '--backend', 'cpu']), 1);
   assert.equal(DatasetReader.open(out).index.episodes, base.episodes + 2);
