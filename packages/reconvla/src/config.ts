@@ -69,7 +69,7 @@ export interface AblationConfig {
 
 /**
  * The locator (ours, see locator.ts): an instruction-conditioned keypoint network whose points are
- * added to the state token. config.json "locator": { "channels", "keypoints", "loss_weight", "freeze" }.
+ * added to the state token. config.json "locator": { "channels", "keypoints", "loss_weight", "freeze", "fourier_bands" }.
  */
 export interface LocatorConfig {
   /** Width of its three 3x3 convolutions. */
@@ -80,6 +80,11 @@ export interface LocatorConfig {
   lossWeight: number;
   /** Its keypoint network frozen outside its own stage (train --locator-steps), as the vision tower after the vision stage; the projection into the state token still learns. */
   freeze: boolean;
+  /**
+   * The points enter the projection as [p, sin(2^k pi p), cos(2^k pi p)] for k < fourierBands, as the
+   * 'fourier' state does (default 6); 0 feeds the raw points (e16-e22 in docs/reconvla.md).
+   */
+  fourierBands: number;
 }
 
 export interface ReconVLAConfig {
@@ -190,7 +195,7 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
     stateRange: json.state_range === undefined || json.state_range === null ? null : (json.state_range as { min: number[]; max: number[] }),
     views: (json.image_views ?? ['static']) as CameraView[],
     tasks: json.tasks === undefined || json.tasks === null ? null : (json.tasks as string[]),
-    locator: lo === null ? null : { channels: num(lo, 'channels', 32), keypoints: num(lo, 'keypoints', 4), lossWeight: num(lo, 'loss_weight', 1), freeze: (lo.freeze ?? false) === true },
+    locator: lo === null ? null : { channels: num(lo, 'channels', 32), keypoints: num(lo, 'keypoints', 4), lossWeight: num(lo, 'loss_weight', 1), freeze: (lo.freeze ?? false) === true, fourierBands: num(lo, 'fourier_bands', 6) },
     json,
   };
   const problems: string[] = [];
@@ -225,10 +230,11 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
     if (!Number.isInteger(l.channels) || l.channels < 1) problems.push(`locator.channels ${l.channels} (a positive integer)`);
     if (!Number.isInteger(l.keypoints) || l.keypoints < 1) problems.push(`locator.keypoints ${l.keypoints} (a positive integer)`);
     if (!(l.lossWeight >= 0)) problems.push(`locator.loss_weight ${l.lossWeight} (0 or more)`);
+    if (!Number.isInteger(l.fourierBands) || l.fourierBands < 0) problems.push(`locator.fourier_bands ${l.fourierBands} (0 or a positive integer)`);
     if (c.prompt.stateEncoding === 'bins') problems.push('locator needs a state token to add its points to: prompt.state_encoding "linear" or "fourier", not "bins"');
     if (layout === 'image-instr') problems.push('locator reads the instruction before the image: prompt.layout "instr-image-instr" or "instr-image", not "image-instr"');
-    const unknownLocator = Object.keys(lo!).filter((k) => !['channels', 'keypoints', 'loss_weight', 'freeze'].includes(k));
-    if (unknownLocator.length) problems.push(`locator: unknown fields ${unknownLocator.map((k) => `"${k}"`).join(', ')} (channels, keypoints, loss_weight, freeze)`);
+    const unknownLocator = Object.keys(lo!).filter((k) => !['channels', 'keypoints', 'loss_weight', 'freeze', 'fourier_bands'].includes(k));
+    if (unknownLocator.length) problems.push(`locator: unknown fields ${unknownLocator.map((k) => `"${k}"`).join(', ')} (channels, keypoints, loss_weight, freeze, fourier_bands)`);
     if (lo!.freeze !== undefined && typeof lo!.freeze !== 'boolean') problems.push(`locator.freeze ${JSON.stringify(lo!.freeze)} (true or false)`);
   }
   if (problems.length) throw new Error(`ReconVLA config: ${problems.join('; ')}`);

@@ -8,7 +8,7 @@ export { planSplice, spliceEmbeddings, imagePositions, type SplicePlan } from '.
 export { resizeBilinear, bilinearWeights } from './resize.ts';
 export { ReconVLA, type ReconInputs, type ReconOutputs, type VaeTarget, type InitOptions } from './model.ts';
 export { Processor, groundingOf, type Sample } from './processor.ts';
-export { Locator, spatialSoftmax, pixelCentreGrid, instructionEmbedding, locatorLoss, type LocatorOutput } from './locator.ts';
+export { Locator, spatialSoftmax, pixelCentreGrid, instructionEmbedding, locatorLoss, fourierFeatures, type LocatorOutput } from './locator.ts';
 export { tinyConfigJson, type TinyConfigOptions } from './tiny_config.ts';
 export { savePretrained, loadPretrained, loadPretrainedWithReport, decoderWasInitialised, VAE_DECODER_PREFIX, type LoadPretrainedOptions } from './pretrained.ts';
 export { reconVLAConfigToJson, writeConfigJson, upstreamConfigKeys, wordTokenizerJson, checkStoredWordIds } from './config_json.ts';

@@ -88,6 +88,6 @@ export function tinyConfigJson(o: TinyConfigOptions): Json {
     },
     word_tokenizer: { words: o.words },
     state_range: o.stateRange,
-    ...(o.locator ? { locator: { channels: 32, keypoints: 4, loss_weight: 1, freeze: o.freezeLocator ?? false } } : {}),
+    ...(o.locator ? { locator: { channels: 32, keypoints: 4, loss_weight: 1, freeze: o.freezeLocator ?? false, fourier_bands: 6 } } : {}),
   };
 }

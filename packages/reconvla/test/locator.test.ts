@@ -13,7 +13,7 @@ import { F, Generator, noGrad, optim, tensor, type Backend } from '@reconvla/cor
 import { TabletopEnv } from '@reconvla/tabletop';
 import { testBackends } from '../../../test/helpers/backends.ts';
 import {
-  initFromScratch, instructionEmbedding, teacherForcedAccuracy, locatorLoss, parseReconVLAConfig, pixelCentreGrid, Processor, ReconVLA, spatialSoftmax, tinyConfigJson, Trainer,
+  fourierFeatures, initFromScratch, instructionEmbedding, teacherForcedAccuracy, locatorLoss, parseReconVLAConfig, pixelCentreGrid, Processor, ReconVLA, spatialSoftmax, tinyConfigJson, Trainer,
   type BatchSource, type HostBatch, type LogEntry,
 } from '../src/index.ts';
 import { stage, syntheticSource, trainConfig } from './synthetic.ts';
@@ -33,7 +33,10 @@ const finite = (xs: ArrayLike<number>): boolean => Array.from(xs).every(Number.i
 
 test('config: the locator needs a state token and an instruction first; its fields are checked by name', () => {
   const c = parseReconVLAConfig(json);
-  assert.deepEqual(c.locator, { channels: 32, keypoints: 4, lossWeight: 1, freeze: false });
+  assert.deepEqual(c.locator, { channels: 32, keypoints: 4, lossWeight: 1, freeze: false, fourierBands: 6 });
+  assert.equal(parseReconVLAConfig({ ...json, locator: {} }).locator!.fourierBands, 6);
+  assert.equal(parseReconVLAConfig({ ...json, locator: { fourier_bands: 0 } }).locator!.fourierBands, 0);
+  assert.throws(() => parseReconVLAConfig({ ...json, locator: { fourier_bands: -1 } }), /locator.fourier_bands -1/);
   assert.equal(parseReconVLAConfig({ ...json, locator: { freeze: true } }).locator!.freeze, true);
   assert.throws(() => parseReconVLAConfig({ ...json, locator: { freeze: 'yes' } }), /locator.freeze "yes"/);
   assert.equal(parseReconVLAConfig(tinyConfigJson({ words, stateRange: { min: [0], max: [1] } })).locator, null);
@@ -41,6 +44,21 @@ test('config: the locator needs a state token and an instruction first; its fiel
   assert.throws(() => parseReconVLAConfig({ ...json, prompt: { ...(json.prompt as object), layout: 'image-instr' } }), /locator reads the instruction before the image/);
   assert.throws(() => parseReconVLAConfig({ ...json, locator: { channels: 0 } }), /locator.channels 0/);
   assert.throws(() => parseReconVLAConfig({ ...json, locator: { keypoint: 3 } }), /unknown fields "keypoint"/);
+});
+
+test('fourierFeatures: the points, then sin and cos at 2^k pi, on every backend', async () => {
+  const x = [0.25, -0.5, 0.9, 0];
+  for (const { name, backend } of backends) {
+    const got = await fourierFeatures(tensor(Float32Array.from(x), [2, 2], { backend }), 2).data();
+    const want: number[] = [];
+    for (const row of [x.slice(0, 2), x.slice(2)]) {
+      want.push(...row);
+      for (let k = 0; k < 2; k++) { want.push(...row.map((v) => Math.sin(2 ** k * Math.PI * v))); want.push(...row.map((v) => Math.cos(2 ** k * Math.PI * v))); }
+    }
+    assert.equal(got.length, want.length, name);
+    got.forEach((g, i) => assert.ok(Math.abs(g - want[i]!) < 1e-5, `${name} [${i}]: ${g} vs ${want[i]}`));
+    assert.deepEqual(await fourierFeatures(tensor(Float32Array.from(x), [2, 2], { backend }), 0).data(), Float32Array.from(x));
+  }
 });
 
 test('spatialSoftmax: a single strong peak gives its pixel centre, on every backend', async () => {
