@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  HANDLE_YAW, Rng, TASK_KINDS, beginTask, expertAction, feasibleTasks, isSuccess, sampleScene, sampleTask, solveWithExpert, stepWorld,
+  HANDLE_YAW, Rng, SAFE_Z, TASK_KINDS, beginTask, drawerHandle, expertAction, layoutOf, switchKnob, feasibleTasks, isSuccess, sampleScene, sampleTask, solveWithExpert, stepWorld,
   taskProblem, type TaskKind, type TaskSpec, type WorldState,
 } from '../src/index.ts';
 import { obj, world } from './helpers.ts';
@@ -112,5 +112,28 @@ test('the expert turns to the same fixed yaw for a handle from either side of th
       const gap = want - yaw;
       assert.ok(Math.abs(gap) < 1e-9 ? dyaw === 0 : Math.sign(dyaw) === Math.sign(gap), `${kind} from yaw ${yaw}: dyaw ${dyaw}, want towards ${want}`);
     }
+  }
+});
+
+test('the expert closes on a handle from within a centimetre, and comes down while closing in', () => {
+  for (const kind of ['open_drawer', 'lamp_on'] as const) {
+    const { s, spec } = sceneFor(kind);
+    const layout = layoutOf(s);
+    const handle = kind === 'open_drawer' ? drawerHandle(layout, s.drawer) : switchKnob(layout, s.switchPos);
+    const yaw = kind === 'open_drawer' ? HANDLE_YAW.drawer : HANDLE_YAW.switch;
+    const at = (dx: number, dz: number, dyaw: number): Float32Array => {
+      const state = structuredClone(s);
+      Object.assign(state.gripper, { pos: [handle[0] + dx, handle[1], handle[2] + dz], yaw: yaw + dyaw, opening: 1, command: 1, holding: null });
+      return expertAction(state, beginTask(state, spec));
+    };
+    // 8 mm off, 5 mm high, 0.1 rad turned: inside what the fingers catch, so close (it used to insist on 6 mm and 0.04 rad).
+    assert.equal(at(0.008, 0.005, 0.1)[6], -1, `${kind}: close from 8 mm`);
+    assert.equal(at(0.02, 0, 0)[6], 1, `${kind}: 2 cm off is not there yet`);
+    // 4 cm away at the safe height: already on the way down (it used to fly level until 12 mm).
+    const a = at(0.04, SAFE_Z - handle[2], 0);
+    assert.ok(a[2]! < -0.5 && a[0]! < -0.9, `${kind}: from 4 cm and high, dx ${a[0]} dz ${a[2]}`);
+    // The descent is a funnel: at most FUNNEL_SLOPE (2) x the xy distance left above the handle.
+    const b = at(0.03, 0.02, 0);
+    assert.ok(Math.abs(b[2]!) < 1e-6 || b[2]! > 0, `${kind}: 2 cm above at 3 cm out is on the funnel (dz ${b[2]})`);
   }
 });
