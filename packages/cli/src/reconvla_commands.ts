@@ -100,7 +100,11 @@ function modelConfig(f: TrainFlags, words: string[]): Json {
 export function initFromFlags(f: Pick<TrainFlags, 'initFrom' | 'initKeys' | 'freezeLocator' | 'locatorSteps'>): InitFrom | null {
   if (f.initKeys && !f.initFrom) throw new Error('--init-keys: give --init-from RUN_OR_MODEL to copy them from');
   const initFrom = f.initFrom ? { path: f.initFrom, prefixes: f.initKeys ?? [''] } : null;
-  const locatorGiven = f.locatorSteps > 0 || initFrom?.prefixes.some((p) => 'model.locator.'.startsWith(p) || p.startsWith('model.locator.'));
+  // Frozen means kept as trained: every module Locator.freezeKeypoints() freezes must come from somewhere
+  // (listed here, not imported: the model package loads only after the flags are checked).
+  const keypointParts = ['conv1.', 'conv2.', 'conv3.', 'words.', 'heat.'].map((part) => `model.locator.${part}`);
+  const copied = (key: string): boolean => initFrom?.prefixes.some((p) => key.startsWith(p)) ?? false;
+  const locatorGiven = f.locatorSteps > 0 || keypointParts.every(copied);
   if (f.freezeLocator && !locatorGiven) throw new Error('--freeze-locator: the locator would stay as initialised; give it a stage of its own (--locator-steps N) or copy it (--init-from RUN --init-keys model.locator.)');
   return initFrom;
 }

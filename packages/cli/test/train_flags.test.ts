@@ -1,6 +1,6 @@
 // `reconvla train` flags that depend on each other are checked before any dataset is read:
 // --init-keys needs --init-from, and --freeze-locator needs a locator that was trained (its own
-// stage) or copied (--init-from with keys that cover model.locator.).
+// stage) or copied (--init-from with keys that cover every part of its keypoint network).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initFromFlags } from '../src/reconvla_commands.ts';
@@ -10,7 +10,12 @@ test('--init-from / --init-keys / --freeze-locator: what each needs, named', () 
   assert.throws(() => initFromFlags({ freezeLocator: true, locatorSteps: 0 }), /--freeze-locator: the locator would stay as initialised/);
   assert.throws(() => initFromFlags({ freezeLocator: true, locatorSteps: 0, initFrom: 'runs/a', initKeys: ['model.lm.'] }), /--freeze-locator/);
   assert.deepEqual(initFromFlags({ freezeLocator: true, locatorSteps: 0, initFrom: 'runs/a', initKeys: ['model.locator.'] }), { path: 'runs/a', prefixes: ['model.locator.'] });
-  assert.deepEqual(initFromFlags({ freezeLocator: true, locatorSteps: 0, initFrom: 'runs/a', initKeys: ['model.locator.conv1.'] }), { path: 'runs/a', prefixes: ['model.locator.conv1.'] });
+  // Copying only part of the keypoint network would freeze the rest at its random init.
+  assert.throws(() => initFromFlags({ freezeLocator: true, locatorSteps: 0, initFrom: 'runs/a', initKeys: ['model.locator.conv1.'] }), /--freeze-locator/);
+  assert.throws(() => initFromFlags({ freezeLocator: true, locatorSteps: 0, initFrom: 'runs/a', initKeys: ['model.locator.proj1.'] }), /--freeze-locator/);
+  const parts = ['conv1.', 'conv2.', 'conv3.', 'words.', 'heat.'].map((p) => `model.locator.${p}`);
+  assert.deepEqual(initFromFlags({ freezeLocator: true, locatorSteps: 0, initFrom: 'runs/a', initKeys: parts }), { path: 'runs/a', prefixes: parts });
+  assert.deepEqual(initFromFlags({ freezeLocator: true, locatorSteps: 0, initFrom: 'runs/a', initKeys: ['model.'] }), { path: 'runs/a', prefixes: ['model.'] });
   assert.deepEqual(initFromFlags({ freezeLocator: true, locatorSteps: 0, initFrom: 'runs/a' }), { path: 'runs/a', prefixes: [''] }); // every parameter
   assert.equal(initFromFlags({ freezeLocator: true, locatorSteps: 10 }), null);
   assert.equal(initFromFlags({ locatorSteps: 0 }), null);
