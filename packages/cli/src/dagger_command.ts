@@ -44,7 +44,7 @@ export function registerDagger(program: Command): void {
     .requiredOption('--episodes <n>', 'rollouts to record', intArg('episodes', 1))
     .option('--seed <n>', 'seed of the rollouts\' episodes (default: one above every seed the dataset holds)', intArg('seed', 0))
     .option('--beta <p>', 'probability that a step executes the expert\'s action instead of the policy\'s', numArg('beta', 0, 1), 0)
-    .option('--stall-steps <n>', 'the expert takes over once the gripper has not moved for n steps (0: never)', intArg('stall-steps', 0), 20)
+    .option('--stall-steps <n>', 'the expert takes over once the gripper has stayed within one step\'s reach for n steps (0: never)', intArg('stall-steps', 0), 20)
     .option('--max-steps <n>', 'steps per rollout', intArg('max-steps', 1), 150)
     .option('--no-aggregate', 'write only the rollouts, without --data\'s shards')
     .option('--decoding <how>', 'bin probabilities to an action: argmax, median or mean', choiceArg('decoding', ['argmax', 'median', 'mean'] as const), DEFAULT_DECODING)
