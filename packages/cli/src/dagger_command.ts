@@ -9,7 +9,7 @@ import { backendArg, choiceArg, intArg, numArg, type BackendFlag } from './args.
 import { createBackend } from '@reconvla/core';
 import type { ActionDecoding } from '@reconvla/reconvla';
 import { collectDagger, DatasetReader, type DaggerOptions, type TaskKind } from '@reconvla/tabletop';
-import { DEFAULT_DECODING } from './eval_command.ts';
+import { DECODINGS, DEFAULT_DECODING } from './eval_command.ts';
 
 export interface DaggerFlags {
   run?: string; model?: string; data: string; out: string; episodes: number; seed?: number; beta: number;
@@ -47,7 +47,7 @@ export function registerDagger(program: Command): void {
     .option('--stall-steps <n>', 'the expert takes over once the gripper has stayed within one step\'s reach for n steps (0: never)', intArg('stall-steps', 0), 20)
     .option('--max-steps <n>', 'steps per rollout', intArg('max-steps', 1), 150)
     .option('--no-aggregate', 'write only the rollouts, without --data\'s shards')
-    .option('--decoding <how>', 'bin probabilities to an action: argmax, median or mean', choiceArg('decoding', ['argmax', 'median', 'mean'] as const), DEFAULT_DECODING)
+    .option('--decoding <how>', 'bin probabilities to an action: argmax, median or mean', choiceArg('decoding', DECODINGS), DEFAULT_DECODING)
     .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as const)
     .action(async (f: DaggerFlags) => {
       const options = daggerOptions(f); // bad flags and a missing dataset fail before the model loads

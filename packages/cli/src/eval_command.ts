@@ -10,7 +10,7 @@ import { backendArg, choiceArg, envArg, envListArg, intArg, taskListArg, type Ba
 import { createBackend } from '@reconvla/core';
 import type { ActionDecoding, ReconVLA } from '@reconvla/reconvla';
 
-const DECODINGS = ['argmax', 'median', 'mean'] as const;
+export const DECODINGS = ['argmax', 'median', 'mean'] as const;
 /** The policy's decoding unless --decoding says otherwise (measured in docs/reconvla.md). */
 export const DEFAULT_DECODING: ActionDecoding = 'argmax';
 import {

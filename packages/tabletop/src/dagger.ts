@@ -54,6 +54,7 @@ export function checkDaggerOptions(o: DaggerOptions): void {
   if ((o.relabel ?? 0) !== 0) throw new Error('DAgger rollouts are not relabelled: relabel must be 0');
   if (o.aggregate !== undefined && resolve(o.aggregate) === resolve(o.out)) throw new Error(`aggregate: ${o.aggregate} is the output folder itself`);
   if (existsSync(join(o.out, 'dataset.json'))) throw new Error(`${o.out} already holds a dataset (dataset.json): choose a new folder`);
+  if (existsSync(o.out) && readdirSync(o.out).some((f) => f.endsWith('.safetensors'))) throw new Error(`${o.out} already holds shards: choose a new folder`);
 }
 
 /** A window of proprio states: has the gripper stayed within one step's reach for its whole length? */
@@ -101,9 +102,6 @@ function aggregateInto(from: string, out: string, o: GenerateOptions): DatasetIn
  */
 export async function collectDagger(o: DaggerOptions): Promise<DatasetIndex> {
   checkDaggerOptions(o);
-  if (existsSync(o.out) && readdirSync(o.out).some((f) => f.endsWith('.safetensors'))) {
-    throw new Error(`${o.out} already holds shards: choose a new folder`);
-  }
   const index = o.aggregate ? aggregateInto(o.aggregate, o.out, o) : emptyIndex(o);
   const writer = new ShardWriter(o.out, index, o.shardFrames ?? 1024);
   const rolloutSteps = o.rolloutSteps ?? 150;
