@@ -48,7 +48,7 @@ class PromptConfig:
     action_chunk: int = 1
     state_encoding: str = "bins"
     state_fourier_bands: int = 6
-    grounding_tokens: int = 0  # explicit grounding (ours): the gaze box centre x, y answered before the actions
+    grounding_tokens: int = 0  # explicit grounding (ours): the gaze box centre x, y (of the first view, or of every view) answered before the actions
 
     @property
     def state_features(self) -> int:

@@ -53,8 +53,8 @@ export interface TrainFlags {
   actionBins: number;
   /** The vision tower's patch side (8: 16 tokens per view; 4: 64). */
   patchSize: number;
-  /** Explicit grounding: the answer names the gaze box centre before the actions (prompt.grounding_tokens 2). */
-  grounding?: boolean;
+  /** Explicit grounding: the answer names the gaze box centre before the actions, in the first view (true, 'first') or in every view ('all'). */
+  grounding?: boolean | string;
   /** The locator (ours): instruction-conditioned keypoints, supervised with the gaze box centre, added to the state token. */
   locator?: boolean;
   /** The locator frozen after its stage (config locator.freeze). */
@@ -78,12 +78,19 @@ function datasetTaskFilter(dir: string): string[] | null {
   return filter ? [...filter] : null;
 }
 
+/** --grounding as tinyConfigJson's option: absent, bare or "first" (the first view), "all" (every view). */
+export function groundingFlag(v: boolean | string | undefined): boolean | 'first' | 'all' {
+  if (v === undefined || v === false) return false;
+  if (v === true || v === 'first' || v === 'all') return v;
+  throw new Error(`--grounding ${v}: expected "first" (the gaze box centre in the first view) or "all" (in every view)`);
+}
+
 /** "tiny", or a config.json path (the tabletop vocabulary and state ranges are filled in when it has none). */
 function modelConfig(f: TrainFlags, words: string[]): Json {
   if (f.config === 'tiny') {
     return R.tinyConfigJson({
       words, stateRange: S.tabletopStateRange(), actionChunk: f.chunk, layout: f.layout, views: f.views, stateEncoding: f.stateEncoding, denoiserRepeat: f.denoiserRepeat,
-      llmWidth: f.llmWidth, llmLayers: f.llmLayers, nBins: f.actionBins, patchSize: f.patchSize, grounding: f.grounding === true,
+      llmWidth: f.llmWidth, llmLayers: f.llmLayers, nBins: f.actionBins, patchSize: f.patchSize, grounding: groundingFlag(f.grounding),
       locator: f.locator === true, freezeLocator: f.freezeLocator === true,
       tasks: f.tasks ?? datasetTaskFilter(f.data), ablation: { recon: f.recon, recon_target: f.reconTarget, unfreeze_vision_tower: f.unfreezeVision === true },
     });
@@ -218,7 +225,7 @@ export async function writeAttention(model: ReconVLA, data: string, out: string,
     const images = b.images.slice(i * views, (i + 1) * views);
     const frame = asBytes(images[0]!);
     const map = await R.attentionMap(model, processor, { images, instruction: b.instructions[i]!, state: b.states[i]! });
-    const box = b.gaze?.[i] ?? null;
+    const box = b.gaze?.[i * views] ?? null;
     const inGaze = box ? R.gazeShare(map, box, frame.width, frame.height) : null;
     if (inGaze !== null && box) {
       shares.push(inGaze);
@@ -259,7 +266,7 @@ function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetun
     .option('--llm-width <n>', 'the tiny LLM\'s hidden size (multiple of 16)', intArg('llm-width', 16), 64)
     .option('--llm-layers <n>', 'the tiny LLM\'s layers', intArg('llm-layers', 1), 2)
     .option('--action-bins <n>', 'bins of the action (and state) tokenizer (upstream 256)', intArg('action-bins', 3), 256)
-    .option('--grounding', 'explicit grounding (not ReconVLA\'s; the paper\'s Fig. 1(a)): the answer names the gaze box centre (2 tokens) before the actions')
+    .option('--grounding [views]', 'explicit grounding (not ReconVLA\'s; the paper\'s Fig. 1(a)): the answer names the gaze box centre before the actions, in the first view (2 tokens; "first", the default) or in every view ("all", 2 per view)')
     .option('--locator', 'the locator (ours, not ReconVLA\'s): a FiLM-conditioned convolutional keypoint network beside the vision tower, its points added to the state token; keypoint 0 learns the gaze box centre (needs --state-encoding linear or fourier)')
     .option('--locator-steps <n>', 'steps of the locator stage (ours) before the others: the locator alone learns the gaze box centres of the run\'s tasks, batch 64 (needs --locator)', intArg('locator-steps', 0), 0)
     .option('--freeze-locator', 'keep the locator\'s keypoint network (convolutions, FiLM table, heat maps) as its stage left it during the VLA stages; the projection into the state token still learns (needs --locator-steps, or the locator copied with --init-from)')

@@ -1,9 +1,10 @@
 // `reconvla train` flags that depend on each other are checked before any dataset is read:
 // --init-keys needs --init-from, and --freeze-locator needs a locator that was trained (its own
-// stage) or copied (--init-from with keys that cover every part of its keypoint network).
+// stage) or copied (--init-from with keys that cover every part of its keypoint network); --grounding
+// takes no value or one of its two.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initFromFlags } from '../src/reconvla_commands.ts';
+import { groundingFlag, initFromFlags } from '../src/reconvla_commands.ts';
 
 test('--init-from / --init-keys / --freeze-locator: what each needs, named', () => {
   assert.throws(() => initFromFlags({ initKeys: ['model.locator.'], locatorSteps: 0 }), /--init-keys: give --init-from RUN_OR_MODEL/);
@@ -19,4 +20,12 @@ test('--init-from / --init-keys / --freeze-locator: what each needs, named', () 
   assert.deepEqual(initFromFlags({ freezeLocator: true, locatorSteps: 0, initFrom: 'runs/a' }), { path: 'runs/a', prefixes: [''] }); // every parameter
   assert.equal(initFromFlags({ freezeLocator: true, locatorSteps: 10 }), null);
   assert.equal(initFromFlags({ locatorSteps: 0 }), null);
+});
+
+test('--grounding: bare or "first" (the first view), "all" (every view), anything else named', () => {
+  assert.equal(groundingFlag(undefined), false);
+  assert.equal(groundingFlag(true), true);
+  assert.equal(groundingFlag('first'), 'first');
+  assert.equal(groundingFlag('all'), 'all');
+  assert.throws(() => groundingFlag('gripper'), /--grounding gripper: expected "first" .* or "all"/);
 });

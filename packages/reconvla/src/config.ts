@@ -43,9 +43,10 @@ export interface PromptConfig {
   /** Frequencies per state value of the 'fourier' encoding (NeRF-style positional features). */
   stateFourierBands: number;
   /**
-   * Explicit grounding (ours; the paper's Fig. 1(a) paradigm, not ReconVLA's): 0 (upstream), or 2:
+   * Explicit grounding (ours; the paper's Fig. 1(a) paradigm, not ReconVLA's): 0 (upstream), 2:
    * the answer starts with the gaze box's centre x, y in the first view, each in [-1, 1] as an
-   * action-tokenizer bin, before the action tokens, supervised like them.
+   * action-tokenizer bin, before the action tokens, supervised like them; or 2 x views: the centre
+   * in every view, in image_views order (the gripper camera sees the target large when near it).
    */
   groundingTokens: number;
 }
@@ -207,7 +208,7 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
   }
   if (!['bins', 'linear', 'fourier'].includes(c.prompt.stateEncoding)) problems.push(`prompt.state_encoding "${String(c.prompt.stateEncoding)}" (bins, linear or fourier)`);
   if (!Number.isInteger(c.prompt.stateFourierBands) || c.prompt.stateFourierBands < 1) problems.push(`prompt.state_fourier_bands ${c.prompt.stateFourierBands} (a positive integer)`);
-  if (c.prompt.groundingTokens !== 0 && c.prompt.groundingTokens !== 2) problems.push(`prompt.grounding_tokens ${c.prompt.groundingTokens} (0, or 2 for the gaze box centre x, y)`);
+  if (![0, 2, 2 * c.views.length].includes(c.prompt.groundingTokens)) problems.push(`prompt.grounding_tokens ${c.prompt.groundingTokens} (0, 2 for the gaze box centre x, y in the first view, or ${2 * c.views.length} for it in each of the ${c.views.length} views)`);
   if (c.tasks !== null && (!Array.isArray(c.tasks) || c.tasks.some((t) => typeof t !== 'string'))) problems.push('tasks must be a list of task names');
   if (json.mm_vision_select_feature !== undefined && json.mm_vision_select_feature !== 'patch') problems.push('mm_vision_select_feature must be "patch" (SigLIP has no CLS token)');
   const layers = vision.numHiddenLayers + 1;

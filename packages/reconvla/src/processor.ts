@@ -20,9 +20,10 @@ export interface Sample {
   /** action_chunk x action_dim values, step-major; absent at inference. */
   actions?: ArrayLike<number>;
   /**
-   * Training with explicit grounding (prompt.grounding_tokens 2): the gaze box centre in the first
-   * view, x and y in [-1, 1] (groundingOf); null where the box is out of view (its tokens are then
-   * fed but not supervised).
+   * Training with explicit grounding (prompt.grounding_tokens 2 or 2 x views): the gaze box centre
+   * in the first view (or in each view, in image_views order), x and y in [-1, 1] (groundingOf);
+   * NaN where a view's box is out of view, null where all are (such tokens are fed as 0 but not
+   * supervised).
    */
   grounding?: ArrayLike<number> | null;
 }
@@ -30,6 +31,12 @@ export interface Sample {
 /** The explicit-grounding values of a gaze box: its centre in an image of width x height, in [-1, 1]. */
 export function groundingOf(box: readonly [number, number, number, number], width: number, height: number): [number, number] {
   return [(box[0] + box[2]) / width - 1, (box[1] + box[3]) / height - 1];
+}
+
+/** Grounding value i as fed: 0 for a view out of view (NaN) or a sample with no grounding (null). */
+function groundingValue(grounding: ArrayLike<number> | null | undefined, i: number): number {
+  const v = grounding ? grounding[i]! : NaN;
+  return Number.isNaN(v) ? 0 : v;
 }
 
 export class Processor {
@@ -68,22 +75,30 @@ export class Processor {
       instruction: this.words.encode(s.instruction),
       state: p.stateEncoding === 'bins' ? this.actions.encode(this.normalizeState(s.state)) : [p.stateTokenIndex],
       ...(s.actions ? { actions: this.actions.encode(s.actions) } : {}),
-      ...(s.actions && p.groundingTokens > 0 ? { grounding: this.actions.encode(s.grounding ?? new Array<number>(p.groundingTokens).fill(0)) } : {}),
+      ...(s.actions && p.groundingTokens > 0 ? { grounding: this.actions.encode(Array.from({ length: p.groundingTokens }, (_, i) => groundingValue(s.grounding, i))) } : {}),
     }, p);
   }
 
-  /** Each sample's explicit-grounding values from the batch's gaze boxes (null: out of view); [] without grounding. */
-  batchGrounding(batch: HostBatch): ([number, number] | null)[] {
-    if (this.config.prompt.groundingTokens === 0) return [];
-    return this.gazeCentres(batch, 'explicit grounding (prompt.grounding_tokens) needs the batch\'s gaze boxes (HostBatch.gaze)');
+  /**
+   * Each sample's explicit-grounding values from the batch's gaze boxes: prompt.grounding_tokens
+   * values, the box centre (x, y) of the first view, or of every view in order; NaN for a box out of
+   * view. [] without grounding.
+   */
+  batchGrounding(batch: HostBatch): number[][] {
+    const g = this.config.prompt.groundingTokens;
+    if (g === 0) return [];
+    const missing = 'explicit grounding (prompt.grounding_tokens) needs the batch\'s gaze boxes (HostBatch.gaze)';
+    const perView = Array.from({ length: g / 2 }, (_, v) => this.gazeCentres(batch, missing, v));
+    return batch.instructions.map((_, i) => perView.flatMap((c) => c[i] ?? [NaN, NaN]));
   }
 
-  /** Each sample's gaze box centre in its first view, in [-1, 1] (groundingOf); null where the box is out of view. */
-  private gazeCentres(batch: HostBatch, missing: string): ([number, number] | null)[] {
+  /** Each sample's gaze box centre in view number `view` (default the first), in [-1, 1] (groundingOf); null where the box is out of view. */
+  private gazeCentres(batch: HostBatch, missing: string, view = 0): ([number, number] | null)[] {
     if (!batch.gaze) throw new Error(`Processor: ${missing}`);
     const views = this.config.views.length;
-    return batch.gaze.map((box, i) => {
-      const img = batch.images[i * views]!;
+    if (batch.gaze.length !== batch.images.length) throw new Error(`Processor: ${batch.gaze.length} gaze boxes for ${batch.images.length} images (HostBatch.gaze holds one per image, B x ${views} view(s))`);
+    return batch.instructions.map((_, i) => {
+      const box = batch.gaze![i * views + view]!, img = batch.images[i * views + view]!;
       return box ? groundingOf(box, img.width, img.height) : null;
     });
   }
@@ -127,11 +142,11 @@ export class Processor {
     const g = this.config.prompt.groundingTokens;
     const rows = batch.instructions.map((instruction, i) => this.promptIds({ instruction, state: batch.states[i]!, actions: batch.actions[i]!, ...(g > 0 ? { grounding: grounding[i]! } : {}) }));
     const prompts = collatePrompts(rows, this.config.prompt);
-    // A frame whose gaze box is out of view feeds placeholder grounding tokens: not supervised.
+    // A view whose gaze box is out of view feeds placeholder grounding tokens: not supervised.
     grounding.forEach((v, r) => {
-      if (v !== null) return;
+      if (!v.some(Number.isNaN)) return;
       const at = maskLabels(rows[r]!, this.config.prompt).findIndex((l) => l !== this.config.prompt.ignoreIndex);
-      prompts.labels.fill(this.config.prompt.ignoreIndex, r * prompts.seqLen + at, r * prompts.seqLen + at + g);
+      v.forEach((x, j) => { if (Number.isNaN(x)) prompts.labels[r * prompts.seqLen + at + j] = this.config.prompt.ignoreIndex; });
     });
     return {
       pixelValues: this.pixels(batch.images, backend), prompts,

@@ -30,8 +30,11 @@ export interface TinyConfigOptions {
   llmLayers?: number;
   /** The vision tower's patch side on its 32x32 input (default 8: 4x4 = 16 tokens per view; 4 gives 8x8 = 64, averaged 2x2 for the DiT). */
   patchSize?: number;
-  /** Explicit grounding: the answer starts with the gaze box centre (2 tokens) before the actions (default false). */
-  grounding?: boolean;
+  /**
+   * Explicit grounding: the answer starts with the gaze box centre before the actions: true or
+   * 'first' in the first view (2 tokens), 'all' in every view (2 x views); default false.
+   */
+  grounding?: boolean | 'first' | 'all';
   /** The locator (ours, locator.ts): instruction-conditioned keypoints added to the state token (default off). */
   locator?: boolean;
   /** The locator frozen outside its own stage (default false). */
@@ -78,7 +81,7 @@ export function tinyConfigJson(o: TinyConfigOptions): Json {
       image_token_index: -200, ignore_index: -100, pad_token_id: WORD_SPECIALS.pad, end_token_id: WORD_SPECIALS.end,
       colon_token_id: WORD_SPECIALS.colon, assistant_token_id: WORD_SPECIALS.assistant, state_dim: o.stateRange.min.length,
       action_dim: o.actionDim ?? 7, action_chunk: o.actionChunk ?? 2, layout: o.layout ?? 'instr-image-instr',
-      state_encoding: o.stateEncoding ?? 'bins', state_token_index: -201, ...(o.grounding ? { grounding_tokens: 2 } : {}),
+      state_encoding: o.stateEncoding ?? 'bins', state_token_index: -201, ...(o.grounding ? { grounding_tokens: o.grounding === 'all' ? 2 * (o.views?.length ?? 1) : 2 } : {}),
     },
     image_views: o.views ?? ['static'],
     tasks: o.tasks ?? null,

@@ -14,19 +14,25 @@ import { observationViews } from '../src/sim/index.ts';
 
 const all = await testBackends();
 const backend = (all.find((b) => b.name === 'wasm' && b.backend) ?? all[0]!).backend as Backend;
-const json = tinyConfigJson({
+const configJson = (grounding: true | 'all') => tinyConfigJson({
   words: ['block', 'lift', 'red', 'the'], stateRange: { min: new Array(8).fill(-1), max: new Array(8).fill(1) },
-  views: ['static', 'gripper'], stateEncoding: 'fourier', actionChunk: 1, nBins: 64, grounding: true,
+  views: ['static', 'gripper'], stateEncoding: 'fourier', actionChunk: 1, nBins: 64, grounding,
 });
+const json = configJson(true);
 const model = new ReconVLA(parseReconVLAConfig(json), { backend, generator: new Generator(5) });
 initFromScratch(model, new Generator(5));
 const processor = new Processor(model.config);
+// Grounding in every view: static x, y, then gripper x, y.
+const allModel = new ReconVLA(parseReconVLAConfig(configJson('all')), { backend, generator: new Generator(6) });
+initFromScratch(allModel, new Generator(6));
+const allProcessor = new Processor(allModel.config);
 const obs = new TabletopEnv({ env: 'A' }).reset(4);
 
-test('config: grounding_tokens is 0 (upstream) or 2, anything else is named', () => {
+test('config: grounding_tokens is 0 (upstream), 2 (first view) or 2 per view, anything else is named', () => {
   assert.equal(model.config.prompt.groundingTokens, 2);
   assert.equal(parseReconVLAConfig(tinyConfigJson({ words: ['a'], stateRange: { min: [0], max: [1] } })).prompt.groundingTokens, 0);
-  assert.throws(() => parseReconVLAConfig({ ...json, prompt: { ...(json.prompt as object), grounding_tokens: 3 } }), /grounding_tokens 3/);
+  assert.equal(allModel.config.prompt.groundingTokens, 4);
+  for (const bad of [3, 6]) assert.throws(() => parseReconVLAConfig({ ...json, prompt: { ...(json.prompt as object), grounding_tokens: bad } }), new RegExp(`grounding_tokens ${bad} \\(0, 2 .* or 4 for it in each of the 2 views\\)`));
 });
 
 test('groundingOf maps a box centre to [-1, 1] in each axis', () => {
@@ -48,9 +54,13 @@ test('the answer is grounding then actions; a training row needs its grounding',
   assert.equal(processor.promptIds({ instruction: 'lift', state: obs.proprio }).at(-1), model.config.prompt.colonTokenId);
 });
 
-function batchOf(gaze: HostBatch['gaze']): HostBatch {
-  const images = observationViews(obs, model.config.views);
-  const n = gaze!.length;
+type Box = [number, number, number, number];
+const GRIPPER_BOX: Box = [8, 16, 24, 40];
+
+/** A batch of one frame's views; gaze: one box per image (static, gripper of sample 0, then sample 1...). */
+function batchOf(gaze: (Box | null)[], m: ReconVLA = model): HostBatch {
+  const images = observationViews(obs, m.config.views);
+  const n = gaze.length / images.length;
   return {
     images: Array.from({ length: n }, () => images).flat(), targets: Array.from({ length: n }, () => images[0]!),
     instructions: new Array<string>(n).fill('lift the red block'), states: Array.from({ length: n }, () => Float32Array.from(obs.proprio)),
@@ -58,27 +68,64 @@ function batchOf(gaze: HostBatch['gaze']): HostBatch {
   };
 }
 
+/** Row r's supervised labels. */
+function supervised(prompts: { seqLen: number; labels: Int32Array | ArrayLike<number> }, r: number): number[] {
+  const T = prompts.seqLen, ig = model.config.prompt.ignoreIndex;
+  return Array.from(prompts.labels as ArrayLike<number>).slice(r * T, (r + 1) * T).filter((l) => l !== ig);
+}
+
 test('batch labels: the grounding of an out-of-view box is fed but not supervised', () => {
   const { width, height } = obs.static;
-  const batch = batchOf([[10, 20, 30, 40], null]);
+  const batch = batchOf([[10, 20, 30, 40], GRIPPER_BOX, null, GRIPPER_BOX]);
   const { prompts } = processor.batchInputs(batch, backend);
-  const T = prompts.seqLen, ig = model.config.prompt.ignoreIndex;
-  const sup = (r: number): number[] => Array.from(prompts.labels.subarray(r * T, (r + 1) * T)).filter((l) => l !== ig);
+  const sup = (r: number) => supervised(prompts, r);
   assert.deepEqual(sup(0).slice(0, 2), processor.actions.encode(groundingOf([10, 20, 30, 40], width, height)));
   assert.equal(sup(0).length, 2 + 7 + 1);
   assert.equal(sup(1).length, 7 + 1, 'the placeholder grounding of row 1 is supervised');
   assert.deepEqual(sup(1), sup(0).slice(2));
   assert.throws(() => processor.batchInputs({ ...batch, gaze: undefined }, backend), /needs the batch's gaze boxes/);
+  assert.throws(() => processor.batchInputs({ ...batch, gaze: batch.gaze!.slice(0, 2) }, backend), /2 gaze boxes for 4 images \(HostBatch.gaze holds one per image/);
+});
+
+test('grounding in every view: static x, y then gripper x, y, each view masked on its own when out of view', () => {
+  const g = observationViews(obs, allModel.config.views)[1]!;
+  const { width, height } = obs.static;
+  const batch = batchOf([[10, 20, 30, 40], GRIPPER_BOX, null, GRIPPER_BOX, [10, 20, 30, 40], null, null, null], allModel);
+  const { prompts } = allProcessor.batchInputs(batch, backend);
+  const staticIds = allProcessor.actions.encode(groundingOf([10, 20, 30, 40], width, height));
+  const gripperIds = allProcessor.actions.encode(groundingOf(GRIPPER_BOX, g.width, g.height));
+  const actionIds = [...allProcessor.actions.encode([1, 0, -1, 0, 0, 0, 1]), allModel.config.prompt.endTokenId];
+  assert.deepEqual(supervised(prompts, 0), [...staticIds, ...gripperIds, ...actionIds]);
+  assert.deepEqual(supervised(prompts, 1), [...gripperIds, ...actionIds], 'the static box is out of view: its two tokens are not supervised');
+  assert.deepEqual(supervised(prompts, 2), [...staticIds, ...actionIds]);
+  assert.deepEqual(supervised(prompts, 3), actionIds);
+  // The fed tokens of an out-of-view box are the placeholder 0, at the same positions in every row.
+  const row1 = allProcessor.promptIds({ instruction: 'lift the red block', state: obs.proprio, actions: [1, 0, -1, 0, 0, 0, 1], grounding: [NaN, NaN, ...groundingOf(GRIPPER_BOX, g.width, g.height)] });
+  const row0 = allProcessor.promptIds({ instruction: 'lift the red block', state: obs.proprio, actions: [1, 0, -1, 0, 0, 0, 1], grounding: [0, 0, ...groundingOf(GRIPPER_BOX, g.width, g.height)] });
+  assert.deepEqual(row1, row0);
 });
 
 test('teacher-forced accuracy counts the actions apart from the grounding; the policy decodes grounding first', async () => {
-  const acc = await teacherForcedAccuracy(model, processor, batchOf([[10, 20, 30, 40], null, [0, 0, 4, 4]]));
+  const acc = await teacherForcedAccuracy(model, processor, batchOf([[10, 20, 30, 40], GRIPPER_BOX, null, null, [0, 0, 4, 4], null]));
   assert.equal(acc.tokens, 3 * 7);
-  assert.ok(acc.groundingMeanAbsError !== null && acc.groundingMeanAbsError.every((v) => Number.isFinite(v) && v >= 0 && v <= 2));
+  assert.ok(acc.groundingMeanAbsError !== null && acc.groundingMeanAbsError.length === 2 && acc.groundingMeanAbsError.every((v) => Number.isFinite(v) && v >= 0 && v <= 2));
   const p = await predictActions(model, processor, { images: observationViews(obs, model.config.views), instruction: 'lift the red block', state: obs.proprio });
   assert.equal(p.ids.length, 2 + 7);
   assert.equal(p.grounding.length, 2);
   assert.equal(p.actions.length, 7);
   assert.deepEqual(Array.from(p.actions), Array.from(processor.actions.decode(p.ids.slice(2))));
   assert.deepEqual(Array.from(p.grounding), Array.from(processor.actions.decode(p.ids.slice(0, 2))));
+});
+
+test('teacher-forced grounding error per token, in every view: each token compared with its own label', async () => {
+  // Only the gripper box is in view: tokens 0-1 have no labels (error 0 over 0 tokens), tokens 2-3 are scored.
+  const batch = batchOf([null, GRIPPER_BOX], allModel);
+  const acc = await teacherForcedAccuracy(allModel, allProcessor, batch);
+  const err = acc.groundingMeanAbsError!;
+  assert.equal(err.length, 4);
+  assert.deepEqual(err.slice(0, 2), [0, 0]);
+  // The untrained model misses the gripper box: its error lands on tokens 2-3, where the labels are.
+  assert.ok(err[2]! > 0 && err[3]! > 0 && err.every((v) => v <= 2), `errors ${err.join(', ')}`);
+  const both = await teacherForcedAccuracy(allModel, allProcessor, batchOf([[10, 20, 30, 40], GRIPPER_BOX], allModel));
+  assert.ok(both.groundingMeanAbsError!.every((v) => v > 0), 'with both boxes in view every token is scored');
 });

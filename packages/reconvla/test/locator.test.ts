@@ -115,10 +115,12 @@ test('locatorLoss: mean |keypoint 0 of the first view - target| over the samples
   assert.throws(() => locatorLoss(points, target, Float32Array.from([1])), /mask of 1 for 2 samples/);
 });
 
-function batchOf(model: ReconVLA, instructions: string[], gaze: HostBatch['gaze']): HostBatch {
+/** A batch of one frame's views; firstViewGaze: each sample's box in its first view (the other views get none). */
+function batchOf(model: ReconVLA, instructions: string[], firstViewGaze: ([number, number, number, number] | null)[]): HostBatch {
   const obs = new TabletopEnv({ env: 'A' }).reset(4);
   const images = observationViews(obs, model.config.views);
   const n = instructions.length;
+  const gaze = firstViewGaze.flatMap((box) => [box, ...new Array<null>(images.length - 1).fill(null)]);
   return {
     images: Array.from({ length: n }, () => images).flat(), targets: Array.from({ length: n }, () => images[0]!),
     instructions, states: Array.from({ length: n }, () => Float32Array.from(obs.proprio)),

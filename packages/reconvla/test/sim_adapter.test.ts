@@ -36,6 +36,28 @@ test('batches: frame, gaze crop or whole frame, instruction, state, action chunk
   assert.ok(full!.targets.every((t, i) => t === full!.images[i]));
 });
 
+test('gaze: one box per image, each from its own camera (static, then gripper), null where out of view', async () => {
+  const [b] = await take(tabletopSource(dir, { cropSize: 32, actionChunk: 1, views: ['static', 'gripper'] }), 6, 0, 1);
+  assert.equal(b!.images.length, 12);
+  assert.equal(b!.gaze!.length, 12);
+  // Find each sample's frame by its pixels, then compare with the shard's two gaze tables.
+  const reader = DatasetReader.open(dir);
+  const shards = reader.index.shards.map((_, i) => reader.readShard(i));
+  const boxOf = (t: Int32Array, f: number) => (t[f * 4]! >= 0 ? Array.from(t.subarray(f * 4, f * 4 + 4)) : null);
+  let gripperInView = 0;
+  for (let i = 0; i < 6; i++) {
+    const [st, gr] = [b!.images[2 * i]!, b!.images[2 * i + 1]!];
+    const matches = shards.flatMap((sh) => Array.from({ length: sh.frames }, (_, f) => f)
+      .filter((f) => Buffer.compare(Buffer.from(sh.staticRgb.subarray(f * st.data.length, (f + 1) * st.data.length)), Buffer.from(st.data)) === 0
+        && Buffer.compare(Buffer.from(sh.gripperRgb.subarray(f * gr.data.length, (f + 1) * gr.data.length)), Buffer.from(gr.data)) === 0)
+      .map((f) => [boxOf(sh.gazeStatic, f), boxOf(sh.gazeGripper, f)]));
+    assert.ok(matches.length > 0, `sample ${i}: no frame with these pixels`);
+    assert.ok(matches.some((m) => JSON.stringify(m) === JSON.stringify([b!.gaze![2 * i], b!.gaze![2 * i + 1]])), `sample ${i}: boxes ${JSON.stringify(b!.gaze!.slice(2 * i, 2 * i + 2))}`);
+    if (b!.gaze![2 * i + 1]) gripperInView++;
+  }
+  assert.ok(gripperInView > 0, 'no gripper box in view in this batch: the test checks nothing');
+});
+
 test('a source started at batch k continues the stream exactly (resume), across passes over the data', async () => {
   const src = tabletopSource(dir, { cropSize: 16, actionChunk: 2 });
   const perPass = Math.floor(frames / 8);

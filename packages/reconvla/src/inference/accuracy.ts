@@ -19,8 +19,11 @@ export interface ActionAccuracy {
   /** withinTolerance of each action dimension (dx, dy, dz, droll, dpitch, dyaw, gripper). */
   withinToleranceByDim: number[];
   tokens: number;
-  /** Explicit grounding: mean |predicted - true| of the box centre's x and y (in [-1, 1] units) over supervised tokens; null without. */
-  groundingMeanAbsError: [number, number] | null;
+  /**
+   * Explicit grounding: mean |predicted - true| of each grounding token (the box centre's x and y,
+   * of the first view or of every view in order; [-1, 1] units) over its supervised tokens; null without.
+   */
+  groundingMeanAbsError: number[] | null;
   /** The locator: mean |keypoint 0 of the first view - gaze box centre| in x and y over the frames whose box is in view, and their count; null without a locator. */
   locatorMeanAbsError: [number, number] | null;
   locatorFrames: number;
@@ -56,7 +59,7 @@ export async function teacherForcedAccuracy(model: ReconVLA, processor: Processo
   const dims = model.config.prompt.actionDim;
   const dimWithin = new Array<number>(dims).fill(0), dimCount = new Array<number>(dims).fill(0);
   const g = model.config.prompt.groundingTokens;
-  const gErr = [0, 0], gCount = [0, 0];
+  const gErr = new Array<number>(g).fill(0), gCount = new Array<number>(g).fill(0);
   const perRow = model.config.prompt.actionChunk * dims;
   for (let r = 0; r < plan.batchSize; r++) {
     // The supervised ids in the action range: the grounding tokens (when supervised), then the actions.
@@ -66,13 +69,15 @@ export async function teacherForcedAccuracy(model: ReconVLA, processor: Processo
       if (label >= lo && label <= hi) at.push(i); // not the end token, not padding
     }
     const firstAction = at.length - perRow;
+    // The grounding tokens sit right before the first action; some may be unsupervised (out of view).
+    const groundingStart = at[firstAction]! - g;
     at.forEach((i, idx) => {
       const label = plan.labels[r * L + i + 1]!;
       const row = values.subarray((r * L + i) * n, (r * L + i + 1) * n);
       let best = 0;
       for (let k = 1; k < n; k++) if (row[k]! > row[best]!) best = k;
       const err = Math.abs(model.actionTokenizer.decodeId(lo + best) - model.actionTokenizer.decodeId(label));
-      if (idx < firstAction) { gErr[idx]! += err; gCount[idx]!++; return; }
+      if (idx < firstAction) { gErr[i - groundingStart]! += err; gCount[i - groundingStart]!++; return; }
       const k = idx - firstAction; // step-major: dim = k mod action_dim
       tokens++;
       if (lo + best === label) exact++;
@@ -85,7 +90,7 @@ export async function teacherForcedAccuracy(model: ReconVLA, processor: Processo
   return {
     exact: exact / tokens, withinTolerance: within / tokens, tolerance, meanAbsError: absErr / tokens,
     withinToleranceByDim: dimWithin.map((w, d) => w / Math.max(1, dimCount[d]!)), tokens,
-    groundingMeanAbsError: g > 0 ? [gErr[0]! / Math.max(1, gCount[0]!), gErr[1]! / Math.max(1, gCount[1]!)] : null,
+    groundingMeanAbsError: g > 0 ? gErr.map((e, j) => e / Math.max(1, gCount[j]!)) : null,
     locatorMeanAbsError: points ? [lErr[0]! / Math.max(1, locatorFrames), lErr[1]! / Math.max(1, locatorFrames)] : null, locatorFrames,
   };
 }

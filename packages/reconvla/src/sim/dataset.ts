@@ -39,7 +39,7 @@ function boxAt(table: Int32Array, f: number): [number, number, number, number] |
   return table[f * 4]! >= 0 ? [table[f * 4]!, table[f * 4 + 1]!, table[f * 4 + 2]!, table[f * 4 + 3]!] : null;
 }
 
-interface Sample { images: RgbImage[]; target: RgbImage; instruction: string; state: Float32Array; actions: Float32Array; gaze: [number, number, number, number] | null }
+interface Sample { images: RgbImage[]; target: RgbImage; instruction: string; state: Float32Array; actions: Float32Array; gaze: ([number, number, number, number] | null)[] }
 
 function sampleOf(ref: FrameRef, reader: DatasetReader, o: TabletopSourceOptions): Sample {
   const { shard, frame: f } = ref;
@@ -48,6 +48,7 @@ function sampleOf(ref: FrameRef, reader: DatasetReader, o: TabletopSourceOptions
     const n = h * w * 3;
     return { data: (v === 'static' ? shard.staticRgb : shard.gripperRgb).subarray(f * n, (f + 1) * n), width: w, height: h };
   };
+  const views = o.views ?? ['static'];
   const image = view('static');
   const [H, W] = reader.index.cameras.static;
   const rgb = image.data as Uint8Array;
@@ -64,9 +65,9 @@ function sampleOf(ref: FrameRef, reader: DatasetReader, o: TabletopSourceOptions
     actions.set(shard.actions.subarray(src * 7, src * 7 + 7), k * 7);
   }
   return {
-    images: (o.views ?? ['static']).map((v) => (v === 'static' ? image : view(v))), target, instruction: shard.episodes[shard.frameEpisode[f]!]!.instruction,
+    images: views.map((v) => (v === 'static' ? image : view(v))), target, instruction: shard.episodes[shard.frameEpisode[f]!]!.instruction,
     state: shard.proprio.slice(f * 8, f * 8 + 8), actions,
-    gaze: boxAt(o.views?.[0] === 'gripper' ? shard.gazeGripper : g, f),
+    gaze: views.map((v) => boxAt(v === 'static' ? g : shard.gazeGripper, f)),
   };
 }
 
@@ -89,7 +90,7 @@ export function tabletopSource(dir: string, o: TabletopSourceOptions): BatchSour
           const samples = refs.slice(b, b + batchSize).map((r) => sampleOf(r, reader, o));
           yield {
             images: samples.flatMap((s) => s.images), targets: samples.map((s) => s.target), instructions: samples.map((s) => s.instruction),
-            states: samples.map((s) => s.state), actions: samples.map((s) => s.actions), gaze: samples.map((s) => s.gaze),
+            states: samples.map((s) => s.state), actions: samples.map((s) => s.actions), gaze: samples.flatMap((s) => s.gaze),
           };
         }
       }

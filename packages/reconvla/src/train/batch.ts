@@ -20,7 +20,10 @@ export interface HostBatch {
   actions: Float32Array[];
   /** Caption batches (the vision stage): one description of each sample's scene. */
   captions?: string[];
-  /** The gaze box of each sample in its first view, pixels [x0, y0, x1, y1) (null: out of view), where known. */
+  /**
+   * The gaze box in each image, pixels [x0, y0, x1, y1) of that view (null: out of view), where
+   * known: one per entry of `images` (B x views, sample-major), so sample i's first view is gaze[i x views].
+   */
   gaze?: ([number, number, number, number] | null)[];
 }
 
