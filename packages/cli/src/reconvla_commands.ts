@@ -322,7 +322,7 @@ export function registerReconVLA(program: Command): void {
       if (resume) console.log(`resuming ${runDir} from its newest checkpoint`);
       const model = await runTraining(trainConfig(flags), runDir, backend, resume);
       const e = preset.eval;
-      const base = { chains: e.chains, perTask: e.perTask, tasks: null, paraphrases: ['heldout' as const], objects: ['seen' as const], maxSteps: e.maxSteps, seed: 1000 + o.seed, model: path.join(runDir, 'model') };
+      const base = { chains: e.chains, perTask: e.perTask, tasks: null, paraphrases: e.paraphrases, objects: e.objects, maxSteps: e.maxSteps, seed: 1000 + o.seed, model: path.join(runDir, 'model') };
       const evalResult = await runEvaluation(model, { ...base, envs: e.envs, image: 'normal', json: path.join(o.out, 'eval.json'), method: `ReconVLA tiny (${preset.name})` });
       const black = e.blackEnv ? await runEvaluation(model, { ...base, envs: [e.blackEnv], image: 'black', json: path.join(o.out, 'eval-black.json'), method: `ReconVLA tiny (${preset.name}), black images` }) : null;
       const pictures = path.join(o.out, 'pictures');
@@ -342,7 +342,7 @@ export function presetTrainFlags(preset: Preset, o: { data: string; out: string;
     config: 'tiny', data: o.data, out: o.out, backend: o.backend, vaeSteps: st.vae, pretrainSteps: st.pretrain, finetuneSteps: o.finetuneSteps ?? st.finetune,
     batchSize: st.batchSize, lr: st.lr, seed: o.seed, recon: true, reconTarget: 'gaze', layout: 'instr-image-instr', chunk: m.chunk,
     views: m.views, stateEncoding: m.stateEncoding, unfreezeVision: m.unfreezeVision, denoiserRepeat: m.denoiserRepeat,
-    llmWidth: m.llmWidth, llmLayers: m.llmLayers, actionBins: m.actionBins, patchSize: m.patchSize, locatorSteps: 0, visionSteps: st.vision, visionEnvs: preset.data.envs,
+    llmWidth: m.llmWidth, llmLayers: m.llmLayers, actionBins: m.actionBins, patchSize: m.patchSize, grounding: m.grounding, locatorSteps: 0, visionSteps: st.vision, visionEnvs: preset.data.envs,
   };
 }
 
