@@ -8,7 +8,7 @@ import { Generator, type Backend } from '@reconvla/core';
 import { TabletopEnv } from '@reconvla/tabletop';
 import { testBackends } from '../../../test/helpers/backends.ts';
 import {
-  groundingOf, initFromScratch, maskLabels, parseReconVLAConfig, predictActions, Processor, ReconVLA, teacherForcedAccuracy, tinyConfigJson, type HostBatch,
+  attentionMap, groundingOf, initFromScratch, maskLabels, parseReconVLAConfig, predictActions, Processor, ReconVLA, teacherForcedAccuracy, tinyConfigJson, type HostBatch,
 } from '../src/index.ts';
 import { observationViews } from '../src/sim/index.ts';
 
@@ -115,6 +115,14 @@ test('teacher-forced accuracy counts the actions apart from the grounding; the p
   assert.equal(p.actions.length, 7);
   assert.deepEqual(Array.from(p.actions), Array.from(processor.actions.decode(p.ids.slice(2))));
   assert.deepEqual(Array.from(p.grounding), Array.from(processor.actions.decode(p.ids.slice(0, 2))));
+});
+
+test('attention maps of a grounding model: the answer fed back is its own grounding, then its actions', async () => {
+  for (const [m, p] of [[model, processor], [allModel, allProcessor]] as const) {
+    const map = await attentionMap(m, p, { images: observationViews(obs, m.config.views), instruction: 'lift the red block', state: obs.proprio });
+    assert.equal(map.weights.length, m.config.imageEmbedLen);
+    assert.ok(map.weights.every((w) => Number.isFinite(w) && w >= 0) && map.imageShare > 0 && map.imageShare <= 1 + 1e-6, `image share ${map.imageShare}`);
+  }
 });
 
 test('teacher-forced grounding error per token, in every view: each token compared with its own label', async () => {

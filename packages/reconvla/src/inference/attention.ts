@@ -1,5 +1,5 @@
 // Attention maps: how much the text and action tokens after the image look at each image
-// patch. The prompt plus the model's own greedy action tokens (teacher-forced) is run layer by
+// patch. The prompt plus the model's own greedy answer tokens (teacher-forced) is run layer by
 // layer; in each layer the attention probabilities softmax(q k^T / sqrt(d) + causal) are
 // recomputed from the layer's own projections (SDPA does not return them), the rows of the
 // positions after the image are kept, and their columns at the image positions are averaged over
@@ -23,9 +23,10 @@ export interface AttentionMap {
 
 export async function attentionMap(model: ReconVLA, processor: Processor, sample: Omit<Sample, 'actions'>): Promise<AttentionMap> {
   const cfg = model.config;
-  const { actions } = await predictActions(model, processor, sample);
+  const { actions, grounding } = await predictActions(model, processor, sample);
   const perLayer = tidy(() => noGrad(() => {
-    const prompts = collatePrompts([processor.promptIds({ ...sample, actions })], cfg.prompt, false);
+    // The model's whole greedy answer: its explicit grounding (if any), then its actions.
+    const prompts = collatePrompts([processor.promptIds({ ...sample, actions, ...(cfg.prompt.groundingTokens > 0 ? { grounding } : {}) })], cfg.prompt, false);
     const embedded = model.embedInputs(processor.samplePixels(sample, model.backend), prompts, processor.stateValues([sample.state], model.backend));
     const plan = embedded.plan;
     let h = embedded.inputsEmbeds;
