@@ -62,7 +62,10 @@ export interface ReconOutputs {
   reconTokens: Tensor;
   target: VaeTarget | null;
   vm: (VmLossResult & { lnPre: Tensor }) | null;
-  /** The locator's points [B, views, K, 2] and its weighted loss (null without a locator / target). */
+  /**
+   * The locator's points [B, views, K, 2] and its weighted loss (null without a locator / target).
+   * A frozen locator's loss is reported but not part of `loss`: nothing it could move is trained.
+   */
   locatorPoints: Tensor | null;
   locLoss: Tensor | null;
 }
@@ -259,7 +262,8 @@ export class ReconVLA extends Module {
     const locLoss = locatorPoints && inputs.locatorTarget && w > 0 ? F.mul(locatorLoss(locatorPoints, inputs.locatorTarget.centre, inputs.locatorTarget.inView), w) : null;
     const actionAndRecon = lmLoss && vmLoss ? F.add(lmLoss, vmLoss) : lmLoss ?? vmLoss;
     if (!actionAndRecon) throw new Error('ReconVLA.forward: no loss to compute (lm loss off and no reconstruction target)');
-    const loss = locLoss ? F.add(actionAndRecon, locLoss) : actionAndRecon;
+    // A frozen keypoint network makes locLoss a constant: adding it would change no gradient, only the logged total.
+    const loss = locLoss && !this.config.locator!.freeze ? F.add(actionAndRecon, locLoss) : actionAndRecon;
     return { loss, lmLoss, vmLoss, visionHidden, imageFeatures, plan, inputsEmbeds, hiddenStates, logits, reconTokens, target, vm, locatorPoints, locLoss };
   }
 }

@@ -187,7 +187,7 @@ test('the locator reads FiLM from its own N(0, 1) word table, changes the state 
   assert.ok(Math.abs((acc.locatorMeanAbsError![0] + acc.locatorMeanAbsError![1]) / 2 - last) < 1e-5, 'the loss is the mean of both axes');
 });
 
-test('the locator stage trains the locator alone and logs its loss; freeze keeps its keypoints so afterwards; without a locator the stage is refused by name', async () => {
+test('the locator stage trains the locator alone and logs its loss; freeze keeps its keypoints so afterwards (their loss logged, not in the total); without a locator the stage is refused by name', async () => {
   const model = tinyConfigJson({ words: ['ball', 'block', 'blue', 'drawer', 'lamp', 'left', 'lift', 'on', 'open', 'push', 'red', 'the', 'turn'], stateRange: { min: new Array(8).fill(0), max: new Array(8).fill(1) }, stateEncoding: 'fourier', locator: true, freezeLocator: true });
   // The synthetic batches with a gaze box per sample: a different corner per instruction.
   const boxes: [number, number, number, number][] = [[2, 2, 8, 8], [24, 2, 30, 8], [2, 24, 8, 30], [24, 24, 30, 30]];
@@ -218,6 +218,9 @@ test('the locator stage trains the locator alone and logs its loss; freeze keeps
   assert.equal(locLogs.length, 30);
   assert.ok(locLogs.every((e) => e.lm === null && e.vm === null && e.loc === e.loss && Number.isFinite(e.loss)));
   assert.ok(locLogs.at(-1)!.loss < locLogs[0]!.loss * 0.85, `locator loss ${locLogs[0]!.loss} -> ${locLogs.at(-1)!.loss}`);
+  // Frozen, the locator's loss is logged but left out of the total (it could move nothing).
+  const fineLogs = logs.filter((e) => e.stage === 'finetune');
+  assert.ok(fineLogs.length > 0 && fineLogs.every((e) => e.loc !== null && e.loc! > 0 && e.lm !== null && Math.abs(e.loss - e.lm) < 1e-6), JSON.stringify(fineLogs));
   trainer.model.dispose();
   const plain = tinyConfigJson({ words: ['lift'], stateRange: { min: new Array(8).fill(0), max: new Array(8).fill(1) }, stateEncoding: 'fourier' });
   const refused = Trainer.create(trainConfig([stage('locator', 1, { lmLoss: false, vmLoss: false })], plain), { runDir: fs.mkdtempSync(path.join(os.tmpdir(), 'reconvla-locator-')), backend: wasm, source });
