@@ -266,7 +266,9 @@ function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetun
     .option('--llm-width <n>', 'the tiny LLM\'s hidden size (multiple of 16)', intArg('llm-width', 16), 64)
     .option('--llm-layers <n>', 'the tiny LLM\'s layers', intArg('llm-layers', 1), 2)
     .option('--action-bins <n>', 'bins of the action (and state) tokenizer (upstream 256)', intArg('action-bins', 3), 256)
-    .option('--grounding [views]', 'explicit grounding (not ReconVLA\'s; the paper\'s Fig. 1(a)): the answer names the gaze box centre before the actions, in the first view (2 tokens; "first", the default) or in every view ("all", 2 per view)')
+    .option('--grounding [views]', 'explicit grounding (not ReconVLA\'s; the paper\'s Fig. 1(a)): the answer names the gaze box centre before the actions, in the first view (2 tokens; "first", the default) or in every view ("all", 2 per view)', (v: string) => {
+      try { return groundingFlag(v); } catch (e) { throw new InvalidArgumentError(`${(e as Error).message}.`); }
+    })
     .option('--locator', 'the locator (ours, not ReconVLA\'s): a FiLM-conditioned convolutional keypoint network beside the vision tower, its points added to the state token; keypoint 0 learns the gaze box centre (needs --state-encoding linear or fourier)')
     .option('--locator-steps <n>', 'steps of the locator stage (ours) before the others: the locator alone learns the gaze box centres of the run\'s tasks, batch 64 (needs --locator)', intArg('locator-steps', 0), 0)
     .option('--freeze-locator', 'keep the locator\'s keypoint network (convolutions, FiLM table, heat maps) as its stage left it during the VLA stages; the projection into the state token still learns (needs --locator-steps, or the locator copied with --init-from)')

@@ -4,6 +4,9 @@
 // takes no value or one of its two.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { groundingFlag, initFromFlags } from '../src/reconvla_commands.ts';
 
 test('--init-from / --init-keys / --freeze-locator: what each needs, named', () => {
@@ -28,4 +31,12 @@ test('--grounding: bare or "first" (the first view), "all" (every view), anythin
   assert.equal(groundingFlag('first'), 'first');
   assert.equal(groundingFlag('all'), 'all');
   assert.throws(() => groundingFlag('gripper'), /--grounding gripper: expected "first" .* or "all"/);
+});
+
+test('reconvla train refuses a bad --grounding value when parsing, before it looks for the dataset', () => {
+  const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/reconvla.js');
+  const r = spawnSync(process.execPath, [bin, 'train', '--data', '/nonexistent-dataset', '--out', '/nonexistent-run', '--grounding', 'gripper'], { encoding: 'utf8', timeout: 60_000 });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /--grounding gripper: expected "first" .* or "all"/);
+  assert.doesNotMatch(r.stderr, /no dataset/);
 });
