@@ -137,7 +137,7 @@ wasmTest('conv2d and gradients at sizes split across threads (3x3 pad 1, 5x5 str
   // 100x100 image (17 MiB of im2col columns).
   const three = createWasmBackend({ threads: 3 });
   const cases = [[3, 16, 24, 20, 21, 3, 1, 1], [2, 16, 24, 20, 21, 3, 1, 1], [3, 8, 12, 33, 30, 5, 2, 2], [3, 32, 16, 14, 14, 1, 1, 0], [5, 32, 32, 32, 32, 3, 1, 1], [3, 48, 8, 100, 100, 3, 1, 1]] as const;
-  for (const gpu of [two, three]) for (const [n, c, o, h, w, k, s, p] of cases) {
+  try { for (const gpu of [two, three]) for (const [n, c, o, h, w, k, s, p] of cases) {
     const a: Conv2dArgs = { n, c, h, w, o, kh: k, kw: k, strideH: s, strideW: s, padTop: p, padBottom: p, padLeft: p, padRight: p,
       oh: Math.floor((h + 2 * p - k) / s) + 1, ow: Math.floor((w + 2 * p - k) / s) + 1 };
     const [xc, xg] = both(gpu, randomF32(a.n * c * h * w, 1));
@@ -147,11 +147,10 @@ wasmTest('conv2d and gradients at sizes split across threads (3x3 pad 1, 5x5 str
     const what = JSON.stringify(a);
     await close(gpu, `conv2d ${what}`, cpu.conv2d(xc, wc, bc, a), gpu.conv2d(xg, wg, bg, a), 1e-4, 1e-4);
     await close(gpu, `conv2dGradInput ${what}`, cpu.conv2dGradInput(gc, wc, a), gpu.conv2dGradInput(gg, wg, a), 1e-4, 1e-4);
-    // A float32 sum of n x oh x ow products (30,000 in the grouped case) drifts ~sqrt(terms) ulps.
+    // A float32 sum of n x oh x ow products (30,000 in the 100x100 case) drifts ~sqrt(terms) ulps.
     await close(gpu, `conv2dGradWeight ${what}`, cpu.conv2dGradWeight(xc, gc, a), gpu.conv2dGradWeight(xg, gg, a), Math.max(1e-4, 1e-5 * Math.sqrt(n * a.oh * a.ow)), 1e-4);
     for (const st of [xg, wg, bg, gg]) gpu.free(st);
-  }
-  three.close();
+  } } finally { three.close(); } // its workers would keep the process alive after a failure
 });
 
 wasmTest('large strided gathers split across threads (permute, step and flip, broadcast) and a scatter', async (gpu) => {

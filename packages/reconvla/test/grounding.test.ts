@@ -69,9 +69,9 @@ function batchOf(gaze: (Box | null)[], m: ReconVLA = model): HostBatch {
 }
 
 /** Row r's supervised labels. */
-function supervised(prompts: { seqLen: number; labels: Int32Array | ArrayLike<number> }, r: number): number[] {
+function supervised(prompts: { seqLen: number; labels: Int32Array }, r: number): number[] {
   const T = prompts.seqLen, ig = model.config.prompt.ignoreIndex;
-  return Array.from(prompts.labels as ArrayLike<number>).slice(r * T, (r + 1) * T).filter((l) => l !== ig);
+  return Array.from(prompts.labels.subarray(r * T, (r + 1) * T)).filter((l) => l !== ig);
 }
 
 test('batch labels: the grounding of an out-of-view box is fed but not supervised', () => {
