@@ -42,6 +42,8 @@ export interface EvalSuiteOptions {
   method?: string;
   /** How the policy turns bin probabilities into an action (predict.ts; default DEFAULT_DECODING). */
   decoding?: ActionDecoding;
+  /** A diagnostic: the policy is fed the true gaze box centres as its explicit grounding (predict.ts). */
+  groundingOracle?: boolean;
 }
 
 export interface EvalSuiteRow {
@@ -62,7 +64,7 @@ export interface EvalSuiteResult {
   method: string;
   options: {
     envs: EnvName[]; chains: number; per_task: number; tasks: TaskKind[]; paraphrases: Paraphrases[]; objects: ObjectSplit[];
-    image: ImageMode; max_steps: number; seed: number; decoding: ActionDecoding;
+    image: ImageMode; max_steps: number; seed: number; decoding: ActionDecoding; grounding_oracle?: boolean;
   };
   rows: EvalSuiteRow[];
   wall_s: number;
@@ -103,6 +105,7 @@ export interface EvalFlags {
   json?: string;
   backend: BackendFlag;
   decoding?: ActionDecoding;
+  groundingOracle?: boolean;
 }
 
 /** The parsed command line as options: `--env X` is `--envs X`, "both" is both sets/splits. */
@@ -120,6 +123,7 @@ export function optionsFromFlags(f: EvalFlags): EvalSuiteOptions {
     objects: f.objects === 'both' ? ['seen', 'unseen'] : [f.objects],
     image: f.image,
     ...(f.decoding ? { decoding: f.decoding } : {}),
+    ...(f.groundingOracle ? { groundingOracle: true } : {}),
     maxSteps: f.maxSteps,
     seed: f.seed,
     json: f.json ?? path.join((f.run ?? f.model)!, 'eval.json'),
@@ -162,6 +166,7 @@ export function suiteTables(r: EvalSuiteResult): string {
     ? `\nPer task: ${r.options.per_task} single-task episode${r.options.per_task === 1 ? '' : 's'} per kind. Cells: successes/attempts (rate, 95% Wilson interval), in %.`
     : '\nPer task: attempts within chains (a task is tried only when the ones before it succeeded). Cells: successes/attempts (rate, 95% Wilson interval), in %.');
   if (r.options.image !== 'normal') out.push(`Image mode: ${r.options.image} (the policy did not see its own camera images).`);
+  if (r.options.grounding_oracle) out.push('Grounding oracle: the policy was told the true gaze box centres (a diagnostic, not a policy\'s result).');
   return out.join('\n');
 }
 
@@ -228,7 +233,7 @@ export async function evaluateSuite(policy: Policy, o: EvalSuiteOptions & { task
   const result: EvalSuiteResult = {
     model: o.model ?? null,
     method: o.method ?? 'policy',
-    options: { envs: o.envs, chains: o.chains, per_task: o.perTask, tasks: o.tasks, paraphrases: o.paraphrases, objects: o.objects, image: o.image, max_steps: o.maxSteps, seed: o.seed, decoding: o.decoding ?? DEFAULT_DECODING },
+    options: { envs: o.envs, chains: o.chains, per_task: o.perTask, tasks: o.tasks, paraphrases: o.paraphrases, objects: o.objects, image: o.image, max_steps: o.maxSteps, seed: o.seed, decoding: o.decoding ?? DEFAULT_DECODING, grounding_oracle: o.groundingOracle ?? false },
     rows,
     wall_s: (Date.now() - t0) / 1000,
     model_calls: calls,
@@ -252,7 +257,7 @@ export async function runEvaluation(model: ReconVLA, o: EvalSuiteOptions, print 
   const S = await import('@reconvla/reconvla/sim');
   let calls = 0, ms = 0;
   const decoding = o.decoding ?? DEFAULT_DECODING;
-  const policy = S.reconvlaPolicy(model, { onPredict: (t) => { calls++; ms += t; }, decoding });
+  const policy = S.reconvlaPolicy(model, { onPredict: (t) => { calls++; ms += t; }, decoding, ...(o.groundingOracle ? { oracleGrounding: true } : {}) });
   const tasks = resolveTasks(o.tasks, model.config.tasks);
   return evaluateSuite(policy, { ...o, tasks }, print, { calls: () => calls, ms: () => ms });
 }
@@ -273,6 +278,7 @@ export function registerEval(program: Command): void {
     .option('--objects <split>', 'objects: all (seen and unseen mixed), seen, unseen, or both (seen and unseen separately)', choiceArg('objects', ['seen', 'unseen', 'all', 'both'] as const), 'all' as const)
     .option('--decoding <how>', 'bin probabilities to an action: argmax (upstream), median or mean', choiceArg('decoding', DECODINGS), DEFAULT_DECODING)
     .option('--image <mode>', 'camera images the policy sees: normal, black, or shuffled (the previous episode\'s)', choiceArg('image', IMAGE_MODES), 'normal' as const)
+    .option('--grounding-oracle', 'a diagnostic for runs trained with --grounding: feed the true gaze box centres instead of the model\'s own (is the failure finding the target or acting on it?)')
     .option('--max-steps <n>', 'steps per task', intArg('max-steps', 1), 300)
     .option('--seed <n>', 'names the chains and episodes (the same seed gives every run the same ones)', intArg('seed', 0), 0)
     .option('--json <file>', 'write every number here (default RUN/eval.json)')

@@ -5,12 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Generator, type Backend } from '@reconvla/core';
-import { TabletopEnv } from '@reconvla/tabletop';
+import { feasibleTasks, TabletopEnv } from '@reconvla/tabletop';
 import { testBackends } from '../../../test/helpers/backends.ts';
 import {
   attentionMap, groundingOf, initFromScratch, maskLabels, parseReconVLAConfig, predictActions, Processor, ReconVLA, teacherForcedAccuracy, tinyConfigJson, type HostBatch,
 } from '../src/index.ts';
-import { observationViews } from '../src/sim/index.ts';
+import { observationViews, reconvlaPolicy, trueGrounding } from '../src/sim/index.ts';
 
 const all = await testBackends();
 const backend = (all.find((b) => b.name === 'wasm' && b.backend) ?? all[0]!).backend as Backend;
@@ -136,4 +136,26 @@ test('teacher-forced grounding error per token, in every view: each token compar
   assert.ok(err[2]! > 0 && err[3]! > 0 && err.every((v) => v <= 2), `errors ${err.join(', ')}`);
   const both = await teacherForcedAccuracy(allModel, allProcessor, batchOf([[10, 20, 30, 40], GRIPPER_BOX], allModel));
   assert.ok(both.groundingMeanAbsError!.every((v) => v > 0), 'with both boxes in view every token is scored');
+});
+
+test('the grounding oracle: given box centres replace the model\'s grounding tokens, NaN fed as 0; the policy takes them from obs.gaze', async () => {
+  const given = [0.5, -0.25, NaN, NaN];
+  const p = await predictActions(allModel, allProcessor, { images: observationViews(obs, allModel.config.views), instruction: 'lift the red block', state: obs.proprio }, 'argmax', given);
+  assert.deepEqual(p.ids.slice(0, 4), allProcessor.actions.encode([0.5, -0.25, 0, 0]));
+  assert.equal(p.ids.length, 4 + 7);
+  await assert.rejects(predictActions(allModel, allProcessor, { images: observationViews(obs, allModel.config.views), instruction: 'lift the red block', state: obs.proprio }, 'argmax', [0, 0]), /2 given grounding values, the config answers 4/);
+  // The true grounding: each view's gaze box centre in its own camera, as training labels it.
+  const env = new TabletopEnv({ env: 'A' });
+  env.reset(4);
+  env.setTask(feasibleTasks(env.state).find((t) => t.kind === 'lift')!);
+  const tobs = env.observe();
+  const truth = trueGrounding(tobs, allModel.config.views);
+  const s = tobs.gaze.static!, g = tobs.gaze.gripper;
+  assert.deepEqual(truth.slice(0, 2), groundingOf([s.x0, s.y0, s.x1, s.y1], tobs.static.width, tobs.static.height));
+  assert.deepEqual(truth.slice(2), g ? groundingOf([g.x0, g.y0, g.x1, g.y1], tobs.gripper.width, tobs.gripper.height) : [NaN, NaN]);
+  const fromTruth = await predictActions(allModel, allProcessor, { images: observationViews(tobs, allModel.config.views), instruction: 'lift the red block', state: tobs.proprio }, 'argmax', truth);
+  const oracle = reconvlaPolicy(allModel, { oracleGrounding: true });
+  assert.deepEqual(Array.from(await oracle(tobs, 'lift the red block')), Array.from(fromTruth.actions));
+  const none = tinyConfigJson({ words: ['block', 'lift', 'red', 'the'], stateRange: { min: new Array(8).fill(-1), max: new Array(8).fill(1) }, views: ['static'], stateEncoding: 'fourier', actionChunk: 1, nBins: 64 });
+  assert.throws(() => reconvlaPolicy(new ReconVLA(parseReconVLAConfig(none), { backend, generator: new Generator(7) }), { oracleGrounding: true }), /oracleGrounding needs a model with explicit grounding/);
 });

@@ -13,7 +13,9 @@
 //   that spread; 'mean': the expected value, fed back as its nearest bin.
 // The token fed back for the next dimension is the decoded value's bin. With explicit grounding
 // (prompt.grounding_tokens) the answer first names where the target is (the gaze box centre,
-// argmax bins), then the actions follow, conditioned on it.
+// argmax bins), then the actions follow, conditioned on it. `givenGrounding` replaces the
+// model's own grounding with values fed to it (the true box centres: an oracle that measures how
+// much of a failure is localisation and how much is acting on a known target).
 import { F, noGrad, tidy, type Tensor } from '@reconvla/core';
 import { KVCache } from '@reconvla/qwen2';
 import type { ActionTokenizer } from '../action_tokenizer.ts';
@@ -55,9 +57,12 @@ export function chooseActionId(row: Float32Array, lo: number, hi: number, decodi
   return tokenizer.encodeValue(mean);
 }
 
-export async function predictActions(model: ReconVLA, processor: Processor, sample: Omit<Sample, 'actions'>, decoding: ActionDecoding = 'argmax'): Promise<Prediction> {
+export async function predictActions(model: ReconVLA, processor: Processor, sample: Omit<Sample, 'actions'>, decoding: ActionDecoding = 'argmax', givenGrounding?: ArrayLike<number>): Promise<Prediction> {
   const cfg = model.config;
   const g = cfg.prompt.groundingTokens;
+  if (givenGrounding && givenGrounding.length !== g) throw new Error(`predictActions: ${givenGrounding.length} given grounding values, the config answers ${g} (prompt.grounding_tokens)`);
+  // A view out of view (NaN) is fed as 0, as in training.
+  const given = givenGrounding ? model.actionTokenizer.encode(Array.from(givenGrounding, (v) => (Number.isNaN(v) ? 0 : v))) : null;
   const n = g + cfg.prompt.actionChunk * cfg.prompt.actionDim;
   const [lo, hi] = model.actionTokenizer.tokenRange;
   const backend = model.backend;
@@ -76,7 +81,7 @@ export async function predictActions(model: ReconVLA, processor: Processor, samp
     for (let k = 0; k < n; k++) {
       const row = (await logits.data()) as Float32Array;
       logits.dispose();
-      const id = chooseActionId(row, lo, hi, k < g ? 'argmax' : decoding, model.actionTokenizer);
+      const id = k < g && given ? given[k]! : chooseActionId(row, lo, hi, k < g ? 'argmax' : decoding, model.actionTokenizer);
       ids.push(id);
       if (k + 1 === n) break;
       logits = lastLogits(() => F.embedding(F.tensor([id], [1, 1], { backend, dtype: 'int32' }), model.lm.model.embed_tokens.weight));

@@ -7,7 +7,7 @@ import type { RgbImage } from '@reconvla/siglip';
 import type { CameraView } from '../config.ts';
 import { predictActions, type ActionDecoding } from '../inference/predict.ts';
 import type { ReconVLA } from '../model.ts';
-import { Processor } from '../processor.ts';
+import { groundingOf, Processor } from '../processor.ts';
 
 export interface PolicyOptions {
   /** Execute only the first n actions of each chunk (default: all). */
@@ -16,25 +16,40 @@ export interface PolicyOptions {
   onPredict?: (ms: number) => void;
   /** How bin probabilities become an action value (see predict.ts; default 'argmax', upstream's). */
   decoding?: ActionDecoding;
+  /**
+   * Explicit grounding only: feed the true gaze box centres (the simulator's obs.gaze) instead of
+   * the model's own. A diagnostic, not a policy: it tells localisation failures from acting ones.
+   */
+  oracleGrounding?: boolean;
 }
 
 export function reconvlaPolicy(model: ReconVLA, opts: PolicyOptions = {}): Policy {
   const processor = new Processor(model.config);
   const { actionChunk, actionDim } = model.config.prompt;
   const execute = Math.min(opts.executeSteps ?? actionChunk, actionChunk);
+  const g = model.config.prompt.groundingTokens;
+  if (opts.oracleGrounding && g === 0) throw new Error('reconvlaPolicy: oracleGrounding needs a model with explicit grounding (prompt.grounding_tokens > 0)');
   let queue: Float32Array[] = [];
   const policy = async (obs: Observation, instruction: string): Promise<Float32Array> => {
     if (queue.length === 0) {
       const t0 = performance.now();
       const { actions } = await predictActions(model, processor, {
         images: observationViews(obs, model.config.views), instruction, state: obs.proprio,
-      }, opts.decoding ?? 'argmax');
+      }, opts.decoding ?? 'argmax', opts.oracleGrounding ? trueGrounding(obs, model.config.views).slice(0, g) : undefined);
       opts.onPredict?.(performance.now() - t0);
       for (let k = 0; k < execute; k++) queue.push(actions.slice(k * actionDim, (k + 1) * actionDim));
     }
     return queue.shift()!;
   };
   return Object.assign(policy, { reset: () => { queue = []; } });
+}
+
+/** The gaze box centre in each of the views, in order, as the grounding tokens name it (NaN out of view). */
+export function trueGrounding(obs: Observation, views: readonly CameraView[]): number[] {
+  return views.flatMap((v) => {
+    const box = obs.gaze[v], cam = v === 'static' ? obs.static : obs.gripper;
+    return box ? groundingOf([box.x0, box.y0, box.x1, box.y1], cam.width, cam.height) : [NaN, NaN];
+  });
 }
 
 /** The observation's camera images for the model's views, in order. */
