@@ -133,10 +133,12 @@ test('wasm: CPU-emulated WebGPU adapters are recognised', () => {
 });
 
 wasmTest('conv2d and gradients at sizes split across threads (3x3 pad 1, 5x5 stride 2, 1x1), fewer and more images than threads, large images', async (two) => {
-  // Two and three threads; 2-5 images; the locator's 32-channel 32x32 shape; a 48-channel
-  // 100x100 image (17 MiB of im2col columns).
+  // Two and three threads; 2-5 images; the locator's 32-channel 32x32 shape (5 images: groups of
+  // 3 and 2 share a col matrix); a 48-channel 100x100 image (17 MiB of im2col columns, one image a
+  // group); the demo step's patch embedding (32 images, 8x8 stride 8) and VAE conv (16 images 8x8).
   const three = createWasmBackend({ threads: 3 });
-  const cases = [[3, 16, 24, 20, 21, 3, 1, 1], [2, 16, 24, 20, 21, 3, 1, 1], [3, 8, 12, 33, 30, 5, 2, 2], [3, 32, 16, 14, 14, 1, 1, 0], [5, 32, 32, 32, 32, 3, 1, 1], [3, 48, 8, 100, 100, 3, 1, 1]] as const;
+  const cases = [[3, 16, 24, 20, 21, 3, 1, 1], [2, 16, 24, 20, 21, 3, 1, 1], [3, 8, 12, 33, 30, 5, 2, 2], [3, 32, 16, 14, 14, 1, 1, 0], [5, 32, 32, 32, 32, 3, 1, 1], [3, 48, 8, 100, 100, 3, 1, 1],
+    [32, 3, 48, 32, 32, 8, 8, 0], [16, 32, 32, 8, 8, 3, 1, 1]] as const;
   try { for (const gpu of [two, three]) for (const [n, c, o, h, w, k, s, p] of cases) {
     const a: Conv2dArgs = { n, c, h, w, o, kh: k, kw: k, strideH: s, strideW: s, padTop: p, padBottom: p, padLeft: p, padRight: p,
       oh: Math.floor((h + 2 * p - k) / s) + 1, ow: Math.floor((w + 2 * p - k) / s) + 1 };

@@ -1,8 +1,8 @@
 // Opt-in per-op timing for the wasm backend (RECONVLA_DEBUG=wasm-profile, or profile: true):
-// every Backend method is wrapped with a wall-clock timer keyed by op kind, and matmuls by
-// shape and transposes too, so a training step's time can be split into GEMM shapes and the
-// passes around them. Off by default: the wrappers cost ~1 us a call.
-import type { MatmulArgs, ReduceShape } from '../../backend.ts';
+// every Backend method is wrapped with a wall-clock timer keyed by op kind, and matmuls,
+// attention and convolutions by shape too, so a training step's time can be split into GEMM
+// shapes and the passes around them. Off by default: the wrappers cost ~1 us a call.
+import type { AttentionArgs, Conv2dArgs, MatmulArgs, ReduceShape } from '../../backend.ts';
 
 export interface ProfileRow { op: string; calls: number; ms: number; flops: number }
 
@@ -12,6 +12,16 @@ function keyOf(method: string, args: readonly unknown[]): { key: string; flops: 
     const a = args[2] as MatmulArgs;
     const t = `${a.transA ? 'T' : 'N'}${a.transB ? 'T' : 'N'}`;
     return { key: `matmul ${a.batch > 1 ? `${a.batch}x ` : ''}${a.m}x${a.k}x${a.n} ${t}${a.bias ? '+bias' : ''}`, flops: 2 * a.batch * a.m * a.k * a.n };
+  }
+  if (method === 'attention' || method === 'attentionGrad') {
+    const a = args[method === 'attention' ? 3 : 6] as AttentionArgs;
+    // Forward: QK^T and PV; backward: those two again plus dQ, dK, dV.
+    const flops = 2 * a.batch * a.heads * a.tq * a.tk * (a.dim + a.dimV) * (method === 'attention' ? 1 : 2.5);
+    return { key: `${method} ${a.batch}x${a.heads}h ${a.tq}x${a.tk} d${a.dim}${a.causal ? ' causal' : ''}${a.mask ? ' mask' : ''}`, flops };
+  }
+  if (method === 'conv2d' || method === 'conv2dGradInput' || method === 'conv2dGradWeight') {
+    const a = args[method === 'conv2d' ? 3 : 2] as Conv2dArgs;
+    return { key: `${method} ${a.n}x${a.c}x${a.h}x${a.w} -> ${a.o} k${a.kh}x${a.kw} s${a.strideH}`, flops: 2 * a.n * a.o * a.oh * a.ow * a.c * a.kh * a.kw };
   }
   if (method === 'reduce') {
     const s = args[2] as ReduceShape;

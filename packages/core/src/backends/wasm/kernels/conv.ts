@@ -1,6 +1,7 @@
 // im2col and its transpose col2im for NCHW convolution as GEMM, over a channel range of one
-// image (threads split channels, so col2im's sums never race). col is [C*KH*KW, OH*OW]: row
-// (c, ky, kx) holds x[c, oy*sh + ky - pt, ox*sw + kx - pl] (0 in the padding). For each row
+// image (threads split channels, so col2im's sums never race). col is [C*KH*KW, OH*OW] with rows
+// `pitch` floats apart (OH*OW, or G*OH*OW when G images share one col, each its own columns):
+// row (c, ky, kx) holds x[c, oy*sh + ky - pt, ox*sw + kx - pl] (0 in the padding). For each row
 // the valid output columns [oxs, oxe) are computed once, so the inner loop has no bounds test.
 import {
   f32, forRange, get, i32, ifThen, memory, select, set,
@@ -9,13 +10,13 @@ import {
 
 const PARAMS = {
   x: 'i32', col: 'i32', ic0: 'i32', ic1: 'i32', h: 'i32', w: 'i32', kh: 'i32', kw: 'i32',
-  sh: 'i32', sw: 'i32', pt: 'i32', pl: 'i32', oh: 'i32', ow: 'i32',
+  sh: 'i32', sw: 'i32', pt: 'i32', pl: 'i32', oh: 'i32', ow: 'i32', pitch: 'i32',
 } as const;
 
 export function emitConv(m: ModuleBuilder): void {
   for (const transpose of [false, true]) {
     const f = m.func(transpose ? 'col2im' : 'im2col', PARAMS);
-    const { x, col, ic0, ic1, h, w, kh, kw, sh, sw, pt, pl, oh, ow } = f.p;
+    const { x, col, ic0, ic1, h, w, kh, kw, sh, sw, pt, pl, oh, ow, pitch } = f.p;
     const ic = f.local('i32'), ky = f.local('i32'), kx = f.local('i32'), oy = f.local('i32'), ox = f.local('i32');
     const iy = f.local('i32'), dst = f.local('i32'), src = f.local('i32'), oxs = f.local('i32'), oxe = f.local('i32'), t = f.local('i32');
     const seg = i32.shl(get(ow), i32.const(2)); // bytes of one output row
@@ -41,7 +42,7 @@ export function emitConv(m: ModuleBuilder): void {
           forRange(kx, i32.const(0), get(kw), 1,
             ...range,
             // dst = start of col row (ic, ky, kx)
-            set(dst, i32.add(get(col), i32.shl(i32.mul(i32.add(i32.mul(i32.add(i32.mul(get(ic), get(kh)), get(ky)), get(kw)), get(kx)), i32.mul(get(oh), get(ow))), i32.const(2)))),
+            set(dst, i32.add(get(col), i32.shl(i32.mul(i32.add(i32.mul(i32.add(i32.mul(get(ic), get(kh)), get(ky)), get(kw)), get(kx)), get(pitch)), i32.const(2)))),
             forRange(oy, i32.const(0), get(oh), 1,
               set(iy, i32.sub(i32.add(i32.mul(get(oy), get(sh)), get(ky)), get(pt))),
               ifThen(i32.and(i32.ge_s(get(iy), i32.const(0)), i32.lt_s(get(iy), get(h))), [
