@@ -82,6 +82,9 @@ class ReconVLAConfig:
         if d.get("locator") is not None:
             raise ValueError('config "locator": the locator (ours, packages/reconvla/src/locator.ts) is not in the twin; '
                              "a twin model without it would compute another function")
+        if d.get("prompt", {}).get("bin_fourier_bands", 0):
+            raise ValueError('config "prompt.bin_fourier_bands": the ordered bin embeddings (ours, packages/reconvla/src/bin_features.ts) '
+                             "are not in the twin; a twin model without them would compute another function")
         llm = Qwen2Config.from_dict(d)
         vision = SiglipVisionConfig.from_dict(d["vision_config"])
         vae = VaeConfig.from_dict(d["vae_config"])

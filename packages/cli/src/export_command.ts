@@ -88,6 +88,7 @@ export function trainCommand(train: TrainConfig, c: ReconVLA['config'], runDir: 
   if (vision) args.push(`--vision-steps ${vision.steps}`, `--vision-envs ${vision.data}`);
   if (c.vision.patchSize !== 8) args.push(`--patch-size ${c.vision.patchSize}`);
   if (c.prompt.groundingTokens > 0) args.push(c.prompt.groundingTokens === 2 ? '--grounding' : '--grounding all');
+  if (c.prompt.binFourierBands > 0) args.push(`--bin-features ${c.prompt.binFourierBands}`);
   if (c.locator) args.push('--locator', ...(c.locator.freeze ? ['--freeze-locator'] : []));
   const locator = stage('locator');
   if (locator) args.push(`--locator-steps ${locator.steps}`, ...(locator.tasks ? [`--locator-tasks ${locator.tasks.join(',')}`] : []));

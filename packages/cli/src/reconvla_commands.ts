@@ -55,6 +55,8 @@ export interface TrainFlags {
   patchSize: number;
   /** Explicit grounding: the answer names the gaze box centre before the actions, in the first view (true, 'first') or in every view ('all'). */
   grounding?: boolean | string;
+  /** Ordered bin embeddings (ours): Fourier bands of each action-bin id's value added to its input embedding (0 or absent: off). */
+  binFeatures?: number;
   /** The locator (ours): instruction-conditioned keypoints, supervised with the gaze box centre, added to the state token. */
   locator?: boolean;
   /** The locator frozen after its stage (config locator.freeze). */
@@ -91,7 +93,7 @@ function modelConfig(f: TrainFlags, words: string[]): Json {
     return R.tinyConfigJson({
       words, stateRange: S.tabletopStateRange(), actionChunk: f.chunk, layout: f.layout, views: f.views, stateEncoding: f.stateEncoding, denoiserRepeat: f.denoiserRepeat,
       llmWidth: f.llmWidth, llmLayers: f.llmLayers, nBins: f.actionBins, patchSize: f.patchSize, grounding: groundingFlag(f.grounding),
-      locator: f.locator === true, freezeLocator: f.freezeLocator === true,
+      ...(f.binFeatures ? { binFeatures: f.binFeatures } : {}), locator: f.locator === true, freezeLocator: f.freezeLocator === true,
       tasks: f.tasks ?? datasetTaskFilter(f.data), ablation: { recon: f.recon, recon_target: f.reconTarget, unfreeze_vision_tower: f.unfreezeVision === true },
     });
   }
@@ -269,6 +271,7 @@ function addTrainFlags(cmd: Command, d: { vae: number; pretrain: number; finetun
     .option('--grounding [views]', 'explicit grounding (not ReconVLA\'s; the paper\'s Fig. 1(a)): the answer names the gaze box centre before the actions, in the first view (2 tokens; "first", the default) or in every view ("all", 2 per view)', (v: string) => {
       try { return groundingFlag(v); } catch (e) { throw new InvalidArgumentError(`${(e as Error).message}.`); }
     })
+    .option('--bin-features <bands>', 'ordered bin embeddings (ours, not upstream\'s): an action-bin id (actions, grounding, bin-encoded state) enters as its embedding row plus a learned projection of the Fourier features of its value, with this many bands (0: off)', intArg('bin-features', 0, 8), 0)
     .option('--locator', 'the locator (ours, not ReconVLA\'s): a FiLM-conditioned convolutional keypoint network beside the vision tower, its points added to the state token; keypoint 0 learns the gaze box centre (needs --state-encoding linear or fourier)')
     .option('--locator-steps <n>', 'steps of the locator stage (ours) before the others: the locator alone learns the gaze box centres of the run\'s tasks, batch 64 (needs --locator)', intArg('locator-steps', 0), 0)
     .option('--freeze-locator', 'keep the locator\'s keypoint network (convolutions, FiLM table, heat maps) as its stage left it during the VLA stages; the projection into the state token still learns (needs --locator-steps, or the locator copied with --init-from)')

@@ -40,3 +40,10 @@ test('reconvla train refuses a bad --grounding value when parsing, before it loo
   assert.match(r.stderr, /--grounding gripper: expected "first" .* or "all"/);
   assert.doesNotMatch(r.stderr, /no dataset/);
 });
+
+test('reconvla train refuses --bin-features outside 0..8 when parsing, before it looks for the dataset', () => {
+  const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/reconvla.js');
+  const r = spawnSync(process.execPath, [bin, 'train', '--data', '/nonexistent-dataset', '--out', '/nonexistent-run', '--bin-features', '9'], { encoding: 'utf8', timeout: 60_000 });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /bin-features must be in 0\.\.8, got 9/);
+});

@@ -49,6 +49,12 @@ export interface PromptConfig {
    * in every view, in image_views order (the gripper camera sees the target large when near it).
    */
   groundingTokens: number;
+  /**
+   * Ordered bin embeddings (ours; 0 = upstream's plain rows): an action-tokenizer id enters as its
+   * row plus a learned projection of [v, sin(2^k pi v), cos(2^k pi v)], k < binFourierBands, of
+   * the value v it stands for (bin_features.ts).
+   */
+  binFourierBands: number;
 }
 
 export type StateEncoding = 'bins' | 'linear' | 'fourier';
@@ -184,7 +190,7 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
       colonTokenId: num(pr, 'colon_token_id'), assistantTokenId: num(pr, 'assistant_token_id'),
       stateDim: num(pr, 'state_dim'), actionDim: num(pr, 'action_dim', 7), actionChunk: num(pr, 'action_chunk', 1), layout,
       stateEncoding: (pr.state_encoding ?? 'bins') as StateEncoding, stateFourierBands: num(pr, 'state_fourier_bands', 6),
-      groundingTokens: num(pr, 'grounding_tokens', 0),
+      groundingTokens: num(pr, 'grounding_tokens', 0), binFourierBands: num(pr, 'bin_fourier_bands', 0),
     },
     ablation: {
       recon: (ab.recon ?? json.recon_enable ?? true) === true,
@@ -208,6 +214,7 @@ export function parseReconVLAConfig(input: unknown): ReconVLAConfig {
   }
   if (!['bins', 'linear', 'fourier'].includes(c.prompt.stateEncoding)) problems.push(`prompt.state_encoding "${String(c.prompt.stateEncoding)}" (bins, linear or fourier)`);
   if (!Number.isInteger(c.prompt.stateFourierBands) || c.prompt.stateFourierBands < 1) problems.push(`prompt.state_fourier_bands ${c.prompt.stateFourierBands} (a positive integer)`);
+  if (!Number.isInteger(c.prompt.binFourierBands) || c.prompt.binFourierBands < 0) problems.push(`prompt.bin_fourier_bands ${c.prompt.binFourierBands} (0 for upstream's plain embedding rows, or a positive integer)`);
   if (![0, 2, 2 * c.views.length].includes(c.prompt.groundingTokens)) problems.push(`prompt.grounding_tokens ${c.prompt.groundingTokens} (0, 2 for the gaze box centre x, y in the first view, or ${2 * c.views.length} for it in each of the ${c.views.length} views)`);
   if (c.tasks !== null && (!Array.isArray(c.tasks) || c.tasks.some((t) => typeof t !== 'string'))) problems.push('tasks must be a list of task names');
   if (json.mm_vision_select_feature !== undefined && json.mm_vision_select_feature !== 'patch') problems.push('mm_vision_select_feature must be "patch" (SigLIP has no CLS token)');

@@ -9,6 +9,7 @@ import { causalLMLoss, Qwen2ForCausalLM } from '@reconvla/qwen2';
 import { SiglipVisionModel } from '@reconvla/siglip';
 import { AutoencoderKL, packLatents, type DiagonalGaussian } from '@reconvla/vae';
 import { ActionTokenizer } from './action_tokenizer.ts';
+import { BinFeatures } from './bin_features.ts';
 import { stateFeatureWidth, type ReconVLAConfig } from './config.ts';
 import { Locator, locatorLoss } from './locator.ts';
 import type { PromptBatch } from './prompt.ts';
@@ -86,6 +87,8 @@ export class ReconVLA extends Module {
   readonly actionTokenizer: ActionTokenizer;
   /** The instruction-conditioned keypoint network (ours: `model.locator`), or null. */
   readonly locator: Locator | null;
+  /** Ordered bin embeddings (ours: `model.bin_features`, prompt.bin_fourier_bands > 0), or null. */
+  readonly binFeatures: BinFeatures | null;
 
   constructor(readonly config: ReconVLAConfig, init: InitOptions = {}) {
     super();
@@ -104,9 +107,11 @@ export class ReconVLA extends Module {
     root.registerModule('mm_inv_projector', this.denoiser);
     this.stateProj = config.prompt.stateEncoding === 'bins' ? null : root.registerModule('state_proj', new nn.Linear(stateFeatureWidth(config.prompt), d, init));
     this.locator = config.locator ? root.registerModule('locator', new Locator(config.locator, config.prompt, config.llm.vocabSize, config.views.length, d, init)) : null;
+    this.actionTokenizer = new ActionTokenizer(config.actionTokenizer);
+    const bands = config.prompt.binFourierBands;
+    this.binFeatures = bands > 0 ? root.registerModule('bin_features', new BinFeatures(this.actionTokenizer, config.llm.vocabSize, bands, d, init)) : null;
     this.registerModule('model', root);
     if (this.lm.lm_head) this.registerModule('lm_head', this.lm.lm_head);
-    this.actionTokenizer = new ActionTokenizer(config.actionTokenizer);
     this.applyFreezing();
   }
 
@@ -165,6 +170,12 @@ export class ReconVLA extends Module {
     return this.stateProj.forward(stateValues);
   }
 
+  /** The table prompt ids are embedded with: embed_tokens, plus the ordered bin features when configured. */
+  inputEmbeddingTable(): Tensor {
+    const table = this.lm.model.embed_tokens.weight;
+    return this.binFeatures ? this.binFeatures.forward(table) : table;
+  }
+
   /**
    * The images encoded and spliced, with the state token, into the prompts: the plan and
    * inputs_embeds [B, L, D] (what training, the policy's prefill and the pictures all start from).
@@ -178,7 +189,7 @@ export class ReconVLA extends Module {
       state = F.add(state, located.features);
       locatorPoints = located.points;
     }
-    const inputsEmbeds = spliceEmbeddings(plan, this.lm.model.embed_tokens.weight, imageFeatures, state);
+    const inputsEmbeds = spliceEmbeddings(plan, this.inputEmbeddingTable(), imageFeatures, state);
     return { visionHidden, imageFeatures, plan, inputsEmbeds, locatorPoints };
   }
 

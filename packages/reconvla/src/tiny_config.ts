@@ -35,6 +35,8 @@ export interface TinyConfigOptions {
    * 'first' in the first view (2 tokens), 'all' in every view (2 x views); default false.
    */
   grounding?: boolean | 'first' | 'all';
+  /** Ordered bin embeddings (ours, bin_features.ts): Fourier bands of each bin id's value; 0 or absent: upstream's plain rows. */
+  binFeatures?: number;
   /** The locator (ours, locator.ts): instruction-conditioned keypoints added to the state token (default off). */
   locator?: boolean;
   /** The locator frozen outside its own stage (default false). */
@@ -82,6 +84,7 @@ export function tinyConfigJson(o: TinyConfigOptions): Json {
       colon_token_id: WORD_SPECIALS.colon, assistant_token_id: WORD_SPECIALS.assistant, state_dim: o.stateRange.min.length,
       action_dim: o.actionDim ?? 7, action_chunk: o.actionChunk ?? 2, layout: o.layout ?? 'instr-image-instr',
       state_encoding: o.stateEncoding ?? 'bins', state_token_index: -201, ...(o.grounding ? { grounding_tokens: o.grounding === 'all' ? 2 * (o.views?.length ?? 1) : 2 } : {}),
+      ...(o.binFeatures ? { bin_fourier_bands: o.binFeatures } : {}),
     },
     image_views: o.views ?? ['static'],
     tasks: o.tasks ?? null,

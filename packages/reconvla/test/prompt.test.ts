@@ -7,7 +7,7 @@ import { buildPromptIds, collatePrompts, maskLabels, planSplice, type PromptConf
 
 const base: PromptConfig = {
   imageTokenIndex: -200, stateTokenIndex: -201, ignoreIndex: -100, padTokenId: 0, endTokenId: 1, colonTokenId: 4, assistantTokenId: 3,
-  stateDim: 3, actionDim: 7, actionChunk: 2, layout: 'instr-image-instr', stateEncoding: 'bins', stateFourierBands: 6, groundingTokens: 0,
+  stateDim: 3, actionDim: 7, actionChunk: 2, layout: 'instr-image-instr', stateEncoding: 'bins', stateFourierBands: 6, groundingTokens: 0, binFourierBands: 0,
 };
 const textId = fc.integer({ min: 5, max: 200 });
 const actionId = fc.integer({ min: 256, max: 511 });

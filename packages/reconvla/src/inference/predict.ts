@@ -16,7 +16,7 @@
 // argmax bins), then the actions follow, conditioned on it. `givenGrounding` replaces the
 // model's own grounding with values fed to it (the true box centres: an oracle that measures how
 // much of a failure is localisation and how much is acting on a known target).
-import { F, noGrad, tidy, type Tensor } from '@reconvla/core';
+import { F, keep, noGrad, tidy, type Tensor } from '@reconvla/core';
 import { KVCache } from '@reconvla/qwen2';
 import type { ActionTokenizer } from '../action_tokenizer.ts';
 import type { ReconVLA } from '../model.ts';
@@ -68,6 +68,8 @@ export async function predictActions(model: ReconVLA, processor: Processor, samp
   const backend = model.backend;
   const cache = new KVCache(cfg.llm.numHiddenLayers);
   const ids: number[] = [];
+  // The fed-back ids are embedded as the prompt's were (with the ordered bin features, if any).
+  const table = model.binFeatures ? keep(noGrad(() => model.inputEmbeddingTable())) : model.lm.model.embed_tokens.weight;
   try {
     const lastLogits = (embeds: () => Tensor): Tensor => tidy(() => noGrad(() => {
       const h = model.lm.model.forward({ inputsEmbeds: embeds(), cache });
@@ -84,10 +86,11 @@ export async function predictActions(model: ReconVLA, processor: Processor, samp
       const id = k < g && given ? given[k]! : chooseActionId(row, lo, hi, k < g ? 'argmax' : decoding, model.actionTokenizer);
       ids.push(id);
       if (k + 1 === n) break;
-      logits = lastLogits(() => F.embedding(F.tensor([id], [1, 1], { backend, dtype: 'int32' }), model.lm.model.embed_tokens.weight));
+      logits = lastLogits(() => F.embedding(F.tensor([id], [1, 1], { backend, dtype: 'int32' }), table));
     }
   } finally {
     cache.dispose();
+    if (model.binFeatures) table.dispose();
   }
   return { actions: model.actionTokenizer.decode(ids.slice(g)), ids, grounding: model.actionTokenizer.decode(ids.slice(0, g)) };
 }
