@@ -2,9 +2,10 @@
 // image (threads split channels, so col2im's sums never race). col is [C*KH*KW, OH*OW] with rows
 // `pitch` floats apart (OH*OW, or G*OH*OW when G images share one col, each its own columns):
 // row (c, ky, kx) holds x[c, oy*sh + ky - pt, ox*sw + kx - pl] (0 in the padding). For each row
-// the valid output columns [oxs, oxe) are computed once, so the inner loop has no bounds test.
+// the valid output columns [oxs, oxe) are computed once, so the inner loop has no bounds test;
+// with stride 1 a row segment is contiguous in x too and moves four floats at a time.
 import {
-  f32, forRange, get, i32, ifThen, memory, select, set,
+  block, br, brIf, f32, f32x4, forRange, get, i32, ifThen, loop, memory, select, set, v128,
   type Code, type ModuleBuilder,
 } from '../emitter.ts';
 
@@ -33,6 +34,21 @@ export function emitConv(m: ModuleBuilder): void {
     const inner = transpose
       ? f32.store(xAt, f32.add(f32.load(xAt), f32.load(colAt)))
       : f32.store(colAt, f32.load(xAt));
+    const inner4 = transpose
+      ? v128.store(xAt, f32x4.add(v128.load(xAt), v128.load(colAt)))
+      : v128.store(colAt, v128.load(xAt));
+    // im2col zeroes the columns before oxs and from oxe on (the padding), one float at a time:
+    // there are at most pad of them, where a bulk fill per row cost more than the row's copy.
+    const zeroUpTo = (to: Code): Code => block(loop(brIf(1, i32.ge_s(get(ox), to)), f32.store(colAt, f32.const(0)), set(ox, i32.add(get(ox), i32.const(1))), br(0)));
+    // ox from oxs: by fours while stride 1 leaves them contiguous in x, then one at a time.
+    const segment: Code[] = [
+      ...(transpose ? [] : [set(ox, i32.const(0)), zeroUpTo(get(oxs)), set(ox, get(oxe)), zeroUpTo(get(ow))]),
+      set(ox, get(oxs)),
+      ifThen(i32.eq(get(sw), i32.const(1)), [
+        block(loop(brIf(1, i32.gt_s(i32.add(get(ox), i32.const(4)), get(oxe))), inner4, set(ox, i32.add(get(ox), i32.const(4))), br(0))),
+      ]),
+      block(loop(brIf(1, i32.ge_s(get(ox), get(oxe))), inner, set(ox, i32.add(get(ox), i32.const(1))), br(0))),
+    ];
     f.body = [
       // col2im accumulates: clear this channel range of x first.
       ...(transpose ? memory.fill(i32.add(get(x), i32.shl(i32.mul(i32.mul(get(ic0), get(h)), get(w)), i32.const(2))), i32.const(0),
@@ -46,9 +62,8 @@ export function emitConv(m: ModuleBuilder): void {
             forRange(oy, i32.const(0), get(oh), 1,
               set(iy, i32.sub(i32.add(i32.mul(get(oy), get(sh)), get(ky)), get(pt))),
               ifThen(i32.and(i32.ge_s(get(iy), i32.const(0)), i32.lt_s(get(iy), get(h))), [
-                ...(transpose ? [] : [memory.fill(get(dst), i32.const(0), seg)]),
                 set(src, i32.add(get(x), i32.shl(i32.mul(i32.add(i32.mul(get(ic), get(h)), get(iy)), get(w)), i32.const(2)))),
-                forRange(ox, get(oxs), get(oxe), 1, inner),
+                ...segment,
               ], transpose ? [] : [memory.fill(get(dst), i32.const(0), seg)]),
               set(dst, i32.add(get(dst), seg)))))),
     ];
