@@ -9,8 +9,11 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { backendArg, choiceArg, envArg, envListArg, intArg, taskListArg, type BackendFlag } from './args.ts';
 import { createBackend } from '@reconvla/core';
 import type { ActionDecoding, ReconVLA } from '@reconvla/reconvla';
+import type { GroundingSource } from '@reconvla/reconvla/sim';
 
 export const DECODINGS = ['argmax', 'median', 'mean'] as const;
+/** Where a grounding model's box centres come from (@reconvla/reconvla/sim's GroundingSource; listed here so the CLI starts without the model packages). */
+export const GROUNDING_SOURCES = ['model', 'locator', 'oracle'] as const satisfies readonly GroundingSource[];
 /** The policy's decoding unless --decoding says otherwise (measured in docs/reconvla.md). */
 export const DEFAULT_DECODING: ActionDecoding = 'argmax';
 import {
@@ -42,8 +45,8 @@ export interface EvalSuiteOptions {
   method?: string;
   /** How the policy turns bin probabilities into an action (predict.ts; default DEFAULT_DECODING). */
   decoding?: ActionDecoding;
-  /** A diagnostic: the policy is fed the true gaze box centres as its explicit grounding (predict.ts). */
-  groundingOracle?: boolean;
+  /** Where a grounding model's box centres come from (policy.ts; default 'model'): 'oracle' is a diagnostic. */
+  groundingSource?: GroundingSource;
 }
 
 export interface EvalSuiteRow {
@@ -64,7 +67,7 @@ export interface EvalSuiteResult {
   method: string;
   options: {
     envs: EnvName[]; chains: number; per_task: number; tasks: TaskKind[]; paraphrases: Paraphrases[]; objects: ObjectSplit[];
-    image: ImageMode; max_steps: number; seed: number; decoding: ActionDecoding; grounding_oracle?: boolean;
+    image: ImageMode; max_steps: number; seed: number; decoding: ActionDecoding; grounding_source?: GroundingSource;
   };
   rows: EvalSuiteRow[];
   wall_s: number;
@@ -105,7 +108,7 @@ export interface EvalFlags {
   json?: string;
   backend: BackendFlag;
   decoding?: ActionDecoding;
-  groundingOracle?: boolean;
+  groundingSource?: GroundingSource;
 }
 
 /** The parsed command line as options: `--env X` is `--envs X`, "both" is both sets/splits. */
@@ -123,7 +126,7 @@ export function optionsFromFlags(f: EvalFlags): EvalSuiteOptions {
     objects: f.objects === 'both' ? ['seen', 'unseen'] : [f.objects],
     image: f.image,
     ...(f.decoding ? { decoding: f.decoding } : {}),
-    ...(f.groundingOracle ? { groundingOracle: true } : {}),
+    ...(f.groundingSource && f.groundingSource !== 'model' ? { groundingSource: f.groundingSource } : {}),
     maxSteps: f.maxSteps,
     seed: f.seed,
     json: f.json ?? path.join((f.run ?? f.model)!, 'eval.json'),
@@ -166,7 +169,8 @@ export function suiteTables(r: EvalSuiteResult): string {
     ? `\nPer task: ${r.options.per_task} single-task episode${r.options.per_task === 1 ? '' : 's'} per kind. Cells: successes/attempts (rate, 95% Wilson interval), in %.`
     : '\nPer task: attempts within chains (a task is tried only when the ones before it succeeded). Cells: successes/attempts (rate, 95% Wilson interval), in %.');
   if (r.options.image !== 'normal') out.push(`Image mode: ${r.options.image} (the policy did not see its own camera images).`);
-  if (r.options.grounding_oracle) out.push('Grounding oracle: the policy was told the true gaze box centres (a diagnostic, not a policy\'s result).');
+  if (r.options.grounding_source === 'oracle') out.push('Grounding oracle: the policy was told the true gaze box centres (a diagnostic, not a policy\'s result).');
+  if (r.options.grounding_source === 'locator') out.push('Grounding from the locator: the static view\'s box centre was the locator\'s keypoint.');
   return out.join('\n');
 }
 
@@ -233,7 +237,7 @@ export async function evaluateSuite(policy: Policy, o: EvalSuiteOptions & { task
   const result: EvalSuiteResult = {
     model: o.model ?? null,
     method: o.method ?? 'policy',
-    options: { envs: o.envs, chains: o.chains, per_task: o.perTask, tasks: o.tasks, paraphrases: o.paraphrases, objects: o.objects, image: o.image, max_steps: o.maxSteps, seed: o.seed, decoding: o.decoding ?? DEFAULT_DECODING, grounding_oracle: o.groundingOracle ?? false },
+    options: { envs: o.envs, chains: o.chains, per_task: o.perTask, tasks: o.tasks, paraphrases: o.paraphrases, objects: o.objects, image: o.image, max_steps: o.maxSteps, seed: o.seed, decoding: o.decoding ?? DEFAULT_DECODING, grounding_source: o.groundingSource ?? 'model' },
     rows,
     wall_s: (Date.now() - t0) / 1000,
     model_calls: calls,
@@ -257,7 +261,7 @@ export async function runEvaluation(model: ReconVLA, o: EvalSuiteOptions, print 
   const S = await import('@reconvla/reconvla/sim');
   let calls = 0, ms = 0;
   const decoding = o.decoding ?? DEFAULT_DECODING;
-  const policy = S.reconvlaPolicy(model, { onPredict: (t) => { calls++; ms += t; }, decoding, ...(o.groundingOracle ? { oracleGrounding: true } : {}) });
+  const policy = S.reconvlaPolicy(model, { onPredict: (t) => { calls++; ms += t; }, decoding, ...(o.groundingSource ? { grounding: o.groundingSource } : {}) });
   const tasks = resolveTasks(o.tasks, model.config.tasks);
   return evaluateSuite(policy, { ...o, tasks }, print, { calls: () => calls, ms: () => ms });
 }
@@ -278,7 +282,7 @@ export function registerEval(program: Command): void {
     .option('--objects <split>', 'objects: all (seen and unseen mixed), seen, unseen, or both (seen and unseen separately)', choiceArg('objects', ['seen', 'unseen', 'all', 'both'] as const), 'all' as const)
     .option('--decoding <how>', 'bin probabilities to an action: argmax (upstream), median or mean', choiceArg('decoding', DECODINGS), DEFAULT_DECODING)
     .option('--image <mode>', 'camera images the policy sees: normal, black, or shuffled (the previous episode\'s)', choiceArg('image', IMAGE_MODES), 'normal' as const)
-    .option('--grounding-oracle', 'a diagnostic for runs trained with --grounding: feed the true gaze box centres instead of the model\'s own (is the failure finding the target or acting on it?)')
+    .option('--grounding-source <from>', 'runs trained with --grounding: the box centres fed before the actions are the model\'s own (model), the locator\'s for the static view (locator), or the true ones (oracle: a diagnostic, is the failure finding the target or acting on it?)', choiceArg('grounding-source', GROUNDING_SOURCES), 'model' as GroundingSource)
     .option('--max-steps <n>', 'steps per task', intArg('max-steps', 1), 300)
     .option('--seed <n>', 'names the chains and episodes (the same seed gives every run the same ones)', intArg('seed', 0), 0)
     .option('--json <file>', 'write every number here (default RUN/eval.json)')

@@ -52,8 +52,9 @@ test('flags become options: --env is one env, "both" expands, the JSON goes to R
   const b = optionsFromFlags(flags({ envs: ['A', 'D'], paraphrases: 'both', objects: 'both', tasks: [...TASK_KINDS], json: 'out.json' }));
   assert.deepEqual([b.envs, b.paraphrases, b.objects, b.tasks?.length, b.json], [['A', 'D'], ['train', 'heldout'], ['seen', 'unseen'], 17, 'out.json']);
   assert.deepEqual(optionsFromFlags(flags({})).envs, ['D']);
-  assert.equal(optionsFromFlags(flags({})).groundingOracle, undefined);
-  assert.equal(optionsFromFlags(flags({ groundingOracle: true })).groundingOracle, true);
+  assert.equal(optionsFromFlags(flags({})).groundingSource, undefined);
+  assert.equal(optionsFromFlags(flags({ groundingSource: 'model' })).groundingSource, undefined);
+  assert.equal(optionsFromFlags(flags({ groundingSource: 'oracle' })).groundingSource, 'oracle');
   assert.throws(() => optionsFromFlags(flags({ env: 'D', envs: ['A'] })), /give --env or --envs, not both/);
   assert.throws(() => optionsFromFlags(flags({ chains: 0 })), /nothing to evaluate/);
 });

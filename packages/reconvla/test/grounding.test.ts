@@ -4,11 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Generator, type Backend } from '@reconvla/core';
+import { Generator, noGrad, tidy, type Backend } from '@reconvla/core';
 import { feasibleTasks, TabletopEnv } from '@reconvla/tabletop';
 import { testBackends } from '../../../test/helpers/backends.ts';
 import {
-  attentionMap, groundingOf, initFromScratch, maskLabels, parseReconVLAConfig, predictActions, Processor, ReconVLA, teacherForcedAccuracy, tinyConfigJson, type HostBatch,
+  attentionMap, collatePrompts, groundingOf, initFromScratch, maskLabels, parseReconVLAConfig, predictActions, Processor, ReconVLA, teacherForcedAccuracy, tinyConfigJson, type HostBatch,
 } from '../src/index.ts';
 import { observationViews, reconvlaPolicy, trueGrounding } from '../src/sim/index.ts';
 
@@ -154,8 +154,38 @@ test('the grounding oracle: given box centres replace the model\'s grounding tok
   assert.deepEqual(truth.slice(0, 2), groundingOf([s.x0, s.y0, s.x1, s.y1], tobs.static.width, tobs.static.height));
   assert.deepEqual(truth.slice(2), g ? groundingOf([g.x0, g.y0, g.x1, g.y1], tobs.gripper.width, tobs.gripper.height) : [NaN, NaN]);
   const fromTruth = await predictActions(allModel, allProcessor, { images: observationViews(tobs, allModel.config.views), instruction: 'lift the red block', state: tobs.proprio }, 'argmax', truth);
-  const oracle = reconvlaPolicy(allModel, { oracleGrounding: true });
+  const oracle = reconvlaPolicy(allModel, { grounding: 'oracle' });
   assert.deepEqual(Array.from(await oracle(tobs, 'lift the red block')), Array.from(fromTruth.actions));
   const none = tinyConfigJson({ words: ['block', 'lift', 'red', 'the'], stateRange: { min: new Array(8).fill(-1), max: new Array(8).fill(1) }, views: ['static'], stateEncoding: 'fourier', actionChunk: 1, nBins: 64 });
-  assert.throws(() => reconvlaPolicy(new ReconVLA(parseReconVLAConfig(none), { backend, generator: new Generator(7) }), { oracleGrounding: true }), /oracleGrounding needs a model with explicit grounding/);
+  assert.throws(() => reconvlaPolicy(new ReconVLA(parseReconVLAConfig(none), { backend, generator: new Generator(7) }), { grounding: 'oracle' }), /grounding from "oracle" needs a model with explicit grounding/);
+  assert.throws(() => reconvlaPolicy(allModel, { grounding: 'locator' }), /grounding from "locator" needs a model with a locator/);
+  // null: the model answers that token itself.
+  const partial = await predictActions(allModel, allProcessor, { images: observationViews(tobs, allModel.config.views), instruction: 'lift the red block', state: tobs.proprio }, 'argmax', [0.5, -0.25, null, null]);
+  assert.deepEqual(partial.ids.slice(0, 2), allProcessor.actions.encode([0.5, -0.25]));
+  const own = await predictActions(allModel, allProcessor, { images: observationViews(tobs, allModel.config.views), instruction: 'lift the red block', state: tobs.proprio });
+  assert.notDeepEqual(partial.ids.slice(0, 2), own.ids.slice(0, 2), 'pick given values the model would not answer itself');
+});
+
+test('grounding from the locator: the static view\'s centre is the locator\'s keypoint 0, the gripper view\'s the model\'s own answer', async () => {
+  const locJson = tinyConfigJson({
+    words: ['block', 'lift', 'red', 'the'], stateRange: { min: new Array(8).fill(-1), max: new Array(8).fill(1) },
+    views: ['static', 'gripper'], stateEncoding: 'fourier', actionChunk: 1, nBins: 64, grounding: 'all', locator: true,
+  });
+  const m = new ReconVLA(parseReconVLAConfig(locJson), { backend, generator: new Generator(8) });
+  initFromScratch(m, new Generator(8));
+  const p = new Processor(m.config);
+  const sample = { images: observationViews(obs, m.config.views), instruction: 'lift the red block', state: obs.proprio };
+  const points = tidy(() => noGrad(() => {
+    const prompts = collatePrompts([p.promptIds(sample)], m.config.prompt, false);
+    return m.locator!.forward(p.samplePixels(sample, backend), prompts).points;
+  }));
+  const xy = Array.from((await points.data()) as Float32Array).slice(0, 2);
+  points.dispose();
+  const fromLocator = await predictActions(m, p, sample, 'argmax', 'locator');
+  assert.deepEqual(fromLocator.ids.slice(0, 2), p.actions.encode(xy));
+  // The gripper view's pair is what the model answers after that static pair.
+  const sameStart = await predictActions(m, p, sample, 'argmax', [xy[0]!, xy[1]!, null, null]);
+  assert.deepEqual(fromLocator.ids, sameStart.ids);
+  await assert.rejects(predictActions(model, processor, sample, 'argmax', 'locator'), /grounding from the locator, but the model has none/);
+  m.dispose();
 });

@@ -13,9 +13,11 @@
 //   that spread; 'mean': the expected value, fed back as its nearest bin.
 // The token fed back for the next dimension is the decoded value's bin. With explicit grounding
 // (prompt.grounding_tokens) the answer first names where the target is (the gaze box centre,
-// argmax bins), then the actions follow, conditioned on it. `givenGrounding` replaces the
-// model's own grounding with values fed to it (the true box centres: an oracle that measures how
-// much of a failure is localisation and how much is acting on a known target).
+// argmax bins), then the actions follow, conditioned on it. `grounding` can replace the model's
+// own answer: with given values (null: the model answers that one; NaN: out of view, fed 0 as in
+// training), e.g. the true box centres, an oracle that tells a localisation failure from an acting
+// one; or with 'locator': the static view's centre is the locator's keypoint 0 (the point it is
+// trained to put there), the other views' the model's own.
 import { F, keep, noGrad, tidy, type Tensor } from '@reconvla/core';
 import { KVCache } from '@reconvla/qwen2';
 import type { ActionTokenizer } from '../action_tokenizer.ts';
@@ -57,12 +59,19 @@ export function chooseActionId(row: Float32Array, lo: number, hi: number, decodi
   return tokenizer.encodeValue(mean);
 }
 
-export async function predictActions(model: ReconVLA, processor: Processor, sample: Omit<Sample, 'actions'>, decoding: ActionDecoding = 'argmax', givenGrounding?: ArrayLike<number>): Promise<Prediction> {
+/** Grounding values to feed instead of the model's answer (null: the model answers), or 'locator'. */
+export type GivenGrounding = ArrayLike<number | null> | 'locator';
+
+export async function predictActions(model: ReconVLA, processor: Processor, sample: Omit<Sample, 'actions'>, decoding: ActionDecoding = 'argmax', grounding?: GivenGrounding): Promise<Prediction> {
   const cfg = model.config;
   const g = cfg.prompt.groundingTokens;
-  if (givenGrounding && givenGrounding.length !== g) throw new Error(`predictActions: ${givenGrounding.length} given grounding values, the config answers ${g} (prompt.grounding_tokens)`);
-  // A view out of view (NaN) is fed as 0, as in training.
-  const given = givenGrounding ? model.actionTokenizer.encode(Array.from(givenGrounding, (v) => (Number.isNaN(v) ? 0 : v))) : null;
+  if (grounding !== undefined && g === 0) throw new Error('predictActions: grounding given, but the config answers no grounding tokens (prompt.grounding_tokens 0)');
+  if (grounding === 'locator' && !model.locator) throw new Error('predictActions: grounding from the locator, but the model has none (config "locator")');
+  if (grounding !== undefined && grounding !== 'locator' && grounding.length !== g) throw new Error(`predictActions: ${grounding.length} given grounding values, the config answers ${g} (prompt.grounding_tokens)`);
+  // Each grounding token's id to feed, or null where the model answers; out of view (NaN) is fed as 0, as in training.
+  let given: (number | null)[] | null = grounding === undefined || grounding === 'locator' ? null
+    : Array.from(grounding, (v) => (v === null ? null : model.actionTokenizer.encodeValue(Number.isNaN(v) ? 0 : v)));
+  let points: Tensor | null = null;
   const n = g + cfg.prompt.actionChunk * cfg.prompt.actionDim;
   const [lo, hi] = model.actionTokenizer.tokenRange;
   const backend = model.backend;
@@ -78,12 +87,19 @@ export async function predictActions(model: ReconVLA, processor: Processor, samp
     }));
     let logits = lastLogits(() => {
       const prompts = collatePrompts([processor.promptIds(sample)], cfg.prompt, false);
-      return model.embedInputs(processor.samplePixels(sample, backend), prompts, processor.stateValues([sample.state], backend)).inputsEmbeds;
+      const e = model.embedInputs(processor.samplePixels(sample, backend), prompts, processor.stateValues([sample.state], backend));
+      if (grounding === 'locator') points = keep(e.locatorPoints!);
+      return e.inputsEmbeds;
     });
+    if (points) {
+      // [1, views x keypoints x 2]: keypoint 0 of the first view leads.
+      const p = (await (points as Tensor).data()) as Float32Array;
+      given = Array.from({ length: g }, (_, i) => (i < 2 ? model.actionTokenizer.encodeValue(p[i]!) : null));
+    }
     for (let k = 0; k < n; k++) {
       const row = (await logits.data()) as Float32Array;
       logits.dispose();
-      const id = k < g && given ? given[k]! : chooseActionId(row, lo, hi, k < g ? 'argmax' : decoding, model.actionTokenizer);
+      const id = k < g && given && given[k] !== null ? given[k]! : chooseActionId(row, lo, hi, k < g ? 'argmax' : decoding, model.actionTokenizer);
       ids.push(id);
       if (k + 1 === n) break;
       logits = lastLogits(() => F.embedding(F.tensor([id], [1, 1], { backend, dtype: 'int32' }), table));
@@ -91,6 +107,7 @@ export async function predictActions(model: ReconVLA, processor: Processor, samp
   } finally {
     cache.dispose();
     if (model.binFeatures) table.dispose();
+    (points as Tensor | null)?.dispose();
   }
   return { actions: model.actionTokenizer.decode(ids.slice(g)), ids, grounding: model.actionTokenizer.decode(ids.slice(0, g)) };
 }

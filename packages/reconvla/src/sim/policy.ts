@@ -17,25 +17,30 @@ export interface PolicyOptions {
   /** How bin probabilities become an action value (see predict.ts; default 'argmax', upstream's). */
   decoding?: ActionDecoding;
   /**
-   * Explicit grounding only: feed the true gaze box centres (the simulator's obs.gaze) instead of
-   * the model's own. A diagnostic, not a policy: it tells localisation failures from acting ones.
+   * Explicit grounding only, where its box centres come from: the model's own answer ('model', the
+   * default); the locator's keypoint for the static view ('locator', the rest the model's); or the
+   * true gaze boxes of the simulator ('oracle', obs.gaze: a diagnostic, not a policy, that tells a
+   * localisation failure from an acting one).
    */
-  oracleGrounding?: boolean;
+  grounding?: GroundingSource;
 }
+
+export type GroundingSource = 'model' | 'locator' | 'oracle';
 
 export function reconvlaPolicy(model: ReconVLA, opts: PolicyOptions = {}): Policy {
   const processor = new Processor(model.config);
   const { actionChunk, actionDim } = model.config.prompt;
   const execute = Math.min(opts.executeSteps ?? actionChunk, actionChunk);
-  const g = model.config.prompt.groundingTokens;
-  if (opts.oracleGrounding && g === 0) throw new Error('reconvlaPolicy: oracleGrounding needs a model with explicit grounding (prompt.grounding_tokens > 0)');
+  const g = model.config.prompt.groundingTokens, source = opts.grounding ?? 'model';
+  if (source !== 'model' && g === 0) throw new Error(`reconvlaPolicy: grounding from "${source}" needs a model with explicit grounding (prompt.grounding_tokens > 0)`);
+  if (source === 'locator' && !model.locator) throw new Error('reconvlaPolicy: grounding from "locator" needs a model with a locator (config "locator")');
   let queue: Float32Array[] = [];
   const policy = async (obs: Observation, instruction: string): Promise<Float32Array> => {
     if (queue.length === 0) {
       const t0 = performance.now();
       const { actions } = await predictActions(model, processor, {
         images: observationViews(obs, model.config.views), instruction, state: obs.proprio,
-      }, opts.decoding ?? 'argmax', opts.oracleGrounding ? trueGrounding(obs, model.config.views).slice(0, g) : undefined);
+      }, opts.decoding ?? 'argmax', source === 'oracle' ? trueGrounding(obs, model.config.views).slice(0, g) : source === 'locator' ? 'locator' : undefined);
       opts.onPredict?.(performance.now() - t0);
       for (let k = 0; k < execute; k++) queue.push(actions.slice(k * actionDim, (k + 1) * actionDim));
     }
