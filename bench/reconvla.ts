@@ -2,7 +2,7 @@
 // For the demo and the experiment preset's model (bench/reconvla_model.ts): one training step
 // (batch 16 of inputs prepared beforehand, as the peer's: forward with lm + vm loss, backward,
 // clipping, one read, AdamW) and one policy call (from two camera images: preprocessing, prefill
-// and the chunk's greedy action tokens), on wasm, WebGPU and the CPU reference, against
+// and the greedy answer: grounding, if any, and action tokens), on wasm, WebGPU and the CPU reference, against
 // PyTorch on the same shapes (bench/torch_reconvla.py) with OpenBLAS and with Debian's reference
 // BLAS, threads named in the peer label.
 //
@@ -126,7 +126,7 @@ export async function benchReconvla(ctx: BenchContext): Promise<ResultRow[]> {
       ? torchPeer(inputs, { ...torchEnv, LD_LIBRARY_PATH: [REFERENCE_BLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') }, 3, ctx.log) : null;
     if (!reference) ctx.log('reference BLAS peer not run (install libblas3 for Debian\'s default BLAS)');
     const kase = (what: string) => `${preset} preset ${what}`;
-    const stepCase = kase(`training step (batch ${BATCH}, lm + vm, AdamW)`), policyCase = kase('policy call (prefill + chunk of greedy action tokens)');
+    const stepCase = kase(`training step (batch ${BATCH}, lm + vm, AdamW)`), policyCase = kase('policy call (prefill + the greedy answer: grounding and action tokens)');
     const peers = (ms: 'step_ms' | 'policy_ms') => [openblas && { name: openblas.name, ms: ms === 'step_ms' ? median(peerStep) : median(peerPolicy) }, reference && { name: reference.name, ms: reference[ms] }]
       .filter((p): p is { name: string; ms: number } => !!p);
     const push = (kaseName: string, backend: string, ms: number, perCall: number, peerList: { name: string; ms: number }[], rounds?: { ours: number[]; peer: number[] }) => {

@@ -2,7 +2,7 @@
 // built as `reconvla demo` builds it: tinyConfigJson with the preset's model fields and the
 // tabletop vocabulary), one training step as the Trainer runs it (forward with lm + vm loss,
 // backward, gradient clipping, the one read of loss and norm, AdamW), and one policy call
-// (predictActions: prefill + the action chunk's greedy tokens).
+// (predictActions: prefill + the greedy grounding and action tokens).
 // Batches are synthetic (seeded random 32x32 images, the vision tower's and the gaze crop's size),
 // so the bench needs no dataset; the shapes are the demo's.
 import { type Backend, F, Generator, optim, tensor, tidy, type Tensor } from '@reconvla/core';
@@ -18,6 +18,7 @@ export function presetModelJson(name: string): Json {
     words: tabletopVocabulary(), stateRange: tabletopStateRange(), actionChunk: p.model.chunk, layout: 'instr-image-instr',
     views: p.model.views, stateEncoding: p.model.stateEncoding, denoiserRepeat: p.model.denoiserRepeat,
     llmWidth: p.model.llmWidth, llmLayers: p.model.llmLayers, nBins: p.model.actionBins, tasks: p.data.tasks,
+    patchSize: p.model.patchSize, grounding: p.model.grounding,
     ablation: { recon: true, recon_target: 'gaze', unfreeze_vision_tower: p.model.unfreezeVision },
   });
 }
@@ -30,7 +31,8 @@ export function peerInputs(json: Json, batchSize: number, cpu: Backend): Json {
   const proc = new Processor(cfg);
   const imageLen = cfg.imageEmbedLen * cfg.views.length;
   const batch = syntheticBatch(cfg.views.length, cfg.prompt.stateDim, cfg.prompt.actionChunk * cfg.prompt.actionDim, batchSize, 0);
-  const rows = batch.instructions.map((instruction, i) => proc.promptIds({ instruction, state: batch.states[i]!, actions: batch.actions[i]! }));
+  const grounding = proc.batchGrounding(batch);
+  const rows = batch.instructions.map((instruction, i) => proc.promptIds({ instruction, state: batch.states[i]!, actions: batch.actions[i]!, ...(grounding.length ? { grounding: grounding[i]! } : {}) }));
   const plan = (ids: number[][], training: boolean) => {
     const p = planSplice(collatePrompts(ids, cfg.prompt, training), imageLen, cfg.prompt);
     return { length: p.length, text_ids: [...p.textIds], gather: [...p.gather], labels: [...p.labels], attention_mask: [...p.attentionMask], boi: p.boi };
@@ -44,20 +46,22 @@ export function peerInputs(json: Json, batchSize: number, cpu: Backend): Json {
   };
   return {
     config: json, batch_size: batchSize, train: plan(rows, true), generate: plan([gen], false), twin_batch: twinBatch,
-    state_features: proc.stateValues([batch.states[0]!], cpu).shape[1]!, new_tokens: cfg.prompt.actionChunk * cfg.prompt.actionDim, action_range: [lo, hi],
+    state_features: proc.stateValues([batch.states[0]!], cpu).shape[1]!, new_tokens: cfg.prompt.groundingTokens + cfg.prompt.actionChunk * cfg.prompt.actionDim, action_range: [lo, hi],
   } as unknown as Json;
 }
 
 const INSTRUCTIONS = ['open the drawer', 'turn on the lamp', 'lift the red block', 'push the blue ball to the left'];
 
-/** Batch number k: seeded random images (views per sample), states in range, actions in [-1, 1]. */
+/** Batch number k: seeded random images (views per sample) with a random gaze box each (the
+ * explicit grounding's labels), states in range, actions in [-1, 1]. */
 export function syntheticBatch(views: number, stateDim: number, actionValues: number, batchSize: number, k: number): HostBatch {
   const rng = new Rng(9000 + k);
   const img = () => ({ width: 32, height: 32, data: Uint8Array.from({ length: 32 * 32 * 3 }, () => Math.floor(rng.next() * 256)) });
   const r = tabletopStateRange();
-  const b: HostBatch = { images: [], targets: [], instructions: [], states: [], actions: [] };
+  const b: HostBatch = { images: [], targets: [], instructions: [], states: [], actions: [], gaze: [] };
+  const box = (): [number, number, number, number] => { const x = Math.floor(rng.next() * 28), y = Math.floor(rng.next() * 28); return [x, y, x + 4, y + 4]; };
   for (let i = 0; i < batchSize; i++) {
-    for (let v = 0; v < views; v++) b.images.push(img());
+    for (let v = 0; v < views; v++) { b.images.push(img()); b.gaze!.push(box()); }
     b.targets.push(img());
     b.instructions.push(INSTRUCTIONS[(i + k) % INSTRUCTIONS.length]!);
     b.states.push(Float32Array.from({ length: stateDim }, (_, j) => r.min[j]! + rng.next() * (r.max[j]! - r.min[j]!)));
