@@ -71,7 +71,8 @@ export async function predictActions(model: ReconVLA, processor: Processor, samp
   // Each grounding token's id to feed, or null where the model answers; out of view (NaN) is fed as 0, as in training.
   let given: (number | null)[] | null = grounding === undefined || grounding === 'locator' ? null
     : Array.from(grounding, (v) => (v === null ? null : model.actionTokenizer.encodeValue(Number.isNaN(v) ? 0 : v)));
-  let points: Tensor | null = null;
+  // The locator's keypoints from the prefill (kept past its scope), for grounding: 'locator'.
+  const located: { points: Tensor | null } = { points: null };
   const n = g + cfg.prompt.actionChunk * cfg.prompt.actionDim;
   const [lo, hi] = model.actionTokenizer.tokenRange;
   const backend = model.backend;
@@ -88,18 +89,19 @@ export async function predictActions(model: ReconVLA, processor: Processor, samp
     let logits = lastLogits(() => {
       const prompts = collatePrompts([processor.promptIds(sample)], cfg.prompt, false);
       const e = model.embedInputs(processor.samplePixels(sample, backend), prompts, processor.stateValues([sample.state], backend));
-      if (grounding === 'locator') points = keep(e.locatorPoints!);
+      if (grounding === 'locator') located.points = keep(e.locatorPoints!);
       return e.inputsEmbeds;
     });
-    if (points) {
+    if (located.points) {
       // [1, views x keypoints x 2]: keypoint 0 of the first view leads.
-      const p = (await (points as Tensor).data()) as Float32Array;
+      const p = (await located.points.data()) as Float32Array;
       given = Array.from({ length: g }, (_, i) => (i < 2 ? model.actionTokenizer.encodeValue(p[i]!) : null));
     }
     for (let k = 0; k < n; k++) {
-      const row = (await logits.data()) as Float32Array;
+      // A given grounding id needs no logits read back; the model still runs on it for the next token.
+      const fed = k < g ? given?.[k] ?? null : null;
+      const id = fed ?? chooseActionId((await logits.data()) as Float32Array, lo, hi, k < g ? 'argmax' : decoding, model.actionTokenizer);
       logits.dispose();
-      const id = k < g && given && given[k] !== null ? given[k]! : chooseActionId(row, lo, hi, k < g ? 'argmax' : decoding, model.actionTokenizer);
       ids.push(id);
       if (k + 1 === n) break;
       logits = lastLogits(() => F.embedding(F.tensor([id], [1, 1], { backend, dtype: 'int32' }), table));
@@ -107,7 +109,7 @@ export async function predictActions(model: ReconVLA, processor: Processor, samp
   } finally {
     cache.dispose();
     if (model.binFeatures) table.dispose();
-    (points as Tensor | null)?.dispose();
+    located.points?.dispose();
   }
   return { actions: model.actionTokenizer.decode(ids.slice(g)), ids, grounding: model.actionTokenizer.decode(ids.slice(0, g)) };
 }

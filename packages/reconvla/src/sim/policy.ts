@@ -52,7 +52,7 @@ export function reconvlaPolicy(model: ReconVLA, opts: PolicyOptions = {}): Polic
 /** The gaze box centre in each of the views, in order, as the grounding tokens name it (NaN out of view). */
 export function trueGrounding(obs: Observation, views: readonly CameraView[]): number[] {
   return views.flatMap((v) => {
-    const box = obs.gaze[v], cam = v === 'static' ? obs.static : obs.gripper;
+    const box = obs.gaze[v], cam = obs[v];
     return box ? groundingOf([box.x0, box.y0, box.x1, box.y1], cam.width, cam.height) : [NaN, NaN];
   });
 }
@@ -60,7 +60,7 @@ export function trueGrounding(obs: Observation, views: readonly CameraView[]): n
 /** The observation's camera images for the model's views, in order. */
 export function observationViews(obs: Observation, views: readonly CameraView[]): RgbImage[] {
   return views.map((v) => {
-    const cam = v === 'static' ? obs.static : obs.gripper;
+    const cam = obs[v];
     return { data: cam.rgb, width: cam.width, height: cam.height };
   });
 }

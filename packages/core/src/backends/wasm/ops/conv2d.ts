@@ -37,10 +37,11 @@ function colPass(rt: Runtime, name: 'im2col' | 'col2im', x: number, col: number,
 /** im2col of images [n0, n0 + g) into one col [CKK, g*OH*OW]; one image alone splits its channels. */
 function groupIm2col(rt: Runtime, x: number, col: number, a: Conv2dArgs, n0: number, g: number): void {
   if (g === 1) return colPass(rt, 'im2col', x + n0 * a.c * a.h * a.w * 4, col, a);
-  const fn = convKernel(rt, 'im2col'), hw = a.oh * a.ow;
-  rt.run(splitRange(g, rt.threads, 1, () => ({ fn, args: [] })).map((_, t, all) => {
+  // Whole images per thread: thread t takes images [g t / T, g (t + 1) / T).
+  const fn = convKernel(rt, 'im2col'), hw = a.oh * a.ow, threads = Math.min(rt.threads, g);
+  rt.run(Array.from({ length: threads }, (_, t): KernelCall[] => {
     const calls: KernelCall[] = [];
-    for (let i = Math.floor(g * t / all.length); i < Math.floor(g * (t + 1) / all.length); i++) {
+    for (let i = Math.floor(g * t / threads); i < Math.floor(g * (t + 1) / threads); i++) {
       calls.push({ fn, args: colArgs(x + (n0 + i) * a.c * a.h * a.w * 4, col + i * hw * 4, 0, a.c, a, g * hw) });
     }
     return calls;
