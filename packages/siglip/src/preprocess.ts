@@ -17,12 +17,17 @@ export interface PreprocessOptions {
   backend?: Backend;
 }
 
-/** PIL's separable resampling weights along one axis (bilinear = triangle filter, support 1). */
-function resampleWeights(inSize: number, outSize: number): { start: number[]; weights: number[][] } {
+/**
+ * PIL's separable resampling weights along one axis (bilinear = triangle filter, support 1), flat:
+ * output o reads `taps` inputs from start[o], weights[o * taps ..] (zero-padded past the edge).
+ */
+interface AxisWeights { start: Int32Array; taps: number; weights: Float64Array }
+
+function resampleWeights(inSize: number, outSize: number): AxisWeights {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
   const support = 1 * filterScale;
-  const start: number[] = [], weights: number[][] = [];
+  const rows: { lo: number; w: number[] }[] = [];
   for (let o = 0; o < outSize; o++) {
     const center = (o + 0.5) * scale;
     const lo = Math.max(0, Math.floor(center - support + 0.5));
@@ -30,37 +35,61 @@ function resampleWeights(inSize: number, outSize: number): { start: number[]; we
     const w: number[] = [];
     for (let i = lo; i < hi; i++) w.push(Math.max(0, 1 - Math.abs((i - center + 0.5) / filterScale)));
     const total = w.reduce((a, b) => a + b, 0);
-    start.push(lo);
-    weights.push(w.map((x) => (total > 0 ? x / total : 0)));
+    rows.push({ lo, w: w.map((x) => (total > 0 ? x / total : 0)) });
   }
-  return { start, weights };
+  const taps = Math.max(0, ...rows.map((r) => r.w.length));
+  const start = new Int32Array(outSize), weights = new Float64Array(outSize * taps);
+  rows.forEach((r, o) => {
+    // A row cut short by the edge keeps its taps in range: shift its start back, pad zeros in front.
+    const pad = Math.min(taps - r.w.length, r.lo);
+    start[o] = r.lo - pad;
+    weights.set(r.w, o * taps + pad);
+  });
+  return { start, taps, weights };
+}
+
+// Training resizes every frame of every batch to the same few sizes: compute each axis's weights once.
+const weightCache = new Map<string, AxisWeights>();
+function cachedWeights(inSize: number, outSize: number): AxisWeights {
+  const key = `${inSize}>${outSize}`;
+  let w = weightCache.get(key);
+  if (!w) weightCache.set(key, (w = resampleWeights(inSize, outSize)));
+  return w;
+}
+
+const round8 = (v: number): number => Math.min(255, Math.max(0, Math.round(v)));
+
+/**
+ * One separable pass: out[p, o, c] = round8(sum_k w[o, k] * src[p, start[o] + k, c]) for every
+ * position p across the axis (`lines` of them). `along` and `across` are the element strides.
+ */
+function resamplePass(src: ArrayLike<number>, dst: Uint8Array, ax: AxisWeights, lines: number, outSize: number, srcAlong: number, srcAcross: number, dstAlong: number, dstAcross: number): void {
+  const { start, taps, weights } = ax;
+  for (let p = 0; p < lines; p++) {
+    for (let o = 0; o < outSize; o++) {
+      const wo = o * taps, d = p * dstAcross + o * dstAlong;
+      let r = 0, g = 0, b = 0;
+      for (let k = 0, s = p * srcAcross + start[o]! * srcAlong; k < taps; k++, s += srcAlong) {
+        const w = weights[wo + k]!;
+        r += w * src[s]!;
+        g += w * src[s + 1]!;
+        b += w * src[s + 2]!;
+      }
+      dst[d] = round8(r);
+      dst[d + 1] = round8(g);
+      dst[d + 2] = round8(b);
+    }
+  }
 }
 
 /** Bilinear resize of an RGB uint8 image, horizontal pass then vertical, each rounded to uint8 like PIL. */
 export function resizeBilinear(img: RgbImage, outW: number, outH: number): RgbImage {
   if (img.width === outW && img.height === outH) return { data: Uint8Array.from(img.data), width: outW, height: outH };
-  const round8 = (v: number): number => Math.min(255, Math.max(0, Math.round(v)));
-  const hx = resampleWeights(img.width, outW), vy = resampleWeights(img.height, outH);
+  const hx = cachedWeights(img.width, outW), vy = cachedWeights(img.height, outH);
   const tmp = new Uint8Array(img.height * outW * 3);
-  for (let y = 0; y < img.height; y++) {
-    for (let x = 0; x < outW; x++) {
-      for (let c = 0; c < 3; c++) {
-        let acc = 0;
-        hx.weights[x]!.forEach((w, k) => { acc += w * img.data[(y * img.width + hx.start[x]! + k) * 3 + c]!; });
-        tmp[(y * outW + x) * 3 + c] = round8(acc);
-      }
-    }
-  }
+  resamplePass(img.data, tmp, hx, img.height, outW, 3, img.width * 3, 3, outW * 3);
   const out = new Uint8Array(outH * outW * 3);
-  for (let y = 0; y < outH; y++) {
-    for (let x = 0; x < outW; x++) {
-      for (let c = 0; c < 3; c++) {
-        let acc = 0;
-        vy.weights[y]!.forEach((w, k) => { acc += w * tmp[((vy.start[y]! + k) * outW + x) * 3 + c]!; });
-        out[(y * outW + x) * 3 + c] = round8(acc);
-      }
-    }
-  }
+  resamplePass(tmp, out, vy, outW, outH, outW * 3, 3, outW * 3, 3);
   return { data: out, width: outW, height: outH };
 }
 

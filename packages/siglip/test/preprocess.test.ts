@@ -2,6 +2,7 @@
 // antialiased bilinear weights (0.25, 0.75, 0.75, 0.25) when halving.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { createCpuBackend, tidy } from '@reconvla/core';
 import { preprocessImages, resizeBilinear, parseSiglipVisionConfig } from '../src/index.ts';
 
@@ -42,4 +43,11 @@ test('halving uses the widened triangle filter like PIL', () => {
 test('config: nested vision_config, unknown fields named', () => {
   assert.equal(parseSiglipVisionConfig({ vision_config: { hidden_size: 64, num_attention_heads: 4 } }).hiddenSize, 64);
   assert.throws(() => parseSiglipVisionConfig({ hidden_size: 64, num_attention_heads: 4, foo: 1, hidden_act: 'relu' }), /unknown fields "foo".*hidden_act "relu"/);
+});
+
+test('property: any resize of a constant image is that constant (each output\'s weights sum to 1, edges included)', () => {
+  fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 255 }), (w, h, ow, oh, v) => {
+    const r = resizeBilinear({ width: w, height: h, data: new Uint8Array(w * h * 3).fill(v) }, ow, oh);
+    return r.width === ow && r.height === oh && r.data.length === ow * oh * 3 && r.data.every((x) => x === v);
+  }));
 });

@@ -19,7 +19,7 @@ export { instructionFor, describe, templates, type Paraphrases } from './languag
 export { sampleChain, chainAt, chainSplit, sampleTask, solveWithExpert, type Chain, type ChainOptions, type ChainRecord } from './chains.ts';
 export { expertPolicy, randomPolicy, addNoise, type Policy, type ResetInfo } from './policy.ts';
 export { evaluate, resultTable, perTaskTable, checkEvalOptions, type EvalOptions, type EvalResult, type StepInfo, type TaskStats } from './evaluate.ts';
-export { encodeSafetensors, decodeSafetensors, tensor, type Dtype, type Tensor, type TensorData, type Safetensors } from './safetensors.ts';
+export { encodeSafetensors, decodeSafetensors, readSafetensorsMetadata, tensor, type Dtype, type Tensor, type TensorData, type Safetensors } from './safetensors.ts';
 export { generateDataset, recordEpisode, checkGenerateOptions, usableEpisode, DATASET_FORMAT, type GenerateOptions, type DatasetIndex, type EpisodeInfo, type ShardInfo, type DaggerRound } from './dataset.ts';
 export { collectDagger, checkDaggerOptions, type DaggerOptions } from './dagger.ts';
 export { DatasetReader, type Batch, type BatchOptions, type Shard, type CropCamera } from './reader.ts';

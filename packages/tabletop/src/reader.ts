@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DATASET_FORMAT, usableEpisode, type DatasetIndex, type EpisodeInfo } from './dataset.ts';
 import { cropResize, type Box } from './image.ts';
 import { Rng } from './rng.ts';
-import { decodeSafetensors } from './safetensors.ts';
+import { decodeSafetensors, readSafetensorsMetadata } from './safetensors.ts';
 
 /** One shard in memory; arrays are views into the file's bytes. */
 export interface Shard {
@@ -120,6 +120,13 @@ export class DatasetReader {
       frameEpisode,
       episodes: JSON.parse(st.metadata['episodes'] ?? '[]') as EpisodeInfo[],
     };
+  }
+
+  /** A shard's episodes from its header alone (no frames read). */
+  shardEpisodes(i: number): EpisodeInfo[] {
+    const info = this.index.shards[i];
+    if (!info) throw new Error(`shard ${i} does not exist (the dataset has ${this.index.shards.length})`);
+    return JSON.parse(readSafetensorsMetadata(join(this.dir, info.file))['episodes'] ?? '[]') as EpisodeInfo[];
   }
 
   /** Stream batches: shards are visited in shuffled order, `shardsInMemory` at a time, frames shuffled across them. */

@@ -5,6 +5,7 @@
 //   the data  raw little-endian tensors, offsets relative to the end of the header
 // Tensors are laid out largest element size first, so every tensor starts at an offset
 // that is a multiple of its element size and can be viewed in place without copying.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 export type Dtype = 'U8' | 'I32' | 'F32' | 'I64';
 
@@ -96,6 +97,32 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
     tensors[name] = { dtype, shape: e.shape, data: typedView(dtype, bytes, base + b, count) };
   }
   return { tensors, metadata };
+}
+
+/**
+ * The string metadata of a safetensors file, reading only its header (a dataset shard's episode
+ * list without its frames).
+ */
+export function readSafetensorsMetadata(file: string): Record<string, string> {
+  const fd = openSync(file, 'r');
+  try {
+    const len = Buffer.alloc(8);
+    if (readSync(fd, len, 0, 8, 0) < 8) throw new Error(`${file}: not a safetensors file (shorter than the 8-byte header length)`);
+    const n = Number(len.readBigUInt64LE(0));
+    const size = fstatSync(fd).size;
+    if (8 + n > size) throw new Error(`${file}: not a safetensors file (header length ${n} runs past the end, ${size} bytes)`);
+    const text = Buffer.alloc(n);
+    readSync(fd, text, 0, n, 8);
+    let header: Record<string, unknown>;
+    try {
+      header = JSON.parse(text.toString('utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new Error(`${file}: not a safetensors file (header is not JSON: ${e instanceof Error ? e.message : String(e)})`);
+    }
+    return (header['__metadata__'] ?? {}) as Record<string, string>;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function typedView(dtype: Dtype, bytes: Uint8Array, at: number, count: number): TensorData {

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import {
-  DatasetReader, cropResize, decodeSafetensors, encodeSafetensors, generateDataset, tensor, TASK_KINDS, type Tensor,
+  DatasetReader, cropResize, decodeSafetensors, encodeSafetensors, generateDataset, readSafetensorsMetadata, tensor, TASK_KINDS, type Tensor,
 } from '../src/index.ts';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'tabletop-test-'));
@@ -83,6 +83,16 @@ test('generate: deterministic by seed, sharded, documented tensors', () => {
     }
     assert.equal(eps[0]!.env, 'A');
     assert.equal(eps[1]!.env, 'B');
+    // The header alone gives every shard's episodes, as reading the whole shard does.
+    const r = DatasetReader.open(a);
+    ia.shards.forEach((_, i) => assert.deepEqual(r.shardEpisodes(i), r.readShard(i).episodes));
+    assert.deepEqual(readSafetensorsMetadata(join(a, 'shard-00000.safetensors')), st.metadata);
+    const cut = join(a, 'cut.safetensors');
+    writeFileSync(cut, readFileSync(join(a, 'shard-00000.safetensors')).subarray(0, 40));
+    assert.throws(() => readSafetensorsMetadata(cut), /cut\.safetensors: not a safetensors file \(header length \d+ runs past the end, 40 bytes\)/);
+    writeFileSync(cut, Buffer.alloc(3));
+    assert.throws(() => readSafetensorsMetadata(cut), /cut\.safetensors: not a safetensors file \(shorter than the 8-byte header length\)/);
+    assert.throws(() => r.shardEpisodes(ia.shards.length), /shard \d+ does not exist/);
   } finally {
     for (const d of [a, b, c]) rmSync(d, { recursive: true, force: true });
   }

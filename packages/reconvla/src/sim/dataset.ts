@@ -101,5 +101,5 @@ export function tabletopSource(dir: string, o: TabletopSourceOptions): BatchSour
 /** Every instruction of a dataset (for building the word vocabulary). */
 export function datasetInstructions(dir: string): string[] {
   const reader = DatasetReader.open(dir);
-  return reader.index.shards.flatMap((_, i) => reader.readShard(i).episodes.map((e) => e.instruction));
+  return reader.index.shards.flatMap((_, i) => reader.shardEpisodes(i).map((e) => e.instruction));
 }
