@@ -52,8 +52,9 @@ wasmTest('gelu_erf and its gradient where erf skips its |x| >= 1 branch, takes i
   }
 });
 
-wasmTest('matmul large enough to split across threads (along M and along the batch), all transposes', async (gpu) => {
-  for (const [batch, m, k, n] of [[1, 203, 300, 131], [3, 64, 257, 72], [1, 517, 33, 9], [5, 9, 600, 260]] as const) {
+wasmTest('matmul large enough to split across threads (along M, along N and along the batch), all transposes', async (gpu) => {
+  // [1, 37, 300, 1029] and [1, 5, 700, 90]: B outweighs A, so the columns are split (in multiples of 8, n not one).
+  for (const [batch, m, k, n] of [[1, 203, 300, 131], [3, 64, 257, 72], [1, 517, 33, 9], [5, 9, 600, 260], [1, 37, 300, 1029], [1, 5, 700, 90]] as const) {
     for (const transA of [false, true]) for (const transB of [false, true]) {
       const withBias = transA !== transB;
       const [ac, ag] = both(gpu, randomF32(batch * m * k, m + k));
@@ -70,7 +71,7 @@ wasmTest('matmul large enough to split across threads (along M and along the bat
 wasmTest('matmul activation epilogue over several K, M and N cache blocks and two threads (applied once, after the full sum)', async (gpu) => {
   // k > KC (256) makes later K blocks accumulate; n > NC (256) and m > MC (128) give several blocks of C.
   const acts = ['gelu_erf', 'gelu_tanh', 'silu', 'relu'] as const;
-  const shapes = [[1, 203, 600, 131], [3, 64, 257, 72], [1, 300, 520, 300], [5, 9, 600, 260]] as const;
+  const shapes = [[1, 203, 600, 131], [3, 64, 257, 72], [1, 300, 520, 300], [5, 9, 600, 260], [1, 13, 520, 601]] as const;
   for (const [i, [batch, m, k, n]] of shapes.entries()) {
     for (const [j, activation] of acts.entries()) {
       const transA = (i + j) % 2 === 1, transB = j >= 2, withBias = j % 2 === 0;

@@ -1,4 +1,5 @@
-// GEMM in WebAssembly SIMD, BLIS style: C[M,N] (+)= A[M,K] B[K,N] for one matrix, rows m0..m1.
+// GEMM in WebAssembly SIMD, BLIS style: C[M,N] (+)= A[M,K] B[K,N] for one matrix, rows m0..m1
+// and columns n0..n1 of C.
 //   for each K block (KC) : pack B[KC, N] into 8-column panels      (B panel: L1, block: L2/L3)
 //     for each M block (MC): pack A[MC, KC] into 4-row panels       (A block: L2)
 //       for each 8-column panel, for each 4-row panel: 4x8 micro-kernel over KC
@@ -210,17 +211,17 @@ export function emitGemm(m: ModuleBuilder, relaxed: boolean, blocking: GemmBlock
     );
   }
 
-  // The blocked driver for rows m0..m1 of one matrix.
+  // The blocked driver for rows m0..m1, columns n0..n1 of one matrix (C's row stride is n).
   const g = m.func('gemm', {
     a: 'i32', b: 'i32', c: 'i32', bias: 'i32', biasMode: 'i32', n: 'i32', k: 'i32',
-    rsA: 'i32', csA: 'i32', rsB: 'i32', csB: 'i32', m0: 'i32', m1: 'i32', packA: 'i32', packB: 'i32', tile: 'i32', accumulate: 'i32', act: 'i32',
+    rsA: 'i32', csA: 'i32', rsB: 'i32', csB: 'i32', m0: 'i32', m1: 'i32', n0: 'i32', n1: 'i32', packA: 'i32', packB: 'i32', tile: 'i32', accumulate: 'i32', act: 'i32',
   });
   {
     const P = g.p;
     const jc = g.local('i32'), pc = g.local('i32'), ic = g.local('i32'), jr = g.local('i32'), ir = g.local('i32');
     const nc = g.local('i32'), kc = g.local('i32'), mc = g.local('i32');
-    g.body = forRange(jc, i32.const(0), get(P.n), NC,
-      set(nc, imin(i32.const(NC), i32.sub(get(P.n), get(jc)))),
+    g.body = forRange(jc, get(P.n0), get(P.n1), NC,
+      set(nc, imin(i32.const(NC), i32.sub(get(P.n1), get(jc)))),
       forRange(pc, i32.const(0), get(P.k), KC,
         set(kc, imin(i32.const(KC), i32.sub(get(P.k), get(pc)))),
         call(pb, i32.add(i32.add(get(P.b), i32.mul(get(pc), get(P.rsB))), i32.mul(get(jc), get(P.csB))),

@@ -1,11 +1,15 @@
 // Drives the GEMM kernel for Backend.matmul: splits the work across threads (along the batch
 // when there are at least as many matrices as threads, else along M in multiples of the
-// micro-kernel's rows), gives each thread its packing scratch, and queues one call per
-// matrix per thread. Small products run on the calling thread: waking workers costs more.
+// micro-kernel's rows or, when B is the larger operand, along N in multiples of its columns),
+// gives each thread its packing scratch, and queues one call per matrix per thread. Small
+// products run on the calling thread: waking workers costs more. Why N: every thread packs
+// all of B for its rows (and all of A for its columns), so a row split of a wide, short product
+// (a convolution's [O, C*K*K] x [C*K*K, images*OH*OW]) packs the big operand once per thread.
+// Each element of C sums its k terms in the same order whichever way it is split.
 // A single row times a transposed B (decoding's x W^T) takes the unpacked gemv kernel instead.
 import type { KernelCall } from '../pool.ts';
 import type { Runtime } from '../runtime.ts';
-import { BIAS_NONE, BIAS_PER_ROW, DEFAULT_BLOCKING, emitGemm, gemmScratchBytes, MR, type GemmBlocking } from '../kernels/gemm.ts';
+import { BIAS_NONE, BIAS_PER_ROW, DEFAULT_BLOCKING, emitGemm, gemmScratchBytes, MR, NR, type GemmBlocking } from '../kernels/gemm.ts';
 import type { Scratch } from '../scratch.ts';
 
 /** Below this many flops a product runs on one thread. */
@@ -28,12 +32,12 @@ export function gemmKernel(rt: Runtime, b: GemmBlocking = DEFAULT_BLOCKING): num
   return rt.kernels(`gemm${rt.opts.relaxedSimd ? '-relaxed' : ''}-${b.kc}-${b.mc}-${b.nc}`, (m) => emitGemm(m, rt.opts.relaxedSimd, b)).gemm!.id;
 }
 
-/** The calls of one thread computing rows m0..m1 of matrices b0..b1. */
-function threadCalls(fn: number, p: GemmProblem, s: { packA: number; packB: number; tile: number }, b0: number, b1: number, m0: number, m1: number): KernelCall[] {
+/** The calls of one thread computing rows m0..m1, columns n0..n1 of matrices b0..b1. */
+function threadCalls(fn: number, p: GemmProblem, s: { packA: number; packB: number; tile: number }, b0: number, b1: number, m0: number, m1: number, n0: number, n1: number): KernelCall[] {
   const calls: KernelCall[] = [];
   for (let bi = b0; bi < b1; bi++) {
     calls.push({ fn, args: [p.a + bi * p.aStride, p.b + bi * p.bStride, p.c + bi * p.cStride, p.bias, p.biasMode, p.n, p.k,
-      p.rsA, p.csA, p.rsB, p.csB, m0, m1, s.packA, s.packB, s.tile, p.accumulate ? 1 : 0, p.act ?? 0] });
+      p.rsA, p.csA, p.rsB, p.csB, m0, m1, n0, n1, s.packA, s.packB, s.tile, p.accumulate ? 1 : 0, p.act ?? 0] });
   }
   return calls;
 }
@@ -60,18 +64,25 @@ export function gemmCalls(rt: Runtime, scratch: Scratch, p: GemmProblem, maxThre
   }
   const fn = gemmKernel(rt, blocking);
   const flops = 2 * p.batch * p.m * p.n * p.k;
-  const threads = flops < PARALLEL_FLOPS ? 1 : Math.min(maxThreads, Math.max(p.batch, Math.ceil(p.m / MR)));
+  // Split along N when B (k x n, packed by every thread of a row split) outweighs A (m x k).
+  const alongN = p.batch < maxThreads && p.n > p.m;
+  const parts = alongN ? Math.ceil(p.n / NR) : Math.max(p.batch, Math.ceil(p.m / MR));
+  const threads = flops < PARALLEL_FLOPS ? 1 : Math.min(maxThreads, parts);
   const need = gemmScratchBytes(p.n, blocking);
   const lists: KernelCall[][] = [];
   for (let t = 0; t < threads; t++) {
     const s = scratch.gemm(t, need);
     if (p.batch >= threads) {
       const b0 = Math.floor(p.batch * t / threads), b1 = Math.floor(p.batch * (t + 1) / threads);
-      lists.push(threadCalls(fn, p, s, b0, b1, 0, p.m));
+      lists.push(threadCalls(fn, p, s, b0, b1, 0, p.m, 0, p.n));
+    } else if (alongN) {
+      const chunk = Math.ceil(p.n / threads / NR) * NR;
+      const n0 = Math.min(p.n, t * chunk), n1 = Math.min(p.n, n0 + chunk);
+      lists.push(threadCalls(fn, p, s, 0, p.batch, 0, p.m, n0, n1));
     } else {
       const chunk = Math.ceil(p.m / threads / MR) * MR;
       const m0 = Math.min(p.m, t * chunk), m1 = Math.min(p.m, m0 + chunk);
-      lists.push(threadCalls(fn, p, s, 0, p.batch, m0, m1));
+      lists.push(threadCalls(fn, p, s, 0, p.batch, m0, m1, 0, p.n));
     }
   }
   return lists;
@@ -85,5 +96,5 @@ export interface GemmCall {
   rsA: number; csA: number; rsB: number; csB: number; accumulate?: boolean;
 }
 export function gemmCall(fn: number, g: GemmCall, s: { packA: number; packB: number; tile: number }): KernelCall {
-  return { fn, args: [g.a, g.b, g.c, 0, BIAS_NONE, g.n, g.k, g.rsA, g.csA, g.rsB, g.csB, 0, g.m, s.packA, s.packB, s.tile, g.accumulate ? 1 : 0, 0] };
+  return { fn, args: [g.a, g.b, g.c, 0, BIAS_NONE, g.n, g.k, g.rsA, g.csA, g.rsB, g.csB, 0, g.m, 0, g.n, s.packA, s.packB, s.tile, g.accumulate ? 1 : 0, 0] };
 }
