@@ -41,13 +41,24 @@ export function emitConv(m: ModuleBuilder): void {
     // there are at most pad of them, where a bulk fill per row cost more than the row's copy.
     const zeroUpTo = (to: Code): Code => block(loop(brIf(1, i32.ge_s(get(ox), to)), f32.store(colAt, f32.const(0)), set(ox, i32.add(get(ox), i32.const(1))), br(0)));
     // ox from oxs: by fours while stride 1 leaves them contiguous in x, then one at a time.
+    // im2col ends a run of four or more with one vector at oxe - 4, overlapping the last one
+    // (it stores the same values again; col2im's sums cannot): the small maps' 8-float rows
+    // then take two vector moves, not one and three scalar ones.
+    const byFours = block(loop(brIf(1, i32.gt_s(i32.add(get(ox), i32.const(4)), get(oxe))), inner4, set(ox, i32.add(get(ox), i32.const(4))), br(0)));
     const segment: Code[] = [
       ...(transpose ? [] : [set(ox, i32.const(0)), zeroUpTo(get(oxs)), set(ox, get(oxe)), zeroUpTo(get(ow))]),
       set(ox, get(oxs)),
-      ifThen(i32.eq(get(sw), i32.const(1)), [
-        block(loop(brIf(1, i32.gt_s(i32.add(get(ox), i32.const(4)), get(oxe))), inner4, set(ox, i32.add(get(ox), i32.const(4))), br(0))),
+      ifThen(i32.eq(get(sw), i32.const(1)), transpose ? [byFours] : [
+        ifThen(i32.ge_s(i32.sub(get(oxe), get(oxs)), i32.const(4)), [byFours, set(ox, i32.sub(get(oxe), i32.const(4))), inner4, set(ox, get(oxe))]),
       ]),
       block(loop(brIf(1, i32.ge_s(get(ox), get(oxe))), inner, set(ox, i32.add(get(ox), i32.const(1))), br(0))),
+    ];
+    // A row of padding (iy outside the image): zeros, four at a time (memory.fill's call costs
+    // more than a short row's stores).
+    const zeroRow: Code[] = [
+      set(ox, i32.const(0)),
+      block(loop(brIf(1, i32.gt_s(i32.add(get(ox), i32.const(4)), get(ow))), v128.store(colAt, v128.zero()), set(ox, i32.add(get(ox), i32.const(4))), br(0))),
+      zeroUpTo(get(ow)),
     ];
     f.body = [
       // col2im accumulates: clear this channel range of x first.
@@ -64,7 +75,7 @@ export function emitConv(m: ModuleBuilder): void {
               ifThen(i32.and(i32.ge_s(get(iy), i32.const(0)), i32.lt_s(get(iy), get(h))), [
                 set(src, i32.add(get(x), i32.shl(i32.mul(i32.add(i32.mul(get(ic), get(h)), get(iy)), get(w)), i32.const(2)))),
                 ...segment,
-              ], transpose ? [] : [memory.fill(get(dst), i32.const(0), seg)]),
+              ], transpose ? [] : zeroRow),
               set(dst, i32.add(get(dst), seg)))))),
     ];
   }
