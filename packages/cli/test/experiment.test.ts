@@ -62,6 +62,20 @@ test('reconvla experiment --preset smoke: 2 variants x 2 seeds, the report from 
     assert.equal(await main(argv), 0);
     assert.equal(statSync(files[0]!).mtimeMs, before, 'a finished run is not rerun');
     assert.ok(existsSync(killed), 'the unfinished run is finished');
+    // Other flags into the same folder (here more fine-tuning steps) are refused before anything
+    // is rewritten: the finished runs would otherwise be skipped into another experiment's report.
+    const experimentJson = readFileSync(join(out, 'experiment.json'), 'utf8');
+    const errors: string[] = [];
+    const error = console.error;
+    console.error = (...a: unknown[]) => { errors.push(a.join(' ')); };
+    try {
+      assert.equal(await main([...argv, '--finetune-steps', '5']), 1);
+    } finally {
+      console.error = error;
+    }
+    assert.match(errors.join('\n'), /holds finished runs trained with other flags[\s\S]*baseline-seed0[\\/]result\.json: finetuneSteps 3 \(now 5\)/);
+    assert.equal(readFileSync(join(out, 'experiment.json'), 'utf8'), experimentJson, 'experiment.json untouched');
+    assert.equal(statSync(files[0]!).mtimeMs, before, 'the finished runs untouched');
     // The report alone, from the JSONs.
     rmSync(join(out, 'report.md'));
     assert.equal(await main(['node', 'reconvla', 'experiment', '--report-only', '--out', out]), 0);

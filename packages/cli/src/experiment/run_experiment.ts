@@ -10,7 +10,7 @@ import type { BackendFlag } from '../args.ts';
 import { runEvaluation, type EvalSuiteResult } from '../eval_command.ts';
 import { parseTrainLog } from '../plot.ts';
 import type { ExperimentPreset } from '../presets.ts';
-import { loadLib, presetTrainFlags, runTraining, trainConfig, writeAttention, writeDataset, writeReconstructions } from '../reconvla_commands.ts';
+import { loadLib, presetTrainFlags, runTraining, trainConfig, writeAttention, writeDataset, writeReconstructions, type TrainFlags } from '../reconvla_commands.ts';
 import type { Variant } from './variants.ts';
 
 export const RUN_FORMAT = 'reconvla-experiment-run/1';
@@ -98,6 +98,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<RunResult[]> 
   const estimate = runEstimateSeconds(p, o.finetuneSteps);
   console.log(`experiment ${o.out}: preset ${p.name} (${p.description})`);
   console.log(`${o.variants.length} variant(s) x ${o.seeds.length} seed(s) = ${total} runs; estimate ~${hms(estimate)} per run, ~${hms(estimate * total)} in all (rates measured on a 2-core machine: ${p.estimate.measured})`);
+  checkFinishedRuns(o); // before anything in the folder is rewritten
   writeJsonAtomic(path.join(o.out, 'experiment.json'), {
     preset: p, variants: o.variants.map((v) => ({ name: v.name, description: v.description })), seeds: o.seeds,
     backend: o.backend, finetune_steps: o.finetuneSteps ?? p.base.stages.finetune, commit: gitCommit(), started: new Date().toISOString(),
@@ -138,10 +139,39 @@ export async function runExperiment(o: ExperimentOptions): Promise<RunResult[]> 
   return results;
 }
 
+/** The train flags of one variant x seed of this experiment. */
+function runFlags(o: ExperimentOptions, variant: Variant, seed: number): TrainFlags {
+  const dir = path.join(o.out, 'runs', runFolder(variant.name, seed));
+  return variant.apply(presetTrainFlags(o.preset.base, { data: path.join(o.out, 'data'), out: dir, backend: o.backend, seed, finetuneSteps: o.finetuneSteps }));
+}
+
+/**
+ * Refuses to resume into a folder whose finished runs were trained with other flags (another
+ * preset, --finetune-steps, a changed variant): skipping them would mix two experiments in one
+ * report. Paths and the backend may differ (a moved folder, another machine).
+ */
+export function checkFinishedRuns(o: ExperimentOptions): void {
+  const ignored = new Set(['out', 'data', 'backend']);
+  const problems: string[] = [];
+  for (const variant of o.variants) {
+    for (const seed of o.seeds) {
+      const file = path.join(o.out, 'runs', runFolder(variant.name, seed), 'result.json');
+      if (!existsSync(file)) continue;
+      const had = readRunResult(file).flags, want = runFlags(o, variant, seed) as unknown as Record<string, unknown>;
+      const keys = [...new Set([...Object.keys(had), ...Object.keys(want)])].filter((k) => !ignored.has(k));
+      const differ = keys.filter((k) => JSON.stringify(had[k]) !== JSON.stringify(want[k]));
+      if (differ.length) problems.push(`${file}: ${differ.map((k) => `${k} ${JSON.stringify(had[k])} (now ${JSON.stringify(want[k])})`).join(', ')}`);
+    }
+  }
+  if (problems.length) {
+    throw new Error(`${o.out} holds finished runs trained with other flags than this experiment's; use another --out, or remove those runs to retrain them:\n  ${problems.join('\n  ')}`);
+  }
+}
+
 async function runOne(o: ExperimentOptions, variant: Variant, seed: number, dir: string, data: string, frames: string, backend: Awaited<ReturnType<typeof createBackend>>): Promise<RunResult> {
   const p = o.preset;
   const R = await import('@reconvla/reconvla');
-  const flags = variant.apply(presetTrainFlags(p.base, { data, out: dir, backend: o.backend, seed, finetuneSteps: o.finetuneSteps }));
+  const flags = runFlags(o, variant, seed);
   console.log(`\n== ${variant.name} (${variant.description}), seed ${seed} -> ${dir}`);
   const resume = R.latestCheckpoint(path.join(dir, 'checkpoints')) !== null;
   if (resume) console.log(`resuming ${dir} from its newest checkpoint`);
