@@ -29,7 +29,7 @@ export const PRESETS: Record<string, Preset> = {
     description: `7 tasks (${DEMO_TASKS.join(', ')}) on A,B,C; evaluated on new scenes of A,B,C and on D; ~12 min on 2 cores`,
     data: { envs: ['A', 'B', 'C'], tasks: DEMO_TASKS, episodes: 1400, noise: 0.15, randomStart: true, relabel: 0 },
     model: DEMO_MODEL,
-    stages: { vision: 0, vae: 100, pretrain: 100, finetune: 6500, batchSize: 16, lr: 1e-3 },
+    stages: { vision: 0, vae: 100, pretrain: 100, finetune: 8500, batchSize: 16, lr: 1e-3 },
     eval: { envs: ['A', 'B', 'C', 'D'], paraphrases: ['train'], objects: ['seen'], chains: 20, perTask: 0, maxSteps: 120, blackEnv: 'D' },
   },
   experiment: {
@@ -80,13 +80,13 @@ export interface ExperimentPreset {
 export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
   ablation: {
     name: 'ablation',
-    description: 'the demo preset (7 tasks on A,B,C) without explicit grounding, 1,800 fine-tuning steps per run; 10 chains on D per instruction set x object split',
+    description: 'the demo preset (7 tasks on A,B,C) without explicit grounding, 9,000 fine-tuning steps per run; 10 chains on D per instruction set x object split',
     // Without the demo's explicit grounding: the ablation compares ReconVLA's implicit grounding variants.
-    base: { ...PRESETS.demo!, name: 'ablation', model: { ...PRESETS.demo!.model, grounding: false }, stages: { ...PRESETS.demo!.stages, finetune: 1800 } },
+    base: { ...PRESETS.demo!, name: 'ablation', model: { ...PRESETS.demo!.model, grounding: false }, stages: { ...PRESETS.demo!.stages, finetune: 9000 } },
     dataSeed: 0,
     eval: { env: 'D', chains: 10, maxSteps: 120, paraphrases: ['train', 'heldout'], objects: ['seen', 'unseen'], seed: 2000 },
     frames: { episodes: 8, count: 4, seed: 7 },
-    estimate: { secondsPerStep: 0.25, secondsPerCall: 0.015, overheadSeconds: 60, measured: 'wasm, 0.21-0.30 s per demo-preset step, ~14 ms per policy call' },
+    estimate: { secondsPerStep: 0.065, secondsPerCall: 0.005, overheadSeconds: 60, measured: 'wasm, 58-64 ms per demo-preset step, 4.2-4.9 ms per policy call (demo9 and exp9, ninth session)' },
   },
   smoke: {
     name: 'smoke',
