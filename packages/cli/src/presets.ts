@@ -29,7 +29,7 @@ export const PRESETS: Record<string, Preset> = {
     description: `7 tasks (${DEMO_TASKS.join(', ')}) on A,B,C; evaluated on new scenes of A,B,C and on D; ~12 min on 2 cores`,
     data: { envs: ['A', 'B', 'C'], tasks: DEMO_TASKS, episodes: 1400, noise: 0.15, randomStart: true, relabel: 0 },
     model: DEMO_MODEL,
-    stages: { vision: 0, vae: 100, pretrain: 100, finetune: 8500, batchSize: 16, lr: 1e-3 },
+    stages: { vision: 0, vae: 100, pretrain: 100, finetune: 6500, batchSize: 16, lr: 1e-3 },
     eval: { envs: ['A', 'B', 'C', 'D'], paraphrases: ['train'], objects: ['seen'], chains: 20, perTask: 0, maxSteps: 120, blackEnv: 'D' },
   },
   experiment: {
