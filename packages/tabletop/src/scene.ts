@@ -4,7 +4,7 @@ import { ENVS, type EnvName } from './envs.ts';
 import type { Rng } from './rng.ts';
 import {
   DRAWER, DRAWER_MAX_OPEN, HOME, OBJECT_REGION, dims, drawerOpenArea, fixtureFootprints,
-  type ObjectState, type WorldState,
+  type GripperState, type ObjectState, type WorldState,
 } from './world.ts';
 
 export interface SceneOptions {
@@ -107,18 +107,27 @@ function trySample(rng: Rng, opts: SceneOptions): WorldState | null {
     env: opts.env,
     step: 0,
     objects,
-    gripper: {
-      pos: [HOME[0] + rng.uniform(-0.05, 0.05), HOME[1] + rng.uniform(-0.03, 0.03), HOME[2] + rng.uniform(-0.02, 0.02)],
-      yaw: 0,
-      opening: 1,
-      command: 1,
-      holding: null,
-    },
+    gripper: homeGripper(rng),
     drawer: rng.next() < 0.5 ? DRAWER_MAX_OPEN : 0,
     switchPos: rng.next() < 0.5 ? 1 : 0,
   };
   arrange(state, rng, opts.arrangeProb ?? 0.3);
   return state;
+}
+
+/** The gripper where every scene starts: open, empty, unrotated, near HOME. */
+function homeGripper(rng: Rng): GripperState {
+  return { pos: [HOME[0] + rng.uniform(-0.05, 0.05), HOME[1] + rng.uniform(-0.03, 0.03), HOME[2] + rng.uniform(-0.02, 0.02)], yaw: 0, opening: 1, command: 1, holding: null };
+}
+
+/**
+ * Puts the gripper back near HOME, open, letting go of a drawer handle or the switch knob (whose
+ * joints stay where they are): what an evaluation episode that began with expert tasks starts
+ * from, as a fresh scene does. A held object would have to be put down first: then it stays.
+ */
+export function returnGripperHome(state: WorldState, rng: Rng): void {
+  if (state.gripper.holding?.kind === 'object') return;
+  state.gripper = homeGripper(rng);
 }
 
 /** Optional pre-arrangements so that stacks, bowls and the drawer start out used sometimes. */

@@ -11,7 +11,7 @@ import { instructionFor, type Paraphrases } from './language.ts';
 import type { Policy } from './policy.ts';
 import type { CameraSizes } from './render.ts';
 import { Rng, deriveSeed } from './rng.ts';
-import { sampleScene, type SceneOptions } from './scene.ts';
+import { returnGripperHome, sampleScene, type SceneOptions } from './scene.ts';
 import { TASK_KINDS, type TaskKind, type TaskSpec } from './tasks.ts';
 import type { WorldState } from './world.ts';
 
@@ -81,7 +81,8 @@ export function checkSingleTaskOptions(o: SingleTaskOptions): void {
  * Attempt k of `kind`, drawn from (seed, kind, k) alone. A scene is sampled; when no instance of
  * `kind` that the noise-free expert solves is there, up to WARMUP_TASKS other expert tasks are
  * run first (close_drawer needs an open drawer, take_from_bowl something in a bowl), as dataset
- * episodes start. The scene options are those of the evaluation (env, objects, distractors).
+ * episodes start, each followed by the gripper's return home (returnGripperHome). The scene
+ * options are those of the evaluation (env, objects, distractors).
  */
 export function singleTaskEpisode(seed: number, kind: TaskKind, k: number, scene: SceneOptions,
   paraphrases: Paraphrases = 'heldout'): SingleTaskEpisode {
@@ -99,6 +100,9 @@ export function singleTaskEpisode(seed: number, kind: TaskKind, k: number, scene
       // Any other task the expert can do changes the state (opens the drawer, fills a bowl...).
       const other = sampleTask(state, rng, kind);
       if (!other || other.kind === kind || !solveWithExpert(state, other, EXPERT_STEPS)) break;
+      // The expert stops where that task succeeded, holding the switch knob or the drawer handle
+      // at the success boundary: lamp_on after lamp_off would be a nudge. Start from home instead.
+      returnGripperHome(state, rng);
     }
   }
   throw new Error(`single-task episodes: found no start state for ${kind} in env ${scene.env} ` +

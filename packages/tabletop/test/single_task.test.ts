@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { expertPolicy, isFeasible, randomPolicy, solveWithExpert, TASK_KINDS, type Policy, type ResetInfo } from '../src/index.ts';
+import { HOME } from '../src/world.ts';
 import { evaluateTasks, singleTaskEpisode } from '../src/single_task.ts';
 
 test('the noise-free expert solves every task kind in env A (2 attempts each), with reset before each', async () => {
@@ -64,4 +65,20 @@ test('bad options are rejected naming the problem', async () => {
   await assert.rejects(evaluateTasks(randomPolicy(), { ...o, tasks: [] }), /list of task kinds is empty/);
   await assert.rejects(evaluateTasks(randomPolicy(), { ...o, tasks: ['juggle' as 'lift'] }), /unknown task "juggle"/);
   await assert.rejects(evaluateTasks(randomPolicy(), { ...o, env: 'E' as 'D' }), /unknown environment "E"/);
+});
+
+test('episodes that began with expert warm-up tasks start from home, not holding the knob or handle the last one left at its success boundary', () => {
+  const scene = { env: 'D' as const, objects: 'seen' as const, distractors: 2 };
+  let warmed = 0;
+  for (const kind of ['open_drawer', 'close_drawer', 'lamp_on', 'lamp_off'] as const) {
+    for (let k = 0; k < 8; k++) {
+      const { state } = singleTaskEpisode(503, kind, k, scene, 'train');
+      if (state.step > 0) warmed++;
+      const g = state.gripper;
+      assert.equal(g.holding, null, `${kind} ${k}: holding ${JSON.stringify(g.holding)}`);
+      assert.equal(g.opening, 1);
+      assert.ok(Math.hypot(g.pos[0] - HOME[0], g.pos[1] - HOME[1], g.pos[2] - HOME[2]) < 0.07, `${kind} ${k}: gripper at ${g.pos.join(', ')} after ${state.step} expert steps`);
+    }
+  }
+  assert.ok(warmed >= 4, `only ${warmed} of 32 episodes needed warm-up tasks: the test would not see the case`);
 });
