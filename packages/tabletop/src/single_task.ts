@@ -88,7 +88,11 @@ export function singleTaskEpisode(seed: number, kind: TaskKind, k: number, scene
   paraphrases: Paraphrases = 'heldout'): SingleTaskEpisode {
   // Salted so that attempt k does not start from chain k's scene; the kind's index in
   // TASK_KINDS names its stream (new kinds are appended there, so old streams stay put).
-  const rng = new Rng(deriveSeed(deriveSeed(seed ^ 0x2545f491, TASK_KINDS.indexOf(kind)), k));
+  const stream = deriveSeed(deriveSeed(seed ^ 0x2545f491, TASK_KINDS.indexOf(kind)), k);
+  const rng = new Rng(stream);
+  // The home poses after warm-up tasks draw from a stream of their own, so an episode that
+  // needed none is the same start state and instruction as before returnGripperHome existed.
+  const homeRng = new Rng(deriveSeed(stream, 0x40e));
   for (let s = 0; s < MAX_SCENES; s++) {
     const state = sampleScene(rng, scene);
     for (let warm = 0; ; warm++) {
@@ -102,7 +106,7 @@ export function singleTaskEpisode(seed: number, kind: TaskKind, k: number, scene
       if (!other || other.kind === kind || !solveWithExpert(state, other, EXPERT_STEPS)) break;
       // The expert stops where that task succeeded, holding the switch knob or the drawer handle
       // at the success boundary: lamp_on after lamp_off would be a nudge. Start from home instead.
-      returnGripperHome(state, rng);
+      returnGripperHome(state, homeRng);
     }
   }
   throw new Error(`single-task episodes: found no start state for ${kind} in env ${scene.env} ` +
