@@ -68,19 +68,24 @@ export interface Safetensors {
   metadata: Record<string, string>;
 }
 
-/** Parse safetensors bytes. Tensor data are views into `bytes` when aligned, copies otherwise. */
-export function decodeSafetensors(bytes: Uint8Array): Safetensors {
-  if (bytes.byteLength < 8) throw new Error(`not a safetensors file: ${bytes.byteLength} bytes is shorter than the 8-byte header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = Number(view.getBigUint64(0, true));
-  if (8 + n > bytes.byteLength) throw new Error(`not a safetensors file: header length ${n} runs past the end (${bytes.byteLength} bytes)`);
-  let header: Record<string, unknown>;
+/**
+ * The JSON header of a safetensors file of `size` bytes, from `head`, its first bytes (all of the
+ * header: 8 + N of them, fewer only when the file is too short to hold it), and where the data start.
+ */
+function parseHeader(head: Uint8Array, size: number): { header: Record<string, unknown>; base: number } {
+  if (size < 8) throw new Error(`not a safetensors file: ${size} bytes is shorter than the 8-byte header length`);
+  const n = Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true));
+  if (8 + n > size) throw new Error(`not a safetensors file: header length ${n} runs past the end (${size} bytes)`);
   try {
-    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, n).toString('utf8')) as Record<string, unknown>;
+    return { header: JSON.parse(Buffer.from(head.buffer, head.byteOffset + 8, n).toString('utf8')) as Record<string, unknown>, base: 8 + n };
   } catch (e) {
     throw new Error(`not a safetensors file: header is not JSON (${e instanceof Error ? e.message : String(e)})`);
   }
-  const base = 8 + n;
+}
+
+/** Parse safetensors bytes. Tensor data are views into `bytes` when aligned, copies otherwise. */
+export function decodeSafetensors(bytes: Uint8Array): Safetensors {
+  const { header, base } = parseHeader(bytes, bytes.byteLength);
   const tensors: Record<string, Tensor> = {};
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
@@ -106,20 +111,19 @@ export function decodeSafetensors(bytes: Uint8Array): Safetensors {
 export function readSafetensorsMetadata(file: string): Record<string, string> {
   const fd = openSync(file, 'r');
   try {
-    const len = Buffer.alloc(8);
-    if (readSync(fd, len, 0, 8, 0) < 8) throw new Error(`${file}: not a safetensors file (shorter than the 8-byte header length)`);
-    const n = Number(len.readBigUInt64LE(0));
     const size = fstatSync(fd).size;
-    if (8 + n > size) throw new Error(`${file}: not a safetensors file (header length ${n} runs past the end, ${size} bytes)`);
-    const text = Buffer.alloc(n);
-    readSync(fd, text, 0, n, 8);
-    let header: Record<string, unknown>;
-    try {
-      header = JSON.parse(text.toString('utf8')) as Record<string, unknown>;
-    } catch (e) {
-      throw new Error(`${file}: not a safetensors file (header is not JSON: ${e instanceof Error ? e.message : String(e)})`);
+    const len = Buffer.alloc(8);
+    readSync(fd, len, 0, Math.min(8, size), 0);
+    // The header's bytes when the file can hold them; else the 8 length bytes, which parseHeader refuses.
+    const n = size >= 8 ? Number(len.readBigUInt64LE(0)) : 0;
+    const head = 8 + n <= size ? Buffer.alloc(8 + n) : len;
+    if (head !== len) {
+      len.copy(head);
+      readSync(fd, head, 8, n, 8);
     }
-    return (header['__metadata__'] ?? {}) as Record<string, string>;
+    return (parseHeader(head, size).header['__metadata__'] ?? {}) as Record<string, string>;
+  } catch (e) {
+    throw new Error(`${file}: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
     closeSync(fd);
   }

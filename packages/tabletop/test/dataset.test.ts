@@ -89,9 +89,9 @@ test('generate: deterministic by seed, sharded, documented tensors', () => {
     assert.deepEqual(readSafetensorsMetadata(join(a, 'shard-00000.safetensors')), st.metadata);
     const cut = join(a, 'cut.safetensors');
     writeFileSync(cut, readFileSync(join(a, 'shard-00000.safetensors')).subarray(0, 40));
-    assert.throws(() => readSafetensorsMetadata(cut), /cut\.safetensors: not a safetensors file \(header length \d+ runs past the end, 40 bytes\)/);
+    assert.throws(() => readSafetensorsMetadata(cut), /cut\.safetensors: not a safetensors file: header length \d+ runs past the end \(40 bytes\)/);
     writeFileSync(cut, Buffer.alloc(3));
-    assert.throws(() => readSafetensorsMetadata(cut), /cut\.safetensors: not a safetensors file \(shorter than the 8-byte header length\)/);
+    assert.throws(() => readSafetensorsMetadata(cut), /cut\.safetensors: not a safetensors file: 3 bytes is shorter than the 8-byte header length/);
     assert.throws(() => r.shardEpisodes(ia.shards.length), /shard \d+ does not exist/);
   } finally {
     for (const d of [a, b, c]) rmSync(d, { recursive: true, force: true });
