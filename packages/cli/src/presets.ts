@@ -73,6 +73,8 @@ export interface ExperimentPreset {
   eval: { env: EnvName; chains: number; maxSteps: number; paraphrases: Paraphrases[]; objects: ObjectSplit[]; seed: number };
   /** Frames of env `eval.env` for the pictures: episodes written, frames drawn, and the draw's seed. */
   frames: { episodes: number; count: number; seed: number };
+  /** Demonstrations of env `eval.env` for the teacher-forced held-out measure (seed dataSeed + 2). */
+  heldout: { episodes: number };
   /** Seconds per training step and per policy call, and per run outside both (loading, pictures). */
   estimate: { secondsPerStep: number; secondsPerCall: number; overheadSeconds: number; measured: string };
 }
@@ -86,6 +88,7 @@ export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
     dataSeed: 0,
     eval: { env: 'D', chains: 10, maxSteps: 120, paraphrases: ['train', 'heldout'], objects: ['seen', 'unseen'], seed: 2000 },
     frames: { episodes: 8, count: 4, seed: 7 },
+    heldout: { episodes: 100 },
     estimate: { secondsPerStep: 0.065, secondsPerCall: 0.005, overheadSeconds: 60, measured: 'wasm, 58-64 ms per demo-preset step, 4.2-4.9 ms per policy call (demo9 and exp9, ninth session)' },
   },
   smoke: {
@@ -95,6 +98,7 @@ export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
     dataSeed: 0,
     eval: { env: 'D', chains: 1, maxSteps: 3, paraphrases: ['train', 'heldout'], objects: ['seen', 'unseen'], seed: 2000 },
     frames: { episodes: 2, count: 2, seed: 7 },
+    heldout: { episodes: 2 },
     estimate: { secondsPerStep: 0.25, secondsPerCall: 0.015, overheadSeconds: 10, measured: 'wasm, smoke steps' },
   },
 };

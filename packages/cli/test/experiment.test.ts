@@ -3,7 +3,7 @@
 // and finishes a killed one; plus the statistics and the variant switches on their own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../src/main.ts';
@@ -30,7 +30,17 @@ test('reconvla experiment --preset smoke: 2 variants x 2 seeds, the report from 
       assert.equal(r.curve.some((p) => p.metric === 'vm'), r.variant === 'gaze', 'only the reconstructive variant has a vm loss');
       assert.equal(r.pictures.reconstruction === null, r.variant === 'baseline');
       assert.ok(r.attention.shares.every((x) => Number.isFinite(x) && x >= 0 && x <= 1));
+      const h = r.heldout!;
+      assert.ok(h.episodes.length > 0, `${r.variant} seed ${r.seed} scored the env-D demonstrations`);
+      for (const e of h.episodes) {
+        assert.ok(e.tokens > 0 && e.frames > 0);
+        for (const x of [e.exact, e.mae, ...e.exactByDim]) assert.ok(Number.isFinite(x) && x >= 0, `finite, non-negative: ${x}`);
+        assert.ok(e.exact <= 1 && e.exactByDim.every((x) => x <= 1));
+      }
+      assert.equal(h.mae, mean(h.episodes.map((e) => e.mae)));
     }
+    // Every run scored the very same episodes.
+    assert.deepEqual(new Set(runs.map((r) => JSON.stringify(r.heldout!.episodes.map((e) => [e.task, e.frames])))).size, 1);
     // The report's numbers are the JSONs' numbers.
     const { runs: read, variants } = readRuns(out);
     assert.deepEqual(variants, ['baseline', 'gaze']);
@@ -50,9 +60,27 @@ test('reconvla experiment --preset smoke: 2 variants x 2 seeds, the report from 
       return g.map((l, i) => l - b[i]!);
     });
     assert.equal(c.avgLen.mean, mean(diffs.flat()));
+    for (const v of variants) {
+      const mine = runs.filter((r) => r.variant === v).sort((a, b) => a.seed - b.seed);
+      assert.deepEqual(s.heldout[v]!.mae, mine.map((r) => mean(r.heldout!.episodes.map((e) => e.mae))));
+      assert.deepEqual(s.heldout[v]!.exactXY, mine.map((r) => mean(r.heldout!.episodes.map((e) => (e.exactByDim[0]! + e.exactByDim[1]!) / 2))));
+    }
+    const hc = s.heldoutComparisons.find((x) => x.variant === 'gaze' && x.reference === 'baseline')!;
+    const maeDiffs = [0, 1].flatMap((seed) => {
+      const g = runs.find((r) => r.variant === 'gaze' && r.seed === seed)!.heldout!.episodes;
+      const b = runs.find((r) => r.variant === 'baseline' && r.seed === seed)!.heldout!.episodes;
+      return g.map((e, i) => e.mae - b[i]!.mae);
+    });
+    assert.equal(hc.mae.mean, mean(maeDiffs));
+    assert.ok(hc.mae.lo <= hc.mae.mean && hc.mae.mean <= hc.mae.hi);
     const report = readFileSync(join(out, 'report.md'), 'utf8');
     assert.match(report, /\| baseline \| 0, 1 \|/);
     assert.match(report, /## Does the paper's ordering hold here\?/);
+    // A few smoke steps complete nothing: the report says success cannot order the variants.
+    assert.ok(runs.every((r) => r.eval.every((e) => e.lengths.every((l) => l === 0))));
+    assert.match(report, /"ReconVLA beats the plain VLA" \(gaze vs baseline\) cannot be tested by success here/);
+    assert.match(report, /## Held-out action accuracy on env D/);
+    assert.match(report, new RegExp(`\\| gaze \\| baseline \\| [^|]+ \\| ${(hc.mae.mean >= 0 ? '\\+' : '-')}${Math.abs(hc.mae.mean).toFixed(4)} `));
     for (const f of ['report.md', 'avg_len.png', 'learning_curves.png', 'attention.png', 'reconstruction.png']) assert.ok(existsSync(join(out, f)), `${f} written`);
 
     // A killed run (no result.json) is finished on the rerun; the finished ones are skipped untouched.
@@ -62,6 +90,14 @@ test('reconvla experiment --preset smoke: 2 variants x 2 seeds, the report from 
     assert.equal(await main(argv), 0);
     assert.equal(statSync(files[0]!).mtimeMs, before, 'a finished run is not rerun');
     assert.ok(existsSync(killed), 'the unfinished run is finished');
+    // A finished run from before the held-out measure gets it from its saved model; the rest of its JSON stays.
+    const older = readRunResult(files[1]!);
+    const { heldout: had, ...rest } = older;
+    writeFileSync(files[1]!, JSON.stringify(rest));
+    assert.equal(await main(argv), 0);
+    const backfilled = readRunResult(files[1]!);
+    assert.deepEqual(backfilled.heldout!.episodes, had!.episodes, 'the same numbers from the saved model');
+    assert.deepEqual({ ...backfilled, heldout: undefined }, { ...rest, heldout: undefined });
     // Other flags into the same folder (here more fine-tuning steps) are refused before anything
     // is rewritten: the finished runs would otherwise be skipped into another experiment's report.
     const experimentJson = readFileSync(join(out, 'experiment.json'), 'utf8');

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DatasetReader, generateDataset } from '@reconvla/tabletop';
 import { WordTokenizer, WORD_SPECIALS, type HostBatch } from '../src/index.ts';
-import { datasetInstructions, tabletopSource, tabletopVocabulary } from '../src/sim/index.ts';
+import { datasetInstructions, episodeBatches, tabletopSource, tabletopVocabulary } from '../src/sim/index.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reconvla-sim-'));
 generateDataset({ out: dir, envs: ['A', 'B'], episodes: 3, seed: 1, noise: 0 });
@@ -56,6 +56,25 @@ test('gaze: one box per image, each from its own camera (static, then gripper), 
     if (b!.gaze![2 * i + 1]) gripperInView++;
   }
   assert.ok(gripperInView > 0, 'no gripper box in view in this batch: the test checks nothing');
+});
+
+test('episodeBatches: every usable episode once, its frames in order, in batches of at most maxFrames', () => {
+  const reader = DatasetReader.open(dir);
+  const eps = [...episodeBatches(dir, { cropSize: 16, actionChunk: 2, maxFrames: 7 })];
+  const usable = reader.index.shards.flatMap((_, i) => reader.shardEpisodes(i).filter((e) => e.success || e.actor === 'policy'));
+  assert.equal(eps.length, usable.length);
+  for (const ep of eps) {
+    const shard = reader.readShard(ep.shard);
+    const first = shard.frameEpisode.indexOf(ep.episode), count = shard.frameEpisode.filter((e) => e === ep.episode).length;
+    assert.equal(ep.frames, count);
+    assert.equal(ep.task, shard.episodes[ep.episode]!.task.kind);
+    assert.deepEqual(ep.batches.map((b) => b.states.length), Array.from({ length: Math.ceil(count / 7) }, (_, k) => Math.min(7, count - 7 * k)));
+    // Frame order: the k-th state is the episode's k-th proprio row; the last frame's chunk repeats its last action.
+    const states = ep.batches.flatMap((b) => b.states);
+    states.forEach((st, k) => assert.deepEqual([...st], [...shard.proprio.subarray((first + k) * 8, (first + k + 1) * 8)]));
+    const lastChunk = ep.batches.at(-1)!.actions.at(-1)!, lastAction = [...shard.actions.subarray((first + count - 1) * 7, (first + count) * 7)];
+    assert.deepEqual([...lastChunk], [...lastAction, ...lastAction]);
+  }
 });
 
 test('a source started at batch k continues the stream exactly (resume), across passes over the data', async () => {

@@ -8,6 +8,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { RgbBytes } from '@reconvla/reconvla';
 import { decodePng } from '@reconvla/tabletop';
 import { barChartPng, renderSpecPng, type BarRow } from '../plot.ts';
+import type { HeldOutEpisode } from './heldout.ts';
 import { readRunResult, runFolder, type RunEvalRow, type RunResult } from './run_experiment.ts';
 import { mean, pairedBootstrap, std, type PairedDifference } from './stats.ts';
 
@@ -27,6 +28,24 @@ export interface Comparison {
   firstTask: PairedDifference;
 }
 
+/** One variant's held-out numbers: per seed (mean over the episodes), mean and std over seeds. */
+export interface HeldOutSummary {
+  seeds: number[];
+  exact: number[];
+  /** Exact over dx and dy, the two dimensions that need to know where the target is. */
+  exactXY: number[];
+  mae: number[];
+  meanExact: number; stdExact: number; meanExactXY: number; stdExactXY: number; meanMae: number; stdMae: number;
+}
+
+/** Paired held-out differences (variant - reference) over the same demonstration episodes. */
+export interface HeldOutComparison {
+  variant: string;
+  reference: string;
+  exact: PairedDifference;
+  mae: PairedDifference;
+}
+
 export interface ReportSummary {
   variants: string[];
   seeds: Record<string, number[]>;
@@ -34,7 +53,13 @@ export interface ReportSummary {
   table: Record<string, Record<string, { avgLen: number[]; success: number[][]; meanAvgLen: number; stdAvgLen: number; meanSuccess: number[]; stdSuccess: number[] }>>;
   comparisons: Comparison[];
   attention: Record<string, { meanShare: number; stdShare: number; meanArea: number; perSeed: number[] }>;
+  /** Variants whose runs all carry the held-out measure. */
+  heldout: Record<string, HeldOutSummary>;
+  heldoutComparisons: HeldOutComparison[];
 }
+
+const xyOf = (e: HeldOutEpisode): number => (e.exactByDim[0]! + e.exactByDim[1]!) / 2;
+
 
 const comboName = (r: Pick<RunEvalRow, 'paraphrases' | 'objects'>): string => `${r.paraphrases} · ${r.objects}`;
 const f2 = (x: number): string => x.toFixed(2);
@@ -76,7 +101,19 @@ export function summarize(runs: RunResult[], variants: string[]): ReportSummary 
     const areas = rs.flatMap((r) => r.attention.areas);
     if (perSeed.length > 0) attention[v] = { meanShare: mean(perSeed), stdShare: std(perSeed), meanArea: areas.length ? mean(areas) : 0, perSeed };
   }
+  const heldout: ReportSummary['heldout'] = {};
+  for (const [v, rs] of byVariant) {
+    if (rs.length === 0 || rs.some((r) => !r.heldout)) continue;
+    const eps = rs.map((r) => r.heldout!.episodes);
+    // Each episode counts once (as in the paired bootstrap below).
+    const exact = eps.map((e) => mean(e.map((x) => x.exact))), exactXY = eps.map((e) => mean(e.map(xyOf))), mae = eps.map((e) => mean(e.map((x) => x.mae)));
+    heldout[v] = {
+      seeds: rs.map((r) => r.seed), exact, exactXY, mae,
+      meanExact: mean(exact), stdExact: std(exact), meanExactXY: mean(exactXY), stdExactXY: std(exactXY), meanMae: mean(mae), stdMae: std(mae),
+    };
+  }
   const comparisons: Comparison[] = [];
+  const heldoutComparisons: HeldOutComparison[] = [];
   const pairs: [string, string][] = [
     ...variants.filter((v) => v !== 'baseline' && byVariant.has('baseline')).map((v): [string, string] => [v, 'baseline']),
     ...PAPER_CLAIMS.filter(([a, b]) => b !== 'baseline' && byVariant.has(a) && byVariant.has(b)).map(([a, b]): [string, string] => [a, b]),
@@ -85,6 +122,17 @@ export function summarize(runs: RunResult[], variants: string[]): ReportSummary 
     const a = byVariant.get(v)!, b = byVariant.get(ref)!;
     const seeds = a.map((r) => r.seed).filter((s) => b.some((r) => r.seed === s));
     if (seeds.length === 0) continue;
+    if (heldout[v] && heldout[ref]) {
+      const episodes = seeds.map((seed) => {
+        const x = a.find((r) => r.seed === seed)!.heldout!.episodes, y = b.find((r) => r.seed === seed)!.heldout!.episodes;
+        if (x.length !== y.length || x.some((e, i) => e.task !== y[i]!.task || e.frames !== y[i]!.frames)) {
+          throw new Error(`${v} and ${ref}, seed ${seed}: held-out measures on different episodes (${x.length} vs ${y.length}); paired runs must share the demonstrations`);
+        }
+        return { x, y };
+      });
+      const diffs = (of: (e: HeldOutEpisode) => number): number[][] => episodes.map(({ x, y }) => x.map((e, i) => of(e) - of(y[i]!)));
+      heldoutComparisons.push({ variant: v, reference: ref, exact: pairedBootstrap(diffs((e) => e.exact), 4000, 3), mae: pairedBootstrap(diffs((e) => e.mae), 4000, 4) });
+    }
     for (const combo of Object.keys(table[v]!)) {
       const lengths = seeds.flatMap((seed) => {
         const x = a.find((r) => r.seed === seed)!.eval.find((e) => comboName(e) === combo);
@@ -102,7 +150,7 @@ export function summarize(runs: RunResult[], variants: string[]): ReportSummary 
       });
     }
   }
-  return { variants, seeds: Object.fromEntries([...byVariant].map(([v, rs]) => [v, rs.map((r) => r.seed)])), table, comparisons, attention };
+  return { variants, seeds: Object.fromEntries([...byVariant].map(([v, rs]) => [v, rs.map((r) => r.seed)])), table, comparisons, attention, heldout, heldoutComparisons };
 }
 
 /** "higher", "lower" or "not distinguishable" from the 95% interval of a paired difference. */
@@ -182,11 +230,54 @@ function conclusions(s: ReportSummary, combo: string): string[] {
   for (const [a, b, claim] of PAPER_CLAIMS) {
     const c = s.comparisons.find((x) => x.variant === a && x.reference === b && x.combo === combo);
     if (!c) continue;
+    const never = (x: string): boolean => s.table[x]?.[combo]?.avgLen.every((l) => l === 0) ?? false;
+    if (never(a) && never(b)) {
+      out.push(`- "${claim}" (${a} vs ${b}) cannot be tested by success here: neither variant completed a single first task in any chain of any seed (both 0).`);
+      continue;
+    }
     const v = verdict(c.avgLen);
     const word = v === 'higher' ? 'holds here' : v === 'lower' ? 'is contradicted here' : 'is not confirmed here (the interval includes 0)';
     out.push(`- "${claim}" (${a} vs ${b}) ${word}: ${signed(c.avgLen.mean)} average length (95% interval ${signed(c.avgLen.lo)} to ${signed(c.avgLen.hi)}), ${signed(100 * c.firstTask.mean, 1)} points of first-task success (${signed(100 * c.firstTask.lo, 1)} to ${signed(100 * c.firstTask.hi, 1)}).`);
   }
   return out;
+}
+
+/** The paper's claims read on the held-out measure: a lower action error on env-D demonstrations counts as better. */
+function heldOutConclusions(s: ReportSummary): string[] {
+  const out: string[] = [];
+  for (const [a, b, claim] of PAPER_CLAIMS) {
+    const c = s.heldoutComparisons.find((x) => x.variant === a && x.reference === b);
+    if (!c) continue;
+    const v = verdict(c.mae);
+    const word = v === 'lower' ? `agrees (${a} imitates the expert more closely)` : v === 'higher' ? `disagrees (${a} imitates the expert less closely)` : 'cannot tell them apart (the interval includes 0)';
+    out.push(`- "${claim}" (${a} vs ${b}): the held-out measure ${word}: ${signed(c.mae.mean, 4)} mean absolute action error (95% interval ${signed(c.mae.lo, 4)} to ${signed(c.mae.hi, 4)}), ${signed(100 * c.exact.mean, 2)} points of exact action tokens (${signed(100 * c.exact.lo, 2)} to ${signed(100 * c.exact.hi, 2)}).`);
+  }
+  return out;
+}
+
+function heldOutMarkdown(s: ReportSummary, runs: RunResult[], env: string): string[] {
+  const variants = s.variants.filter((v) => s.heldout[v]);
+  if (variants.length === 0) return [];
+  const h0 = runs.find((r) => r.heldout)!.heldout!;
+  const md = [
+    `## Held-out action accuracy on env ${env} (teacher-forced)`, '',
+    `Every run scored on the same ${h0.episodes.length} demonstrations of env ${env} (\`${h0.data}/\`, recorded like the training data): given the true frame, instruction, state and previous tokens, how often the policy's greedy action token is the expert's bin (exact), the same for dx and dy alone (the moves that need to know where the target is), and the mean absolute error of the decoded action values (actions in [-1, 1]). A graded measure beside closed-loop success, which is 0 or 1 per chain. Means over episodes per seed; mean ± std over seeds.`, '',
+    '| variant | seeds | exact % | exact dx, dy % | mean abs. error | error per seed |', '|:--|--:|--:|--:|--:|:--|',
+  ];
+  for (const v of variants) {
+    const h = s.heldout[v]!;
+    md.push(`| ${v} | ${h.seeds.join(', ')} | ${pct(h.meanExact)} ± ${pct(h.stdExact)} | ${pct(h.meanExactXY)} ± ${pct(h.stdExactXY)} | **${h.meanMae.toFixed(4)} ± ${h.stdMae.toFixed(4)}** | ${h.mae.map((x) => x.toFixed(4)).join(', ')} |`);
+  }
+  if (s.heldoutComparisons.length) {
+    md.push('', 'Paired differences on the very same episodes (two-stage bootstrap: seeds, then episodes; 4,000 resamples):', '',
+      '| variant | reference | Δ exact, points (95% CI) | Δ mean abs. error (95% CI) |', '|:--|:--|--:|--:|');
+    for (const c of s.heldoutComparisons) {
+      md.push(`| ${c.variant} | ${c.reference} | ${signed(100 * c.exact.mean, 2)} (${signed(100 * c.exact.lo, 2)} to ${signed(100 * c.exact.hi, 2)}) | ${signed(c.mae.mean, 4)} (${signed(c.mae.lo, 4)} to ${signed(c.mae.hi, 4)}) |`);
+    }
+  }
+  const commits = [...new Set(runs.flatMap((r) => (r.heldout ? [r.heldout.commit ?? 'unknown'] : [])))];
+  md.push('', `Computed at commit(s) ${commits.map((c) => `\`${c}\``).join(', ')}.`, '');
+  return md;
 }
 
 export interface ReportOptions {
@@ -240,6 +331,9 @@ export async function writeReport(dir: string, o: ReportOptions = {}): Promise<{
   const lines = conclusions(s, main);
   if (lines.length) md.push(`With instructions ${main.replace(' · ', ', objects ')} (the other rows are in the table above):`, '', ...lines, '');
   if (s.comparisons.length === 0) md.push('No pair of the paper\'s variants ran with a shared seed: nothing to compare.', '');
+  const heldLines = heldOutConclusions(s);
+  if (heldLines.length) md.push(`On the held-out measure (env-${env} demonstrations, teacher-forced; section below):`, '', ...heldLines, '');
+  md.push(...heldOutMarkdown(s, runs, env));
   md.push('## Attention concentration (the paper\'s Fig. 4 as a number)', '',
     `Share of the text and action tokens' attention over the first camera's patches that falls inside the gaze box, on the same env-${env} frames for every run; uniform attention would give the boxes' area share.`, '',
     '| variant | share inside the gaze box (mean ± std over seeds) | per seed | boxes\' area share |', '|:--|--:|:--|--:|');

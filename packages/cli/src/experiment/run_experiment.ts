@@ -11,6 +11,7 @@ import { runEvaluation, type EvalSuiteResult } from '../eval_command.ts';
 import { parseTrainLog } from '../plot.ts';
 import type { ExperimentPreset } from '../presets.ts';
 import { loadLib, presetTrainFlags, runTraining, trainConfig, writeAttention, writeDataset, writeReconstructions, type TrainFlags } from '../reconvla_commands.ts';
+import { heldOutAccuracy, type HeldOutResult } from './heldout.ts';
 import type { Variant } from './variants.ts';
 
 export const RUN_FORMAT = 'reconvla-experiment-run/1';
@@ -48,6 +49,8 @@ export interface RunResult {
   attention: { shares: number[]; areas: number[] };
   /** Pictures, relative to the run folder (null: the variant has no reconstructive branch). */
   pictures: { attention: string; reconstruction: string | null };
+  /** Teacher-forced action accuracy on demonstrations of the evaluation env (absent in runs finished before it existed, until a rerun adds it). */
+  heldout?: HeldOutResult;
 }
 
 export interface ExperimentOptions {
@@ -111,6 +114,12 @@ export async function runExperiment(o: ExperimentOptions): Promise<RunResult[]> 
   if (!existsSync(path.join(frames, 'dataset.json'))) {
     generateDataset({ out: frames, envs: [p.eval.env], episodes: p.frames.episodes, seed: p.dataSeed + 1, noise: 0, randomStart: p.base.data.randomStart, ...(p.base.data.tasks ? { tasks: p.base.data.tasks } : {}) });
   }
+  // Demonstrations of the evaluation env, recorded like the training data (same noise and start).
+  const heldout = path.join(o.out, HELDOUT_FOLDER);
+  if (!existsSync(path.join(heldout, 'dataset.json'))) {
+    const d = p.base.data;
+    generateDataset({ out: heldout, envs: [p.eval.env], episodes: p.heldout.episodes, seed: p.dataSeed + 2, noise: d.noise, randomStart: d.randomStart, ...(d.tasks ? { tasks: d.tasks } : {}) });
+  }
 
   const backend = await createBackend(o.backend);
   const results: RunResult[] = [];
@@ -124,7 +133,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<RunResult[]> 
       console.log(progressLine(done, total, (Date.now() - t0) / 1000, perRun));
       if (existsSync(file)) {
         console.log(`${variant.name}, seed ${seed}: finished before (${file}), skipped`);
-        results.push(readRunResult(file));
+        results.push(await withHeldOut(readRunResult(file), file, o.out, backend));
         done++;
         continue;
       }
@@ -192,6 +201,7 @@ async function runOne(o: ExperimentOptions, variant: Variant, seed: number, dir:
   const attention = await writeAttention(model, frames, pictures, p.frames.count, p.frames.seed);
   const recon = model.config.ablation.recon ? await writeReconstructions(model, frames, pictures, p.frames.count, p.frames.seed) : null;
 
+  const heldOut = await heldOutAccuracy(model, path.join(o.out, HELDOUT_FOLDER), { data: HELDOUT_FOLDER, env: e.env, commit: gitCommit() });
   const curve = parseTrainLog(readFileSync(path.join(dir, 'log.jsonl'), 'utf8'), path.join(dir, 'log.jsonl')).points.filter((pt) => pt.metric === 'lm' || pt.metric === 'vm');
   const result: RunResult = {
     format: RUN_FORMAT, variant: variant.name, description: variant.description, seed, preset: p.name, commit: gitCommit(), backend: backend.name,
@@ -202,9 +212,25 @@ async function runOne(o: ExperimentOptions, variant: Variant, seed: number, dir:
     }),
     attention: { shares: attention.gazeShares ?? [], areas: attention.gazeAreas ?? [] },
     pictures: { attention: path.relative(dir, attention.file), reconstruction: recon ? path.relative(dir, recon.file) : null },
+    heldout: heldOut,
   };
   writeJsonAtomic(path.join(dir, 'result.json'), result);
   return result;
+}
+
+export const HELDOUT_FOLDER = 'heldout-d';
+
+/** A finished run without the held-out measure (it predates it) gets it from its saved model; the rest of its JSON is kept as it was. */
+async function withHeldOut(r: RunResult, file: string, out: string, backend: Awaited<ReturnType<typeof createBackend>>): Promise<RunResult> {
+  if (r.heldout) return r;
+  const R = await import('@reconvla/reconvla');
+  const modelDir = path.join(path.dirname(file), 'model');
+  if (!existsSync(modelDir)) throw new Error(`${file}: the run has no held-out measure and no saved model (${modelDir}) to compute it from`);
+  const env = r.eval[0]?.env ?? 'D';
+  const added: RunResult = { ...r, heldout: await heldOutAccuracy(R.loadModelFolder(modelDir, backend), path.join(out, HELDOUT_FOLDER), { data: HELDOUT_FOLDER, env, commit: gitCommit() }) };
+  writeJsonAtomic(file, added);
+  console.log(`  added the held-out measure (env ${env} demonstrations, exact ${(100 * added.heldout!.exact).toFixed(1)}%) to ${file}`);
+  return added;
 }
 
 /** A run's result.json, checked enough that the report never averages garbage. */

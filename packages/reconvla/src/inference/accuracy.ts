@@ -18,6 +18,8 @@ export interface ActionAccuracy {
   meanAbsError: number;
   /** withinTolerance of each action dimension (dx, dy, dz, droll, dpitch, dyaw, gripper). */
   withinToleranceByDim: number[];
+  /** exact of each action dimension. */
+  exactByDim: number[];
   tokens: number;
   /**
    * Explicit grounding: mean |predicted - true| of each grounding token (the box centre's x and y,
@@ -57,7 +59,7 @@ export async function teacherForcedAccuracy(model: ReconVLA, processor: Processo
   const n = hi - lo + 1, L = plan.length;
   let exact = 0, within = 0, absErr = 0, tokens = 0;
   const dims = model.config.prompt.actionDim;
-  const dimWithin = new Array<number>(dims).fill(0), dimCount = new Array<number>(dims).fill(0);
+  const dimWithin = new Array<number>(dims).fill(0), dimExact = new Array<number>(dims).fill(0), dimCount = new Array<number>(dims).fill(0);
   const g = model.config.prompt.groundingTokens;
   const gErr = new Array<number>(g).fill(0), gCount = new Array<number>(g).fill(0);
   const perRow = model.config.prompt.actionChunk * dims;
@@ -80,7 +82,7 @@ export async function teacherForcedAccuracy(model: ReconVLA, processor: Processo
       if (idx < firstAction) { gErr[i - groundingStart]! += err; gCount[i - groundingStart]!++; return; }
       const k = idx - firstAction; // step-major: dim = k mod action_dim
       tokens++;
-      if (lo + best === label) exact++;
+      if (lo + best === label) { exact++; dimExact[k % dims]!++; }
       if (err <= tolerance) { within++; dimWithin[k % dims]!++; }
       dimCount[k % dims]!++;
       absErr += err;
@@ -89,7 +91,7 @@ export async function teacherForcedAccuracy(model: ReconVLA, processor: Processo
   if (tokens === 0) throw new Error('teacherForcedAccuracy: the batch holds no action tokens');
   return {
     exact: exact / tokens, withinTolerance: within / tokens, tolerance, meanAbsError: absErr / tokens,
-    withinToleranceByDim: dimWithin.map((w, d) => w / Math.max(1, dimCount[d]!)), tokens,
+    withinToleranceByDim: dimWithin.map((w, d) => w / Math.max(1, dimCount[d]!)), exactByDim: dimExact.map((w, d) => w / Math.max(1, dimCount[d]!)), tokens,
     groundingMeanAbsError: g > 0 ? gErr.map((e, j) => e / Math.max(1, gCount[j]!)) : null,
     locatorMeanAbsError: points ? [lErr[0]! / Math.max(1, locatorFrames), lErr[1]! / Math.max(1, locatorFrames)] : null, locatorFrames,
   };

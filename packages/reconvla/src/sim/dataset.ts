@@ -71,6 +71,13 @@ function sampleOf(ref: FrameRef, reader: DatasetReader, o: TabletopSourceOptions
   };
 }
 
+function batchOf(samples: Sample[]): HostBatch {
+  return {
+    images: samples.flatMap((s) => s.images), targets: samples.map((s) => s.target), instructions: samples.map((s) => s.instruction),
+    states: samples.map((s) => s.state), actions: samples.map((s) => s.actions), gaze: samples.flatMap((s) => s.gaze),
+  };
+}
+
 /** A BatchSource over a tabletop dataset folder. */
 export function tabletopSource(dir: string, o: TabletopSourceOptions): BatchSource {
   const reader = DatasetReader.open(dir);
@@ -87,15 +94,36 @@ export function tabletopSource(dir: string, o: TabletopSourceOptions): BatchSour
         rng.shuffle(refs);
         for (let b = 0; b + batchSize <= refs.length; b += batchSize, index++) {
           if (index < start) continue; // resuming: skip without building the batch
-          const samples = refs.slice(b, b + batchSize).map((r) => sampleOf(r, reader, o));
-          yield {
-            images: samples.flatMap((s) => s.images), targets: samples.map((s) => s.target), instructions: samples.map((s) => s.instruction),
-            states: samples.map((s) => s.state), actions: samples.map((s) => s.actions), gaze: samples.flatMap((s) => s.gaze),
-          };
+          yield batchOf(refs.slice(b, b + batchSize).map((r) => sampleOf(r, reader, o)));
         }
       }
     }
   };
+}
+
+/** One episode of a dataset, every usable frame in order, in batches of at most maxFrames (held-out measures: no shuffling). */
+export interface EpisodeBatches { shard: number; episode: number; task: string; frames: number; batches: HostBatch[] }
+
+/** Every usable episode of a tabletop dataset folder, in shard and episode order. */
+export function* episodeBatches(dir: string, o: TabletopSourceOptions & { maxFrames?: number }): Generator<EpisodeBatches> {
+  const reader = DatasetReader.open(dir);
+  const maxFrames = o.maxFrames ?? 32;
+  for (let i = 0; i < reader.index.shards.length; i++) {
+    const shard = reader.readShard(i);
+    const byEpisode = new Map<number, FrameRef[]>();
+    for (const r of framesOf(shard, o.tasks)) {
+      const e = shard.frameEpisode[r.frame]!, list = byEpisode.get(e);
+      if (list) list.push(r);
+      else byEpisode.set(e, [r]);
+    }
+    for (const [e, refs] of byEpisode) {
+      const batches: HostBatch[] = [];
+      for (let b = 0; b < refs.length; b += maxFrames) {
+        batches.push(batchOf(refs.slice(b, b + maxFrames).map((r) => sampleOf(r, reader, o))));
+      }
+      yield { shard: i, episode: e, task: shard.episodes[e]!.task.kind, frames: refs.length, batches };
+    }
+  }
 }
 
 /** Every instruction of a dataset (for building the word vocabulary). */
