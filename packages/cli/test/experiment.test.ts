@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../src/main.ts';
 import { readRuns, summarize, verdict } from '../src/experiment/report.ts';
-import { readRunResult, runFolder } from '../src/experiment/run_experiment.ts';
+import { readRunResult, runFolder, type RunResult } from '../src/experiment/run_experiment.ts';
 import { mean, pairedBootstrap, std } from '../src/experiment/stats.ts';
 import { variantListArg, variantNamed } from '../src/experiment/variants.ts';
 import type { TrainFlags } from '../src/reconvla_commands.ts';
@@ -30,17 +30,20 @@ test('reconvla experiment --preset smoke: 2 variants x 2 seeds, the report from 
       assert.equal(r.curve.some((p) => p.metric === 'vm'), r.variant === 'gaze', 'only the reconstructive variant has a vm loss');
       assert.equal(r.pictures.reconstruction === null, r.variant === 'baseline');
       assert.ok(r.attention.shares.every((x) => Number.isFinite(x) && x >= 0 && x <= 1));
-      const h = r.heldout!;
-      assert.ok(h.episodes.length > 0, `${r.variant} seed ${r.seed} scored the env-D demonstrations`);
-      for (const e of h.episodes) {
-        assert.ok(e.tokens > 0 && e.frames > 0);
-        for (const x of [e.exact, e.mae, ...e.exactByDim]) assert.ok(Number.isFinite(x) && x >= 0, `finite, non-negative: ${x}`);
-        assert.ok(e.exact <= 1 && e.exactByDim.every((x) => x <= 1));
+      // The evaluation env's demonstrations, then the training envs' (the smoke preset trains on A, B).
+      assert.deepEqual(r.heldout!.map((h) => h.env), ['D', 'A', 'B']);
+      for (const h of r.heldout!) {
+        assert.ok(h.episodes.length > 0, `${r.variant} seed ${r.seed} scored the env-${h.env} demonstrations`);
+        for (const e of h.episodes) {
+          assert.ok(e.tokens > 0 && e.frames > 0);
+          for (const x of [e.exact, e.mae, ...e.exactByDim]) assert.ok(Number.isFinite(x) && x >= 0, `finite, non-negative: ${x}`);
+          assert.ok(e.exact <= 1 && e.exactByDim.every((x) => x <= 1));
+        }
+        assert.equal(h.mae, mean(h.episodes.map((e) => e.mae)));
       }
-      assert.equal(h.mae, mean(h.episodes.map((e) => e.mae)));
     }
     // Every run scored the very same episodes.
-    assert.deepEqual(new Set(runs.map((r) => JSON.stringify(r.heldout!.episodes.map((e) => [e.task, e.frames])))).size, 1);
+    assert.deepEqual(new Set(runs.map((r) => JSON.stringify(r.heldout!.map((h) => h.episodes.map((e) => [e.task, e.frames]))))).size, 1);
     // The report's numbers are the JSONs' numbers.
     const { runs: read, variants } = readRuns(out);
     assert.deepEqual(variants, ['baseline', 'gaze']);
@@ -60,15 +63,19 @@ test('reconvla experiment --preset smoke: 2 variants x 2 seeds, the report from 
       return g.map((l, i) => l - b[i]!);
     });
     assert.equal(c.avgLen.mean, mean(diffs.flat()));
+    // Held-out groups: env D alone, the training envs' episodes pooled.
+    assert.deepEqual(Object.keys(s.heldout), ['env D', 'envs A, B']);
+    const episodesOf = (r: RunResult, envs: string[]) => envs.flatMap((env) => r.heldout!.find((h) => h.env === env)!.episodes);
     for (const v of variants) {
       const mine = runs.filter((r) => r.variant === v).sort((a, b) => a.seed - b.seed);
-      assert.deepEqual(s.heldout[v]!.mae, mine.map((r) => mean(r.heldout!.episodes.map((e) => e.mae))));
-      assert.deepEqual(s.heldout[v]!.exactXY, mine.map((r) => mean(r.heldout!.episodes.map((e) => (e.exactByDim[0]! + e.exactByDim[1]!) / 2))));
+      assert.deepEqual(s.heldout['env D']![v]!.mae, mine.map((r) => mean(episodesOf(r, ['D']).map((e) => e.mae))));
+      assert.deepEqual(s.heldout['env D']![v]!.exactXY, mine.map((r) => mean(episodesOf(r, ['D']).map((e) => (e.exactByDim[0]! + e.exactByDim[1]!) / 2))));
+      assert.deepEqual(s.heldout['envs A, B']![v]!.exact, mine.map((r) => mean(episodesOf(r, ['A', 'B']).map((e) => e.exact))));
     }
-    const hc = s.heldoutComparisons.find((x) => x.variant === 'gaze' && x.reference === 'baseline')!;
+    const hc = s.heldoutComparisons.find((x) => x.group === 'env D' && x.variant === 'gaze' && x.reference === 'baseline')!;
     const maeDiffs = [0, 1].flatMap((seed) => {
-      const g = runs.find((r) => r.variant === 'gaze' && r.seed === seed)!.heldout!.episodes;
-      const b = runs.find((r) => r.variant === 'baseline' && r.seed === seed)!.heldout!.episodes;
+      const g = episodesOf(runs.find((r) => r.variant === 'gaze' && r.seed === seed)!, ['D']);
+      const b = episodesOf(runs.find((r) => r.variant === 'baseline' && r.seed === seed)!, ['D']);
       return g.map((e, i) => e.mae - b[i]!.mae);
     });
     assert.equal(hc.mae.mean, mean(maeDiffs));
@@ -79,8 +86,8 @@ test('reconvla experiment --preset smoke: 2 variants x 2 seeds, the report from 
     // A few smoke steps complete nothing: the report says success cannot order the variants.
     assert.ok(runs.every((r) => r.eval.every((e) => e.lengths.every((l) => l === 0))));
     assert.match(report, /"ReconVLA beats the plain VLA" \(gaze vs baseline\) cannot be tested by success here/);
-    assert.match(report, /## Held-out action accuracy on env D/);
-    assert.match(report, new RegExp(`\\| gaze \\| baseline \\| [^|]+ \\| ${(hc.mae.mean >= 0 ? '\\+' : '-')}${Math.abs(hc.mae.mean).toFixed(4)} `));
+    assert.match(report, /## Held-out action accuracy[\s\S]*### env D \(never seen in training\)[\s\S]*### envs A, B \(the training envs, new episodes\)/);
+    assert.match(report.split('### envs A, B')[0]!.split('### env D')[1]!, new RegExp(`\\| gaze \\| baseline \\| [^|]+ \\| ${(hc.mae.mean >= 0 ? '\\+' : '-')}${Math.abs(hc.mae.mean).toFixed(4)} `));
     for (const f of ['report.md', 'avg_len.png', 'learning_curves.png', 'attention.png', 'reconstruction.png']) assert.ok(existsSync(join(out, f)), `${f} written`);
 
     // A killed run (no result.json) is finished on the rerun; the finished ones are skipped untouched.
@@ -96,7 +103,7 @@ test('reconvla experiment --preset smoke: 2 variants x 2 seeds, the report from 
     writeFileSync(files[1]!, JSON.stringify(rest));
     assert.equal(await main(argv), 0);
     const backfilled = readRunResult(files[1]!);
-    assert.deepEqual(backfilled.heldout!.episodes, had!.episodes, 'the same numbers from the saved model');
+    assert.deepEqual(backfilled.heldout!.map((h) => h.episodes), had!.map((h) => h.episodes), 'the same numbers from the saved model');
     assert.deepEqual({ ...backfilled, heldout: undefined }, { ...rest, heldout: undefined });
     // Other flags into the same folder (here more fine-tuning steps) are refused before anything
     // is rewritten: the finished runs would otherwise be skipped into another experiment's report.

@@ -38,8 +38,9 @@ export interface HeldOutSummary {
   meanExact: number; stdExact: number; meanExactXY: number; stdExactXY: number; meanMae: number; stdMae: number;
 }
 
-/** Paired held-out differences (variant - reference) over the same demonstration episodes. */
+/** Paired held-out differences (variant - reference) over the same demonstration episodes of one group of envs. */
 export interface HeldOutComparison {
+  group: string;
   variant: string;
   reference: string;
   exact: PairedDifference;
@@ -53,17 +54,35 @@ export interface ReportSummary {
   table: Record<string, Record<string, { avgLen: number[]; success: number[][]; meanAvgLen: number; stdAvgLen: number; meanSuccess: number[]; stdSuccess: number[] }>>;
   comparisons: Comparison[];
   attention: Record<string, { meanShare: number; stdShare: number; meanArea: number; perSeed: number[] }>;
-  /** Variants whose runs all carry the held-out measure. */
-  heldout: Record<string, HeldOutSummary>;
+  /**
+   * Per group of held-out envs (the evaluation env; the training envs, their episodes pooled),
+   * the variants whose runs all carry the held-out measure.
+   */
+  heldout: Record<string, Record<string, HeldOutSummary>>;
   heldoutComparisons: HeldOutComparison[];
 }
 
 const xyOf = (e: HeldOutEpisode): number => (e.exactByDim[0]! + e.exactByDim[1]!) / 2;
 
+/** The held-out groups: "env D" (the evaluation env, the first entry) and the training envs pooled ("envs A, B, C"), each with its envs. */
+export function heldOutGroups(runs: readonly RunResult[]): { name: string; envs: string[]; unseen: boolean }[] {
+  const h = runs.find((r) => r.heldout?.length)?.heldout;
+  if (!h) return [];
+  const rest = h.slice(1).map((x) => x.env);
+  return [{ name: `env ${h[0]!.env}`, envs: [h[0]!.env], unseen: true }, ...(rest.length ? [{ name: `env${rest.length > 1 ? 's' : ''} ${rest.join(', ')}`, envs: rest, unseen: false }] : [])];
+}
+
+/** A run's held-out episodes of a group's envs, in env order; null when the run lacks one of them. */
+function groupEpisodes(r: RunResult, envs: readonly string[]): HeldOutEpisode[] | null {
+  const parts = envs.map((env) => r.heldout?.find((h) => h.env === env)?.episodes);
+  return parts.every((p) => p !== undefined) ? parts.flat() as HeldOutEpisode[] : null;
+}
+
 
 const comboName = (r: Pick<RunEvalRow, 'paraphrases' | 'objects'>): string => `${r.paraphrases} · ${r.objects}`;
 const f2 = (x: number): string => x.toFixed(2);
 const pct = (x: number): string => (100 * x).toFixed(1);
+const pct2 = (x: number): string => (100 * x).toFixed(2); // attention shares are fractions of a percent
 
 /** Every run of the experiment folder, and the variants in the order the experiment named them. */
 export function readRuns(dir: string): { runs: RunResult[]; variants: string[]; experiment: Record<string, unknown> | null } {
@@ -102,15 +121,20 @@ export function summarize(runs: RunResult[], variants: string[]): ReportSummary 
     if (perSeed.length > 0) attention[v] = { meanShare: mean(perSeed), stdShare: std(perSeed), meanArea: areas.length ? mean(areas) : 0, perSeed };
   }
   const heldout: ReportSummary['heldout'] = {};
-  for (const [v, rs] of byVariant) {
-    if (rs.length === 0 || rs.some((r) => !r.heldout)) continue;
-    const eps = rs.map((r) => r.heldout!.episodes);
-    // Each episode counts once (as in the paired bootstrap below).
-    const exact = eps.map((e) => mean(e.map((x) => x.exact))), exactXY = eps.map((e) => mean(e.map(xyOf))), mae = eps.map((e) => mean(e.map((x) => x.mae)));
-    heldout[v] = {
-      seeds: rs.map((r) => r.seed), exact, exactXY, mae,
-      meanExact: mean(exact), stdExact: std(exact), meanExactXY: mean(exactXY), stdExactXY: std(exactXY), meanMae: mean(mae), stdMae: std(mae),
-    };
+  const groups = heldOutGroups(runs);
+  for (const g of groups) {
+    heldout[g.name] = {};
+    for (const [v, rs] of byVariant) {
+      const eps = rs.map((r) => groupEpisodes(r, g.envs));
+      if (rs.length === 0 || eps.some((e) => e === null)) continue;
+      // Each episode counts once (as in the paired bootstrap below).
+      const of = (f: (e: HeldOutEpisode) => number): number[] => eps.map((e) => mean(e!.map(f)));
+      const exact = of((x) => x.exact), exactXY = of(xyOf), mae = of((x) => x.mae);
+      heldout[g.name]![v] = {
+        seeds: rs.map((r) => r.seed), exact, exactXY, mae,
+        meanExact: mean(exact), stdExact: std(exact), meanExactXY: mean(exactXY), stdExactXY: std(exactXY), meanMae: mean(mae), stdMae: std(mae),
+      };
+    }
   }
   const comparisons: Comparison[] = [];
   const heldoutComparisons: HeldOutComparison[] = [];
@@ -122,16 +146,17 @@ export function summarize(runs: RunResult[], variants: string[]): ReportSummary 
     const a = byVariant.get(v)!, b = byVariant.get(ref)!;
     const seeds = a.map((r) => r.seed).filter((s) => b.some((r) => r.seed === s));
     if (seeds.length === 0) continue;
-    if (heldout[v] && heldout[ref]) {
+    for (const g of groups) {
+      if (!heldout[g.name]![v] || !heldout[g.name]![ref]) continue;
       const episodes = seeds.map((seed) => {
-        const x = a.find((r) => r.seed === seed)!.heldout!.episodes, y = b.find((r) => r.seed === seed)!.heldout!.episodes;
+        const x = groupEpisodes(a.find((r) => r.seed === seed)!, g.envs)!, y = groupEpisodes(b.find((r) => r.seed === seed)!, g.envs)!;
         if (x.length !== y.length || x.some((e, i) => e.task !== y[i]!.task || e.frames !== y[i]!.frames)) {
-          throw new Error(`${v} and ${ref}, seed ${seed}: held-out measures on different episodes (${x.length} vs ${y.length}); paired runs must share the demonstrations`);
+          throw new Error(`${v} and ${ref}, seed ${seed}, ${g.name}: held-out measures on different episodes (${x.length} vs ${y.length}); paired runs must share the demonstrations`);
         }
         return { x, y };
       });
       const diffs = (of: (e: HeldOutEpisode) => number): number[][] => episodes.map(({ x, y }) => x.map((e, i) => of(e) - of(y[i]!)));
-      heldoutComparisons.push({ variant: v, reference: ref, exact: pairedBootstrap(diffs((e) => e.exact), 4000, 3), mae: pairedBootstrap(diffs((e) => e.mae), 4000, 4) });
+      heldoutComparisons.push({ group: g.name, variant: v, reference: ref, exact: pairedBootstrap(diffs((e) => e.exact), 4000, 3), mae: pairedBootstrap(diffs((e) => e.mae), 4000, 4) });
     }
     for (const combo of Object.keys(table[v]!)) {
       const lengths = seeds.flatMap((seed) => {
@@ -242,41 +267,44 @@ function conclusions(s: ReportSummary, combo: string): string[] {
   return out;
 }
 
-/** The paper's claims read on the held-out measure: a lower action error on env-D demonstrations counts as better. */
-function heldOutConclusions(s: ReportSummary): string[] {
+/** The paper's claims read on the held-out measure of one group: a lower action error counts as better. */
+function heldOutConclusions(s: ReportSummary, group: string): string[] {
   const out: string[] = [];
   for (const [a, b, claim] of PAPER_CLAIMS) {
-    const c = s.heldoutComparisons.find((x) => x.variant === a && x.reference === b);
+    const c = s.heldoutComparisons.find((x) => x.group === group && x.variant === a && x.reference === b);
     if (!c) continue;
     const v = verdict(c.mae);
     const word = v === 'lower' ? `agrees (${a} imitates the expert more closely)` : v === 'higher' ? `disagrees (${a} imitates the expert less closely)` : 'cannot tell them apart (the interval includes 0)';
-    out.push(`- "${claim}" (${a} vs ${b}): the held-out measure ${word}: ${signed(c.mae.mean, 4)} mean absolute action error (95% interval ${signed(c.mae.lo, 4)} to ${signed(c.mae.hi, 4)}), ${signed(100 * c.exact.mean, 2)} points of exact action tokens (${signed(100 * c.exact.lo, 2)} to ${signed(100 * c.exact.hi, 2)}).`);
+    out.push(`- "${claim}" (${a} vs ${b}): ${word}: ${signed(c.mae.mean, 4)} mean absolute action error (95% interval ${signed(c.mae.lo, 4)} to ${signed(c.mae.hi, 4)}), ${signed(100 * c.exact.mean, 2)} points of exact action tokens (${signed(100 * c.exact.lo, 2)} to ${signed(100 * c.exact.hi, 2)}).`);
   }
   return out;
 }
 
-function heldOutMarkdown(s: ReportSummary, runs: RunResult[], env: string): string[] {
-  const variants = s.variants.filter((v) => s.heldout[v]);
-  if (variants.length === 0) return [];
-  const h0 = runs.find((r) => r.heldout)!.heldout!;
+function heldOutMarkdown(s: ReportSummary, runs: RunResult[]): string[] {
+  const groups = heldOutGroups(runs).filter((g) => Object.keys(s.heldout[g.name] ?? {}).length > 0);
+  if (groups.length === 0) return [];
+  const h0 = runs.find((r) => r.heldout?.length)!.heldout!;
   const md = [
-    `## Held-out action accuracy on env ${env} (teacher-forced)`, '',
-    `Every run scored on the same ${h0.episodes.length} demonstrations of env ${env} (\`${h0.data}/\`, recorded like the training data): given the true frame, instruction, state and previous tokens, how often the policy's greedy action token is the expert's bin (exact), the same for dx and dy alone (the moves that need to know where the target is), and the mean absolute error of the decoded action values (actions in [-1, 1]). A graded measure beside closed-loop success, which is 0 or 1 per chain. Means over episodes per seed; mean ± std over seeds.`, '',
-    '| variant | seeds | exact % | exact dx, dy % | mean abs. error | error per seed |', '|:--|--:|--:|--:|--:|:--|',
+    '## Held-out action accuracy (teacher-forced)', '',
+    `Every run scored on the same demonstrations, recorded like the training data: ${h0.map((h) => `${h.episodes.length} of env ${h.env} (\`${h.data}/\`)`).join(', ')}; the training envs' episodes are new ones. Given the true frame, instruction, state and previous tokens: how often the policy's greedy action token is the expert's bin (exact), the same for dx and dy alone (the moves that need to know where the target is), and the mean absolute error of the decoded action values (actions in [-1, 1]). A graded measure beside closed-loop success, which is 0 or 1 per chain. Means over episodes per seed; mean ± std over seeds.`, '',
   ];
-  for (const v of variants) {
-    const h = s.heldout[v]!;
-    md.push(`| ${v} | ${h.seeds.join(', ')} | ${pct(h.meanExact)} ± ${pct(h.stdExact)} | ${pct(h.meanExactXY)} ± ${pct(h.stdExactXY)} | **${h.meanMae.toFixed(4)} ± ${h.stdMae.toFixed(4)}** | ${h.mae.map((x) => x.toFixed(4)).join(', ')} |`);
-  }
-  if (s.heldoutComparisons.length) {
-    md.push('', 'Paired differences on the very same episodes (two-stage bootstrap: seeds, then episodes; 4,000 resamples):', '',
-      '| variant | reference | Δ exact, points (95% CI) | Δ mean abs. error (95% CI) |', '|:--|:--|--:|--:|');
-    for (const c of s.heldoutComparisons) {
-      md.push(`| ${c.variant} | ${c.reference} | ${signed(100 * c.exact.mean, 2)} (${signed(100 * c.exact.lo, 2)} to ${signed(100 * c.exact.hi, 2)}) | ${signed(c.mae.mean, 4)} (${signed(c.mae.lo, 4)} to ${signed(c.mae.hi, 4)}) |`);
+  for (const g of groups) {
+    md.push(`### ${g.name}${g.unseen ? ' (never seen in training)' : ' (the training envs, new episodes)'}`, '',
+      '| variant | seeds | exact % | exact dx, dy % | mean abs. error | error per seed |', '|:--|--:|--:|--:|--:|:--|');
+    for (const v of s.variants) {
+      const h = s.heldout[g.name]![v];
+      if (h) md.push(`| ${v} | ${h.seeds.join(', ')} | ${pct(h.meanExact)} ± ${pct(h.stdExact)} | ${pct(h.meanExactXY)} ± ${pct(h.stdExactXY)} | **${h.meanMae.toFixed(4)} ± ${h.stdMae.toFixed(4)}** | ${h.mae.map((x) => x.toFixed(4)).join(', ')} |`);
     }
+    const cs = s.heldoutComparisons.filter((c) => c.group === g.name);
+    if (cs.length) {
+      md.push('', 'Paired differences on the very same episodes (two-stage bootstrap: seeds, then episodes; 4,000 resamples):', '',
+        '| variant | reference | Δ exact, points (95% CI) | Δ mean abs. error (95% CI) |', '|:--|:--|--:|--:|');
+      for (const c of cs) md.push(`| ${c.variant} | ${c.reference} | ${signed(100 * c.exact.mean, 2)} (${signed(100 * c.exact.lo, 2)} to ${signed(100 * c.exact.hi, 2)}) | ${signed(c.mae.mean, 4)} (${signed(c.mae.lo, 4)} to ${signed(c.mae.hi, 4)}) |`);
+    }
+    md.push('');
   }
-  const commits = [...new Set(runs.flatMap((r) => (r.heldout ? [r.heldout.commit ?? 'unknown'] : [])))];
-  md.push('', `Computed at commit(s) ${commits.map((c) => `\`${c}\``).join(', ')}.`, '');
+  const commits = [...new Set(runs.flatMap((r) => (r.heldout ?? []).map((h) => h.commit ?? 'unknown')))];
+  md.push(`Computed at commit(s) ${commits.map((c) => `\`${c}\``).join(', ')}.`, '');
   return md;
 }
 
@@ -312,7 +340,7 @@ export async function writeReport(dir: string, o: ReportOptions = {}): Promise<{
     `Made from ${runs.length} run JSONs (\`runs/*/result.json\`) by \`reconvla experiment --report-only --out ${dir}\`.`,
     o.command ? `Command: \`${o.command}\`.` : '',
     `Preset \`${runs[0]!.preset}\`; commit(s) ${commits.map((c) => `\`${c}\``).join(', ')}; training + evaluation time of the runs ${(wall / 3600).toFixed(2)} h` +
-      (experiment?.started ? ` (experiment started ${String(experiment.started)})` : '') + '.',
+      (experiment?.started ? ` (experiment started ${String(experiment.started)}${Array.isArray(experiment.resumed) && experiment.resumed.length ? `, resumed ${experiment.resumed.join(', ')}` : ''})` : '') + '.',
     `Every run trained on the same demonstrations and was evaluated on the same ${runs[0]!.eval[0]?.chains ?? 0} chains of 5 tasks per row, in env ${env} (never seen in training).`,
     '',
     '## Table 2 analog: tasks completed in a row (%), mean ± std over seeds',
@@ -331,15 +359,17 @@ export async function writeReport(dir: string, o: ReportOptions = {}): Promise<{
   const lines = conclusions(s, main);
   if (lines.length) md.push(`With instructions ${main.replace(' · ', ', objects ')} (the other rows are in the table above):`, '', ...lines, '');
   if (s.comparisons.length === 0) md.push('No pair of the paper\'s variants ran with a shared seed: nothing to compare.', '');
-  const heldLines = heldOutConclusions(s);
-  if (heldLines.length) md.push(`On the held-out measure (env-${env} demonstrations, teacher-forced; section below):`, '', ...heldLines, '');
-  md.push(...heldOutMarkdown(s, runs, env));
+  for (const g of heldOutGroups(runs)) {
+    const lines = heldOutConclusions(s, g.name);
+    if (lines.length) md.push(`On the held-out measure, ${g.name} demonstrations${g.unseen ? '' : ' (training envs, new episodes)'} (teacher-forced; section below):`, '', ...lines, '');
+  }
+  md.push(...heldOutMarkdown(s, runs));
   md.push('## Attention concentration (the paper\'s Fig. 4 as a number)', '',
     `Share of the text and action tokens' attention over the first camera's patches that falls inside the gaze box, on the same env-${env} frames for every run; uniform attention would give the boxes' area share.`, '',
     '| variant | share inside the gaze box (mean ± std over seeds) | per seed | boxes\' area share |', '|:--|--:|:--|--:|');
   for (const v of variants) {
     const a = s.attention[v];
-    if (a) md.push(`| ${v} | ${pct(a.meanShare)}% ± ${pct(a.stdShare)} | ${a.perSeed.map((x) => `${pct(x)}%`).join(', ')} | ${pct(a.meanArea)}% |`);
+    if (a) md.push(`| ${v} | ${pct2(a.meanShare)}% ± ${pct2(a.stdShare)} | ${a.perSeed.map((x) => `${pct2(x)}%`).join(', ')} | ${pct2(a.meanArea)}% |`);
   }
   md.push('', `![Attention maps](attention.png)`, '', `*Left to right: ${attShown.join(', ')}; each: frame with the gaze box | attention over the patches.*`, '');
   md.push('## Gaze reconstructions', '', recShown.length ? `![Reconstructions](reconstruction.png)\n\n*Left to right: ${recShown.join(', ')}; each row: frame | real gaze crop | VAE round trip | reconstruction from the recon tokens.*` : 'No variant with a reconstructive branch finished.', '');

@@ -11,7 +11,7 @@ import { runEvaluation, type EvalSuiteResult } from '../eval_command.ts';
 import { parseTrainLog } from '../plot.ts';
 import type { ExperimentPreset } from '../presets.ts';
 import { loadLib, presetTrainFlags, runTraining, trainConfig, writeAttention, writeDataset, writeReconstructions, type TrainFlags } from '../reconvla_commands.ts';
-import { heldOutAccuracy, type HeldOutResult } from './heldout.ts';
+import { heldOutEnvs, scoreHeldOut, writeHeldOutData, type HeldOutResult } from './heldout.ts';
 import type { Variant } from './variants.ts';
 
 export const RUN_FORMAT = 'reconvla-experiment-run/1';
@@ -49,8 +49,8 @@ export interface RunResult {
   attention: { shares: number[]; areas: number[] };
   /** Pictures, relative to the run folder (null: the variant has no reconstructive branch). */
   pictures: { attention: string; reconstruction: string | null };
-  /** Teacher-forced action accuracy on demonstrations of the evaluation env (absent in runs finished before it existed, until a rerun adds it). */
-  heldout?: HeldOutResult;
+  /** Teacher-forced action accuracy on demonstrations of the evaluation env, then of each training env (absent in runs finished before it existed, until a rerun adds it). */
+  heldout?: HeldOutResult[];
 }
 
 export interface ExperimentOptions {
@@ -102,9 +102,14 @@ export async function runExperiment(o: ExperimentOptions): Promise<RunResult[]> 
   console.log(`experiment ${o.out}: preset ${p.name} (${p.description})`);
   console.log(`${o.variants.length} variant(s) x ${o.seeds.length} seed(s) = ${total} runs; estimate ~${hms(estimate)} per run, ~${hms(estimate * total)} in all (rates measured on a 2-core machine: ${p.estimate.measured})`);
   checkFinishedRuns(o); // before anything in the folder is rewritten
-  writeJsonAtomic(path.join(o.out, 'experiment.json'), {
+  // `started` stays the first invocation's (the report quotes it); a resume adds to `resumed`.
+  const expFile = path.join(o.out, 'experiment.json');
+  const before = existsSync(expFile) ? JSON.parse(readFileSync(expFile, 'utf8')) as { started?: string; resumed?: string[] } : null;
+  const now = new Date().toISOString();
+  writeJsonAtomic(expFile, {
     preset: p, variants: o.variants.map((v) => ({ name: v.name, description: v.description })), seeds: o.seeds,
-    backend: o.backend, finetune_steps: o.finetuneSteps ?? p.base.stages.finetune, commit: gitCommit(), started: new Date().toISOString(),
+    backend: o.backend, finetune_steps: o.finetuneSteps ?? p.base.stages.finetune, commit: gitCommit(),
+    started: before?.started ?? now, resumed: before?.started ? [...(before.resumed ?? []), now] : [],
   });
 
   // The same demonstrations, evaluation chains and picture frames for every run.
@@ -114,12 +119,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<RunResult[]> 
   if (!existsSync(path.join(frames, 'dataset.json'))) {
     generateDataset({ out: frames, envs: [p.eval.env], episodes: p.frames.episodes, seed: p.dataSeed + 1, noise: 0, randomStart: p.base.data.randomStart, ...(p.base.data.tasks ? { tasks: p.base.data.tasks } : {}) });
   }
-  // Demonstrations of the evaluation env, recorded like the training data (same noise and start).
-  const heldout = path.join(o.out, HELDOUT_FOLDER);
-  if (!existsSync(path.join(heldout, 'dataset.json'))) {
-    const d = p.base.data;
-    generateDataset({ out: heldout, envs: [p.eval.env], episodes: p.heldout.episodes, seed: p.dataSeed + 2, noise: d.noise, randomStart: d.randomStart, ...(d.tasks ? { tasks: d.tasks } : {}) });
-  }
+  writeHeldOutData(o.out, p);
 
   const backend = await createBackend(o.backend);
   const results: RunResult[] = [];
@@ -133,7 +133,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<RunResult[]> 
       console.log(progressLine(done, total, (Date.now() - t0) / 1000, perRun));
       if (existsSync(file)) {
         console.log(`${variant.name}, seed ${seed}: finished before (${file}), skipped`);
-        results.push(await withHeldOut(readRunResult(file), file, o.out, backend));
+        results.push(await withHeldOut(readRunResult(file), file, o, backend));
         done++;
         continue;
       }
@@ -201,7 +201,7 @@ async function runOne(o: ExperimentOptions, variant: Variant, seed: number, dir:
   const attention = await writeAttention(model, frames, pictures, p.frames.count, p.frames.seed);
   const recon = model.config.ablation.recon ? await writeReconstructions(model, frames, pictures, p.frames.count, p.frames.seed) : null;
 
-  const heldOut = await heldOutAccuracy(model, path.join(o.out, HELDOUT_FOLDER), { data: HELDOUT_FOLDER, env: e.env, commit: gitCommit() });
+  const heldout = await scoreHeldOut(model, o.out, p, gitCommit());
   const curve = parseTrainLog(readFileSync(path.join(dir, 'log.jsonl'), 'utf8'), path.join(dir, 'log.jsonl')).points.filter((pt) => pt.metric === 'lm' || pt.metric === 'vm');
   const result: RunResult = {
     format: RUN_FORMAT, variant: variant.name, description: variant.description, seed, preset: p.name, commit: gitCommit(), backend: backend.name,
@@ -212,24 +212,22 @@ async function runOne(o: ExperimentOptions, variant: Variant, seed: number, dir:
     }),
     attention: { shares: attention.gazeShares ?? [], areas: attention.gazeAreas ?? [] },
     pictures: { attention: path.relative(dir, attention.file), reconstruction: recon ? path.relative(dir, recon.file) : null },
-    heldout: heldOut,
+    heldout,
   };
   writeJsonAtomic(path.join(dir, 'result.json'), result);
   return result;
 }
 
-export const HELDOUT_FOLDER = 'heldout-d';
-
-/** A finished run without the held-out measure (it predates it) gets it from its saved model; the rest of its JSON is kept as it was. */
-async function withHeldOut(r: RunResult, file: string, out: string, backend: Awaited<ReturnType<typeof createBackend>>): Promise<RunResult> {
-  if (r.heldout) return r;
+/** A finished run without the held-out measure of every env (it predates it) gets it from its saved model; the rest of its JSON is kept as it was. */
+async function withHeldOut(r: RunResult, file: string, o: ExperimentOptions, backend: Awaited<ReturnType<typeof createBackend>>): Promise<RunResult> {
+  const envs = heldOutEnvs(o.preset);
+  if (Array.isArray(r.heldout) && r.heldout.map((h) => h.env).join() === envs.join()) return r;
   const R = await import('@reconvla/reconvla');
   const modelDir = path.join(path.dirname(file), 'model');
   if (!existsSync(modelDir)) throw new Error(`${file}: the run has no held-out measure and no saved model (${modelDir}) to compute it from`);
-  const env = r.eval[0]?.env ?? 'D';
-  const added: RunResult = { ...r, heldout: await heldOutAccuracy(R.loadModelFolder(modelDir, backend), path.join(out, HELDOUT_FOLDER), { data: HELDOUT_FOLDER, env, commit: gitCommit() }) };
+  const added: RunResult = { ...r, heldout: await scoreHeldOut(R.loadModelFolder(modelDir, backend), o.out, o.preset, gitCommit()) };
   writeJsonAtomic(file, added);
-  console.log(`  added the held-out measure (env ${env} demonstrations, exact ${(100 * added.heldout!.exact).toFixed(1)}%) to ${file}`);
+  console.log(`  added the held-out measure (${added.heldout!.map((h) => `env ${h.env} exact ${(100 * h.exact).toFixed(1)}%`).join(', ')}) to ${file}`);
   return added;
 }
 
