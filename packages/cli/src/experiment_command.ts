@@ -16,7 +16,8 @@ function seedListArg(v: string): number[] {
 
 interface ExperimentFlags { out: string; variants: Variant[]; seeds: number[]; preset: string; backend: BackendFlag; finetuneSteps?: number; reportOnly?: boolean }
 
-export function registerExperiment(program: Command): void {
+/** `argv`: what main() parses (quoted in experiment.json and the report). */
+export function registerExperiment(program: Command, argv: readonly string[]): void {
   program.command('experiment')
     .description('train and evaluate every variant x seed on the same data and chains (resumable), then write DIR/report.md with tables, intervals and pictures')
     .requiredOption('--out <dir>', 'experiment folder (data, runs/<variant>-seed<k>/, report.md)')
@@ -27,10 +28,10 @@ export function registerExperiment(program: Command): void {
     .option('--backend <name>', 'cpu, wasm, webgpu or auto', backendArg, 'wasm' as BackendFlag)
     .option('--report-only', 'only (re)write the report from the finished runs\' JSONs')
     .action(async (f: ExperimentFlags) => {
-      const command = `reconvla ${process.argv.slice(2).join(' ')}`;
+      const command = `reconvla ${argv.slice(2).join(' ')}`;
       if (!f.reportOnly) {
         const t0 = Date.now();
-        await runExperiment({ out: f.out, preset: experimentPresetNamed(f.preset), variants: f.variants, seeds: f.seeds, backend: f.backend, ...(f.finetuneSteps ? { finetuneSteps: f.finetuneSteps } : {}) });
+        await runExperiment({ out: f.out, preset: experimentPresetNamed(f.preset), variants: f.variants, seeds: f.seeds, backend: f.backend, command, ...(f.finetuneSteps ? { finetuneSteps: f.finetuneSteps } : {}) });
         console.log(`experiment finished in ${((Date.now() - t0) / 3600000).toFixed(2)} h`);
       }
       const { file } = await writeReport(f.out, { command });

@@ -20,7 +20,7 @@ export async function main(argv: string[]): Promise<number> {
   registerReconVLA(program);
   registerEval(program);
   registerDagger(program);
-  registerExperiment(program);
+  registerExperiment(program, argv);
   registerInspect(program);
   registerExport(program);
   registerLoss(program);

@@ -122,7 +122,12 @@ test('reconvla experiment --preset smoke: 2 variants x 2 seeds, the report from 
     // The report alone, from the JSONs.
     rmSync(join(out, 'report.md'));
     assert.equal(await main(['node', 'reconvla', 'experiment', '--report-only', '--out', out]), 0);
-    assert.ok(existsSync(join(out, 'report.md')));
+    // It quotes the experiment's first command and start (not --report-only's), and the two resumes.
+    const again = readFileSync(join(out, 'report.md'), 'utf8');
+    const exp = JSON.parse(experimentJson) as { started: string; resumed: string[] };
+    assert.equal(exp.resumed.length, 2);
+    assert.ok(again.includes(`Command: \`reconvla experiment --preset smoke --variants baseline,gaze --seeds 0,1 --out ${out}\`.`));
+    assert.ok(again.includes(`(experiment started ${exp.started}, resumed ${exp.resumed.join(', ')})`));
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -309,7 +309,7 @@ function heldOutMarkdown(s: ReportSummary, runs: RunResult[]): string[] {
 }
 
 export interface ReportOptions {
-  /** The command that made the experiment, quoted in the report. */
+  /** The command that made the experiment, quoted in the report when experiment.json has none. */
   command?: string;
 }
 
@@ -338,7 +338,7 @@ export async function writeReport(dir: string, o: ReportOptions = {}): Promise<{
     `# Experiment report: ${path.basename(path.resolve(dir))}`,
     '',
     `Made from ${runs.length} run JSONs (\`runs/*/result.json\`) by \`reconvla experiment --report-only --out ${dir}\`.`,
-    o.command ? `Command: \`${o.command}\`.` : '',
+    typeof experiment?.command === 'string' ? `Command: \`${experiment.command}\`.` : o.command ? `Command: \`${o.command}\`.` : '',
     `Preset \`${runs[0]!.preset}\`; commit(s) ${commits.map((c) => `\`${c}\``).join(', ')}; training + evaluation time of the runs ${(wall / 3600).toFixed(2)} h` +
       (experiment?.started ? ` (experiment started ${String(experiment.started)}${Array.isArray(experiment.resumed) && experiment.resumed.length ? `, resumed ${experiment.resumed.join(', ')}` : ''})` : '') + '.',
     `Every run trained on the same demonstrations and was evaluated on the same ${runs[0]!.eval[0]?.chains ?? 0} chains of 5 tasks per row, in env ${env} (never seen in training).`,

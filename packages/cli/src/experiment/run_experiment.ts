@@ -61,6 +61,8 @@ export interface ExperimentOptions {
   backend: BackendFlag;
   /** Overrides the preset's fine-tuning steps (tests). */
   finetuneSteps?: number;
+  /** The command line, kept in experiment.json (the first one; the report quotes it). */
+  command?: string;
 }
 
 export function runFolder(variant: string, seed: number): string {
@@ -102,14 +104,14 @@ export async function runExperiment(o: ExperimentOptions): Promise<RunResult[]> 
   console.log(`experiment ${o.out}: preset ${p.name} (${p.description})`);
   console.log(`${o.variants.length} variant(s) x ${o.seeds.length} seed(s) = ${total} runs; estimate ~${hms(estimate)} per run, ~${hms(estimate * total)} in all (rates measured on a 2-core machine: ${p.estimate.measured})`);
   checkFinishedRuns(o); // before anything in the folder is rewritten
-  // `started` stays the first invocation's (the report quotes it); a resume adds to `resumed`.
+  // `started` and `command` stay the first invocation's (the report quotes them); a resume adds to `resumed`.
   const expFile = path.join(o.out, 'experiment.json');
-  const before = existsSync(expFile) ? JSON.parse(readFileSync(expFile, 'utf8')) as { started?: string; resumed?: string[] } : null;
+  const before = existsSync(expFile) ? JSON.parse(readFileSync(expFile, 'utf8')) as { started?: string; resumed?: string[]; command?: string } : null;
   const now = new Date().toISOString();
   writeJsonAtomic(expFile, {
     preset: p, variants: o.variants.map((v) => ({ name: v.name, description: v.description })), seeds: o.seeds,
     backend: o.backend, finetune_steps: o.finetuneSteps ?? p.base.stages.finetune, commit: gitCommit(),
-    started: before?.started ?? now, resumed: before?.started ? [...(before.resumed ?? []), now] : [],
+    command: before?.command ?? o.command ?? null, started: before?.started ?? now, resumed: before?.started ? [...(before.resumed ?? []), now] : [],
   });
 
   // The same demonstrations, evaluation chains and picture frames for every run.
