@@ -178,7 +178,8 @@ export async function runTraining(train: TrainConfig, runDir: string, backend: B
 }
 
 async function firstBatch(model: ReconVLA, data: string, count: number, seed: number): Promise<HostBatch> {
-  const it = S.tabletopSource(data, { cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk, views: model.config.views })({ batchSize: count, seed, start: 0 });
+  // The model's own reconstruction target: the gaze crop, or the whole frame for the 'full' ablation.
+  const it = S.tabletopSource(data, { cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk, target: model.config.ablation.reconTarget, views: model.config.views })({ batchSize: count, seed, start: 0 });
   const b = (await it.next()).value as HostBatch;
   await it.return?.();
   return b;
@@ -189,7 +190,7 @@ export interface PictureResult { file: string; gazeShares?: number[]; gazeAreas?
 
 const asBytes = (img: { data: Uint8Array | Uint8ClampedArray; width: number; height: number }): RgbBytes => ({ width: img.width, height: img.height, data: Uint8Array.from(img.data) });
 
-/** Rows of [frame | real gaze crop | VAE round trip | reconstruction from the recon tokens]. */
+/** Rows of [frame | real target (gaze crop, or the frame for the 'full' ablation) | VAE round trip | reconstruction from the recon tokens]. */
 export async function writeReconstructions(model: ReconVLA, data: string, out: string, count: number, seed: number): Promise<PictureResult> {
   const processor = new R.Processor(model.config);
   const b = await firstBatch(model, data, count, seed);
@@ -298,7 +299,7 @@ export function registerReconVLA(program: Command): void {
       await runTraining(trainConfig(f), f.out, backend, f.resume === true);
     });
 
-  registerPictures(program, 'reconstruct', 'gaze reconstructions: frame | real gaze crop | VAE round trip | reconstruction from the recon tokens',
+  registerPictures(program, 'reconstruct', 'gaze reconstructions: frame | real target (gaze crop; the frame for --recon-target full) | VAE round trip | reconstruction from the recon tokens',
     'which frames, and the sampling noise', writeReconstructions);
   registerPictures(program, 'attention', 'attention maps of the text and action tokens over the image patches, drawn over the frame',
     'which frames', writeAttention);

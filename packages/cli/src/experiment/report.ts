@@ -372,7 +372,7 @@ export async function writeReport(dir: string, o: ReportOptions = {}): Promise<{
     if (a) md.push(`| ${v} | ${pct2(a.meanShare)}% ± ${pct2(a.stdShare)} | ${a.perSeed.map((x) => `${pct2(x)}%`).join(', ')} | ${pct2(a.meanArea)}% |`);
   }
   md.push('', `![Attention maps](attention.png)`, '', `*Left to right: ${attShown.join(', ')}; each: frame with the gaze box | attention over the patches.*`, '');
-  md.push('## Gaze reconstructions', '', recShown.length ? `![Reconstructions](reconstruction.png)\n\n*Left to right: ${recShown.join(', ')}; each row: frame | real gaze crop | VAE round trip | reconstruction from the recon tokens.*` : 'No variant with a reconstructive branch finished.', '');
+  md.push('## Gaze reconstructions', '', recShown.length ? `![Reconstructions](reconstruction.png)\n\n*Left to right: ${recShown.join(', ')}; each row: frame | real target (the gaze crop; the whole frame for full) | VAE round trip | reconstruction from the recon tokens.*` : 'No variant with a reconstructive branch finished.', '');
   md.push('## Learning curves', '', '![Learning curves](learning_curves.png)', '');
   const file = path.join(dir, 'report.md');
   writeFileSync(file, md.filter((l, i, a) => !(l === '' && a[i - 1] === '')).join('\n'));
