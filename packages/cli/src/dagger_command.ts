@@ -26,7 +26,7 @@ export function daggerOptions(f: DaggerFlags): Omit<DaggerOptions, 'policy' | 'p
   const [staticHeight, staticWidth] = d.cameras.static;
   const [gripperHeight, gripperWidth] = d.cameras.gripper;
   return {
-    out: f.out, envs: d.envs, episodes: f.episodes, seed, noise: d.noise, randomStart: d.random_start,
+    out: f.out, envs: d.envs, episodes: f.episodes, seed, noise: d.noise, randomStart: d.random_start, randomFixtures: d.random_fixtures === true,
     ...(d.task_filter ? { tasks: d.task_filter as TaskKind[] } : {}),
     distractors: d.distractors, confusers: d.confusers, objects: d.objects, rolloutSteps: f.maxSteps,
     staticHeight, staticWidth, gripperHeight, gripperWidth, beta: f.beta, stallSteps: f.stallSteps,

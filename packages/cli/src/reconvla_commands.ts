@@ -362,7 +362,8 @@ export async function writeDataset(out: string, d: Preset['data'] & { seed: numb
   if (existsSync(path.join(out, 'dataset.json'))) {
     const have = DatasetReader.open(out).index;
     if (have.demonstrations === d.episodes && have.relabel === d.relabel && have.seed === d.seed && have.noise === d.noise && have.envs.join() === d.envs.join()
-      && (have.task_filter ?? null)?.join() === d.tasks?.join() && have.random_start === d.randomStart) {
+      && (have.task_filter ?? null)?.join() === d.tasks?.join() && have.random_start === d.randomStart
+      && (have.random_fixtures ?? false) === (d.randomFixtures ?? false)) {
       console.log(`dataset: ${out} already holds these ${d.episodes} demonstrations${d.relabel ? ` (+${d.relabel} relabelled copies each)` : ''}`);
       return;
     }
@@ -370,7 +371,7 @@ export async function writeDataset(out: string, d: Preset['data'] & { seed: numb
   const t0 = Date.now();
   const bar = new cliProgress.SingleBar({ format: 'generate [{bar}] {value}/{total} episodes | eta {eta_formatted}', stream: process.stderr, clearOnComplete: true }, cliProgress.Presets.shades_classic);
   bar.start(d.episodes, 0);
-  const index = generateDataset({ out, envs: d.envs, episodes: d.episodes, seed: d.seed, noise: d.noise, randomStart: d.randomStart, relabel: d.relabel, ...(d.tasks ? { tasks: d.tasks } : {}), onEpisode: (done) => bar.update(done) });
+  const index = generateDataset({ out, envs: d.envs, episodes: d.episodes, seed: d.seed, noise: d.noise, randomStart: d.randomStart, randomFixtures: d.randomFixtures ?? false, relabel: d.relabel, ...(d.tasks ? { tasks: d.tasks } : {}), onEpisode: (done) => bar.update(done) });
   bar.stop();
   console.log(`dataset: ${index.demonstrations} demonstrations, ${index.episodes} episodes with the relabelled copies, ${index.frames} frames on envs ${d.envs.join(',')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 }

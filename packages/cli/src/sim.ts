@@ -92,17 +92,18 @@ export function registerSim(program: Command): void {
       .option('--noise <std>', 'Gaussian noise on the executed expert actions (DART: the clean action is recorded)', numArg('noise', 0, 1), 0.1)
       .option('--tasks <list>', 'only these task kinds, balanced (e.g. open_drawer,lift), or all', taskListArg, null)
       .option('--random-start', 'start each episode with the gripper at a random pose')
+      .option('--random-fixtures', 'put the cabinet and the lamp of each scene at random positions (around all four envs\' layouts) instead of the env\'s')
       .option('--relabel <n>', 'also store each demonstration n more times, labelled for another task of its scene (instruction relabelling)', intArg('relabel', 0), 0)
       .option('--shard-frames <n>', 'frames per shard file', intArg('shard-frames', 1), 1024)
       .option('--max-steps <n>', 'step budget per episode', intArg('max-steps', 1), 300),
     'seen',
-  ).action((opts: SceneFlags & { envs: EnvName[]; episodes: number; out: string; seed: number; noise: number; tasks: TaskKind[] | null; randomStart?: boolean; relabel: number; shardFrames: number; maxSteps: number }) => {
+  ).action((opts: SceneFlags & { envs: EnvName[]; episodes: number; out: string; seed: number; noise: number; tasks: TaskKind[] | null; randomStart?: boolean; randomFixtures?: boolean; relabel: number; shardFrames: number; maxSteps: number }) => {
     const bar = new cliProgress.SingleBar({ format: 'generate [{bar}] {value}/{total} episodes | {frames} frames | eta {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
     bar.start(opts.episodes, 0, { frames: 0 });
     const t0 = Date.now();
     const index = generateDataset({
       out: opts.out, envs: opts.envs, episodes: opts.episodes, seed: opts.seed, noise: opts.noise, shardFrames: opts.shardFrames,
-      ...(opts.tasks ? { tasks: opts.tasks } : {}), randomStart: opts.randomStart === true, relabel: opts.relabel,
+      ...(opts.tasks ? { tasks: opts.tasks } : {}), randomStart: opts.randomStart === true, randomFixtures: opts.randomFixtures === true, relabel: opts.relabel,
       maxSteps: opts.maxSteps, distractors: opts.distractors, confusers: opts.confusers, objects: opts.objects,
       staticWidth: opts.size, staticHeight: opts.size, gripperWidth: opts.gripperSize, gripperHeight: opts.gripperSize,
       onEpisode: (done, _total, frames) => bar.update(done, { frames }),

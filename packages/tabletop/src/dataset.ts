@@ -16,9 +16,9 @@ import type { CameraSizes } from './render.ts';
 import { checkCameraSizes } from './render.ts';
 import { Rng, deriveSeed } from './rng.ts';
 import { encodeSafetensors, tensor } from './safetensors.ts';
-import { checkSceneOptions, sampleScene } from './scene.ts';
+import { checkSceneOptions, randomFixtures, sampleScene } from './scene.ts';
 import { TASK_KINDS, beginTask, isSuccess, type ActiveTask, type TaskKind, type TaskSpec } from './tasks.ts';
-import type { WorldState } from './world.ts';
+import type { Fixtures, WorldState } from './world.ts';
 
 export const DATASET_FORMAT = 'reconvla-tabletop/1';
 
@@ -37,6 +37,8 @@ export interface GenerateOptions extends CameraSizes {
   tasks?: readonly TaskKind[];
   /** Start every recorded episode with the gripper at a random pose (open, holding nothing). Default false. */
   randomStart?: boolean;
+  /** Put the cabinet and the lamp of every scene at random positions (scene.ts randomFixtures) instead of the env's. Default false. */
+  randomFixtures?: boolean;
   distractors?: number;
   confusers?: number;
   objects?: ObjectSplit;
@@ -69,6 +71,8 @@ export interface EpisodeInfo {
   frames: number;
   /** A relabelled copy: the dataset index of the demonstration whose frames it re-uses. */
   relabelOf?: number;
+  /** Where the cabinet and the lamp stood, when not where the env puts them (GenerateOptions.randomFixtures). */
+  fixtures?: Fixtures;
   /**
    * Who acted: absent for expert demonstrations; 'policy' for a DAgger rollout (dagger.ts), whose
    * frames are the states a policy reached, each labelled with the expert's action there.
@@ -106,6 +110,8 @@ export interface DatasetIndex {
   /** 'expert': the recorded action is the clean expert action (DART), whatever the noise. */
   labels: 'expert';
   random_start: boolean;
+  /** The scenes' cabinet and lamp stood at random positions (EpisodeInfo.fixtures); absent: the envs' own. */
+  random_fixtures?: true;
   /** Relabelled copies per demonstration (GenerateOptions.relabel); `episodes` counts them too. */
   relabel: number;
   /** Expert demonstrations (episodes without the relabelled copies). */
@@ -246,7 +252,9 @@ export interface EpisodeStart {
 export function startEpisode(o: GenerateOptions, index: number): EpisodeStart {
   const rng = new Rng(deriveSeed(o.seed, index));
   const envName = o.envs[index % o.envs.length]!;
-  const scene = { env: envName, distractors: o.distractors ?? 2, confusers: o.confusers ?? 0, objects: o.objects ?? 'seen' };
+  // The fixtures from a stream of their own: without randomFixtures every other draw stays as it was.
+  const fixtures = o.randomFixtures ? randomFixtures(new Rng(deriveSeed(deriveSeed(o.seed, index), 0xf17e5))) : undefined;
+  const scene = { env: envName, distractors: o.distractors ?? 2, confusers: o.confusers ?? 0, objects: o.objects ?? 'seen', ...(fixtures ? { fixtures } : {}) };
   const maxSteps = o.maxSteps ?? 300;
   // Balanced: episode i asks kind tasks[floor(i / envs) % n], so every env sees every kind.
   const only = o.tasks ? [o.tasks[Math.floor(index / o.envs.length) % o.tasks.length]!] : undefined;
@@ -264,7 +272,7 @@ export function startEpisode(o: GenerateOptions, index: number): EpisodeStart {
     const env = new TabletopEnv({ ...scene, ...o, render: true }, state);
     const task = env.setTask(spec);
     const instruction = instructionFor(env.state, spec, rng, o.paraphrases ?? 'train');
-    return { env, task, instruction, rng, info: { index, env: envName, task: spec, instruction, success: false, frames: 0 } };
+    return { env, task, instruction, rng, info: { index, env: envName, task: spec, instruction, success: false, frames: 0, ...(fixtures ? { fixtures } : {}) } };
   }
   throw new Error(`episode ${index}: no feasible ${only ? `"${only[0]}" ` : ''}task found in 200 scenes of env ${envName}`);
 }
@@ -350,6 +358,7 @@ export function emptyIndex(o: GenerateOptions): DatasetIndex {
     task_filter: o.tasks ?? null,
     labels: 'expert',
     random_start: o.randomStart ?? false,
+    ...(o.randomFixtures ? { random_fixtures: true } : {}), // absent otherwise: older indexes read the same
     relabel: o.relabel ?? 0,
     demonstrations: 0,
     action_fields: ['dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'gripper'],

@@ -8,10 +8,9 @@
 //   task object held            -> fly to the place target, descend, open
 // pushes, the drawer and the switch have their own scripts below.
 import { isGraspable } from './catalog.ts';
-import { ENVS } from './envs.ts';
 import {
   DRAWER, DRAWER_MAX_OPEN, LAMP, MAX_ROTATION, MAX_TRANSLATION, OBJECT_REGION, PUSH_RADIUS,
-  dims, drawerHandle, drawerOpenArea, fixtureFootprints, objectById, switchKnob, wrapAngle,
+  dims, drawerHandle, drawerOpenArea, fixtureFootprints, layoutOf, objectById, switchKnob, wrapAngle,
   type ObjectState, type Vec3, type WorldState,
 } from './world.ts';
 import { PUSH_DIRS, ROTATE_ANGLE, isPush, type ActiveTask } from './tasks.ts';
@@ -152,7 +151,7 @@ function placeAt(s: WorldState, x: number, y: number, surface: number, yaw = s.g
 /** A free spot on the table for object o, nearest to (ax, ay): clear of fixed items and other objects. */
 export function freeSpot(s: WorldState, o: ObjectState, ax: number, ay: number): [number, number] {
   const r = dims(o).r;
-  const fixtures = fixtureFootprints(ENVS[s.env]);
+  const fixtures = fixtureFootprints(layoutOf(s));
   let best: [number, number] = [ax, ay];
   let bestD = Infinity;
   for (let x = OBJECT_REGION.x0 + r; x <= OBJECT_REGION.x1 - r; x += 0.02) {
@@ -186,7 +185,7 @@ export function expertAction(s: WorldState, task: ActiveTask): Float32Array {
   const { spec, start } = task;
   const g = s.gripper;
   const h = g.holding;
-  const layout = ENVS[s.env];
+  const layout = layoutOf(s);
 
   if (spec.kind === 'open_drawer' || spec.kind === 'close_drawer') {
     if (h && !(h.kind === 'handle' && h.item === 'drawer')) return letGo(s);

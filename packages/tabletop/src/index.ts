@@ -4,7 +4,7 @@ export * from './catalog.ts';
 export * from './envs.ts';
 export * from './world.ts';
 export { stepWorld, sanitizeAction, restingPlace, ACTION_DIM, type Action } from './physics.ts';
-export { sampleScene, checkSceneOptions, MAX_DISTRACTORS, type SceneOptions } from './scene.ts';
+export { sampleScene, checkSceneOptions, randomFixtures, MAX_DISTRACTORS, type SceneOptions } from './scene.ts';
 export { staticCamera, gripperCamera, projectPoint, lookAt, type Camera } from './camera.ts';
 export { makeFrame, rasterize, type Frame, type Image } from './raster.ts';
 export { Renderer, buildDrawList, ID, checkCameraSizes, type CameraSizes, type RenderedViews } from './render.ts';

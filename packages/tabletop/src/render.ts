@@ -3,12 +3,12 @@
 import { COLOR_RGB } from './catalog.ts';
 import { gripperCamera, staticCamera, type Camera } from './camera.ts';
 import { DrawList, type Light } from './drawlist.ts';
-import { ENVS, type EnvLayout } from './envs.ts';
+import type { EnvLayout } from './envs.ts';
 import { MESHES } from './mesh.ts';
 import { restingPlace } from './physics.ts';
 import { makeFrame, rasterize, type Frame } from './raster.ts';
 import {
-  CABINET, DRAWER, FINGER_LENGTH, LAMP, TABLE, cabinetFront, dims, drawerHandle, gripperGap, lampOn, switchKnob,
+  CABINET, DRAWER, FINGER_LENGTH, LAMP, TABLE, cabinetFront, dims, drawerHandle, gripperGap, lampOn, layoutOf, switchKnob,
   type ObjectState, type WorldState,
 } from './world.ts';
 
@@ -62,7 +62,7 @@ const WOOD_DARK: readonly [number, number, number] = [0.6, 0.48, 0.33];
 /** All triangles of the scene (table, fixed items, objects, gripper, shadows). */
 export function buildDrawList(state: WorldState, list: DrawList = new DrawList()): DrawList {
   list.clear();
-  const layout = ENVS[state.env];
+  const layout = layoutOf(state);
   const light = lightOf(layout);
   addTable(list, layout, light);
   addCabinet(list, state, layout, light);
@@ -216,7 +216,7 @@ export class Renderer {
    * With fill = false only the projected bounds (for gaze boxes) are computed, not pixels.
    */
   render(state: WorldState, fill = true): RenderedViews {
-    const layout = ENVS[state.env];
+    const layout = layoutOf(state);
     buildDrawList(state, this.list);
     rasterize(this.list, this.staticCam, this.staticFrame, layout.background, NO_SKIP, fill);
     const gcam = gripperCamera(state.gripper, this.sizes.gripperWidth, this.sizes.gripperHeight);

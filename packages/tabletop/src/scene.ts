@@ -3,8 +3,8 @@ import { colorsFor, dimsOf, SIZES, type Color, type ObjectSplit, type Shape, typ
 import { ENVS, type EnvName } from './envs.ts';
 import type { Rng } from './rng.ts';
 import {
-  DRAWER, DRAWER_MAX_OPEN, HOME, OBJECT_REGION, dims, drawerOpenArea, fixtureFootprints,
-  type GripperState, type ObjectState, type WorldState,
+  DRAWER, DRAWER_MAX_OPEN, HOME, OBJECT_REGION, dims, drawerOpenArea, fixtureFootprints, layoutOf,
+  type Fixtures, type GripperState, type ObjectState, type WorldState,
 } from './world.ts';
 
 export interface SceneOptions {
@@ -17,6 +17,8 @@ export interface SceneOptions {
   objects?: ObjectSplit;
   /** Probability of each pre-arrangement (a stack, an object in a bowl, one in the open drawer). */
   arrangeProb?: number;
+  /** The cabinet and lamp elsewhere than the env puts them (see randomFixtures). */
+  fixtures?: Fixtures;
 }
 
 export const MAX_DISTRACTORS = 6;
@@ -83,7 +85,7 @@ function trySample(rng: Rng, opts: SceneOptions): WorldState | null {
   }
   // Bowls first: they are the largest and the hardest to place.
   const order = kinds.map((_, i) => i).sort((a, b) => Number(kinds[b]!.shape === 'bowl') - Number(kinds[a]!.shape === 'bowl'));
-  const layout = ENVS[opts.env];
+  const layout = layoutOf({ env: opts.env, ...(opts.fixtures ? { fixtures: opts.fixtures } : {}) });
   const fixtures = fixtureFootprints(layout);
   const objects: ObjectState[] = new Array<ObjectState>(kinds.length);
   const placed: ObjectState[] = [];
@@ -110,9 +112,22 @@ function trySample(rng: Rng, opts: SceneOptions): WorldState | null {
     gripper: homeGripper(rng),
     drawer: rng.next() < 0.5 ? DRAWER_MAX_OPEN : 0,
     switchPos: rng.next() < 0.5 ? 1 : 0,
+    ...(opts.fixtures ? { fixtures: opts.fixtures } : {}),
   };
   arrange(state, rng, opts.arrangeProb ?? 0.3);
   return state;
+}
+
+/**
+ * Fixture positions drawn around the four envs' layouts (they all lie inside): the cabinet
+ * anywhere along the back (x in [-0.26, 0.26], y 0.2), the lamp on the other side of the table
+ * (|x| in [0.26, 0.34], y in [0.04, 0.21]). Training on scenes like these, a policy cannot know
+ * where the drawer and the lamp are from the env's look alone: it has to find them.
+ */
+export function randomFixtures(rng: Rng): Fixtures {
+  const cx = rng.uniform(-0.26, 0.26);
+  const side = cx >= 0 ? -1 : 1;
+  return { cabinet: [cx, 0.2], lamp: [side * rng.uniform(0.26, 0.34), rng.uniform(0.04, 0.21)] };
 }
 
 /** The gripper where every scene starts: open, empty, unrotated, near HOME. */
@@ -151,7 +166,7 @@ function arrange(state: WorldState, rng: Rng, p: number): void {
   const small = free().filter((o) => dims(o).h + DRAWER.floor < DRAWER.top);
   if (state.drawer > 0 && small.length > 0 && rng.next() < p) {
     const o = rng.pick(small);
-    const a = drawerOpenArea(ENVS[state.env], state.drawer);
+    const a = drawerOpenArea(layoutOf(state), state.drawer);
     o.pos = [(a.x0 + a.x1) / 2 + rng.uniform(-0.03, 0.03), (a.y0 + a.y1) / 2, DRAWER.floor];
     o.support = 'drawer';
   }

@@ -2,9 +2,8 @@
 // and when it is done (its success detector, comparing the state with a snapshot taken
 // when the task began, as CALVIN does).
 import { isGraspable } from './catalog.ts';
-import { ENVS } from './envs.ts';
 import {
-  DRAWER_CLOSED_AT, DRAWER_OPEN_AT, OBJECT_REGION, PUSH_RADIUS, dims, fixtureFootprints, insideClosedDrawer, lampOn,
+  DRAWER_CLOSED_AT, DRAWER_OPEN_AT, OBJECT_REGION, PUSH_RADIUS, dims, fixtureFootprints, insideClosedDrawer, lampOn, layoutOf,
   objectById, wrapAngle, type ObjectState, type Support, type Vec3, type WorldState,
 } from './world.ts';
 
@@ -82,7 +81,7 @@ export function pushDestination(s: WorldState, o: ObjectState, kind: keyof typeo
   // The gripper starts behind the object: that spot must be on the table too.
   const bx = o.pos[0] - dx * (r + PUSH_RADIUS + 0.03), by = o.pos[1] - dy * (r + PUSH_RADIUS + 0.03);
   if (bx < -0.46 || bx > 0.46 || by < -0.34 || by > 0.3) return null;
-  for (const f of fixtureFootprints(ENVS[s.env])) {
+  for (const f of fixtureFootprints(layoutOf(s))) {
     if (x > f.x0 - r - 0.01 && x < f.x1 + r + 0.01 && y > f.y0 - r - 0.01 && y < f.y1 + r + 0.01) return null;
   }
   for (const p of s.objects) {

@@ -47,7 +47,12 @@ export interface WorldState {
   drawer: number;
   /** Switch slider position, 0 (left, lamp off) .. 1 (right, lamp on). */
   switchPos: number;
+  /** Where the cabinet and the lamp stand when not where the env puts them (randomised fixtures). */
+  fixtures?: Fixtures;
 }
+
+/** Positions of the fixed items on the table (an EnvLayout's cabinet and lamp). */
+export type Fixtures = Pick<EnvLayout, 'cabinet' | 'lamp'>;
 
 // --- Constants of the robot and the fixed items -------------------------------------------
 
@@ -77,8 +82,9 @@ export function gripperGap(opening: number): number {
   return GAP_CLOSED + (GAP_OPEN - GAP_CLOSED) * opening;
 }
 
-export function layoutOf(state: WorldState): EnvLayout {
-  return ENVS[state.env];
+/** The env's layout, with the scene's own fixture positions where it has them. */
+export function layoutOf(state: Pick<WorldState, 'env' | 'fixtures'>): EnvLayout {
+  return state.fixtures ? { ...ENVS[state.env], ...state.fixtures } : ENVS[state.env];
 }
 
 export function dims(o: ObjectState): Dims {
