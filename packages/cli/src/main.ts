@@ -1,6 +1,7 @@
 // Entry of the `reconvla` command line. Each subcommand lives in its own file and
 // registers itself on the commander program; this file only wires them together.
 import { Command, CommanderError } from 'commander';
+import { registerAccuracy } from './accuracy_command.ts';
 import { registerDagger } from './dagger_command.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerEval } from './eval_command.ts';
@@ -24,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
   registerInspect(program);
   registerExport(program);
   registerLoss(program);
+  registerAccuracy(program);
   try {
     await program.parseAsync(argv);
     return 0;

@@ -93,17 +93,19 @@ export function registerSim(program: Command): void {
       .option('--tasks <list>', 'only these task kinds, balanced (e.g. open_drawer,lift), or all', taskListArg, null)
       .option('--random-start', 'start each episode with the gripper at a random pose')
       .option('--random-fixtures', 'put the cabinet and the lamp of each scene at random positions (around all four envs\' layouts) instead of the env\'s')
+      .option('--fixtures-from <env>', 'put the cabinet and the lamp where this env has them, in the look of --envs (a look-versus-layout diagnostic)', envArg)
       .option('--relabel <n>', 'also store each demonstration n more times, labelled for another task of its scene (instruction relabelling)', intArg('relabel', 0), 0)
       .option('--shard-frames <n>', 'frames per shard file', intArg('shard-frames', 1), 1024)
       .option('--max-steps <n>', 'step budget per episode', intArg('max-steps', 1), 300),
     'seen',
-  ).action((opts: SceneFlags & { envs: EnvName[]; episodes: number; out: string; seed: number; noise: number; tasks: TaskKind[] | null; randomStart?: boolean; randomFixtures?: boolean; relabel: number; shardFrames: number; maxSteps: number }) => {
+  ).action((opts: SceneFlags & { envs: EnvName[]; episodes: number; out: string; seed: number; noise: number; tasks: TaskKind[] | null; randomStart?: boolean; randomFixtures?: boolean; fixturesFrom?: EnvName; relabel: number; shardFrames: number; maxSteps: number }) => {
     const bar = new cliProgress.SingleBar({ format: 'generate [{bar}] {value}/{total} episodes | {frames} frames | eta {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic);
     bar.start(opts.episodes, 0, { frames: 0 });
     const t0 = Date.now();
     const index = generateDataset({
       out: opts.out, envs: opts.envs, episodes: opts.episodes, seed: opts.seed, noise: opts.noise, shardFrames: opts.shardFrames,
       ...(opts.tasks ? { tasks: opts.tasks } : {}), randomStart: opts.randomStart === true, randomFixtures: opts.randomFixtures === true, relabel: opts.relabel,
+      ...(opts.fixturesFrom ? { fixtures: { cabinet: ENVS[opts.fixturesFrom].cabinet, lamp: ENVS[opts.fixturesFrom].lamp } } : {}),
       maxSteps: opts.maxSteps, distractors: opts.distractors, confusers: opts.confusers, objects: opts.objects,
       staticWidth: opts.size, staticHeight: opts.size, gripperWidth: opts.gripperSize, gripperHeight: opts.gripperSize,
       onEpisode: (done, _total, frames) => bar.update(done, { frames }),

@@ -7,8 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DatasetReader, generateDataset } from '@reconvla/tabletop';
-import { WordTokenizer, WORD_SPECIALS, type HostBatch } from '../src/index.ts';
-import { datasetInstructions, episodeBatches, tabletopSource, tabletopVocabulary } from '../src/sim/index.ts';
+import { Generator, createBackend } from '@reconvla/core';
+import { initFromScratch, parseReconVLAConfig, Processor, ReconVLA, teacherForcedAccuracy, tinyConfigJson, WordTokenizer, WORD_SPECIALS, type HostBatch } from '../src/index.ts';
+import { datasetAccuracy, datasetInstructions, episodeBatches, tabletopSource, tabletopStateRange, tabletopVocabulary } from '../src/sim/index.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reconvla-sim-'));
 generateDataset({ out: dir, envs: ['A', 'B'], episodes: 3, seed: 1, noise: 0 });
@@ -75,6 +76,25 @@ test('episodeBatches: every usable episode once, its frames in order, in batches
     const lastChunk = ep.batches.at(-1)!.actions.at(-1)!, lastAction = [...shard.actions.subarray((first + count - 1) * 7, (first + count) * 7)];
     assert.deepEqual([...lastChunk], [...lastAction, ...lastAction]);
   }
+});
+
+test('datasetAccuracy: per episode, the same numbers in any batch size, and teacherForcedAccuracy\'s on the whole episode', async () => {
+  const json = tinyConfigJson({ words: tabletopVocabulary(datasetInstructions(dir)), stateRange: tabletopStateRange() });
+  const model = new ReconVLA(parseReconVLAConfig(json), { backend: await createBackend('cpu'), generator: new Generator(3) });
+  initFromScratch(model, new Generator(3));
+  const whole = await datasetAccuracy(model, dir, 1000), small = await datasetAccuracy(model, dir, 5);
+  const eps = [...episodeBatches(dir, { cropSize: 32, actionChunk: model.config.prompt.actionChunk, maxFrames: 1000 })];
+  assert.equal(whole.episodes.length, eps.length);
+  whole.episodes.forEach((e, i) => {
+    const s = small.episodes[i]!;
+    assert.deepEqual([s.task, s.frames, s.tokens], [e.task, e.frames, e.tokens]);
+    assert.ok(Math.abs(s.exact - e.exact) < 1e-12 && Math.abs(s.mae - e.mae) < 1e-9, `episode ${i}: batches of 5 frames give ${s.exact}/${s.mae}, one batch ${e.exact}/${e.mae}`);
+    s.exactByDim.forEach((x, d) => assert.ok(Math.abs(x - e.exactByDim[d]!) < 1e-12));
+  });
+  const first = await teacherForcedAccuracy(model, new Processor(model.config), eps[0]!.batches[0]!);
+  assert.deepEqual([whole.episodes[0]!.exact, whole.episodes[0]!.tokens], [first.exact, first.tokens]);
+  assert.ok(Math.abs(whole.episodes[0]!.mae - first.meanAbsError) < 1e-12);
+  assert.equal(whole.mae, whole.episodes.reduce((a, e) => a + e.mae, 0) / whole.episodes.length);
 });
 
 test('a source started at batch k continues the stream exactly (resume), across passes over the data', async () => {

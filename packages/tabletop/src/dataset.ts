@@ -39,6 +39,8 @@ export interface GenerateOptions extends CameraSizes {
   randomStart?: boolean;
   /** Put the cabinet and the lamp of every scene at random positions (scene.ts randomFixtures) instead of the env's. Default false. */
   randomFixtures?: boolean;
+  /** Put them at these positions in every scene instead (e.g. another env's: its layout in this env's look). */
+  fixtures?: Fixtures;
   distractors?: number;
   confusers?: number;
   objects?: ObjectSplit;
@@ -112,6 +114,8 @@ export interface DatasetIndex {
   random_start: boolean;
   /** The scenes' cabinet and lamp stood at random positions (EpisodeInfo.fixtures); absent: the envs' own. */
   random_fixtures?: true;
+  /** Fixed fixture positions of every scene (GenerateOptions.fixtures); absent: the envs' own. */
+  fixtures?: Fixtures;
   /** Relabelled copies per demonstration (GenerateOptions.relabel); `episodes` counts them too. */
   relabel: number;
   /** Expert demonstrations (episodes without the relabelled copies). */
@@ -164,6 +168,7 @@ export function checkGenerateOptions(o: GenerateOptions): void {
   const sf = o.shardFrames ?? 1024;
   if (!Number.isInteger(sf) || sf < 1) throw new Error(`shardFrames must be a positive integer, got ${sf}`);
   if (o.tasks !== undefined && o.tasks.length === 0) throw new Error('tasks: an empty list (omit it for every task)');
+  if (o.randomFixtures && o.fixtures) throw new Error('fixtures: give randomFixtures or fixed fixtures, not both');
   for (const t of o.tasks ?? []) if (!(TASK_KINDS as readonly string[]).includes(t)) throw new Error(`unknown task "${t}": expected one of ${TASK_KINDS.join(', ')}`);
   checkSceneOptions({ env: o.envs[0]!, distractors: o.distractors ?? 2, confusers: o.confusers ?? 0 });
   checkCameraSizes(o);
@@ -253,7 +258,7 @@ export function startEpisode(o: GenerateOptions, index: number): EpisodeStart {
   const rng = new Rng(deriveSeed(o.seed, index));
   const envName = o.envs[index % o.envs.length]!;
   // The fixtures from a stream of their own: without randomFixtures every other draw stays as it was.
-  const fixtures = o.randomFixtures ? randomFixtures(new Rng(deriveSeed(deriveSeed(o.seed, index), 0xf17e5))) : undefined;
+  const fixtures = o.randomFixtures ? randomFixtures(new Rng(deriveSeed(deriveSeed(o.seed, index), 0xf17e5))) : o.fixtures;
   const scene = { env: envName, distractors: o.distractors ?? 2, confusers: o.confusers ?? 0, objects: o.objects ?? 'seen', ...(fixtures ? { fixtures } : {}) };
   const maxSteps = o.maxSteps ?? 300;
   // Balanced: episode i asks kind tasks[floor(i / envs) % n], so every env sees every kind.
@@ -359,6 +364,7 @@ export function emptyIndex(o: GenerateOptions): DatasetIndex {
     labels: 'expert',
     random_start: o.randomStart ?? false,
     ...(o.randomFixtures ? { random_fixtures: true } : {}), // absent otherwise: older indexes read the same
+    ...(o.fixtures ? { fixtures: o.fixtures } : {}),
     relabel: o.relabel ?? 0,
     demonstrations: 0,
     action_fields: ['dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'gripper'],

@@ -78,3 +78,23 @@ test('generateDataset --random-fixtures: each episode records its fixtures, the 
     rmSync(plain, { recursive: true, force: true });
   }
 });
+
+test('generateDataset with fixed fixtures: another env\'s layout in this env\'s look, in every episode; not together with randomFixtures', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tabletop-fixtures-'));
+  try {
+    const fixtures: Fixtures = { cabinet: ENVS.A.cabinet, lamp: ENVS.A.lamp };
+    const o = { out: dir, envs: ['D' as const], episodes: 4, seed: 2, noise: 0, tasks: ['close_drawer' as const, 'lamp_off' as const], staticWidth: 48, staticHeight: 48, gripperWidth: 24, gripperHeight: 24 };
+    assert.throws(() => generateDataset({ ...o, fixtures, randomFixtures: true }), /randomFixtures or fixed fixtures, not both/);
+    const index = generateDataset({ ...o, fixtures });
+    assert.deepEqual(index.fixtures, fixtures);
+    const r = DatasetReader.open(dir);
+    const eps = r.index.shards.flatMap((_, i) => r.shardEpisodes(i));
+    assert.equal(eps.length, 4);
+    for (const e of eps) {
+      assert.deepEqual(e.fixtures, fixtures);
+      assert.ok(e.success, `the expert completes ${e.task.kind} at A's fixtures in D`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

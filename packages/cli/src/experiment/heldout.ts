@@ -6,31 +6,18 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ReconVLA } from '@reconvla/reconvla';
+import type { DatasetAccuracy, EpisodeAccuracy } from '@reconvla/reconvla/sim';
 import { generateDataset, type EnvName } from '@reconvla/tabletop';
 import type { ExperimentPreset } from '../presets.ts';
 
 /** One demonstration episode's numbers for one run. */
-export interface HeldOutEpisode {
-  task: string;
-  frames: number;
-  /** Action tokens scored (frames x chunk x action dims). */
-  tokens: number;
-  /** Share of those tokens predicted exactly (greedy over the action ids, true previous tokens). */
-  exact: number;
-  /** Mean |decoded - demonstrated| action value over those tokens. */
-  mae: number;
-  /** exact of each action dimension (dx, dy, dz, droll, dpitch, dyaw, gripper). */
-  exactByDim: number[];
-}
+export type HeldOutEpisode = EpisodeAccuracy;
 
-export interface HeldOutResult {
+/** A run's numbers on one env's demonstrations (DatasetAccuracy), with where they came from. */
+export interface HeldOutResult extends DatasetAccuracy {
   /** Dataset folder (relative to the experiment folder) and its env. */
   data: string;
   env: string;
-  episodes: HeldOutEpisode[];
-  /** Means over the episodes (each episode counts once, as in the report's bootstrap). */
-  exact: number;
-  mae: number;
   /** Commit that computed these numbers (a run trained before the measure existed gets it added later). */
   commit: string | null;
 }
@@ -55,29 +42,7 @@ export function writeHeldOutData(out: string, p: ExperimentPreset): void {
 /** Every held-out env's numbers for `model` (the folders of writeHeldOutData under `out`). */
 export async function scoreHeldOut(model: ReconVLA, out: string, p: ExperimentPreset, commit: string | null): Promise<HeldOutResult[]> {
   const results: HeldOutResult[] = [];
-  for (const env of heldOutEnvs(p)) results.push(await heldOutAccuracy(model, path.join(out, heldOutFolder(env)), { data: heldOutFolder(env), env, commit }));
-  return results;
-}
-
-/** Scores `model` on every usable episode of the dataset folder `dir`. */
-export async function heldOutAccuracy(model: ReconVLA, dir: string, o: { data: string; env: string; commit: string | null }): Promise<HeldOutResult> {
-  const R = await import('@reconvla/reconvla');
   const S = await import('@reconvla/reconvla/sim');
-  const processor = new R.Processor(model.config);
-  const episodes: HeldOutEpisode[] = [];
-  for (const ep of S.episodeBatches(dir, { cropSize: model.config.vision.imageSize, actionChunk: model.config.prompt.actionChunk, views: model.config.views })) {
-    let tokens = 0, exact = 0, absErr = 0;
-    let byDim: number[] = [];
-    for (const batch of ep.batches) {
-      const a = await R.teacherForcedAccuracy(model, processor, batch);
-      tokens += a.tokens;
-      exact += a.exact * a.tokens;
-      absErr += a.meanAbsError * a.tokens;
-      byDim = a.exactByDim.map((x, d) => (byDim[d] ?? 0) + x * a.tokens); // every dimension has tokens / dims of them
-    }
-    episodes.push({ task: ep.task, frames: ep.frames, tokens, exact: exact / tokens, mae: absErr / tokens, exactByDim: byDim.map((x) => x / tokens) });
-  }
-  if (episodes.length === 0) throw new Error(`${dir}: no usable episode to score`);
-  const perEpisode = (of: (e: HeldOutEpisode) => number): number => episodes.reduce((s, e) => s + of(e), 0) / episodes.length;
-  return { data: o.data, env: o.env, episodes, exact: perEpisode((e) => e.exact), mae: perEpisode((e) => e.mae), commit: o.commit };
+  for (const env of heldOutEnvs(p)) results.push({ ...await S.datasetAccuracy(model, path.join(out, heldOutFolder(env))), data: heldOutFolder(env), env, commit });
+  return results;
 }
