@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createBackend } from '@reconvla/core';
 import { backendArg, type BackendFlag } from './args.ts';
+import { exactDxDy } from './experiment/heldout.ts';
 
 interface AccuracyFlags { run?: string; model?: string; data: string; json?: string; backend: BackendFlag }
 
@@ -24,7 +25,7 @@ export function registerAccuracy(program: Command): void {
       const a = await S.datasetAccuracy(model, f.data);
       const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
       const row = (name: string, eps: typeof a.episodes): string =>
-        `${name.padEnd(18)} ${String(eps.length).padStart(8)} ${(100 * mean(eps.map((e) => e.exact))).toFixed(1).padStart(7)}% ${(100 * mean(eps.map((e) => (e.exactByDim[0]! + e.exactByDim[1]!) / 2))).toFixed(1).padStart(9)}% ${mean(eps.map((e) => e.mae)).toFixed(4).padStart(9)}`;
+        `${name.padEnd(18)} ${String(eps.length).padStart(8)} ${(100 * mean(eps.map((e) => e.exact))).toFixed(1).padStart(7)}% ${(100 * mean(eps.map(exactDxDy))).toFixed(1).padStart(9)}% ${mean(eps.map((e) => e.mae)).toFixed(4).padStart(9)}`;
       console.log(`${from} on ${f.data} (teacher-forced; means over episodes)`);
       console.log(`${'task'.padEnd(18)} episodes   exact  exact dx,dy  abs. err`);
       for (const task of [...new Set(a.episodes.map((e) => e.task))]) console.log(row(task, a.episodes.filter((e) => e.task === task)));

@@ -22,6 +22,9 @@ export interface HeldOutResult extends DatasetAccuracy {
   commit: string | null;
 }
 
+/** exact over dx and dy: the two moves that need to know where the target is. */
+export const exactDxDy = (e: HeldOutEpisode): number => (e.exactByDim[0]! + e.exactByDim[1]!) / 2;
+
 /** The evaluation env first, then the training envs. */
 export function heldOutEnvs(p: ExperimentPreset): EnvName[] {
   return [p.eval.env, ...p.base.data.envs.filter((e) => e !== p.eval.env)];

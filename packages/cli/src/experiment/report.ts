@@ -8,7 +8,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { RgbBytes } from '@reconvla/reconvla';
 import { decodePng } from '@reconvla/tabletop';
 import { barChartPng, renderSpecPng, type BarRow } from '../plot.ts';
-import type { HeldOutEpisode } from './heldout.ts';
+import { exactDxDy, type HeldOutEpisode } from './heldout.ts';
 import { readRunResult, runFolder, type RunEvalRow, type RunResult } from './run_experiment.ts';
 import { mean, pairedBootstrap, std, type PairedDifference } from './stats.ts';
 
@@ -62,8 +62,6 @@ export interface ReportSummary {
   heldoutComparisons: HeldOutComparison[];
 }
 
-const xyOf = (e: HeldOutEpisode): number => (e.exactByDim[0]! + e.exactByDim[1]!) / 2;
-
 /** The held-out groups: "env D" (the evaluation env, the first entry) and the training envs pooled ("envs A, B, C"), each with its envs. */
 export function heldOutGroups(runs: readonly RunResult[]): { name: string; envs: string[]; unseen: boolean }[] {
   const h = runs.find((r) => r.heldout?.length)?.heldout;
@@ -77,7 +75,6 @@ function groupEpisodes(r: RunResult, envs: readonly string[]): HeldOutEpisode[] 
   const parts = envs.map((env) => r.heldout?.find((h) => h.env === env)?.episodes);
   return parts.every((p) => p !== undefined) ? parts.flat() as HeldOutEpisode[] : null;
 }
-
 
 const comboName = (r: Pick<RunEvalRow, 'paraphrases' | 'objects'>): string => `${r.paraphrases} · ${r.objects}`;
 const f2 = (x: number): string => x.toFixed(2);
@@ -129,7 +126,7 @@ export function summarize(runs: RunResult[], variants: string[]): ReportSummary 
       if (rs.length === 0 || eps.some((e) => e === null)) continue;
       // Each episode counts once (as in the paired bootstrap below).
       const of = (f: (e: HeldOutEpisode) => number): number[] => eps.map((e) => mean(e!.map(f)));
-      const exact = of((x) => x.exact), exactXY = of(xyOf), mae = of((x) => x.mae);
+      const exact = of((x) => x.exact), exactXY = of(exactDxDy), mae = of((x) => x.mae);
       heldout[g.name]![v] = {
         seeds: rs.map((r) => r.seed), exact, exactXY, mae,
         meanExact: mean(exact), stdExact: std(exact), meanExactXY: mean(exactXY), stdExactXY: std(exactXY), meanMae: mean(mae), stdMae: std(mae),
