@@ -73,7 +73,7 @@ export interface EpisodeInfo {
   frames: number;
   /** A relabelled copy: the dataset index of the demonstration whose frames it re-uses. */
   relabelOf?: number;
-  /** Where the cabinet and the lamp stood, when not where the env puts them (GenerateOptions.randomFixtures). */
+  /** Where the cabinet and the lamp stood, when not where the env puts them (GenerateOptions.randomFixtures or .fixtures). */
   fixtures?: Fixtures;
   /**
    * Who acted: absent for expert demonstrations; 'policy' for a DAgger rollout (dagger.ts), whose
