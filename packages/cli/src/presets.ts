@@ -43,6 +43,14 @@ export const PRESETS: Record<string, Preset> = {
   },
 };
 
+/** The demo on training scenes whose cabinet and lamp stand anywhere (D's layout is then not new; its look is). */
+PRESETS['demo-rf'] = {
+  ...PRESETS.demo!,
+  name: 'demo-rf',
+  description: `the demo with every training scene's cabinet and lamp at random positions (--random-fixtures); evaluated like the demo`,
+  data: { ...PRESETS.demo!.data, randomFixtures: true },
+};
+
 /** The whole pipeline in about a minute, for tests: the same stages, a handful of steps and episodes. */
 PRESETS.smoke = {
   name: 'smoke',
