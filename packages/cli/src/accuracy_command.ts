@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { createBackend } from '@reconvla/core';
 import { backendArg, type BackendFlag } from './args.ts';
 import { exactDxDy } from './experiment/heldout.ts';
+import { mean } from './experiment/stats.ts';
 
 interface AccuracyFlags { run?: string; model?: string; data: string; json?: string; backend: BackendFlag }
 
@@ -23,7 +24,6 @@ export function registerAccuracy(program: Command): void {
       const S = await import('@reconvla/reconvla/sim');
       const { model, from } = R.loadRunOrFolder(f, await createBackend(f.backend));
       const a = await S.datasetAccuracy(model, f.data);
-      const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
       const row = (name: string, eps: typeof a.episodes): string =>
         `${name.padEnd(18)} ${String(eps.length).padStart(8)} ${(100 * mean(eps.map((e) => e.exact))).toFixed(1).padStart(7)}% ${(100 * mean(eps.map(exactDxDy))).toFixed(1).padStart(9)}% ${mean(eps.map((e) => e.mae)).toFixed(4).padStart(9)}`;
       console.log(`${from} on ${f.data} (teacher-forced; means over episodes)`);

@@ -82,34 +82,33 @@ export interface ExperimentPreset {
   eval: { env: EnvName; chains: number; maxSteps: number; paraphrases: Paraphrases[]; objects: ObjectSplit[]; seed: number };
   /** Frames of env `eval.env` for the pictures: episodes written, frames drawn, and the draw's seed. */
   frames: { episodes: number; count: number; seed: number };
-  /** Demonstrations of env `eval.env` for the teacher-forced held-out measure (seed dataSeed + 2). */
+  /** Demonstrations per env for the teacher-forced held-out measure: env `eval.env`, then each training env (seeds dataSeed + 2, + 3, ...). */
   heldout: { episodes: number };
   /** Seconds per training step and per policy call, and per run outside both (loading, pictures). */
   estimate: { secondsPerStep: number; secondsPerCall: number; overheadSeconds: number; measured: string };
 }
 
+const ABLATION: ExperimentPreset = {
+  name: 'ablation',
+  description: 'the demo preset (7 tasks on A,B,C) without explicit grounding, 9,000 fine-tuning steps per run; 10 chains on D per instruction set x object split',
+  // Without the demo's explicit grounding: the ablation compares ReconVLA's implicit grounding variants.
+  base: { ...PRESETS.demo!, name: 'ablation', model: { ...PRESETS.demo!.model, grounding: false }, stages: { ...PRESETS.demo!.stages, finetune: 9000 } },
+  dataSeed: 0,
+  eval: { env: 'D', chains: 10, maxSteps: 120, paraphrases: ['train', 'heldout'], objects: ['seen', 'unseen'], seed: 2000 },
+  frames: { episodes: 8, count: 4, seed: 7 },
+  heldout: { episodes: 100 },
+  estimate: { secondsPerStep: 0.065, secondsPerCall: 0.005, overheadSeconds: 60, measured: 'wasm, 58-64 ms per demo-preset step, 4.2-4.9 ms per policy call (demo9 and exp9, ninth session)' },
+};
+
 export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
-  ablation: {
-    name: 'ablation',
-    description: 'the demo preset (7 tasks on A,B,C) without explicit grounding, 9,000 fine-tuning steps per run; 10 chains on D per instruction set x object split',
-    // Without the demo's explicit grounding: the ablation compares ReconVLA's implicit grounding variants.
-    base: { ...PRESETS.demo!, name: 'ablation', model: { ...PRESETS.demo!.model, grounding: false }, stages: { ...PRESETS.demo!.stages, finetune: 9000 } },
-    dataSeed: 0,
-    eval: { env: 'D', chains: 10, maxSteps: 120, paraphrases: ['train', 'heldout'], objects: ['seen', 'unseen'], seed: 2000 },
-    frames: { episodes: 8, count: 4, seed: 7 },
-    heldout: { episodes: 100 },
-    estimate: { secondsPerStep: 0.065, secondsPerCall: 0.005, overheadSeconds: 60, measured: 'wasm, 58-64 ms per demo-preset step, 4.2-4.9 ms per policy call (demo9 and exp9, ninth session)' },
-  },
+  ablation: ABLATION,
   // D's look stays new, its layout does not: what the ablation runs showed was missing (docs/results.md).
   'ablation-rf': {
+    ...ABLATION,
     name: 'ablation-rf',
     description: 'the ablation preset with every training scene\'s cabinet and lamp at random positions (env D\'s layout lies inside their range; its look stays unseen)',
-    base: { ...PRESETS.demo!, name: 'ablation-rf', data: { ...PRESETS.demo!.data, randomFixtures: true }, model: { ...PRESETS.demo!.model, grounding: false }, stages: { ...PRESETS.demo!.stages, finetune: 9000 } },
-    dataSeed: 0,
-    eval: { env: 'D', chains: 10, maxSteps: 120, paraphrases: ['train', 'heldout'], objects: ['seen', 'unseen'], seed: 2000 },
-    frames: { episodes: 8, count: 4, seed: 7 },
-    heldout: { episodes: 100 },
-    estimate: { secondsPerStep: 0.065, secondsPerCall: 0.005, overheadSeconds: 60, measured: 'as the ablation preset (the same model and steps)' },
+    base: { ...ABLATION.base, name: 'ablation-rf', data: { ...ABLATION.base.data, randomFixtures: true } },
+    estimate: { ...ABLATION.estimate, measured: 'as the ablation preset (the same model and steps)' },
   },
   smoke: {
     name: 'smoke',
